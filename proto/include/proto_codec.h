@@ -1,0 +1,118 @@
+/*
+ * proto_codec: the envelope codec. One ZeroMQ frame = one msgpack map.
+ *
+ *   request: {"v":1, "op":"sys.ping", "rid":"<request id>", "body":{...}}
+ *   reply:   {"v":1, "ok":true, "body":{...}}
+ *            {"v":1, "ok":false, "err":{"code":"...", "msg":"...", "retry_after":900}}
+ *
+ * Decoding is strict and bounded: proto_check_bounds walks the raw bytes
+ * first (depth, declared counts against remaining bytes, string sizes), so the
+ * msgpack unpacker never allocates for counts the message cannot hold. Then
+ * the envelope and the op's body fields (proto_catalog) are checked. Anything
+ * off is PROTO_ERR_BAD_REQUEST.
+ *
+ * Bodies are passed around already packed (a msgpack map in a byte buffer),
+ * so callers build them with msgpack_packer and the codec only splices them.
+ */
+#ifndef PROTO_CODEC_H
+#define PROTO_CODEC_H
+
+#include "proto_catalog.h"
+#include "proto_error.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_RID_MAX 64     /* request ids are at most 64 bytes, [A-Za-z0-9-] */
+#define PROTO_ERRMSG_MAX 256 /* error messages are truncated to this */
+
+typedef struct {
+    size_t max_msg_bytes; /* whole frame; also ZMQ_MAXMSGSIZE on sockets */
+    uint32_t max_depth;   /* nesting of maps/arrays, the envelope counts as 1 */
+    uint32_t max_str;     /* bytes of any one str/bin */
+    uint32_t max_items;   /* entries of any one map/array */
+} proto_limits_t;
+
+/* 1 MiB frames, depth 8, 64 KiB strings, 1024 items. */
+proto_limits_t proto_limits_default(void);
+
+/* Walks `data` as exactly one msgpack object without allocating.
+ * Returns 0 when it is well-formed, within `lim`, with no trailing bytes;
+ * -1 otherwise. */
+int proto_check_bounds(const char *data, size_t len, const proto_limits_t *lim);
+
+/* ---- requests ---- */
+
+typedef struct {
+    int v;
+    proto_op_t op;
+    char rid[PROTO_RID_MAX + 1];
+    const msgpack_object *body; /* always a map (empty if absent); points into `unpacked` */
+    msgpack_unpacked unpacked;  /* private */
+} proto_request_t;
+
+void proto_request_init(proto_request_t *req);
+
+/* Decodes and validates a request frame (envelope + body fields of the op).
+ * Returns PROTO_OK, or PROTO_ERR_BAD_REQUEST with a short reason in `why`
+ * (never echoing the input). Call proto_request_cleanup in either case. */
+proto_err_t proto_request_decode(const char *data, size_t len, const proto_limits_t *lim,
+                                 proto_request_t *req, char *why, size_t whylen);
+
+void proto_request_cleanup(proto_request_t *req);
+
+/* Appends a request frame to `out`. `body`/`body_len` is a packed msgpack map,
+ * or NULL/0 for an empty map. `rid` may be NULL (sent as ""). Returns 0 or -1. */
+int proto_request_encode(msgpack_sbuffer *out, proto_op_t op, const char *rid, const char *body,
+                         size_t body_len);
+
+/* ---- replies ---- */
+
+typedef struct {
+    bool ok;
+    proto_err_t err;          /* PROTO_OK when ok */
+    char errmsg[PROTO_ERRMSG_MAX];
+    long retry_after;         /* seconds, -1 when absent */
+    const msgpack_object *body; /* map when ok (empty if absent), NULL otherwise */
+    msgpack_unpacked unpacked;  /* private */
+} proto_reply_t;
+
+void proto_reply_init(proto_reply_t *rep);
+
+/* Decodes a reply frame. Returns PROTO_OK when the frame is a valid reply
+ * (which may itself carry ok=false), else PROTO_ERR_BAD_REQUEST. */
+proto_err_t proto_reply_decode(const char *data, size_t len, const proto_limits_t *lim,
+                               proto_reply_t *rep);
+
+/* Frees what decode allocated and re-inits; safe to call repeatedly. */
+void proto_reply_cleanup(proto_reply_t *rep);
+
+/* Sets `rep` to a local failure (no frame), e.g. a timeout -> PROTO_ERR_UNAVAILABLE. */
+void proto_reply_set_error(proto_reply_t *rep, proto_err_t err, const char *msg);
+
+int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_len);
+/* `msg` may be NULL; retry_after < 0 omits it. */
+int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg,
+                           long retry_after);
+
+/* ---- reading bodies (all length-checked; strings copied by length) ---- */
+
+/* The value for `key` in `map`, or NULL (also when `map` is not a map). */
+const msgpack_object *proto_map_get(const msgpack_object *map, const char *key);
+
+/* Copies a string value into out (NUL-terminated). Returns 0, or -1 when
+ * missing, not a string, longer than cap-1, or containing NUL. */
+int proto_get_str(const msgpack_object *map, const char *key, char *out, size_t cap);
+int proto_get_int(const msgpack_object *map, const char *key, int64_t *out);
+int proto_get_bool(const msgpack_object *map, const char *key, bool *out);
+
+/* ---- writing bodies ---- */
+
+void proto_pack_cstr(msgpack_packer *pk, const char *s); /* NULL packs nil */
+void proto_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
+void proto_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val);
+void proto_pack_kv_bool(msgpack_packer *pk, const char *key, bool val);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * proto_server: the RPC server. A ROUTER socket bound on the public endpoint
+ * feeds a pool of REP worker threads over inproc through a small proxy loop
+ * that counts requests in flight. Each worker decodes a frame, dispatches by
+ * op through the service's handler table, and replies; a frame that does not
+ * decode gets a bad_request reply, an op without a handler bad_request too.
+ * Handlers never see undecoded input.
+ *
+ * Shutdown (proto_server_stop): the proxy stops reading new requests, keeps
+ * forwarding replies until nothing is in flight or the grace period ends,
+ * then the workers are joined.
+ */
+#ifndef PROTO_SERVER_H
+#define PROTO_SERVER_H
+
+#include "proto_codec.h"
+
+typedef struct {
+    void *svc;        /* the service context given in the config */
+    void *worker;     /* what worker_init returned for this thread (may be NULL) */
+    int worker_index; /* 0 .. workers-1 */
+} proto_call_ctx_t;
+
+typedef struct {
+    char msg[PROTO_ERRMSG_MAX]; /* optional human message for the error reply */
+    long retry_after;           /* seconds; -1 (preset) omits it */
+} proto_fail_t;
+
+/* A handler packs exactly one map (the reply body) into `body` and returns
+ * PROTO_OK, or returns an error code (optionally filling `fail`); on error
+ * anything packed into `body` is discarded. */
+typedef proto_err_t (*proto_handler_fn)(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                        msgpack_packer *body, proto_fail_t *fail);
+
+typedef struct {
+    proto_op_t op;
+    proto_handler_fn fn;
+} proto_handler_t;
+
+typedef struct {
+    const char *bind; /* e.g. "tcp://127.0.0.1:7001"; "tcp://127.0.0.1:*" picks a port */
+    int workers;      /* REP worker threads, >= 1 */
+    const proto_handler_t *handlers;
+    size_t nhandlers;
+    void *svc;
+    /* Optional per-worker state (e.g. one PostgreSQL connection per worker).
+     * worker_init runs in the worker thread before it takes requests. */
+    void *(*worker_init)(void *svc, int index);
+    void (*worker_fini)(void *svc, void *worker);
+    proto_limits_t limits;
+} proto_server_config_t;
+
+typedef struct proto_server proto_server_t;
+
+/* `zctx` is borrowed. The config is copied (the handler table must outlive the server). */
+proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg);
+
+/* Binds and starts the proxy and workers. Returns 0, or -1 (e.g. address in use). */
+int proto_server_start(proto_server_t *self);
+
+/* The endpoint actually bound (with the real port when '*' was asked), borrowed. */
+const char *proto_server_endpoint(const proto_server_t *self);
+
+/* Requests currently being handled. */
+int proto_server_in_flight(proto_server_t *self);
+
+/* Stops taking requests, lets in-flight ones finish within grace_ms, joins. Idempotent. */
+void proto_server_stop(proto_server_t *self, int grace_ms);
+
+void proto_server_destroy(proto_server_t **self_p);
+
+#endif
