@@ -14,21 +14,22 @@
 #include <stddef.h>
 
 typedef enum {
-    RT_CFG_STR,    /* char *   (heap copy, freed by rt_config_free) */
-    RT_CFG_SECRET, /* char *   like STR, but the value never appears in messages */
-    RT_CFG_INT,    /* long     within [min, max] */
-    RT_CFG_BOOL,   /* bool     true/false/1/0/yes/no/on/off */
-    RT_CFG_ENDPOINT_LIST, /* char * comma-separated ZeroMQ endpoints, each tcp:// ipc:// or inproc:// */
-    RT_CFG_HOSTPORT,      /* char * "host:port" with port 1..65535 */
+    RT_CFG_STR,           /* char *   (heap copy, freed by rt_config_free) */
+    RT_CFG_SECRET,        /* char *   like STR, but the value never appears in messages */
+    RT_CFG_INT,           /* long     within [min, max] */
+    RT_CFG_BOOL,          /* bool     true/false/1/0/yes/no/on/off */
+    RT_CFG_ENDPOINT_LIST, /* char * comma-separated ZeroMQ endpoints, each tcp:// ipc:// or
+                             inproc:// */
+    RT_CFG_HOSTPORT,      /* char * "host:port" with port 0..65535 (0: ephemeral) */
 } rt_cfg_type_t;
 
 typedef struct {
-    const char *name;   /* environment variable */
+    const char *name; /* environment variable */
     rt_cfg_type_t type;
-    bool required;      /* unset or empty is an error */
-    const char *def;    /* default when unset (NULL: leave zero / NULL) */
-    long min, max;      /* INT: value bounds; STR/SECRET: length bounds (max 0 = none) */
-    size_t offset;      /* offsetof(struct, field) */
+    bool required;   /* unset or empty is an error */
+    const char *def; /* default when unset (NULL: leave zero / NULL) */
+    long min, max;   /* INT: value bounds; STR/SECRET: length bounds (max 0 = none) */
+    size_t offset;   /* offsetof(struct, field) */
 } rt_cfg_spec_t;
 
 /* Looks a variable up; the default is getenv. Injectable for tests. */

@@ -84,11 +84,10 @@ static bool valid_hostport(const char *text)
     long port;
     if (rt_parse_long(colon + 1, &port) != 0)
         return false;
-    return port >= 1 && port <= 65535;
+    return port >= 0 && port <= 65535; /* 0: an ephemeral port (tests) */
 }
 
-static int load_string(const rt_cfg_spec_t *s, const char *val, void *out, char *err,
-                       size_t errlen)
+static int load_string(const rt_cfg_spec_t *s, const char *val, void *out, char *err, size_t errlen)
 {
     size_t len = strlen(val);
     if ((s->min > 0 && len < (size_t)s->min) || (s->max > 0 && len > (size_t)s->max)) {
@@ -97,7 +96,9 @@ static int load_string(const rt_cfg_spec_t *s, const char *val, void *out, char 
         return -1;
     }
     if (s->type == RT_CFG_ENDPOINT_LIST && !valid_endpoint_list(val)) {
-        snprintf(err, errlen, "%s must be a comma-separated list of tcp://, ipc:// or inproc:// endpoints", s->name);
+        snprintf(err, errlen,
+                 "%s must be a comma-separated list of tcp://, ipc:// or inproc:// endpoints",
+                 s->name);
         return -1;
     }
     if (s->type == RT_CFG_HOSTPORT && !valid_hostport(val)) {
@@ -121,8 +122,7 @@ static int load_one(const rt_cfg_spec_t *s, const char *val, void *out, char *er
     case RT_CFG_INT: {
         long v;
         if (rt_parse_long(val, &v) != 0 || v < s->min || v > s->max) {
-            snprintf(err, errlen, "%s must be an integer from %ld to %ld", s->name, s->min,
-                     s->max);
+            snprintf(err, errlen, "%s must be an integer from %ld to %ld", s->name, s->min, s->max);
             return -1;
         }
         *(long *)((char *)out + s->offset) = v;
