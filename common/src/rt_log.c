@@ -88,7 +88,7 @@ void rt_log_fields(rt_log_level_t level, const char *rid, const char *msg, json_
         }
     }
     json_decref(fields);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
     json_decref(line);
     if (!text)
         return;

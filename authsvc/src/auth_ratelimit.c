@@ -1,0 +1,463 @@
+/*
+ * auth_ratelimit: two-bucket sliding-window request counters per key.
+ *
+ * The table is the same design as auth_limiter's (kept separate so each
+ * module stands alone): shards by key hash, each with a mutex, a fixed
+ * array of entries, chained buckets of uint32_t indices and one intrusive
+ * LRU list (most recently used at the head). A key is stored as its keyed
+ * 128-bit SipHash-2-4 digest.
+ *
+ * All arithmetic is exact: with W = window_s and e = seconds into the
+ * current window, the weighted count scaled by W is
+ *     used = prev * (W - e) + cur * W
+ * and a request is allowed when used + W <= limit * W. Every operand fits
+ * easily in 64 bits (limit < 2^32, W <= 86400).
+ */
+#include "auth_ratelimit.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define NIL            UINT32_MAX
+#define SHARDS_MAX     16
+#define SHARD_MIN_KEYS 1024 /* fewer keys per shard: use fewer shards */
+#define EVICT_SCAN     32   /* LRU entries examined for an idle victim */
+#define SWEEP_STEPS    2    /* idle entries dropped per call, at most */
+#define TIME_MAX       (INT64_C(1) << 62)
+
+/* One tracked key: 48 bytes. */
+typedef struct {
+    uint64_t d0, d1;         /* the key's digest: its identity */
+    int64_t win;             /* index of the current window: now / window_s */
+    uint32_t cur, prev;      /* requests counted in window `win` and `win - 1` */
+    uint32_t chain;          /* next entry in the bucket, or the free list */
+    uint32_t prev_i, next_i; /* neighbours in the LRU list */
+} entry_t;
+
+typedef struct {
+    pthread_mutex_t lock;
+    entry_t *slots;
+    uint32_t *buckets;
+    uint32_t cap, mask, count, unused, free_head;
+    uint32_t head, tail; /* LRU list: head is the most recently used */
+} shard_t;
+
+struct auth_ratelimit {
+    auth_ratelimit_config_t cfg;
+    auth_clock_fn clock;
+    void *clock_arg;
+    uint64_t sip_k0, sip_k1;
+    uint32_t nshards;
+    shard_t *shards;
+    size_t memory;
+};
+
+/* Where "now" falls: window index and seconds into that window. */
+typedef struct {
+    int64_t win;
+    int64_t elapsed;
+} slot_time_t;
+
+/* ---- SipHash-2-4, 128-bit output (reference: Aumasson & Bernstein) ---- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(uint64_t v[4])
+{
+    v[0] += v[1], v[1] = ROTL(v[1], 13), v[1] ^= v[0], v[0] = ROTL(v[0], 32);
+    v[2] += v[3], v[3] = ROTL(v[3], 16), v[3] ^= v[2];
+    v[0] += v[3], v[3] = ROTL(v[3], 21), v[3] ^= v[0];
+    v[2] += v[1], v[1] = ROTL(v[1], 17), v[1] ^= v[2], v[2] = ROTL(v[2], 32);
+}
+
+static uint64_t load_le64(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void sip_absorb(uint64_t v[4], uint64_t m, int rounds)
+{
+    v[3] ^= m;
+    for (int r = 0; r < rounds; r++)
+        sip_round(v);
+    v[0] ^= m;
+}
+
+static void siphash128(uint64_t k0, uint64_t k1, const void *in, size_t len, uint64_t out[2])
+{
+    uint64_t v[4] = {UINT64_C(0x736f6d6570736575) ^ k0, UINT64_C(0x646f72616e646f6d) ^ k1 ^ 0xee,
+                     UINT64_C(0x6c7967656e657261) ^ k0, UINT64_C(0x7465646279746573) ^ k1};
+    const unsigned char *p = in;
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8)
+        sip_absorb(v, load_le64(p + i, 8), 2);
+    sip_absorb(v, load_le64(p + i, len - i) | (uint64_t)len << 56, 2);
+    v[2] ^= 0xee;
+    for (int r = 0; r < 4; r++)
+        sip_round(v);
+    out[0] = v[0] ^ v[1] ^ v[2] ^ v[3];
+    v[1] ^= 0xdd;
+    for (int r = 0; r < 4; r++)
+        sip_round(v);
+    out[1] = v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- LRU list and buckets ---- */
+
+static void lru_unlink(shard_t *s, uint32_t i)
+{
+    entry_t *e = &s->slots[i];
+    if (e->prev_i != NIL)
+        s->slots[e->prev_i].next_i = e->next_i;
+    else
+        s->head = e->next_i;
+    if (e->next_i != NIL)
+        s->slots[e->next_i].prev_i = e->prev_i;
+    else
+        s->tail = e->prev_i;
+}
+
+static void lru_push_head(shard_t *s, uint32_t i)
+{
+    entry_t *e = &s->slots[i];
+    e->prev_i = NIL;
+    e->next_i = s->head;
+    if (s->head != NIL)
+        s->slots[s->head].prev_i = i;
+    else
+        s->tail = i;
+    s->head = i;
+}
+
+static uint32_t find(const shard_t *s, const uint64_t d[2])
+{
+    for (uint32_t i = s->buckets[d[0] & s->mask]; i != NIL; i = s->slots[i].chain) {
+        if (s->slots[i].d0 == d[0] && s->slots[i].d1 == d[1])
+            return i;
+    }
+    return NIL;
+}
+
+/* Forgets entry `i` and puts it on the free list. */
+static void release(shard_t *s, uint32_t i)
+{
+    uint32_t *link = &s->buckets[s->slots[i].d0 & s->mask];
+    while (*link != i)
+        link = &s->slots[*link].chain;
+    *link = s->slots[i].chain;
+    lru_unlink(s, i);
+    s->slots[i].chain = s->free_head;
+    s->free_head = i;
+    s->count--;
+}
+
+static uint32_t take_free(shard_t *s)
+{
+    uint32_t i = s->free_head;
+    if (i != NIL) {
+        s->free_head = s->slots[i].chain;
+        return i;
+    }
+    return s->unused < s->cap ? s->unused++ : NIL;
+}
+
+/* ---- counters ---- */
+
+/* Brings the entry's two buckets forward to window `win`. */
+static void roll(entry_t *e, int64_t win)
+{
+    if (e->win == win)
+        return;
+    e->prev = e->win == win - 1 ? e->cur : 0;
+    e->cur = 0;
+    e->win = win;
+}
+
+/* True when nothing counted for the entry still weighs at `win`. */
+static bool is_idle(const entry_t *e, int64_t win)
+{
+    if (e->win >= win)
+        return e->cur == 0 && e->prev == 0;
+    return e->win < win - 1 || e->cur == 0;
+}
+
+/* Drops a few idle entries from the LRU tail. */
+static void sweep(shard_t *s, int64_t win)
+{
+    for (int step = 0; step < SWEEP_STEPS && s->tail != NIL; step++) {
+        if (!is_idle(&s->slots[s->tail], win))
+            return;
+        release(s, s->tail);
+    }
+}
+
+/* An idle entry among the EVICT_SCAN least recently used, else the LRU. */
+static uint32_t pick_victim(const shard_t *s, int64_t win)
+{
+    uint32_t i = s->tail;
+    for (int n = 0; n < EVICT_SCAN && i != NIL; n++, i = s->slots[i].prev_i) {
+        if (is_idle(&s->slots[i], win))
+            return i;
+    }
+    return s->tail;
+}
+
+static uint32_t insert(shard_t *s, const uint64_t d[2], int64_t win)
+{
+    uint32_t i = take_free(s);
+    if (i == NIL) {
+        release(s, pick_victim(s, win));
+        i = take_free(s);
+    }
+    entry_t *e = &s->slots[i];
+    memset(e, 0, sizeof *e);
+    e->d0 = d[0];
+    e->d1 = d[1];
+    e->win = win;
+    lru_push_head(s, i);
+    e->chain = s->buckets[d[0] & s->mask];
+    s->buckets[d[0] & s->mask] = i;
+    s->count++;
+    return i;
+}
+
+/*
+ * Seconds from now until a request would be allowed, given the rolled
+ * counters and no further requests: the first second later in this window
+ * where prev * (W - e') <= (limit - cur - 1) * W, else the first second of
+ * the next window where cur * (W - e2) <= (limit - 1) * W, else the start
+ * of the window after (both buckets then weigh nothing).
+ */
+static int64_t retry_after(uint64_t prev, uint64_t cur, uint64_t limit, int64_t w, int64_t el)
+{
+    if (cur + 1 <= limit && prev > 0) {
+        uint64_t q = (limit - cur - 1) * (uint64_t)w / prev;
+        int64_t e_min = q >= (uint64_t)w ? 0 : w - (int64_t)q;
+        if (e_min <= el)
+            e_min = el + 1;
+        if (e_min < w)
+            return e_min - el;
+    }
+    if (cur == 0)
+        return w - el;
+    uint64_t q2 = (limit - 1) * (uint64_t)w / cur;
+    int64_t e2 = q2 >= (uint64_t)w ? 0 : w - (int64_t)q2;
+    if (e2 < w)
+        return w - el + e2;
+    return 2 * w - el;
+}
+
+/* The decision under the shard lock; fills `*remaining` and `*retry`. */
+static int decide(const auth_ratelimit_t *self, entry_t *e, uint64_t limit, slot_time_t t,
+                  uint32_t *remaining, int64_t *retry)
+{
+    uint64_t w = (uint64_t)self->cfg.window_s;
+    uint64_t used = (uint64_t)e->prev * (w - (uint64_t)t.elapsed) + (uint64_t)e->cur * w;
+
+    if (used + w > limit * w) {
+        *remaining = 0;
+        *retry = retry_after(e->prev, e->cur, limit, self->cfg.window_s, t.elapsed);
+        return AUTH_RATELIMIT_LIMITED;
+    }
+    e->cur++;
+    used += w;
+    *remaining = (uint32_t)((limit * w - used) / w);
+    *retry = 0;
+    return AUTH_RATELIMIT_ALLOWED;
+}
+
+/* ---- plumbing ---- */
+
+static slot_time_t read_clock(const auth_ratelimit_t *self)
+{
+    int64_t now;
+    if (self->clock != NULL) {
+        now = self->clock(self->clock_arg);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec;
+    }
+    now = now < 0 ? 0 : now > TIME_MAX ? TIME_MAX : now;
+    return (slot_time_t){now / self->cfg.window_s, now % self->cfg.window_s};
+}
+
+static int digest(const auth_ratelimit_t *self, const char *key, uint64_t d[2])
+{
+    size_t len;
+    if (key == NULL)
+        return -1;
+    len = strnlen(key, AUTH_RATELIMIT_KEY_MAX + 1);
+    if (len == 0 || len > AUTH_RATELIMIT_KEY_MAX)
+        return -1;
+    siphash128(self->sip_k0, self->sip_k1, key, len, d);
+    return 0;
+}
+
+int auth_ratelimit_check(auth_ratelimit_t *self, const char *key, uint32_t limit,
+                         uint32_t *remaining, int *reset_s, int *retry_after_s)
+{
+    uint64_t d[2];
+    uint32_t rem = 0;
+    int64_t retry = 0, reset = 0;
+    int rc = -1;
+
+    if (self != NULL && digest(self, key, d) == 0) {
+        rc = AUTH_RATELIMIT_ALLOWED;
+        if (limit > 0) {
+            slot_time_t t = read_clock(self);
+            shard_t *s = &self->shards[d[1] & (self->nshards - 1)];
+            pthread_mutex_lock(&s->lock);
+            sweep(s, t.win);
+            uint32_t i = find(s, d);
+            if (i == NIL)
+                i = insert(s, d, t.win);
+            roll(&s->slots[i], t.win);
+            rc = decide(self, &s->slots[i], limit, t, &rem, &retry);
+            if (s->head != i) {
+                lru_unlink(s, i);
+                lru_push_head(s, i);
+            }
+            pthread_mutex_unlock(&s->lock);
+            reset = self->cfg.window_s - t.elapsed;
+        }
+    }
+    if (remaining != NULL)
+        *remaining = rem;
+    if (reset_s != NULL)
+        *reset_s = (int)reset;
+    if (retry_after_s != NULL)
+        *retry_after_s = (int)retry;
+    return rc;
+}
+
+size_t auth_ratelimit_tracked_count(auth_ratelimit_t *self)
+{
+    size_t total = 0;
+    for (uint32_t k = 0; self != NULL && k < self->nshards; k++) {
+        pthread_mutex_lock(&self->shards[k].lock);
+        total += self->shards[k].count;
+        pthread_mutex_unlock(&self->shards[k].lock);
+    }
+    return total;
+}
+
+size_t auth_ratelimit_memory_bytes(const auth_ratelimit_t *self)
+{
+    return self != NULL ? self->memory : 0;
+}
+
+size_t auth_ratelimit_entry_bytes(void)
+{
+    return sizeof(entry_t);
+}
+
+void auth_ratelimit_config_defaults(auth_ratelimit_config_t *cfg)
+{
+    cfg->window_s = 60;
+    cfg->max_keys = 100000;
+}
+
+/* ---- construction ---- */
+
+/* A random SipHash key; falls back to clock and address bits if the
+ * kernel refuses (the key is a defence in depth, not a secret anyone holds). */
+static void seed_hash(auth_ratelimit_t *self)
+{
+    unsigned char k[16] = {0};
+    struct timespec ts;
+    uint64_t out[2];
+
+    if (getrandom(k, sizeof k, GRND_NONBLOCK) == (ssize_t)sizeof k) {
+        self->sip_k0 = load_le64(k, 8);
+        self->sip_k1 = load_le64(k + 8, 8);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    siphash128(((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec, (uint64_t)(uintptr_t)self, "", 0,
+               out);
+    self->sip_k0 = out[0];
+    self->sip_k1 = out[1];
+}
+
+static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
+{
+    uint32_t nb = 1;
+    while (nb < cap)
+        nb <<= 1;
+    s->slots = calloc(cap, sizeof *s->slots);
+    s->buckets = malloc((size_t)nb * sizeof *s->buckets);
+    if (s->slots == NULL || s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s->slots);
+        free(s->buckets);
+        s->slots = NULL;
+        s->buckets = NULL;
+        return -1;
+    }
+    memset(s->buckets, 0xff, (size_t)nb * sizeof *s->buckets);
+    s->cap = cap;
+    s->mask = nb - 1;
+    s->free_head = NIL;
+    s->head = s->tail = NIL;
+    *memory += (size_t)cap * sizeof *s->slots + (size_t)nb * sizeof *s->buckets;
+    return 0;
+}
+
+auth_ratelimit_t *auth_ratelimit_new(const auth_ratelimit_config_t *cfg, auth_clock_fn clock,
+                                     void *clock_arg)
+{
+    auth_ratelimit_t *self = NULL;
+
+    if (cfg == NULL || cfg->window_s < 1 || cfg->window_s > AUTH_RATELIMIT_MAX_WINDOW ||
+        cfg->max_keys < 1 || cfg->max_keys > AUTH_RATELIMIT_MAX_KEYS)
+        return NULL;
+    self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->cfg = *cfg;
+    self->clock = clock;
+    self->clock_arg = clock_arg;
+    seed_hash(self);
+    self->nshards = 1;
+    while (self->nshards < SHARDS_MAX && cfg->max_keys / (self->nshards * 2) >= SHARD_MIN_KEYS)
+        self->nshards *= 2;
+    self->shards = calloc(self->nshards, sizeof *self->shards);
+    if (self->shards == NULL)
+        goto fail;
+    self->memory = sizeof *self + self->nshards * sizeof *self->shards;
+    for (uint32_t k = 0; k < self->nshards; k++) {
+        uint32_t cap =
+            (uint32_t)(cfg->max_keys / self->nshards + (k < cfg->max_keys % self->nshards ? 1 : 0));
+        if (shard_init(&self->shards[k], cap, &self->memory) != 0)
+            goto fail;
+    }
+    return self;
+fail:
+    auth_ratelimit_destroy(&self);
+    return NULL;
+}
+
+void auth_ratelimit_destroy(auth_ratelimit_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    auth_ratelimit_t *self = *self_p;
+    for (uint32_t k = 0; self->shards != NULL && k < self->nshards; k++) {
+        shard_t *s = &self->shards[k];
+        if (s->slots != NULL)
+            pthread_mutex_destroy(&s->lock);
+        free(s->slots);
+        free(s->buckets);
+    }
+    free(self->shards);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# deploy/test.sh — the whole test suite, as CI runs it (.ci/run execs this).
+#
+#   1. deploy/deps.sh test          missing Debian packages only
+#   2. build/        CMake default (RelWithDebInfo), then ctest (unit tests)
+#   3. integration   /usr/bin/python3 -m pytest tests/integration, RESTC_BUILD_DIR=build
+#   4. build-asan/   -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug (ASan + UBSan), then ctest
+#                    with leak detection on
+#   5. integration   again against build-asan (leak detection off by default:
+#                    services are stopped with SIGTERM mid-flight; set
+#                    RESTC_ASAN_INTEGRATION_LEAKS=1 to turn it on)
+#
+# Every step runs even if an earlier one failed (except the steps that need a
+# build that failed). Exits non-zero on any failure and ends with one line
+#   summary: <N> passed, <N> failed, <N> skipped
+# counting unit tests (ctest) and integration tests (pytest) of both builds;
+# a failed build or a step that hit its time limit counts as one failure.
+#
+# Knobs: RESTC_TEST_JOBS (default: nproc), RESTC_SKIP_ASAN=1,
+# RESTC_SKIP_INTEGRATION=1, PYTEST_ADDOPTS (passed through by pytest).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT" || exit 1
+JOBS=${RESTC_TEST_JOBS:-$(nproc)}
+PY=/usr/bin/python3 # not whatever python3 is first on PATH (may be pyenv)
+T0=$SECONDS
+STEPLOG=$(mktemp -d /tmp/restc-test.XXXXXX)
+trap 'rm -rf "$STEPLOG"' EXIT
+
+passed=0 failed=0 skipped=0
+report=()
+
+say() { printf '\n==== %s\n' "$*"; }
+note() { report+=("$1"); }
+elapsed() { printf '%dm%02ds' $(((SECONDS - $1) / 60)) $(((SECONDS - $1) % 60)); }
+
+# run_step NAME TIMEOUT_SECONDS CMD... : runs CMD with output shown and kept
+# in $STEPLOG/NAME.log; returns CMD's status (124 on timeout).
+run_step() {
+  local name=$1 limit=$2 rc
+  shift 2
+  timeout --kill-after=30 "$limit" "$@" 2>&1 | tee "$STEPLOG/$name.log"
+  rc=${PIPESTATUS[0]}
+  [[ $rc -eq 124 ]] && echo "test.sh: step '$name' hit its ${limit}s time limit"
+  return "$rc"
+}
+
+build_tree() { # build_tree NAME DIR CMAKE_ARGS...
+  local name=$1 dir=$2 t=$SECONDS
+  shift 2
+  say "build $dir ($*)"
+  if run_step "configure-$name" 600 cmake -S . -B "$dir" "$@" &&
+    run_step "build-$name" 2400 cmake --build "$dir" -j "$JOBS"; then
+    note "build-$name ok ($(elapsed "$t"))"
+    return 0
+  fi
+  note "build-$name FAILED"
+  failed=$((failed + 1))
+  return 1
+}
+
+unit_tests() { # unit_tests NAME DIR
+  local name=$1 dir=$2 t=$SECONDS rc line total nfail
+  say "unit tests: ctest in $dir"
+  run_step "unit-$name" 1800 ctest --test-dir "$dir" --output-on-failure -j "$JOBS"
+  rc=$?
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$STEPLOG/unit-$name.log" | tail -n 1)
+  if [[ -n "$line" ]]; then
+    nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+    total=$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+  elif [[ $rc -ne 0 ]]; then
+    failed=$((failed + 1))
+  fi
+  if [[ $rc -eq 0 ]]; then
+    note "unit-$name ok (${line:-no tests}, $(elapsed "$t"))"
+  else
+    [[ -n "$line" && $nfail -eq 0 ]] && failed=$((failed + 1)) # e.g. timeout
+    note "unit-$name FAILED (${line:-ctest exit $rc})"
+  fi
+}
+
+integration_tests() { # integration_tests NAME DIR [ENV=value...]
+  local name=$1 dir=$2 t=$SECONDS rc line n word
+  shift 2
+  say "integration tests against $dir"
+  if [[ "${RESTC_SKIP_INTEGRATION:-0}" == 1 ]]; then
+    note "integration-$name skipped (RESTC_SKIP_INTEGRATION=1)"
+    return 0
+  fi
+  if ! compgen -G 'tests/integration/test_*.py' >/dev/null &&
+    ! compgen -G 'tests/integration/*_test.py' >/dev/null; then
+    echo "test.sh: no test files in tests/integration yet; skipping"
+    note "integration-$name skipped (no test files yet)"
+    return 0
+  fi
+  run_step "integration-$name" 2400 env RESTC_BUILD_DIR="$ROOT/$dir" PYTHONDONTWRITEBYTECODE=1 "$@" \
+    "$PY" -m pytest -q -p no:cacheprovider tests/integration
+  rc=$?
+  # pytest's closing line, e.g. "3 failed, 40 passed, 2 skipped in 12.3s".
+  line=$(grep -E '^=*[ ]*[0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected)' \
+    "$STEPLOG/integration-$name.log" | tail -n 1)
+  while read -r n word; do
+    case "$word" in
+      passed* | xpassed*) passed=$((passed + n)) ;;
+      failed* | error*) failed=$((failed + n)) ;;
+      skipped* | xfailed*) skipped=$((skipped + n)) ;;
+    esac
+  done < <(grep -oE '[0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed)' <<<"$line")
+  case $rc in
+    0) note "integration-$name ok (${line//=/}, $(elapsed "$t"))" ;;
+    5)
+      echo "test.sh: pytest collected no tests; skipping"
+      note "integration-$name skipped (no tests collected)"
+      ;;
+    *)
+      [[ "$line" =~ [0-9]+\ (failed|error) ]] || failed=$((failed + 1))
+      note "integration-$name FAILED (${line:-pytest exit $rc})"
+      ;;
+  esac
+}
+
+say "dependencies"
+if ! deploy/deps.sh test; then
+  echo "test.sh: could not install the dependencies"
+  echo "summary: 0 passed, 1 failed"
+  exit 1
+fi
+
+# Unit tests with sanitizers keep leak detection on; UBSan findings are fatal.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if build_tree normal build; then
+  unit_tests normal build
+  integration_tests normal build
+fi
+
+if [[ "${RESTC_SKIP_ASAN:-0}" == 1 ]]; then
+  note "asan skipped (RESTC_SKIP_ASAN=1)"
+elif build_tree asan build-asan -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} unit_tests asan build-asan
+  leaks=0
+  [[ "${RESTC_ASAN_INTEGRATION_LEAKS:-0}" == 1 ]] && leaks=1
+  integration_tests asan build-asan "ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks:abort_on_error=0}"
+fi
+
+# Clusters that integration tests left in /var/tmp for temp dirs now gone.
+deploy/pg.sh gc || true
+
+say "results ($(elapsed "$T0"))"
+printf '  %s\n' "${report[@]}"
+if [[ $failed -gt 0 ]]; then
+  echo "test.sh: FAILED"
+else
+  echo "test.sh: OK"
+fi
+echo "summary: $passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,111 @@
+/*
+ * gw_app: wiring. Builds the backend pools (one per service, sized to twice
+ * the HTTP threads so a request thread and a health helper thread never
+ * wait for a client), hands them to the handlers through gw_ctx_t, and runs
+ * the graceful shutdown sequence.
+ */
+#include "gw_app.h"
+#include "gw_http.h"
+#include "rt_log.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
+#include <zmq.h>
+
+#define GW_SHUTDOWN_POLL_MS 20
+
+struct gw_app {
+    const gw_config_t *cfg;
+    void *zctx;
+    proto_pool_t *authsvc;
+    proto_pool_t *storesvc;
+    gw_ctx_t ctx;
+    gw_http_t *http;
+};
+
+static int make_pools(gw_app_t *self)
+{
+    const gw_config_t *cfg = self->cfg;
+    proto_limits_t lim = proto_limits_default();
+    int size = (int)cfg->threads * 2;
+    self->authsvc =
+        proto_pool_new(self->zctx, cfg->authsvc_endpoints, size, (int)cfg->rpc_timeout_ms, &lim);
+    self->storesvc =
+        proto_pool_new(self->zctx, cfg->storesvc_endpoints, size, (int)cfg->rpc_timeout_ms, &lim);
+    return (self->authsvc && self->storesvc) ? 0 : -1;
+}
+
+gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nroutes)
+{
+    if (sodium_init() < 0) {
+        rt_error(NULL, "libsodium failed to initialise");
+        return NULL;
+    }
+    gw_app_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = cfg;
+    if (!routes)
+        routes = gw_route_table(&nroutes);
+    if (!(self->zctx = zmq_ctx_new()) || make_pools(self) != 0) {
+        rt_error(NULL, "cannot create the backend RPC pools");
+        goto fail;
+    }
+    self->ctx = (gw_ctx_t){.cfg = cfg, .authsvc = self->authsvc, .storesvc = self->storesvc};
+    gw_http_options_t opt = {.cfg = cfg, .routes = routes, .nroutes = nroutes, .ctx = &self->ctx};
+    if (!(self->http = gw_http_new(&opt))) {
+        rt_error(NULL, "cannot create the HTTP server");
+        goto fail;
+    }
+    return self;
+fail:
+    gw_app_destroy(&self);
+    return NULL;
+}
+
+int gw_app_start(gw_app_t *self)
+{
+    return gw_http_start(self->http);
+}
+
+uint16_t gw_app_port(const gw_app_t *self)
+{
+    return self ? gw_http_port(self->http) : 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void gw_app_shutdown(gw_app_t *self, long grace_s)
+{
+    if (!self || !self->http)
+        return;
+    gw_http_quiesce(self->http);
+    long waited_ms = 0;
+    while (gw_http_in_flight(self->http) > 0 && waited_ms < grace_s * 1000) {
+        sleep_ms(GW_SHUTDOWN_POLL_MS);
+        waited_ms += GW_SHUTDOWN_POLL_MS;
+    }
+    int left = gw_http_in_flight(self->http);
+    if (left > 0)
+        rt_warn(NULL, "shutdown grace period over with %d request(s) in flight", left);
+    gw_http_stop(self->http);
+}
+
+void gw_app_destroy(gw_app_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gw_app_t *self = *self_p;
+    gw_http_destroy(&self->http); /* stops the daemon first: no handler runs after this */
+    proto_pool_destroy(&self->authsvc);
+    proto_pool_destroy(&self->storesvc);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,58 @@
+/*
+ * gw_config: the gateway's environment variables as one rt_config table,
+ * plus the checks rt_config cannot express on its own (the log level word,
+ * the CORS origin list, resolving GATEWAY_BIND to a socket address).
+ * main() calls gw_config_load once and logs the one error line it returns.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include "rt_config.h"
+#include "rt_log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define GW_CORS_ORIGINS_MAX 32 /* entries of CORS_ORIGINS */
+
+typedef struct {
+    char *bind;               /* GATEWAY_BIND "host:port" */
+    char *authsvc_endpoints;  /* AUTHSVC_ENDPOINTS */
+    char *storesvc_endpoints; /* STORESVC_ENDPOINTS */
+    long threads;             /* GATEWAY_THREADS: MHD thread pool size */
+    long max_connections;     /* GATEWAY_MAX_CONNECTIONS */
+    long max_connections_per_ip;
+    long connection_timeout_s; /* inactivity timeout */
+    long request_timeout_s;    /* absolute deadline to receive a whole request */
+    long rpc_timeout_ms;
+    long health_timeout_ms;
+    long max_json_bytes;
+    char *cors_origins; /* comma-separated, "" = none */
+    bool hsts_enabled;
+    char *log_level_text;
+    long shutdown_grace_s;
+
+    /* Derived by gw_config_load. */
+    rt_log_level_t log_level;
+    struct sockaddr_storage bind_addr;
+    socklen_t bind_addrlen;
+} gw_config_t;
+
+/* The variable table (for docs and tests); `*n` receives its length. */
+const rt_cfg_spec_t *gw_config_specs(size_t *n);
+
+/* Fills `cfg` from the environment (`getenv_fn` NULL: the real one).
+ * Returns 0, or -1 with `err` naming the offending variable; call
+ * gw_config_free in either case. */
+int gw_config_load(gw_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, char *err, size_t errlen);
+
+/* Frees the strings of `cfg`; safe to call twice. */
+void gw_config_free(gw_config_t *cfg);
+
+/* Splits a CORS_ORIGINS value. Returns the number of origins (0..max)
+ * written into `out` as heap strings (caller frees each), or -1 when an
+ * entry is not "http(s)://host[:port]" or there are more than `max`. */
+int gw_config_split_origins(const char *text, char **out, size_t max);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * gw_health: health and readiness. The two backend calls run in parallel
+ * (authsvc on a short-lived helper thread, storesvc on the request thread),
+ * so the slowest answer bounds the request at about HEALTH_TIMEOUT_MS (the
+ * RPC client retries an idempotent op once, so at most twice that).
+ *
+ * Later issue: per-kind concurrency bounds, so that a hung backend cannot
+ * make health probes occupy every HTTP thread.
+ */
+#include "gw_health.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+
+#ifndef RESTC_VERSION
+#define RESTC_VERSION "0.0.0"
+#endif
+
+typedef struct {
+    const gw_ctx_t *ctx;
+    const char *rid;
+    bool ok;
+} authsvc_probe_t;
+
+static void *probe_authsvc(void *arg)
+{
+    authsvc_probe_t *p = arg;
+    proto_reply_t rep;
+    proto_reply_init(&rep);
+    proto_err_t err = proto_pool_call(p->ctx->authsvc, PROTO_OP_SYS_HEALTH, p->rid, NULL, 0, &rep,
+                                      (int)p->ctx->cfg->health_timeout_ms);
+    /* Liveness of authsvc itself: its own view of storesvc is not ours to judge. */
+    p->ok = (err == PROTO_OK);
+    proto_reply_cleanup(&rep);
+    return NULL;
+}
+
+/* True when the string value of `key` in `checks` is "ok". */
+static bool check_ok(const msgpack_object *checks, const char *key)
+{
+    char val[16];
+    return checks && proto_get_str(checks, key, val, sizeof val) == 0 && strcmp(val, "ok") == 0;
+}
+
+static void probe_storesvc(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
+{
+    proto_reply_t rep;
+    proto_reply_init(&rep);
+    proto_err_t err = proto_pool_call(ctx->storesvc, PROTO_OP_SYS_HEALTH, rid, NULL, 0, &rep,
+                                      (int)ctx->cfg->health_timeout_ms);
+    out->storesvc = (err == PROTO_OK);
+    if (out->storesvc) {
+        const msgpack_object *checks = proto_map_get(rep.body, "checks");
+        out->database = check_ok(checks, "database");
+        out->objectstore = check_ok(checks, "objectstore");
+    }
+    proto_reply_cleanup(&rep);
+}
+
+void gw_health_collect(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
+{
+    memset(out, 0, sizeof *out);
+    authsvc_probe_t ap = {ctx, rid, false};
+    pthread_t tid;
+    bool threaded = pthread_create(&tid, NULL, probe_authsvc, &ap) == 0;
+    probe_storesvc(ctx, rid, out);
+    if (threaded)
+        pthread_join(tid, NULL);
+    else
+        probe_authsvc(&ap); /* no thread to spare: ask one after the other */
+    out->authsvc = ap.ok;
+}
+
+static const struct {
+    const char *name;
+    size_t offset;
+} check_rows[] = {
+    {"authsvc", offsetof(gw_health_checks_t, authsvc)},
+    {"storesvc", offsetof(gw_health_checks_t, storesvc)},
+    {"database", offsetof(gw_health_checks_t, database)},
+    {"objectstore", offsetof(gw_health_checks_t, objectstore)},
+};
+#define NCHECKS (sizeof check_rows / sizeof check_rows[0])
+
+static bool check_at(const gw_health_checks_t *c, size_t i)
+{
+    return *(const bool *)((const char *)c + check_rows[i].offset);
+}
+
+static bool all_ok(const gw_health_checks_t *c)
+{
+    for (size_t i = 0; i < NCHECKS; i++) {
+        if (!check_at(c, i))
+            return false;
+    }
+    return true;
+}
+
+json_t *gw_health_checks_json(const gw_health_checks_t *c)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < NCHECKS; i++) {
+        if (json_object_set_new(o, check_rows[i].name,
+                                json_string(check_at(c, i) ? "ok" : "down")) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* Sets the reply, or an internal error when a JSON value could not be built. */
+static void reply_built(gw_reply_t *reply, int status, json_t *body)
+{
+    if (!body) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "health: out of memory");
+        return;
+    }
+    gw_reply_json(reply, status, body);
+}
+
+void gw_health_live(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    reply_built(reply, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void gw_health_ready(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    gw_health_checks_t c;
+    gw_health_collect(ctx, req->rid, &c);
+    if (all_ok(&c)) {
+        reply_built(reply, 200, json_pack("{s:s}", "status", "ready"));
+        return;
+    }
+    reply_built(
+        reply, 503,
+        json_pack("{s:s, s:o}", "status", "not_ready", "checks", gw_health_checks_json(&c)));
+}
+
+void gw_health_full(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    gw_health_checks_t c;
+    gw_health_collect(ctx, req->rid, &c);
+    bool ok = all_ok(&c);
+    reply_built(reply, ok ? 200 : 503,
+                json_pack("{s:s, s:s, s:o}", "status", ok ? "ok" : "degraded", "version",
+                          RESTC_VERSION, "checks", gw_health_checks_json(&c)));
+}

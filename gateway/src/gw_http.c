@@ -1,0 +1,754 @@
+/*
+ * gw_http: the libmicrohttpd server. The request life cycle is:
+ *
+ *   URI callback      -> request context: start time, deadline, request id
+ *   first call        -> bounds and framing checks, route match, media type,
+ *                        declared length; any error is kept as "pending"
+ *   body calls        -> bounded accumulation (JSON routes) or discarding
+ *   last call         -> pending error, CORS preflight, or parse + handler
+ *   completed         -> one access-log line, context freed
+ *
+ * Why the split: libmicrohttpd 0.9.75 closes the connection when a response
+ * is queued in the first call, so only errors that must not read a body
+ * (oversized Content-Length, ambiguous framing) are answered there.
+ * libmicrohttpd also resolves a duplicated Content-Length to the first one and
+ * lets Transfer-Encoding win over Content-Length; both are rejected here.
+ */
+#include "gw_http.h"
+#include "gw_problem.h"
+#include "gw_reaper.h"
+#include "gw_uuid.h"
+#include "rt_log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gw_http {
+    gw_http_options_t opt;
+    struct MHD_Daemon *daemon;
+    gw_reaper_t *reaper;  /* absolute deadlines (header and body trickle) */
+    MHD_socket listen_fd; /* handed back by quiesce; closed after stop */
+    char *origins[GW_CORS_ORIGINS_MAX];
+    size_t norigins;
+    atomic_int in_flight;
+    atomic_bool stopping;
+    atomic_bool running; /* MHD messages are warnings until the daemon runs */
+    uint16_t port;
+};
+
+/* What the first call learns from the request headers in one pass. */
+typedef struct {
+    size_t bytes;
+    int cl_count, te_count;
+    bool te_chunked;
+    uint64_t content_length;
+    const char *content_type; /* borrowed from libmicrohttpd for the request */
+    const char *origin;
+    const char *acr_method; /* Access-Control-Request-Method */
+} gw_hdrs_t;
+
+typedef struct {
+    gw_http_t *http;
+    gw_reaper_slot_t *slot; /* the connection's deadline; may be NULL */
+    uint64_t start_ns, deadline_ns;
+    char rid[GW_UUID_STRLEN + 1];
+    char client_ip[GW_IP_MAX];
+    char method[16];                /* for the log, sanitised */
+    char path[GW_LOG_PATH_MAX + 1]; /* for the log, sanitised */
+    const char *url, *mhd_method;   /* borrowed from libmicrohttpd */
+    bool started, uri_too_long, preflight, dropped;
+    int status;
+    gw_hdrs_t hdrs;
+    gw_match_result_t mres;
+    gw_match_t match;
+    proto_err_t pending; /* error decided before the handler; PROTO_OK if none */
+    const char *pending_detail;
+    char *body;
+    size_t body_len, body_cap, discarded;
+} gw_req_t;
+
+/* A reply ready to be queued; `body` is heap memory handed to libmicrohttpd. */
+typedef struct {
+    int status;
+    const char *ctype;
+    char *body;
+    size_t len;
+    const char *allow;
+    long retry_after;
+    bool preflight;
+} gw_out_t;
+
+static const struct {
+    const char *name, *value;
+} security_headers[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "strict-origin-when-cross-origin"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+    {"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"},
+};
+
+#define CORS_ALLOW_HEADERS "Authorization, Content-Type, X-API-Key"
+#define CORS_EXPOSE_HEADERS                                                                        \
+    "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
+#define HSTS_VALUE "max-age=31536000; includeSubDomains"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Copies at most `n` bytes of `src`, printable ASCII only, so log lines stay
+ * valid JSON and single-line. */
+static void copy_sanitised(char *dst, size_t cap, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; src && i < n && src[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    dst[i] = '\0';
+}
+
+/* The TCP peer; IPv4-mapped IPv6 addresses count as IPv4. */
+static void peer_ip(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)cap);
+        else
+            inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+    }
+}
+
+static gw_req_t *req_new(gw_http_t *self, struct MHD_Connection *conn)
+{
+    gw_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->http = self;
+    r->start_ns = now_ns();
+    r->deadline_ns = r->start_ns + (uint64_t)self->opt.cfg->request_timeout_s * 1000000000u;
+    r->pending = PROTO_OK;
+    gw_uuid_v4(r->rid);
+    peer_ip(conn, r->client_ip, sizeof r->client_ip);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->slot = ci ? ci->socket_context : NULL;
+    gw_reaper_arm(self->reaper, r->slot, r->deadline_ns);
+    atomic_fetch_add(&self->in_flight, 1);
+    return r;
+}
+
+static void req_free(gw_req_t *r)
+{
+    if (!r)
+        return;
+    atomic_fetch_sub(&r->http->in_flight, 1);
+    free(r->body);
+    free(r);
+}
+
+/* ---- headers of the reply ---- */
+
+static const char *allowed_origin(const gw_http_t *self, const char *origin)
+{
+    for (size_t i = 0; origin && i < self->norigins; i++) {
+        if (strcasecmp(origin, self->origins[i]) == 0)
+            return self->origins[i];
+    }
+    return NULL;
+}
+
+static int add_cors(gw_http_t *self, const gw_req_t *r, struct MHD_Response *resp,
+                    const gw_out_t *o)
+{
+    int ok = MHD_YES;
+    if (self->norigins > 0 && r->hdrs.origin)
+        ok &= MHD_add_response_header(resp, "Vary", "Origin");
+    const char *origin = allowed_origin(self, r->hdrs.origin);
+    if (!origin)
+        return ok;
+    ok &= MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+    ok &= MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+    if (o->preflight) {
+        ok &= MHD_add_response_header(resp, "Access-Control-Allow-Methods", r->match.allow);
+        ok &= MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        ok &= MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    } else {
+        ok &= MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    }
+    return ok;
+}
+
+static int add_headers(gw_http_t *self, const gw_req_t *r, struct MHD_Response *resp,
+                       const gw_out_t *o)
+{
+    int ok = MHD_add_response_header(resp, "X-Request-ID", r->rid);
+    for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+        ok &= MHD_add_response_header(resp, security_headers[i].name, security_headers[i].value);
+    if (r->url && strncmp(r->url, "/api/", 5) == 0)
+        ok &= MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (self->opt.cfg->hsts_enabled)
+        ok &= MHD_add_response_header(resp, "Strict-Transport-Security", HSTS_VALUE);
+    if (o->ctype)
+        ok &= MHD_add_response_header(resp, "Content-Type", o->ctype);
+    if (o->allow && *o->allow)
+        ok &= MHD_add_response_header(resp, "Allow", o->allow);
+    if (o->retry_after >= 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%ld", o->retry_after);
+        ok &= MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    if (atomic_load(&self->stopping))
+        ok &= MHD_add_response_header(resp, "Connection", "close");
+    return ok & add_cors(self, r, resp, o);
+}
+
+/* ---- queuing replies ---- */
+
+static enum MHD_Result send_out(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
+                                gw_out_t *o)
+{
+    struct MHD_Response *resp;
+    if (o->body)
+        resp = MHD_create_response_from_buffer(o->len, o->body, MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(o->body);
+        return MHD_NO;
+    }
+    o->body = NULL; /* libmicrohttpd owns it now */
+    enum MHD_Result rc = MHD_NO;
+    if (add_headers(self, r, resp, o) == MHD_YES)
+        rc = MHD_queue_response(conn, (unsigned)o->status, resp);
+    MHD_destroy_response(resp);
+    if (rc == MHD_YES)
+        r->status = o->status;
+    return rc;
+}
+
+static enum MHD_Result send_problem(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
+                                    proto_err_t err, const char *detail, const json_t *errors,
+                                    long retry_after)
+{
+    gw_out_t o = {.status = gw_problem_status(err),
+                  .ctype = "application/problem+json",
+                  .retry_after = retry_after};
+    o.body = gw_problem_dumps(err, detail, r->rid, errors, &o.len);
+    if (!o.body)
+        return MHD_NO;
+    if (err == PROTO_ERR_METHOD_NOT_ALLOWED)
+        o.allow = r->match.allow;
+    return send_out(self, conn, r, &o);
+}
+
+/* OPTIONS on a known path: a CORS preflight when the origin is allowed and
+ * the browser asks for a method, a plain 204 with Allow otherwise. */
+static enum MHD_Result send_options(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+{
+    gw_out_t o = {.status = 204, .allow = r->match.allow, .retry_after = -1};
+    o.preflight = r->hdrs.acr_method && allowed_origin(self, r->hdrs.origin);
+    return send_out(self, conn, r, &o);
+}
+
+static enum MHD_Result send_reply(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
+                                  const gw_reply_t *reply)
+{
+    if (reply->err != PROTO_OK) {
+        if (gw_problem_status(reply->err) >= 500)
+            rt_error(r->rid, "%s %s failed: %s: %s", r->method, r->path, proto_err_code(reply->err),
+                     reply->detail);
+        return send_problem(self, conn, r, reply->err, reply->detail, reply->errors,
+                            reply->retry_after);
+    }
+    gw_out_t o = {.status = reply->status ? reply->status : 200, .retry_after = -1};
+    if (reply->json) {
+        o.body = json_dumps(reply->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!o.body)
+            return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, -1);
+        o.len = strlen(o.body);
+        o.ctype = "application/json";
+    }
+    return send_out(self, conn, r, &o);
+}
+
+/* ---- first call: checks on the request line and headers ---- */
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    gw_hdrs_t *h = cls;
+    h->bytes += key_size + value_size + 4; /* ": " and CRLF */
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->cl_count++ == 0)
+            h->content_length = strtoull(value, NULL, 10);
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        h->te_count++;
+        h->te_chunked = strcasecmp(value, "chunked") == 0;
+    } else if (strcasecmp(key, "Content-Type") == 0 && !h->content_type) {
+        h->content_type = value;
+    } else if (strcasecmp(key, "Origin") == 0 && !h->origin) {
+        h->origin = value;
+    } else if (strcasecmp(key, "Access-Control-Request-Method") == 0) {
+        h->acr_method = value;
+    }
+    return MHD_YES;
+}
+
+static bool has_body(const gw_hdrs_t *h)
+{
+    return h->te_count > 0 || h->content_length > 0;
+}
+
+/* "application/json", optionally followed by parameters (charset=utf-8). */
+static bool media_is_json(const char *ct)
+{
+    static const char json[] = "application/json";
+    if (!ct)
+        return false;
+    ct += strspn(ct, " \t");
+    if (strncasecmp(ct, json, sizeof json - 1) != 0)
+        return false;
+    ct += sizeof json - 1;
+    ct += strspn(ct, " \t");
+    return *ct == '\0' || *ct == ';';
+}
+
+typedef proto_err_t (*precheck_fn)(gw_http_t *self, gw_req_t *r, const char **detail);
+
+static proto_err_t check_uri(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    *detail = "The request target is too long";
+    return r->uri_too_long ? PROTO_ERR_URI_TOO_LONG : PROTO_OK;
+}
+
+static proto_err_t check_header_size(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    *detail = "The request headers are too large";
+    return r->hdrs.bytes > GW_HEADER_BYTES_MAX ? PROTO_ERR_HEADER_TOO_LARGE : PROTO_OK;
+}
+
+static proto_err_t check_framing(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    const gw_hdrs_t *h = &r->hdrs;
+    *detail = "Ambiguous message framing: conflicting or repeated length headers";
+    if (h->cl_count > 1 || h->te_count > 1 || (h->te_count && h->cl_count))
+        return PROTO_ERR_BAD_REQUEST;
+    *detail = "Unsupported Transfer-Encoding";
+    return (h->te_count && !h->te_chunked) ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
+}
+
+static proto_err_t check_route(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    r->mres = gw_route_match(self->opt.routes, self->opt.nroutes, r->mhd_method, r->url, &r->match);
+    if (r->mres == GW_MATCH_NOT_FOUND) {
+        *detail = "The requested resource was not found";
+        return PROTO_ERR_NOT_FOUND;
+    }
+    if (r->mres == GW_MATCH_METHOD_NOT_ALLOWED) {
+        r->preflight = strcmp(r->mhd_method, "OPTIONS") == 0;
+        *detail = "The method is not allowed for this resource";
+        return r->preflight ? PROTO_OK : PROTO_ERR_METHOD_NOT_ALLOWED;
+    }
+    return PROTO_OK;
+}
+
+static bool route_takes_json(const gw_req_t *r)
+{
+    return r->mres == GW_MATCH_OK && r->match.route->body == GW_BODY_JSON;
+}
+
+static proto_err_t check_media_type(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    *detail = "Content-Type must be application/json";
+    if (route_takes_json(r) && !media_is_json(r->hdrs.content_type))
+        return PROTO_ERR_UNSUPPORTED_MEDIA_TYPE;
+    return PROTO_OK;
+}
+
+static proto_err_t check_length(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    *detail = "The request body is too large";
+    if (r->hdrs.content_length > (uint64_t)self->opt.cfg->max_json_bytes)
+        return PROTO_ERR_PAYLOAD_TOO_LARGE;
+    return PROTO_OK;
+}
+
+/* In order: the first failing check decides the answer. */
+static const precheck_fn prechecks[] = {
+    check_uri, check_header_size, check_framing, check_route, check_media_type, check_length,
+};
+
+static enum MHD_Result on_headers(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
+                                  const char *url, const char *method)
+{
+    r->started = true;
+    r->url = url;
+    r->mhd_method = method;
+    copy_sanitised(r->method, sizeof r->method, method, SIZE_MAX);
+    copy_sanitised(r->path, sizeof r->path, url, SIZE_MAX);
+    if (now_ns() > r->deadline_ns) {
+        r->dropped = true; /* headers trickled in past the deadline */
+        return MHD_NO;
+    }
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &r->hdrs);
+    for (size_t i = 0; i < sizeof prechecks / sizeof prechecks[0]; i++) {
+        r->pending = prechecks[i](self, r, &r->pending_detail);
+        if (r->pending != PROTO_OK)
+            break;
+    }
+    /* An error with a body to follow is answered now, so the body is never
+     * read (libmicrohttpd then closes the connection). Otherwise wait for the
+     * next call, which keeps the connection alive. */
+    if (r->pending != PROTO_OK && has_body(&r->hdrs))
+        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, -1);
+    return MHD_YES;
+}
+
+/* ---- body calls ---- */
+
+static proto_err_t body_append(gw_req_t *r, const char *data, size_t n, size_t max)
+{
+    if (r->body_len + n > max)
+        return PROTO_ERR_PAYLOAD_TOO_LARGE;
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + n)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return PROTO_ERR_INTERNAL_ERROR;
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return PROTO_OK;
+}
+
+static void set_pending(gw_req_t *r, proto_err_t err)
+{
+    if (err == PROTO_ERR_INTERNAL_ERROR)
+        rt_error(r->rid, "out of memory buffering a request body");
+    r->pending = err;
+    r->pending_detail = err == PROTO_ERR_PAYLOAD_TOO_LARGE ? "The request body is too large" : NULL;
+}
+
+static enum MHD_Result on_body(gw_http_t *self, gw_req_t *r, const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    if (now_ns() > r->deadline_ns) {
+        r->dropped = true; /* a body trickling in: drop, a reply would wait for it */
+        return MHD_NO;
+    }
+    size_t max = (size_t)self->opt.cfg->max_json_bytes;
+    if (r->pending == PROTO_OK && route_takes_json(r)) {
+        proto_err_t err = body_append(r, data, n, max);
+        if (err == PROTO_OK)
+            return MHD_YES;
+        set_pending(r, err);
+    }
+    r->discarded += n;
+    if (r->pending == PROTO_OK && r->discarded > max)
+        set_pending(r, PROTO_ERR_PAYLOAD_TOO_LARGE);
+    /* An answer cannot go out before the body ends; stop reading a flood. */
+    return r->discarded > GW_DISCARD_MAX ? MHD_NO : MHD_YES;
+}
+
+/* ---- last call ---- */
+
+static proto_err_t parse_body(const gw_req_t *r, json_t **out, const char **detail)
+{
+    json_error_t je;
+    json_t *v = json_loadb(r->body ? r->body : "", r->body_len,
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!v) {
+        *detail = "The request body is not valid JSON";
+        return PROTO_ERR_BAD_REQUEST;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        *detail = "The request body must be a JSON object";
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
+    *out = v;
+    return PROTO_OK;
+}
+
+static enum MHD_Result on_complete(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+{
+    if (r->pending != PROTO_OK)
+        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, -1);
+    if (r->preflight)
+        return send_options(self, conn, r);
+    json_t *body = NULL;
+    const char *detail = NULL;
+    if (route_takes_json(r)) {
+        proto_err_t err = parse_body(r, &body, &detail);
+        if (err != PROTO_OK)
+            return send_problem(self, conn, r, err, detail, NULL, -1);
+    }
+    /* The whole request is in: the deadline stops here, the handler's
+     * backend calls are bounded by their own timeouts. */
+    gw_reaper_arm(self->reaper, r->slot, 0);
+    gw_request_t req = {.method = r->mhd_method,
+                        .path = r->url,
+                        .rid = r->rid,
+                        .client_ip = r->client_ip,
+                        .params = r->match.params,
+                        .nparams = r->match.nparams,
+                        .body = body};
+    gw_reply_t reply;
+    gw_reply_init(&reply);
+    /* The handler runs on this HTTP thread; backend calls are bounded by
+     * RPC_TIMEOUT_MS / HEALTH_TIMEOUT_MS. Later issue: per-kind concurrency
+     * bounds (or suspend/resume) so slow kinds cannot hold every thread. */
+    r->match.route->handler(self->opt.ctx, &req, &reply);
+    json_decref(body);
+    enum MHD_Result rc = send_reply(self, conn, r, &reply);
+    gw_reply_cleanup(&reply);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    gw_http_t *self = cls;
+    gw_req_t *r = *con_cls;
+    if (!r) { /* the URI callback could not allocate; try once more */
+        if (!(r = req_new(self, conn)))
+            return MHD_NO;
+        *con_cls = r;
+    }
+    if (!r->started)
+        return on_headers(self, conn, r, url, method);
+    if (*upload_data_size > 0)
+        return on_body(self, r, upload_data, upload_data_size);
+    if (r->status != 0)
+        return MHD_YES; /* answered in the first call */
+    return on_complete(self, conn, r);
+}
+
+/* ---- libmicrohttpd callbacks around the request ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    gw_req_t *r = req_new(cls, conn);
+    if (!r)
+        return NULL;
+    r->uri_too_long = strnlen(uri, GW_URI_MAX + 1) > GW_URI_MAX;
+    /* For the log in case libmicrohttpd answers before our first call; never
+     * the query string, which may carry credentials. */
+    copy_sanitised(r->path, sizeof r->path, uri, strcspn(uri, "?"));
+    return r;
+}
+
+static const char *const termination_names[] = {
+    "completed", "error", "timeout", "shutdown", "read_error", "client_abort",
+};
+
+static const char *outcome_name(const gw_req_t *r, enum MHD_RequestTerminationCode toe)
+{
+    size_t t = (size_t)toe;
+    if (r->dropped)
+        return "deadline";
+    return t < sizeof termination_names / sizeof termination_names[0] ? termination_names[t]
+                                                                      : "error";
+}
+
+static void access_log(const gw_req_t *r, enum MHD_RequestTerminationCode toe)
+{
+    double ms = (double)(now_ns() - r->start_ns) / 1e6;
+    int status = r->dropped ? 408 : r->status;
+    json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:s}", "method", r->method, "path", r->path,
+                          "status", status, "duration_ms", ms, "client_ip", r->client_ip);
+    if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        json_object_set_new(f, "outcome", json_string(outcome_name(r, toe)));
+    rt_log_fields(RT_LOG_INFO, r->rid, "request", f);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    gw_http_t *self = cls;
+    gw_req_t *r = *con_cls;
+    if (!r)
+        return;
+    if (gw_reaper_reaped(self->reaper, r->slot))
+        r->dropped = true;
+    /* Until the next request line arrives the connection may idle (the
+     * inactivity timeout applies) and then has a whole request's time. */
+    const gw_config_t *cfg = self->opt.cfg;
+    gw_reaper_arm(self->reaper, r->slot,
+                  now_ns() +
+                      (uint64_t)(cfg->connection_timeout_s + cfg->request_timeout_s) * 1000000000u);
+    if (r->status == 0) { /* libmicrohttpd may have answered itself (e.g. 431) */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        r->status = ci ? (int)ci->http_status : 0;
+    }
+    access_log(r, toe);
+    req_free(r);
+    *con_cls = NULL;
+}
+
+/* Registers each connection with the reaper (socket context = its slot). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    gw_http_t *self = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        uint64_t deadline = now_ns() + (uint64_t)self->opt.cfg->request_timeout_s * 1000000000u;
+        *socket_context = ci ? gw_reaper_add(self->reaper, ci->connect_fd, deadline) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        gw_reaper_remove(self->reaper, *socket_context); /* before MHD closes the fd */
+        *socket_context = NULL;
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    gw_http_t *self = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    /* After start, libmicrohttpd mostly reports what clients did wrong. */
+    rt_log(atomic_load(&self->running) ? RT_LOG_DEBUG : RT_LOG_WARNING, NULL, "libmicrohttpd: %s",
+           msg);
+}
+
+/* ---- life cycle ---- */
+
+gw_http_t *gw_http_new(const gw_http_options_t *opt)
+{
+    if (!opt || !opt->cfg || !opt->routes || !opt->ctx)
+        return NULL;
+    gw_http_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->opt = *opt;
+    self->listen_fd = MHD_INVALID_SOCKET;
+    atomic_init(&self->in_flight, 0);
+    atomic_init(&self->stopping, false);
+    atomic_init(&self->running, false);
+    int n = gw_config_split_origins(opt->cfg->cors_origins, self->origins, GW_CORS_ORIGINS_MAX);
+    if (n < 0) {
+        free(self);
+        return NULL;
+    }
+    self->norigins = (size_t)n;
+    return self;
+}
+
+static unsigned daemon_flags(const gw_config_t *cfg)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    if (cfg->bind_addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    return flags;
+}
+
+int gw_http_start(gw_http_t *self)
+{
+    const gw_config_t *cfg = self->opt.cfg;
+    self->reaper = gw_reaper_new((size_t)cfg->max_connections + GW_REAPER_SLACK, GW_REAPER_TICK_MS,
+                                 NULL, NULL);
+    if (!self->reaper || gw_reaper_start(self->reaper) != 0) {
+        rt_error(NULL, "cannot start the connection reaper");
+        gw_reaper_destroy(&self->reaper);
+        return -1;
+    }
+    /* The logger must be the first option, or early messages bypass it. */
+    self->daemon = MHD_start_daemon(
+        daemon_flags(cfg), 0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        self, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->bind_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)GW_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, self, MHD_OPTION_END);
+    if (!self->daemon) {
+        rt_error(NULL, "cannot start the HTTP server on GATEWAY_BIND %s", cfg->bind);
+        gw_reaper_destroy(&self->reaper);
+        return -1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    self->port = di ? di->port : 0;
+    atomic_store(&self->running, true);
+    return 0;
+}
+
+uint16_t gw_http_port(const gw_http_t *self)
+{
+    return self ? self->port : 0;
+}
+
+void gw_http_quiesce(gw_http_t *self)
+{
+    if (!self || !self->daemon || atomic_exchange(&self->stopping, true))
+        return;
+    self->listen_fd = MHD_quiesce_daemon(self->daemon);
+}
+
+int gw_http_in_flight(gw_http_t *self)
+{
+    return self ? atomic_load(&self->in_flight) : 0;
+}
+
+void gw_http_stop(gw_http_t *self)
+{
+    if (!self || !self->daemon)
+        return;
+    atomic_store(&self->stopping, true);
+    MHD_stop_daemon(self->daemon); /* closes every connection: slots come back */
+    self->daemon = NULL;
+    gw_reaper_destroy(&self->reaper);
+    if (self->listen_fd != MHD_INVALID_SOCKET)
+        close(self->listen_fd);
+    self->listen_fd = MHD_INVALID_SOCKET;
+}
+
+void gw_http_destroy(gw_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gw_http_t *self = *self_p;
+    gw_http_stop(self);
+    for (size_t i = 0; i < self->norigins; i++)
+        free(self->origins[i]);
+    free(self);
+    *self_p = NULL;
+}

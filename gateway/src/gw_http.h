@@ -1,0 +1,62 @@
+/*
+ * gw_http: the HTTP server (libmicrohttpd). It owns everything HTTP: request
+ * ids, bounds on the request line, headers and bodies, the route match,
+ * CORS, security headers, JSON and problem JSON replies and the access log.
+ * Handlers (gw_handler.h) see none of it.
+ *
+ * Per request: the URI callback creates the request context (start time,
+ * request id); the first access-handler call checks headers and the route
+ * and returns without a response (queuing there makes libmicrohttpd 0.9.75
+ * close the connection), body calls accumulate a bounded body, and the last
+ * call answers. An error found before the body is answered at once only
+ * when a body follows (the connection is then closed instead of read).
+ */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include "gw_config.h"
+#include "gw_route.h"
+
+#include <stdint.h>
+
+#define GW_URI_MAX          8192  /* request target bytes; longer: 414 */
+#define GW_HEADER_BYTES_MAX 16384 /* sum of header names and values; more: 431 */
+/* Per-connection memory of libmicrohttpd. Above it (far above the two
+ * limits above), libmicrohttpd itself answers 414/431 with a short HTML body
+ * and closes the connection. */
+#define GW_CONN_MEMORY    65536
+#define GW_DISCARD_MAX    (1024 * 1024) /* body bytes read to answer an error */
+#define GW_LOG_PATH_MAX   512           /* path bytes in the access log */
+#define GW_REAPER_TICK_MS 250           /* how often request deadlines are checked */
+#define GW_REAPER_SLACK   16            /* reaper slots beyond GATEWAY_MAX_CONNECTIONS */
+
+typedef struct {
+    const gw_config_t *cfg;   /* borrowed; outlives the server */
+    const gw_route_t *routes; /* borrowed; outlives the server */
+    size_t nroutes;
+    const gw_ctx_t *ctx; /* handed to every handler, borrowed */
+} gw_http_options_t;
+
+typedef struct gw_http gw_http_t;
+
+/* Copies the options (not what they point to). NULL on bad options or OOM. */
+gw_http_t *gw_http_new(const gw_http_options_t *opt);
+
+/* Binds GATEWAY_BIND and starts the thread pool. Returns 0 or -1 (logged). */
+int gw_http_start(gw_http_t *self);
+
+/* The bound TCP port (useful with port 0), 0 before start. */
+uint16_t gw_http_port(const gw_http_t *self);
+
+/* Stops accepting connections; replies from now on close their connection. */
+void gw_http_quiesce(gw_http_t *self);
+
+/* Requests received and not yet completed. */
+int gw_http_in_flight(gw_http_t *self);
+
+/* Stops the daemon (closing every connection). Idempotent. */
+void gw_http_stop(gw_http_t *self);
+
+void gw_http_destroy(gw_http_t **self_p);
+
+#endif

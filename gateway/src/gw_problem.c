@@ -1,0 +1,67 @@
+/*
+ * gw_problem: builds problem JSON. jansson does the escaping; this module
+ * only decides which text is safe to show (never internal detail for 500s,
+ * never text that is not valid UTF-8).
+ */
+#include "gw_problem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static proto_err_t normalise(proto_err_t err)
+{
+    if ((int)err <= (int)PROTO_OK || (int)err >= (int)PROTO_ERR__COUNT)
+        return PROTO_ERR_INTERNAL_ERROR;
+    return err;
+}
+
+int gw_problem_status(proto_err_t err)
+{
+    return proto_err_http_status(normalise(err));
+}
+
+/* The detail text as a JSON string, falling back to the title. */
+static json_t *detail_value(proto_err_t err, const char *detail)
+{
+    if (err == PROTO_ERR_INTERNAL_ERROR)
+        return json_string(GW_PROBLEM_GENERIC_DETAIL);
+    json_t *v = NULL;
+    if (detail && *detail)
+        v = json_string(detail); /* NULL when not valid UTF-8 */
+    return v ? v : json_string(proto_err_title(err));
+}
+
+json_t *gw_problem_new(proto_err_t err, const char *detail, const char *rid, const json_t *errors)
+{
+    err = normalise(err);
+    json_t *p = json_object();
+    if (!p)
+        return NULL;
+    int rc = 0;
+    rc |= json_object_set_new(p, "type", json_string("about:blank"));
+    rc |= json_object_set_new(p, "title", json_string(proto_err_title(err)));
+    rc |= json_object_set_new(p, "status", json_integer(proto_err_http_status(err)));
+    rc |= json_object_set_new(p, "detail", detail_value(err, detail));
+    rc |= json_object_set_new(p, "code", json_string(proto_err_code(err)));
+    rc |= json_object_set_new(p, "request_id", json_string(rid ? rid : ""));
+    if (errors && json_is_array(errors))
+        rc |= json_object_set_new(p, "errors", json_deep_copy(errors));
+    if (rc != 0) {
+        json_decref(p);
+        return NULL;
+    }
+    return p;
+}
+
+char *gw_problem_dumps(proto_err_t err, const char *detail, const char *rid, const json_t *errors,
+                       size_t *len)
+{
+    json_t *p = gw_problem_new(err, detail, rid, errors);
+    if (!p)
+        return NULL;
+    char *text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(p);
+    if (text && len)
+        *len = strlen(text);
+    return text;
+}

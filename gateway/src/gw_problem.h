@@ -1,0 +1,33 @@
+/*
+ * gw_problem: RFC 9457 problem JSON bodies from the shared error table:
+ * {"type":"about:blank","title","status","detail","code","request_id"} and,
+ * for validation errors, "errors":[{"field","message"}]. Status, title and
+ * code come from proto_error so the gateway and the services never disagree.
+ */
+#ifndef GW_PROBLEM_H
+#define GW_PROBLEM_H
+
+#include "proto_error.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Detail of every internal_error: the real cause goes to the log only. */
+#define GW_PROBLEM_GENERIC_DETAIL "An unexpected error occurred"
+
+/* The problem object for `err` (PROTO_OK or out of range: internal_error).
+ * `detail` NULL or empty, or not valid UTF-8, uses the title; internal_error
+ * always uses GW_PROBLEM_GENERIC_DETAIL. `rid` may be NULL. `errors` (may be
+ * NULL) is borrowed and added when it is an array. Returns a new reference,
+ * NULL when out of memory. */
+json_t *gw_problem_new(proto_err_t err, const char *detail, const char *rid, const json_t *errors);
+
+/* gw_problem_new serialised compactly. Returns a heap string the caller
+ * frees, with its length in `*len`; NULL when out of memory. */
+char *gw_problem_dumps(proto_err_t err, const char *detail, const char *rid, const json_t *errors,
+                       size_t *len);
+
+/* The HTTP status gw_problem_new uses for `err`. */
+int gw_problem_status(proto_err_t err);
+
+#endif

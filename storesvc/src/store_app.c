@@ -1,0 +1,95 @@
+/*
+ * store_app: wires the configuration, the object store and the handler
+ * table into a proto_server.
+ */
+#include "store_app.h"
+
+#include "proto_server.h"
+#include "rt_log.h"
+#include "store_blob.h"
+#include "store_handlers.h"
+
+#include <stdlib.h>
+
+struct store_app {
+    const store_config_t *cfg;
+    void *zctx;
+    store_ctx_t ctx;
+    proto_server_t *server;
+};
+
+store_app_t *store_app_new(const store_config_t *cfg, void *zctx)
+{
+    if (!cfg || !zctx)
+        return NULL;
+    char err[256];
+    store_app_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = cfg;
+    self->zctx = zctx;
+    self->ctx.cfg = cfg;
+    if (!(self->ctx.blob = store_blob_open(cfg->object_store_url, err, sizeof err))) {
+        rt_error(NULL, "%s", err);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+static proto_server_t *new_server(store_app_t *self)
+{
+    size_t n = 0;
+    const proto_handler_t *table = store_handlers(&n);
+    proto_server_config_t sc = {
+        .bind = self->cfg->bind,
+        .workers = (int)self->cfg->workers,
+        .handlers = table,
+        .nhandlers = n,
+        .svc = &self->ctx,
+        .worker_init = store_worker_init,
+        .worker_fini = store_worker_fini,
+        .limits = proto_limits_default(),
+    };
+    return proto_server_new(self->zctx, &sc);
+}
+
+int store_app_start(store_app_t *self)
+{
+    if (!self || self->server)
+        return -1;
+    if (!(self->server = new_server(self))) {
+        rt_error(NULL, "cannot create the RPC server");
+        return -1;
+    }
+    if (proto_server_start(self->server) != 0) {
+        rt_log_fields(RT_LOG_ERROR, NULL, "cannot listen",
+                      json_pack("{s:s}", "endpoint", self->cfg->bind));
+        proto_server_destroy(&self->server);
+        return -1;
+    }
+    return 0;
+}
+
+const char *store_app_endpoint(const store_app_t *self)
+{
+    return self && self->server ? proto_server_endpoint(self->server) : "";
+}
+
+void store_app_stop(store_app_t *self, int grace_ms)
+{
+    if (self && self->server)
+        proto_server_stop(self->server, grace_ms);
+}
+
+void store_app_destroy(store_app_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_app_t *self = *self_p;
+    store_app_stop(self, 0);
+    proto_server_destroy(&self->server);
+    store_blob_destroy(&self->ctx.blob);
+    free(self);
+    *self_p = NULL;
+}

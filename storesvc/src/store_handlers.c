@@ -1,0 +1,83 @@
+/*
+ * store_handlers: the storesvc ops. Handlers are pure functions of the
+ * decoded request and the worker's resources: they pack one reply map.
+ *
+ *   sys.ping   -> {"svc":"storesvc"}
+ *   sys.health -> {"status":"ok"|"degraded",
+ *                  "checks":{"database":"ok"|"down","objectstore":"ok"|"down"}}
+ *
+ * A degraded health is still a successful reply: the caller (the gateway's
+ * readiness probe) decides what "down" means for it.
+ */
+#include "store_handlers.h"
+
+#include "rt_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static proto_err_t handle_ping(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               msgpack_packer *body, proto_fail_t *fail)
+{
+    msgpack_pack_map(body, 1);
+    proto_pack_kv_str(body, "svc", "storesvc");
+    return PROTO_OK;
+}
+
+static proto_err_t handle_health(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                 msgpack_packer *body, proto_fail_t *fail)
+{
+    const store_ctx_t *ctx = cc->svc;
+    const store_worker_t *w = cc->worker;
+    int db = w ? store_db_ping(w->db) : STORE_DB_DOWN;
+    int obj = store_blob_check(ctx->blob);
+    bool ok = db == STORE_DB_OK && obj == STORE_BLOB_OK;
+    if (!ok)
+        rt_log_fields(RT_LOG_DEBUG, req->rid, "health degraded",
+                      json_pack("{s:s, s:s}", "database", store_db_status_str(db), "objectstore",
+                                store_blob_status_str(obj)));
+    msgpack_pack_map(body, 2);
+    proto_pack_kv_str(body, "status", ok ? "ok" : "degraded");
+    proto_pack_cstr(body, "checks");
+    msgpack_pack_map(body, 2);
+    proto_pack_kv_str(body, "database", db == STORE_DB_OK ? "ok" : "down");
+    proto_pack_kv_str(body, "objectstore", obj == STORE_BLOB_OK ? "ok" : "down");
+    return PROTO_OK;
+}
+
+static const proto_handler_t handlers[] = {
+    {PROTO_OP_SYS_PING, handle_ping},
+    {PROTO_OP_SYS_HEALTH, handle_health},
+};
+
+const proto_handler_t *store_handlers(size_t *n)
+{
+    *n = sizeof handlers / sizeof handlers[0];
+    return handlers;
+}
+
+void *store_worker_init(void *svc, int index)
+{
+    const store_ctx_t *ctx = svc;
+    char label[32];
+    snprintf(label, sizeof label, "worker-%d", index);
+    store_worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->db = store_db_new(ctx->cfg->database_url, ctx->cfg->db_timeout_ms, label);
+    if (!w->db) {
+        free(w);
+        return NULL;
+    }
+    (void)store_db_connect(w->db, 0); /* a failure is logged and retried on first use */
+    return w;
+}
+
+void store_worker_fini(void *svc, void *worker)
+{
+    store_worker_t *w = worker;
+    if (!w)
+        return;
+    store_db_destroy(&w->db);
+    free(w);
+}

@@ -1,0 +1,254 @@
+/*
+ * store_migrate: versioned schema migrations, applied at start under an
+ * advisory lock, one transaction per migration, recorded in
+ * schema_migrations. The SQL lives here as static text so that the binary
+ * alone can bring an empty database up to date.
+ *
+ * Conventions for new rows: append only, version = last + 1, no BEGIN/COMMIT
+ * inside (the runner wraps each row in its own transaction), every foreign
+ * key gets an index, timestamps are timestamptz.
+ */
+#include "store_migrate.h"
+
+#include "rt_log.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Migration 1: users, refresh tokens, file metadata. */
+static const char m1_core_schema[] =
+    "CREATE TABLE users ("
+    "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+    "  username text NOT NULL UNIQUE,"
+    "  email text NOT NULL UNIQUE,"
+    "  full_name text,"
+    "  password_hash text NOT NULL,"
+    "  role text NOT NULL DEFAULT 'user'"
+    "    CHECK (role IN ('admin', 'moderator', 'user', 'viewer')),"
+    "  is_active boolean NOT NULL DEFAULT true,"
+    "  totp_secret text,"
+    "  totp_enabled boolean NOT NULL DEFAULT false,"
+    "  tokens_valid_after timestamptz NOT NULL DEFAULT 'epoch',"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  updated_at timestamptz NOT NULL DEFAULT now()"
+    ");"
+    "CREATE TABLE refresh_tokens ("
+    "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+    "  token_hash bytea NOT NULL UNIQUE,"
+    "  family_id uuid NOT NULL,"
+    "  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  expires_at timestamptz NOT NULL,"
+    "  used_at timestamptz,"
+    "  revoked_at timestamptz,"
+    "  client_ip text,"
+    "  user_agent text,"
+    "  last_used_at timestamptz"
+    ");"
+    "CREATE INDEX refresh_tokens_user_id_idx ON refresh_tokens (user_id);"
+    "CREATE INDEX refresh_tokens_family_id_idx ON refresh_tokens (family_id);"
+    "CREATE INDEX refresh_tokens_expires_at_idx ON refresh_tokens (expires_at);"
+    "CREATE TABLE files ("
+    "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+    "  owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  name text NOT NULL,"
+    "  content_type text NOT NULL DEFAULT 'application/octet-stream',"
+    "  size bigint NOT NULL DEFAULT 0 CHECK (size >= 0),"
+    "  sha256 text,"
+    "  storage_key text NOT NULL UNIQUE,"
+    "  status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ready')),"
+    "  created_at timestamptz NOT NULL DEFAULT now()"
+    ");"
+    "CREATE INDEX files_owner_id_idx ON files (owner_id, created_at);"
+    "CREATE INDEX files_pending_idx ON files (created_at) WHERE status = 'pending';";
+
+static const store_migration_t migrations[] = {
+    {1, "core schema: users, refresh_tokens, files", m1_core_schema},
+};
+#define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+const store_migration_t *store_migrate_table(size_t *n)
+{
+    *n = NMIGRATIONS;
+    return migrations;
+}
+
+static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       "  version integer PRIMARY KEY,"
+                                       "  name text NOT NULL,"
+                                       "  applied_at timestamptz NOT NULL DEFAULT now()"
+                                       ")";
+
+/* Runs a parameterised statement that returns nothing we need. */
+static int run(store_db_t *db, const char *sql, int n, const char *const *vals)
+{
+    const store_query_t q = {.sql = sql, .nparams = n, .values = vals};
+    return store_db_exec(db, &q, NULL);
+}
+
+static void log_failure(const store_migration_t *m, const char *step, int rc, store_db_t *db)
+{
+    rt_log_fields(RT_LOG_ERROR, NULL, "migration failed",
+                  json_pack("{s:i, s:s, s:s, s:s, s:s}", "version", m ? m->version : 0, "name",
+                            m ? m->name : "", "step", step, "status", store_db_status_str(rc),
+                            "sqlstate", store_db_sqlstate(db)));
+}
+
+/* Is `version` recorded? 1 yes, 0 no, negative store_db status on failure. */
+static int is_applied(store_db_t *db, const char *version)
+{
+    const char *vals[] = {version};
+    const store_query_t q = {.sql = "SELECT 1 FROM schema_migrations WHERE version = $1::integer",
+                             .nparams = 1,
+                             .values = vals};
+    PGresult *res = NULL;
+    int rc = store_db_exec(db, &q, &res);
+    if (rc == STORE_DB_OK)
+        rc = PQntuples(res) > 0;
+    PQclear(res);
+    return rc;
+}
+
+/* One migration in one transaction. Returns 1 applied, 0 already there, -1. */
+static int apply_one(store_db_t *db, const store_migration_t *m)
+{
+    char version[16];
+    snprintf(version, sizeof version, "%d", m->version);
+    const char *vals[] = {version, m->name};
+    const char *step = "begin";
+    int rc = run(db, "BEGIN", 0, NULL);
+    int done = rc == STORE_DB_OK ? is_applied(db, version) : rc;
+    if (done != 0) {
+        (void)run(db, "ROLLBACK", 0, NULL);
+        if (done < 0)
+            log_failure(m, "check", done, db);
+        return done > 0 ? 0 : -1;
+    }
+    if ((rc = store_db_exec_script(db, m->sql)) != STORE_DB_OK) {
+        step = "sql";
+    } else if ((rc = run(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+                         vals)) != STORE_DB_OK) {
+        step = "record";
+    } else if ((rc = run(db, "COMMIT", 0, NULL)) != STORE_DB_OK) {
+        step = "commit";
+    }
+    if (rc != STORE_DB_OK) {
+        log_failure(m, step, rc, db);
+        (void)run(db, "ROLLBACK", 0, NULL);
+        return -1;
+    }
+    rt_log_fields(RT_LOG_INFO, NULL, "migration applied",
+                  json_pack("{s:i, s:s}", "version", m->version, "name", m->name));
+    return 1;
+}
+
+/* Warns when the database was migrated by a newer storesvc. */
+static void check_newer(store_db_t *db)
+{
+    const store_query_t q = {.sql = "SELECT coalesce(max(version), 0) FROM schema_migrations"};
+    PGresult *res = NULL;
+    if (store_db_exec(db, &q, &res) == STORE_DB_OK && PQntuples(res) == 1) {
+        long have = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        if (have > migrations[NMIGRATIONS - 1].version)
+            rt_log_fields(RT_LOG_WARNING, NULL, "database schema is newer than this storesvc",
+                          json_pack("{s:i, s:i}", "db_version", (int)have, "known_version",
+                                    migrations[NMIGRATIONS - 1].version));
+    }
+    PQclear(res);
+}
+
+int store_migrate_apply(store_db_t *db, int *applied)
+{
+    const char *key[] = {STORE_MIGRATE_LOCK_KEY};
+    int count = 0, rc = -1;
+    int st = run(db, "SELECT pg_advisory_lock($1::bigint)", 1, key);
+    if (st != STORE_DB_OK) {
+        log_failure(NULL, "lock", st, db);
+        return -1;
+    }
+    if ((st = run(db, create_table_sql, 0, NULL)) != STORE_DB_OK) {
+        log_failure(NULL, "schema_migrations", st, db);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < NMIGRATIONS; i++) {
+        int one = apply_one(db, &migrations[i]);
+        if (one < 0)
+            goto cleanup;
+        count += one;
+    }
+    check_newer(db);
+    rt_log_fields(
+        RT_LOG_INFO, NULL, "migrations up to date",
+        json_pack("{s:i, s:i}", "version", migrations[NMIGRATIONS - 1].version, "applied", count));
+    rc = 0;
+cleanup:
+    (void)run(db, "SELECT pg_advisory_unlock($1::bigint)", 1, key);
+    if (applied)
+        *applied = count;
+    return rc;
+}
+
+/* ---------------------------------------------------------- start-up wait -- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps `ms`, in short steps so a stop request is seen quickly. */
+static bool sleep_unless_stopped(long ms, store_stop_fn stop, void *arg)
+{
+    for (long slept = 0; slept < ms; slept += 100) {
+        if (stop && stop(arg))
+            return false;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return !(stop && stop(arg));
+}
+
+/* Connects, retrying every second until `wait_ms` has passed. Returns 0,
+ * -1 when time ran out, -2 when asked to stop. */
+static int wait_for_db(store_db_t *db, long wait_ms, store_stop_fn stop, void *arg)
+{
+    int64_t start = now_ms();
+    for (int attempt = 1;; attempt++) {
+        long left = wait_ms - (long)(now_ms() - start);
+        long budget = left < 1000 ? 1000 : left > 5000 ? 5000 : left;
+        if (store_db_connect(db, budget) == STORE_DB_OK)
+            return 0;
+        if (now_ms() - start >= wait_ms)
+            return -1;
+        if (attempt == 1)
+            rt_info(NULL, "waiting for the database (up to %ld ms)", wait_ms);
+        if (!sleep_unless_stopped(1000, stop, arg))
+            return -2;
+    }
+}
+
+int store_migrate_run(const char *conninfo, long wait_ms, store_stop_fn stop, void *stop_arg)
+{
+    int rc = -1;
+    store_db_t *db = store_db_new(conninfo, STORE_MIGRATE_TIMEOUT_MS, "migrate");
+    if (!db) {
+        rt_error(NULL, "migrate: out of memory");
+        return -1;
+    }
+    int waited = wait_for_db(db, wait_ms, stop, stop_arg);
+    if (waited == -2) {
+        rt_info(NULL, "stopped while waiting for the database");
+        goto cleanup;
+    }
+    if (waited != 0) {
+        rt_error(NULL, "database not reachable within %ld ms, giving up", wait_ms);
+        goto cleanup;
+    }
+    rc = store_migrate_apply(db, NULL);
+cleanup:
+    store_db_destroy(&db);
+    return rc;
+}

@@ -1,0 +1,178 @@
+/*
+ * Unit tests for auth_app and auth_handlers: authsvc in-process on an
+ * ephemeral port, called through the real RPC client. sys.ping answers;
+ * sys.health probes storesvc (here a stand-in proto_server answering
+ * sys.ping) and reports it "down" within HEALTH_TIMEOUT_MS when nothing
+ * answers, as a successful "degraded" reply.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <time.h>
+#include <zmq.h>
+
+#include "auth_app.h"
+#include "proto_client.h"
+#include "proto_server.h"
+
+#define SECRET32 "0123456789abcdef0123456789abcdef"
+
+typedef struct {
+    auth_config_t cfg;
+    void *zctx;
+    proto_server_t *fake_store;
+    auth_app_t *app;
+    proto_client_t *client;
+} fixture_t;
+
+static proto_err_t fake_ping(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *body, proto_fail_t *fail)
+{
+    (void)cc;
+    (void)req;
+    (void)fail;
+    msgpack_pack_map(body, 1);
+    proto_pack_kv_str(body, "svc", "storesvc");
+    return PROTO_OK;
+}
+
+static const proto_handler_t fake_handlers[] = {{PROTO_OP_SYS_PING, fake_ping}};
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->cfg.bind = "tcp://127.0.0.1:*";
+    f->cfg.workers = 2;
+    f->cfg.storesvc_endpoints = "tcp://127.0.0.1:1"; /* nothing there */
+    f->cfg.jwt_secret_key = SECRET32;
+    f->cfg.rpc_timeout_ms = 2000;
+    f->cfg.health_timeout_ms = 200;
+    f->cfg.log_level = RT_LOG_INFO;
+    f->zctx = zmq_ctx_new();
+    *state = f;
+    return f->zctx ? 0 : -1;
+}
+
+static void start_fake_store(fixture_t *f)
+{
+    proto_server_config_t sc = {
+        .bind = "tcp://127.0.0.1:*",
+        .workers = 1,
+        .handlers = fake_handlers,
+        .nhandlers = 1,
+    };
+    f->fake_store = proto_server_new(f->zctx, &sc);
+    assert_non_null(f->fake_store);
+    assert_int_equal(proto_server_start(f->fake_store), 0);
+}
+
+static void start(fixture_t *f)
+{
+    proto_limits_t lim = proto_limits_default();
+    f->app = auth_app_new(&f->cfg, f->zctx);
+    assert_non_null(f->app);
+    assert_int_equal(auth_app_start(f->app), 0);
+    f->client = proto_client_new(f->zctx, auth_app_endpoint(f->app), 3000, &lim);
+    assert_non_null(f->client);
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    proto_client_destroy(&f->client);
+    auth_app_destroy(&f->app);
+    auth_app_destroy(&f->app); /* NULL-safe */
+    if (f->fake_store)
+        proto_server_stop(f->fake_store, 0);
+    proto_server_destroy(&f->fake_store);
+    zmq_ctx_term(f->zctx);
+    free(f);
+    return 0;
+}
+
+static void call_ok(fixture_t *f, proto_op_t op, proto_reply_t *rep)
+{
+    proto_reply_init(rep);
+    assert_int_equal(proto_client_call(f->client, op, "test-rid", NULL, 0, rep, -1), PROTO_OK);
+    assert_true(rep->ok);
+    assert_non_null(rep->body);
+}
+
+static void assert_str(const msgpack_object *map, const char *key, const char *want)
+{
+    char got[64];
+    assert_int_equal(proto_get_str(map, key, got, sizeof got), 0);
+    assert_string_equal(got, want);
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void test_app_ping(void **state)
+{
+    fixture_t *f = *state;
+    proto_reply_t rep;
+    start(f);
+    call_ok(f, PROTO_OP_SYS_PING, &rep);
+    assert_str(rep.body, "svc", "authsvc");
+    proto_reply_cleanup(&rep);
+}
+
+static void test_app_health_storesvc_down(void **state)
+{
+    fixture_t *f = *state;
+    proto_reply_t rep;
+    struct timespec t0;
+    start(f);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    call_ok(f, PROTO_OP_SYS_HEALTH, &rep);
+    /* HEALTH_TIMEOUT_MS, not RPC_TIMEOUT_MS, bounds the probe (one retry). */
+    assert_true(elapsed_ms(&t0) < 1500);
+    assert_str(rep.body, "status", "degraded");
+    assert_str(proto_map_get(rep.body, "checks"), "storesvc", "down");
+    proto_reply_cleanup(&rep);
+}
+
+static void test_app_health_storesvc_ok(void **state)
+{
+    fixture_t *f = *state;
+    proto_reply_t rep;
+    start_fake_store(f);
+    f->cfg.storesvc_endpoints = (char *)proto_server_endpoint(f->fake_store);
+    start(f);
+    call_ok(f, PROTO_OP_SYS_HEALTH, &rep);
+    assert_str(rep.body, "status", "ok");
+    assert_str(proto_map_get(rep.body, "checks"), "storesvc", "ok");
+    proto_reply_cleanup(&rep);
+}
+
+static void test_app_new_rejects_bad_arguments(void **state)
+{
+    fixture_t *f = *state;
+    assert_null(auth_app_new(NULL, f->zctx));
+    assert_null(auth_app_new(&f->cfg, NULL));
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_app_ping),
+        T(test_app_health_storesvc_down),
+        T(test_app_health_storesvc_ok),
+        T(test_app_new_rejects_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

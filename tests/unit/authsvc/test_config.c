@@ -1,0 +1,182 @@
+/*
+ * Unit tests for auth_config: authsvc's variable table. Defaults, values
+ * overriding them, JWT_SECRET_KEY required and at least 32 bytes, malformed
+ * values failing with a message that names the variable, and the secret
+ * never appearing in any error text. The environment is injected through a
+ * fake getenv.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "auth_config.h"
+
+#define SECRET32    "S3cr3t-0123456789abcdef-XYZWVUTS" /* 32 bytes */
+#define SECRET31    "S3cr3t-0123456789abcdef-XYZWVUT"  /* 31 bytes */
+#define SECRET_PART "S3cr3t"
+
+static const char *fake_getenv(const char *name, void *arg)
+{
+    for (const char *const *p = arg; p[0]; p += 2) {
+        if (strcmp(p[0], name) == 0)
+            return p[1];
+    }
+    return NULL;
+}
+
+static int load(const char *const *kv, auth_config_t *cfg, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    return auth_config_load(cfg, fake_getenv, (void *)kv, err, errlen);
+}
+
+static void test_config_defaults(void **state)
+{
+    (void)state;
+    const char *kv[] = {"JWT_SECRET_KEY", SECRET32, NULL};
+    auth_config_t c;
+    char err[256];
+    assert_int_equal(strlen(SECRET32), 32);
+    assert_int_equal(load(kv, &c, err, sizeof err), 0);
+    assert_string_equal(c.bind, "tcp://127.0.0.1:7001");
+    assert_int_equal(c.workers, 4);
+    assert_string_equal(c.storesvc_endpoints, "tcp://127.0.0.1:7002");
+    assert_string_equal(c.jwt_secret_key, SECRET32);
+    assert_int_equal(c.rpc_timeout_ms, 5000);
+    assert_int_equal(c.health_timeout_ms, 1000);
+    assert_int_equal(c.log_level, RT_LOG_INFO);
+    assert_int_equal(c.shutdown_grace_s, 30);
+    auth_config_free(&c);
+    auth_config_free(&c); /* twice is fine */
+    assert_null(c.jwt_secret_key);
+}
+
+static void test_config_values_override(void **state)
+{
+    (void)state;
+    const char *kv[] = {"JWT_SECRET_KEY",
+                        SECRET32,
+                        "AUTHSVC_BIND",
+                        "tcp://*:7101",
+                        "AUTHSVC_WORKERS",
+                        "16",
+                        "STORESVC_ENDPOINTS",
+                        "tcp://s1:7002,tcp://s2:7002",
+                        "RPC_TIMEOUT_MS",
+                        "1500",
+                        "HEALTH_TIMEOUT_MS",
+                        "200",
+                        "LOG_LEVEL",
+                        "warning",
+                        "SHUTDOWN_GRACE_SECONDS",
+                        "5",
+                        NULL};
+    auth_config_t c;
+    char err[256];
+    assert_int_equal(load(kv, &c, err, sizeof err), 0);
+    assert_string_equal(c.bind, "tcp://*:7101");
+    assert_int_equal(c.workers, 16);
+    assert_string_equal(c.storesvc_endpoints, "tcp://s1:7002,tcp://s2:7002");
+    assert_int_equal(c.rpc_timeout_ms, 1500);
+    assert_int_equal(c.health_timeout_ms, 200);
+    assert_int_equal(c.log_level, RT_LOG_WARNING);
+    assert_int_equal(c.shutdown_grace_s, 5);
+    auth_config_free(&c);
+}
+
+static void test_config_missing_secret_named(void **state)
+{
+    (void)state;
+    const char *kv[] = {NULL};
+    const char *empty[] = {"JWT_SECRET_KEY", "", NULL};
+    auth_config_t c;
+    char err[256];
+    assert_int_equal(load(kv, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "JWT_SECRET_KEY"));
+    auth_config_free(&c);
+    assert_int_equal(load(empty, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "JWT_SECRET_KEY"));
+    auth_config_free(&c);
+}
+
+static void test_config_short_secret_rejected(void **state)
+{
+    (void)state;
+    const char *kv[] = {"JWT_SECRET_KEY", SECRET31, NULL};
+    auth_config_t c;
+    char err[256];
+    assert_int_equal(strlen(SECRET31), 31);
+    assert_int_equal(load(kv, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "JWT_SECRET_KEY"));
+    assert_non_null(strstr(err, "32"));
+    assert_null(strstr(err, SECRET_PART));
+    auth_config_free(&c);
+}
+
+/* Each row: a variable, a bad value for it. Every one must fail, naming it,
+ * and the (valid) secret loaded before it must not leak into the message. */
+static void test_config_bad_values_name_variable(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"AUTHSVC_WORKERS", "0"},
+        {"AUTHSVC_WORKERS", "65"},
+        {"AUTHSVC_WORKERS", "lots"},
+        {"RPC_TIMEOUT_MS", "5s"},
+        {"RPC_TIMEOUT_MS", "0"},
+        {"HEALTH_TIMEOUT_MS", "-5"},
+        {"HEALTH_TIMEOUT_MS", "99999999999999999999"},
+        {"SHUTDOWN_GRACE_SECONDS", "x"},
+        {"AUTHSVC_BIND", "0.0.0.0:7001"},
+        {"AUTHSVC_BIND", "tcp://a:1,tcp://b:2"},
+        {"STORESVC_ENDPOINTS", "http://storesvc:7002"},
+        {"STORESVC_ENDPOINTS", "tcp://a:1,"},
+        {"LOG_LEVEL", "TRACE"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *kv[] = {"JWT_SECRET_KEY", SECRET32, bad[i][0], bad[i][1], NULL};
+        auth_config_t c;
+        char err[256];
+        assert_int_equal(load(kv, &c, err, sizeof err), -1);
+        if (!strstr(err, bad[i][0]))
+            fail_msg("%s=%s: error \"%s\" does not name the variable", bad[i][0], bad[i][1], err);
+        assert_null(strstr(err, SECRET_PART));
+        auth_config_free(&c);
+    }
+}
+
+static void test_config_table_lists_every_variable(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "AUTHSVC_BIND",   "AUTHSVC_WORKERS",   "STORESVC_ENDPOINTS", "JWT_SECRET_KEY",
+        "RPC_TIMEOUT_MS", "HEALTH_TIMEOUT_MS", "LOG_LEVEL",          "SHUTDOWN_GRACE_SECONDS"};
+    size_t n = 0;
+    const rt_cfg_spec_t *specs = auth_config_specs(&n);
+    assert_int_equal(n, sizeof names / sizeof names[0]);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(specs[i].name, names[i]);
+        if (strcmp(names[i], "JWT_SECRET_KEY") == 0) {
+            assert_int_equal(specs[i].type, RT_CFG_SECRET);
+            assert_true(specs[i].required);
+            assert_int_equal(specs[i].min, 32);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_values_override),
+        cmocka_unit_test(test_config_missing_secret_named),
+        cmocka_unit_test(test_config_short_secret_rejected),
+        cmocka_unit_test(test_config_bad_values_name_variable),
+        cmocka_unit_test(test_config_table_lists_every_variable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

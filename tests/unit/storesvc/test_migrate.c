@@ -1,0 +1,89 @@
+/*
+ * Unit tests for store_migrate's table: versions 1, 2, 3 ... with no gaps,
+ * every row named and non-empty, no transaction control inside a row (the
+ * runner owns the transaction), and the core tables of migration 1 present.
+ * Applying against a real PostgreSQL is covered by the integration tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <cmocka.h>
+
+#include "store_migrate.h"
+
+static void test_migrate_versions_strictly_increasing(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const store_migration_t *m = store_migrate_table(&n);
+    assert_true(n >= 1);
+    assert_int_equal(m[0].version, 1);
+    for (size_t i = 1; i < n; i++)
+        assert_int_equal(m[i].version, m[i - 1].version + 1);
+}
+
+static void test_migrate_rows_not_empty(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const store_migration_t *m = store_migrate_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(m[i].name);
+        assert_true(strlen(m[i].name) > 0);
+        assert_non_null(m[i].sql);
+        assert_true(strlen(m[i].sql) > 0);
+        assert_true(strspn(m[i].sql, " \t\r\n;") < strlen(m[i].sql));
+    }
+}
+
+static void test_migrate_no_transaction_control(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION"};
+    size_t n = 0;
+    const store_migration_t *m = store_migrate_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+            if (strcasestr(m[i].sql, words[w]))
+                fail_msg("migration %d contains %s", m[i].version, words[w]);
+        }
+    }
+}
+
+static void test_migrate_core_schema_present(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {
+        "CREATE TABLE users",
+        "CREATE TABLE refresh_tokens",
+        "CREATE TABLE files",
+        "gen_random_uuid()",
+        "tokens_valid_after",
+        "token_hash bytea NOT NULL UNIQUE",
+        "ON DELETE CASCADE",
+        "refresh_tokens (user_id)",
+        "files (owner_id",
+        "'pending', 'ready'",
+        "'admin', 'moderator', 'user', 'viewer'",
+    };
+    size_t n = 0;
+    const store_migration_t *m = store_migrate_table(&n);
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
+        if (!strstr(m[0].sql, needles[i]))
+            fail_msg("migration 1 lacks \"%s\"", needles[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_versions_strictly_increasing),
+        cmocka_unit_test(test_migrate_rows_not_empty),
+        cmocka_unit_test(test_migrate_no_transaction_control),
+        cmocka_unit_test(test_migrate_core_schema_present),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
