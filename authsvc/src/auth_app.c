@@ -1,16 +1,35 @@
 /*
- * auth_app: wires the configuration, the storesvc client pool and the
- * handler table into a proto_server. The pool has one client per worker,
- * so a worker never waits for another to borrow a storesvc connection.
+ * auth_app: wires the configuration into the pieces the handlers share
+ * (auth_ctx_t: the storesvc pool, JWT signer, Argon2 hasher, user cache,
+ * limiters) and into a proto_server with a slow lane for the ops that hash
+ * passwords (AUTHSVC_HASH_WORKERS workers at a lower CPU priority, at most
+ * AUTHSVC_HASH_QUEUE waiting), so authorisations never queue behind
+ * logins.
+ *
+ * Owner bootstrap: when OWNER_USERNAME/PASSWORD/EMAIL are set, a thread
+ * creates that admin once storesvc answers, unless an admin exists (the
+ * check and the insert are one statement in storesvc, so replicas starting
+ * together create at most one). The owner's fields must pass the same
+ * rules as a registration, checked at start.
  */
 #include "auth_app.h"
 
 #include "auth_handlers.h"
+#include "auth_password.h"
+#include "auth_util.h"
 #include "proto_client.h"
 #include "proto_server.h"
 #include "rt_log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SLOW_NICE        5    /* niceness of the hashing workers */
+#define OWNER_RETRY_MS   1000 /* between owner bootstrap attempts */
+#define LIMITER_INFLIGHT 60   /* s: a login slot held longer is presumed leaked */
 
 struct auth_app {
     const auth_config_t *cfg;
@@ -18,7 +37,94 @@ struct auth_app {
     auth_ctx_t ctx;
     proto_pool_t *storesvc;
     proto_server_t *server;
+    pthread_t owner_thread;
+    bool owner_started;
+    atomic_bool stopping;
+    char owner_email[AUTH_EMAIL_BUF];
 };
+
+/* The owner's fields must be valid before anything starts. */
+static int check_owner(auth_app_t *self)
+{
+    const auth_config_t *cfg = self->cfg;
+    auth_username_rule_t ur;
+    auth_password_rule_t pr;
+    if (!cfg->owner_username || !cfg->owner_username[0])
+        return 0;
+    if (auth_username_check(cfg->owner_username, &ur) != 0 && ur != AUTH_USERNAME_RESERVED) {
+        rt_error(NULL, "OWNER_USERNAME: %s", auth_username_rule_message(ur));
+        return -1;
+    }
+    if (auth_email_normalise(cfg->owner_email, self->owner_email, sizeof self->owner_email) != 0) {
+        rt_error(NULL, "OWNER_EMAIL is not a valid email address");
+        return -1;
+    }
+    if (auth_password_check(cfg->owner_password, cfg->owner_username, &pr) != 0) {
+        rt_error(NULL, "OWNER_PASSWORD is too weak: %s", auth_password_rule_message(pr));
+        return -1;
+    }
+    return 0;
+}
+
+static int make_limiters(auth_app_t *self)
+{
+    const auth_config_t *cfg = self->cfg;
+    auth_limiter_config_t lc;
+    auth_limiter_config_defaults(&lc);
+    lc.max_failures = (int)cfg->login_max_failures;
+    lc.window_s = (int)cfg->login_window_s;
+    lc.cooldown_s = (int)cfg->login_cooldown_s;
+    lc.max_keys = (size_t)cfg->login_max_sources;
+    lc.inflight_timeout_s = LIMITER_INFLIGHT;
+    auth_ratelimit_config_t rc;
+    auth_ratelimit_config_defaults(&rc);
+    rc.max_keys = (size_t)cfg->rate_limit_max_keys;
+    self->ctx.login_limiter = auth_limiter_new(&lc, NULL, NULL);
+    self->ctx.api_limit = auth_ratelimit_new(&rc, NULL, NULL);
+    self->ctx.register_limit = auth_ratelimit_new(&rc, NULL, NULL);
+    return self->ctx.login_limiter && self->ctx.api_limit && self->ctx.register_limit ? 0 : -1;
+}
+
+static int make_ctx(auth_app_t *self)
+{
+    const auth_config_t *cfg = self->cfg;
+    auth_ctx_t *c = &self->ctx;
+    c->cfg = cfg;
+    c->storesvc = self->storesvc;
+    c->jwt = auth_jwt_new((const unsigned char *)cfg->jwt_secret_key, strlen(cfg->jwt_secret_key),
+                          cfg->jwt_issuer, cfg->jwt_audience, (int)(cfg->access_ttl_min * 60),
+                          (int)cfg->jwt_leeway_s, NULL);
+    if (!c->jwt) {
+        rt_error(NULL, "cannot create the token signer (JWT_ISSUER / JWT_AUDIENCE)");
+        return -1;
+    }
+    c->hash = auth_hash_new((uint32_t)cfg->argon2_t, (uint32_t)cfg->argon2_m_kib,
+                            (uint32_t)cfg->argon2_p);
+    if (!c->hash) {
+        rt_error(NULL, "cannot create the password hasher (ARGON2_* settings)");
+        return -1;
+    }
+    if (cfg->cache_ttl_s > 0 &&
+        !(c->cache = auth_cache_new((size_t)cfg->cache_size, (int)cfg->cache_ttl_s, NULL, NULL))) {
+        rt_error(NULL, "cannot create the user cache (AUTH_CACHE_SIZE)");
+        return -1;
+    }
+    if (make_limiters(self) != 0) {
+        rt_error(NULL, "cannot create the limiters (LOGIN_*, RATE_LIMIT_MAX_KEYS)");
+        return -1;
+    }
+    return 0;
+}
+
+static void free_ctx(auth_ctx_t *c)
+{
+    auth_jwt_destroy(&c->jwt);
+    auth_hash_destroy(&c->hash);
+    auth_cache_destroy(&c->cache);
+    auth_limiter_destroy(&c->login_limiter);
+    auth_ratelimit_destroy(&c->api_limit);
+    auth_ratelimit_destroy(&c->register_limit);
+}
 
 auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
 {
@@ -29,16 +135,19 @@ auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
         return NULL;
     self->cfg = cfg;
     self->zctx = zctx;
+    atomic_init(&self->stopping, false);
     proto_limits_t lim = proto_limits_default();
-    self->storesvc = proto_pool_new(zctx, cfg->storesvc_endpoints, (int)cfg->workers,
-                                    (int)cfg->rpc_timeout_ms, &lim);
+    /* One storesvc client per worker of both lanes: nobody waits for one. */
+    int clients = (int)(cfg->workers + cfg->hash_workers);
+    self->storesvc =
+        proto_pool_new(zctx, cfg->storesvc_endpoints, clients, (int)cfg->rpc_timeout_ms, &lim);
     if (!self->storesvc) {
         rt_error(NULL, "cannot create the storesvc client pool");
-        free(self);
+        auth_app_destroy(&self);
         return NULL;
     }
-    self->ctx.cfg = cfg;
-    self->ctx.storesvc = self->storesvc;
+    if (check_owner(self) != 0 || make_ctx(self) != 0)
+        auth_app_destroy(&self);
     return self;
 }
 
@@ -53,9 +162,53 @@ static proto_server_t *new_server(auth_app_t *self)
         .nhandlers = n,
         .svc = &self->ctx,
         .limits = proto_limits_default(),
+        .slow_workers = (int)self->cfg->hash_workers,
+        .slow_queue = (int)self->cfg->hash_queue,
+        .slow_nice = SLOW_NICE,
     };
     return proto_server_new(self->zctx, &sc);
 }
+
+/* ---- owner bootstrap ---- */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* One attempt: 1 done (created, or an admin exists), 0 retry later. */
+static int owner_attempt(auth_app_t *self, const char *hash)
+{
+    proto_reply_t rep;
+    proto_err_t err = auth_create_user(&self->ctx, "owner-bootstrap", self->cfg->owner_username,
+                                       self->owner_email, NULL, hash, "admin", true, &rep);
+    proto_reply_cleanup(&rep);
+    if (err == PROTO_OK)
+        rt_info(NULL, "owner account created (OWNER_USERNAME)");
+    else if (err == PROTO_ERR_CONFLICT)
+        rt_info(NULL, "an admin account exists; OWNER_* not used");
+    else
+        rt_debug(NULL, "owner bootstrap: storesvc answered %s; retrying", proto_err_code(err));
+    return err == PROTO_OK || err == PROTO_ERR_CONFLICT;
+}
+
+static void *owner_main(void *arg)
+{
+    auth_app_t *self = arg;
+    char hash[AUTH_HASH_ENCODED_BUF];
+    if (auth_hash_password(self->ctx.hash, self->cfg->owner_password, hash, sizeof hash) != 0) {
+        rt_error(NULL, "owner bootstrap: cannot hash OWNER_PASSWORD");
+        return NULL;
+    }
+    while (!atomic_load(&self->stopping) && !owner_attempt(self, hash)) {
+        for (int waited = 0; waited < OWNER_RETRY_MS && !atomic_load(&self->stopping); waited += 50)
+            sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* ---- life cycle ---- */
 
 int auth_app_start(auth_app_t *self)
 {
@@ -71,6 +224,13 @@ int auth_app_start(auth_app_t *self)
         proto_server_destroy(&self->server);
         return -1;
     }
+    if (self->cfg->owner_username && self->cfg->owner_username[0]) {
+        if (pthread_create(&self->owner_thread, NULL, owner_main, self) != 0) {
+            rt_error(NULL, "cannot start the owner bootstrap");
+            return -1;
+        }
+        self->owner_started = true;
+    }
     return 0;
 }
 
@@ -81,7 +241,14 @@ const char *auth_app_endpoint(const auth_app_t *self)
 
 void auth_app_stop(auth_app_t *self, int grace_ms)
 {
-    if (self && self->server)
+    if (!self)
+        return;
+    atomic_store(&self->stopping, true);
+    if (self->owner_started) {
+        pthread_join(self->owner_thread, NULL);
+        self->owner_started = false;
+    }
+    if (self->server)
         proto_server_stop(self->server, grace_ms);
 }
 
@@ -92,6 +259,7 @@ void auth_app_destroy(auth_app_t **self_p)
     auth_app_t *self = *self_p;
     auth_app_stop(self, 0);
     proto_server_destroy(&self->server);
+    free_ctx(&self->ctx);
     proto_pool_destroy(&self->storesvc);
     free(self);
     *self_p = NULL;

@@ -4,6 +4,7 @@
  */
 #include "auth_config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,33 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"HEALTH_TIMEOUT_MS", RT_CFG_INT, false, "1000", 10, 60000, F(health_timeout_ms)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},
     {"SHUTDOWN_GRACE_SECONDS", RT_CFG_INT, false, "30", 0, 3600, F(shutdown_grace_s)},
+    {"JWT_ALGORITHM", RT_CFG_STR, false, "HS256", 1, 16, F(jwt_algorithm)},
+    {"JWT_ISSUER", RT_CFG_STR, false, "restc", 1, 255, F(jwt_issuer)},
+    {"JWT_AUDIENCE", RT_CFG_STR, false, "restc-api", 1, 255, F(jwt_audience)},
+    {"ACCESS_TOKEN_EXPIRE_MINUTES", RT_CFG_INT, false, "15", 1, 1440, F(access_ttl_min)},
+    {"REFRESH_TOKEN_EXPIRE_DAYS", RT_CFG_INT, false, "7", 1, 365, F(refresh_ttl_days)},
+    {"REFRESH_REUSE_GRACE_SECONDS", RT_CFG_INT, false, "10", 0, 300, F(refresh_grace_s)},
+    {"JWT_LEEWAY_SECONDS", RT_CFG_INT, false, "30", 0, 300, F(jwt_leeway_s)},
+    {"OWNER_USERNAME", RT_CFG_STR, false, NULL, 0, 255, F(owner_username)},
+    {"OWNER_PASSWORD", RT_CFG_SECRET, false, NULL, 0, 1024, F(owner_password)},
+    {"OWNER_EMAIL", RT_CFG_STR, false, NULL, 0, 512, F(owner_email)},
+    {"REGISTRATION_ENABLED", RT_CFG_BOOL, false, "true", 0, 0, F(registration_enabled)},
+    {"LOGIN_MAX_FAILURES", RT_CFG_INT, false, "5", 1, 1000, F(login_max_failures)},
+    {"LOGIN_WINDOW_SECONDS", RT_CFG_INT, false, "300", 1, 31536000, F(login_window_s)},
+    {"LOGIN_COOLDOWN_SECONDS", RT_CFG_INT, false, "900", 1, 31536000, F(login_cooldown_s)},
+    {"LOGIN_MAX_SOURCES", RT_CFG_INT, false, "100000", 1, 67108864, F(login_max_sources)},
+    {"RATE_LIMIT_PER_MINUTE", RT_CFG_INT, false, "600", 0, 1000000, F(rate_limit_per_min)},
+    {"REGISTER_RATE_LIMIT_PER_MINUTE", RT_CFG_INT, false, "3", 0, 1000000,
+     F(register_rate_per_min)},
+    {"RATE_LIMIT_MAX_KEYS", RT_CFG_INT, false, "100000", 1, 67108864, F(rate_limit_max_keys)},
+    {"RATE_LIMIT_REDIS_URL", RT_CFG_STR, false, NULL, 0, 1024, F(rate_limit_redis_url)},
+    {"ARGON2_TIME_COST", RT_CFG_INT, false, "3", 1, 100, F(argon2_t)},
+    {"ARGON2_MEMORY_COST", RT_CFG_INT, false, "65536", 8, 4194304, F(argon2_m_kib)},
+    {"ARGON2_PARALLELISM", RT_CFG_INT, false, "4", 1, 64, F(argon2_p)},
+    {"AUTHSVC_HASH_WORKERS", RT_CFG_INT, false, "2", 1, 256, F(hash_workers)},
+    {"AUTHSVC_HASH_QUEUE", RT_CFG_INT, false, "64", 0, 65536, F(hash_queue)},
+    {"AUTH_CACHE_TTL_SECONDS", RT_CFG_INT, false, "10", 0, 3600, F(cache_ttl_s)},
+    {"AUTH_CACHE_SIZE", RT_CFG_INT, false, "65536", 16, 16777216, F(cache_size)},
 };
 #define AUTH_NSPECS (sizeof auth_specs / sizeof auth_specs[0])
 
@@ -26,6 +54,41 @@ const rt_cfg_spec_t *auth_config_specs(size_t *n)
 {
     *n = AUTH_NSPECS;
     return auth_specs;
+}
+
+static bool set(const char *s)
+{
+    return s && *s;
+}
+
+/* Rules that involve several variables or values rt_config cannot check. */
+static int check_cross_rules(const auth_config_t *cfg, char *err, size_t errlen)
+{
+    if (strcmp(cfg->jwt_algorithm, "HS256") != 0) {
+        snprintf(err, errlen, "JWT_ALGORITHM must be HS256 (ES256 is not supported yet)");
+        return -1;
+    }
+    if (set(cfg->rate_limit_redis_url)) {
+        snprintf(err, errlen,
+                 "RATE_LIMIT_REDIS_URL is not supported yet: run one authsvc replica, or unset it");
+        return -1;
+    }
+    if (cfg->argon2_m_kib < 8 * cfg->argon2_p) {
+        snprintf(err, errlen, "ARGON2_MEMORY_COST must be at least 8 x ARGON2_PARALLELISM KiB");
+        return -1;
+    }
+    int owner = set(cfg->owner_username) + set(cfg->owner_password) + set(cfg->owner_email);
+    if (owner != 0 && owner != 3) {
+        const char *missing = !set(cfg->owner_username)   ? "OWNER_USERNAME"
+                              : !set(cfg->owner_password) ? "OWNER_PASSWORD"
+                                                          : "OWNER_EMAIL";
+        snprintf(err, errlen,
+                 "%s is required when any of OWNER_USERNAME, OWNER_PASSWORD, "
+                 "OWNER_EMAIL is set",
+                 missing);
+        return -1;
+    }
+    return 0;
 }
 
 int auth_config_load(auth_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, char *err,
@@ -42,7 +105,7 @@ int auth_config_load(auth_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, char
         snprintf(err, errlen, "AUTHSVC_BIND must be one endpoint");
         return -1;
     }
-    return 0;
+    return check_cross_rules(cfg, err, errlen);
 }
 
 void auth_config_free(auth_config_t *cfg)
@@ -51,5 +114,7 @@ void auth_config_free(auth_config_t *cfg)
         return;
     if (cfg->jwt_secret_key)
         explicit_bzero(cfg->jwt_secret_key, strlen(cfg->jwt_secret_key));
+    if (cfg->owner_password)
+        explicit_bzero(cfg->owner_password, strlen(cfg->owner_password));
     rt_config_free(auth_specs, AUTH_NSPECS, cfg);
 }

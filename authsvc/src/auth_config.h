@@ -24,6 +24,44 @@ typedef struct {
     char *log_level_text;     /* LOG_LEVEL */
     long shutdown_grace_s;    /* SHUTDOWN_GRACE_SECONDS */
 
+    /* Tokens. */
+    char *jwt_algorithm;   /* JWT_ALGORITHM: only HS256 is supported so far */
+    char *jwt_issuer;      /* JWT_ISSUER */
+    char *jwt_audience;    /* JWT_AUDIENCE */
+    long access_ttl_min;   /* ACCESS_TOKEN_EXPIRE_MINUTES */
+    long refresh_ttl_days; /* REFRESH_TOKEN_EXPIRE_DAYS */
+    long refresh_grace_s;  /* REFRESH_REUSE_GRACE_SECONDS */
+    long jwt_leeway_s;     /* JWT_LEEWAY_SECONDS: clock skew tolerated on iat/nbf/exp */
+
+    /* Accounts. */
+    char *owner_username;      /* OWNER_USERNAME (optional, with the two below) */
+    char *owner_password;      /* OWNER_PASSWORD (secret) */
+    char *owner_email;         /* OWNER_EMAIL */
+    bool registration_enabled; /* REGISTRATION_ENABLED */
+
+    /* Login brute-force limiter. */
+    long login_max_failures; /* LOGIN_MAX_FAILURES */
+    long login_window_s;     /* LOGIN_WINDOW_SECONDS */
+    long login_cooldown_s;   /* LOGIN_COOLDOWN_SECONDS */
+    long login_max_sources;  /* LOGIN_MAX_SOURCES: sources tracked at most */
+
+    /* API rate limiter. */
+    long rate_limit_per_min;    /* RATE_LIMIT_PER_MINUTE (0: off) */
+    long register_rate_per_min; /* REGISTER_RATE_LIMIT_PER_MINUTE (0: off) */
+    long rate_limit_max_keys;   /* RATE_LIMIT_MAX_KEYS */
+    char *rate_limit_redis_url; /* RATE_LIMIT_REDIS_URL: not supported yet, must be empty */
+
+    /* Password hashing. */
+    long argon2_t;     /* ARGON2_TIME_COST */
+    long argon2_m_kib; /* ARGON2_MEMORY_COST */
+    long argon2_p;     /* ARGON2_PARALLELISM */
+    long hash_workers; /* AUTHSVC_HASH_WORKERS: the slow lane's workers */
+    long hash_queue;   /* AUTHSVC_HASH_QUEUE: slow requests waiting, beyond: 503 */
+
+    /* User state cache for auth.authorize. */
+    long cache_ttl_s; /* AUTH_CACHE_TTL_SECONDS (0: no cache) */
+    long cache_size;  /* AUTH_CACHE_SIZE: users cached at most */
+
     /* Derived by auth_config_load. */
     rt_log_level_t log_level;
 } auth_config_t;

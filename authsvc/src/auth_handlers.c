@@ -1,5 +1,7 @@
 /*
- * auth_handlers: the authsvc ops.
+ * auth_handlers: the authsvc op table, and the two ops every service has
+ * (the others live in auth_flows.c, auth_admit.c and auth_account.c;
+ * proto/PROTOCOL.md documents them all).
  *
  *   sys.ping   -> {"svc":"authsvc"}
  *   sys.health -> {"status":"ok"|"degraded","checks":{"storesvc":"ok"|"down"}}
@@ -43,6 +45,20 @@ static proto_err_t handle_health(const proto_call_ctx_t *cc, const proto_request
 static const proto_handler_t handlers[] = {
     {PROTO_OP_SYS_PING, handle_ping},
     {PROTO_OP_SYS_HEALTH, handle_health},
+    {PROTO_OP_AUTH_REGISTER, auth_op_register},
+    {PROTO_OP_AUTH_TOKEN, auth_op_token},
+    {PROTO_OP_AUTH_REFRESH, auth_op_refresh},
+    {PROTO_OP_AUTH_LOGOUT, auth_op_logout},
+    {PROTO_OP_AUTH_AUTHORIZE, auth_op_authorize},
+    {PROTO_OP_AUTH_VERIFY, auth_op_verify},
+    {PROTO_OP_AUTH_LOGOUT_ALL, auth_op_logout_all},
+    {PROTO_OP_AUTH_SESSIONS, auth_op_sessions},
+    {PROTO_OP_AUTH_SESSION_REVOKE, auth_op_session_revoke},
+    {PROTO_OP_AUTH_UPDATE_SELF, auth_op_update_self},
+    {PROTO_OP_AUTH_CHANGE_PASSWORD, auth_op_change_password},
+    {PROTO_OP_AUTH_USER_UPDATE, auth_op_user_update},
+    {PROTO_OP_AUTH_USER_DELETE, auth_op_user_delete},
+    {PROTO_OP_AUTH_STATS, auth_op_stats},
 };
 
 const proto_handler_t *auth_handlers(size_t *n)

@@ -128,13 +128,23 @@ void auth_jwt_destroy(auth_jwt_t **self_p)
 
 /* ---- issue ------------------------------------------------------------- */
 
-/* Writes a random RFC 4122 version-4 UUID, lower-case, into out[37]. */
-static void uuid4(char out[AUTH_JWT_JTI_BUF])
+/* The wall clock's millisecond within the current second. */
+static int64_t subsecond_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_nsec / 1000000;
+}
+
+/* Writes an RFC 9562 version-7 UUID for time `ms`, lower-case, into out[37]. */
+static void uuid7(char out[AUTH_JWT_JTI_BUF], int64_t ms)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
     size_t o = 0;
     for (size_t i = 0; i < sizeof b; i++) {
@@ -182,7 +192,7 @@ int auth_jwt_issue(const auth_jwt_t *self, const auth_jwt_claims_in_t *in, char 
     int64_t now = self->clock();
     if (now < 0 || now > MAX_TIME - AUTH_JWT_MAX_TTL)
         return -1;
-    uuid4(jti);
+    uuid7(jti, now * 1000 + subsecond_ms());
     if (jwt_new(&jwt) != 0 || build_jwt(self, in, jti, now, jwt) != 0)
         goto cleanup;
     *token_out = jwt_encode_str(jwt);
@@ -369,6 +379,25 @@ static auth_jwt_status_t extract_claims(json_t *c, auth_jwt_claims_t *out)
     return AUTH_JWT_OK;
 }
 
+/* The millisecond a token was issued: the time of a UUIDv7 jti when it
+ * falls in the second `iat` names (our own tokens), else iat * 1000. */
+static int64_t issue_ms(const char *jti, int64_t iat)
+{
+    if (strlen(jti) != 36 || jti[14] != '7')
+        return iat * 1000;
+    int64_t ms = 0;
+    for (int i = 0, n = 0; n < 12; i++) {
+        if (jti[i] == '-')
+            continue;
+        const char *d = strchr("0123456789abcdef", jti[i]);
+        if (!d || !*d)
+            return iat * 1000;
+        ms = ms * 16 + (d - "0123456789abcdef");
+        n++;
+    }
+    return ms / 1000 == iat ? ms : iat * 1000;
+}
+
 /* Leeway applies both ways: a token is expired once now >= exp + leeway
  * (RFC 7519: not accepted on or after exp), and not yet valid while iat or
  * nbf > now + leeway. */
@@ -394,6 +423,7 @@ static auth_jwt_status_t check_claims(const auth_jwt_t *self, json_t *c, auth_jw
         return AUTH_JWT_EXPIRED;
     if (out->iat > now + self->leeway_s || (has_nbf == 0 && nbf > now + self->leeway_s))
         return AUTH_JWT_NOT_YET_VALID;
+    out->iat_ms = issue_ms(out->jti, out->iat);
     return AUTH_JWT_OK;
 }
 

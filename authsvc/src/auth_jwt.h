@@ -71,6 +71,8 @@ typedef struct {
     char jti[AUTH_JWT_JTI_MAX + 1];
     int64_t iat;
     int64_t exp;
+    int64_t iat_ms; /* issue time in ms: from a UUIDv7 jti in the same second as iat, else
+                       iat * 1000 (lets a "valid after" time cut within a second) */
 } auth_jwt_claims_t;
 
 /* Creates a signer/verifier. `secret` (at least AUTH_JWT_MIN_SECRET bytes)
@@ -86,7 +88,8 @@ auth_jwt_t *auth_jwt_new(const unsigned char *secret, size_t len, const char *is
 void auth_jwt_destroy(auth_jwt_t **self_p);
 
 /* Issues an access token for `in` with iat = now and exp = now + ttl and a
- * fresh random UUIDv4 jti. On success returns 0, `*token_out` is a new
+ * fresh UUIDv7 jti (48-bit millisecond time: iat plus the wall clock's
+ * millisecond within that second, then 74 random bits). On success returns 0, `*token_out` is a new
  * string the caller frees with free(), `jti_out` (AUTH_JWT_JTI_BUF bytes,
  * may be NULL) receives the jti and `*exp_out` (may be NULL) the exp.
  * Returns -1 on bad input or failure, with `*token_out` NULL. */

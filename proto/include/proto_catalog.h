@@ -1,6 +1,6 @@
 /*
  * proto_catalog: the op catalogue. One X-macro row per op (enum name, wire
- * name, idempotent?), plus a table of request-body fields per op in
+ * name, idempotent?, lane), plus a table of request-body fields per op in
  * proto_catalog.c (name, type, required, bound). The decoder validates every
  * request body against that table; PROTOCOL.md documents the same rows.
  * Adding an op is adding a row here and its field table.
@@ -12,25 +12,69 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* X(enum suffix, wire name, idempotent) */
-#define PROTO_OPS(X)                                                                           \
-    X(SYS_PING, "sys.ping", true)                                                              \
-    X(SYS_HEALTH, "sys.health", true)
+/* X(enum suffix, wire name, idempotent, lane)
+ *
+ * idempotent: the client may send it again after a timeout (never for ops
+ *   whose repetition would look like a different request: a login, a
+ *   refresh, a create).
+ * lane: PROTO_LANE_SLOW marks ops that hash a password (Argon2, slow on
+ *   purpose); a server with a slow lane runs them on their own workers so
+ *   they never queue in front of fast ops (DESIGN.md, "Slow work never
+ *   blocks fast work").
+ *
+ * The service prefix says who answers: sys.* everyone, auth.* authsvc,
+ * store.* storesvc. */
+#define PROTO_OPS(X)                                                                               \
+    X(SYS_PING, "sys.ping", true, PROTO_LANE_FAST)                                                 \
+    X(SYS_HEALTH, "sys.health", true, PROTO_LANE_FAST)                                             \
+    X(AUTH_REGISTER, "auth.register", false, PROTO_LANE_SLOW)                                      \
+    X(AUTH_TOKEN, "auth.token", false, PROTO_LANE_SLOW)                                            \
+    X(AUTH_REFRESH, "auth.refresh", false, PROTO_LANE_FAST)                                        \
+    X(AUTH_LOGOUT, "auth.logout", true, PROTO_LANE_FAST)                                           \
+    X(AUTH_LOGOUT_ALL, "auth.logout_all", true, PROTO_LANE_FAST)                                   \
+    X(AUTH_AUTHORIZE, "auth.authorize", true, PROTO_LANE_FAST)                                     \
+    X(AUTH_VERIFY, "auth.verify", true, PROTO_LANE_FAST)                                           \
+    X(AUTH_SESSIONS, "auth.sessions", true, PROTO_LANE_FAST)                                       \
+    X(AUTH_SESSION_REVOKE, "auth.session_revoke", true, PROTO_LANE_FAST)                           \
+    X(AUTH_UPDATE_SELF, "auth.update_self", true, PROTO_LANE_FAST)                                 \
+    X(AUTH_CHANGE_PASSWORD, "auth.change_password", false, PROTO_LANE_SLOW)                        \
+    X(AUTH_USER_UPDATE, "auth.user_update", true, PROTO_LANE_FAST)                                 \
+    X(AUTH_USER_DELETE, "auth.user_delete", true, PROTO_LANE_FAST)                                 \
+    X(AUTH_STATS, "auth.stats", true, PROTO_LANE_FAST)                                             \
+    X(STORE_USER_CREATE, "store.user_create", false, PROTO_LANE_FAST)                              \
+    X(STORE_USER_GET, "store.user_get", true, PROTO_LANE_FAST)                                     \
+    X(STORE_USER_LIST, "store.user_list", true, PROTO_LANE_FAST)                                   \
+    X(STORE_USER_FIND_LOGIN, "store.user_find_login", true, PROTO_LANE_FAST)                       \
+    X(STORE_USER_AUTH_STATE, "store.user_auth_state", true, PROTO_LANE_FAST)                       \
+    X(STORE_USER_UPDATE, "store.user_update", true, PROTO_LANE_FAST)                               \
+    X(STORE_USER_SET_PASSWORD, "store.user_set_password", true, PROTO_LANE_FAST)                   \
+    X(STORE_USER_REVOKE_ALL, "store.user_revoke_all", true, PROTO_LANE_FAST)                       \
+    X(STORE_USER_DELETE, "store.user_delete", true, PROTO_LANE_FAST)                               \
+    X(STORE_TOKEN_CREATE, "store.token_create", false, PROTO_LANE_FAST)                            \
+    X(STORE_TOKEN_ROTATE, "store.token_rotate", false, PROTO_LANE_FAST)                            \
+    X(STORE_TOKEN_REVOKE, "store.token_revoke", true, PROTO_LANE_FAST)                             \
+    X(STORE_SESSIONS, "store.sessions", true, PROTO_LANE_FAST)                                     \
+    X(STORE_STATS, "store.stats", true, PROTO_LANE_FAST)
 
 typedef enum {
-#define PROTO_OP_ENUM(id, name, idem) PROTO_OP_##id,
+    PROTO_LANE_FAST = 0,
+    PROTO_LANE_SLOW = 1,
+} proto_lane_t;
+
+typedef enum {
+#define PROTO_OP_ENUM(id, name, idem, lane) PROTO_OP_##id,
     PROTO_OPS(PROTO_OP_ENUM)
 #undef PROTO_OP_ENUM
         PROTO_OP__COUNT
 } proto_op_t;
 
 typedef enum {
-    PROTO_T_STR,   /* UTF-8 string, no embedded NUL, at most max bytes */
-    PROTO_T_INT,   /* signed or unsigned integer within int64 */
+    PROTO_T_STR, /* UTF-8 string, no embedded NUL, at most max bytes */
+    PROTO_T_INT, /* signed or unsigned integer within int64 */
     PROTO_T_BOOL,
-    PROTO_T_BIN,   /* raw bytes, at most max bytes */
-    PROTO_T_MAP,   /* nested map, at most max entries */
-    PROTO_T_ARRAY, /* array, at most max items */
+    PROTO_T_BIN,        /* raw bytes, at most max bytes */
+    PROTO_T_MAP,        /* nested map, at most max entries */
+    PROTO_T_ARRAY,      /* array, at most max items */
     PROTO_T_NIL_OR_STR, /* nil or a string (optional values that may be cleared) */
 } proto_type_t;
 
@@ -44,7 +88,8 @@ typedef struct {
 typedef struct {
     proto_op_t op;
     const char *name;
-    bool idempotent;            /* safe for the client to retry after a timeout */
+    bool idempotent;             /* safe for the client to retry after a timeout */
+    proto_lane_t lane;           /* which worker pool of a server runs it */
     const proto_field_t *fields; /* request body fields; unknown keys are rejected */
     size_t nfields;
 } proto_op_def_t;

@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
-#define PROTO_RID_MAX 64     /* request ids are at most 64 bytes, [A-Za-z0-9-] */
+#define PROTO_VERSION    1
+#define PROTO_RID_MAX    64  /* request ids are at most 64 bytes, [A-Za-z0-9-] */
 #define PROTO_ERRMSG_MAX 256 /* error messages are truncated to this */
 
 typedef struct {
@@ -42,6 +42,12 @@ proto_limits_t proto_limits_default(void);
  * Returns 0 when it is well-formed, within `lim`, with no trailing bytes;
  * -1 otherwise. */
 int proto_check_bounds(const char *data, size_t len, const proto_limits_t *lim);
+
+/* Finds the op of a request frame without decoding it (for routing to a
+ * lane before a worker decodes it properly). Returns 0 and sets *op, or -1
+ * when no known op is found; a -1 frame still goes to a worker, which
+ * answers bad_request. */
+int proto_peek_op(const char *data, size_t len, proto_op_t *op);
 
 /* ---- requests ---- */
 
@@ -72,9 +78,10 @@ int proto_request_encode(msgpack_sbuffer *out, proto_op_t op, const char *rid, c
 
 typedef struct {
     bool ok;
-    proto_err_t err;          /* PROTO_OK when ok */
+    proto_err_t err; /* PROTO_OK when ok */
     char errmsg[PROTO_ERRMSG_MAX];
-    long retry_after;         /* seconds, -1 when absent */
+    long retry_after;           /* seconds, -1 when absent */
+    long limit;                 /* rate_limited: the limit per window, -1 when absent */
     const msgpack_object *body; /* map when ok (empty if absent), NULL otherwise */
     msgpack_unpacked unpacked;  /* private */
 } proto_reply_t;
@@ -96,6 +103,9 @@ int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_le
 /* `msg` may be NULL; retry_after < 0 omits it. */
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg,
                            long retry_after);
+/* The same with a rate limit (`limit` < 0 omits it). */
+int proto_reply_encode_err_limit(msgpack_sbuffer *out, proto_err_t err, const char *msg,
+                                 long retry_after, long limit);
 
 /* ---- reading bodies (all length-checked; strings copied by length) ---- */
 

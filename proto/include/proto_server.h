@@ -6,9 +6,9 @@
  * decode gets a bad_request reply, an op without a handler bad_request too.
  * Handlers never see undecoded input.
  *
- * Shutdown (proto_server_stop): the proxy stops reading new requests, keeps
- * forwarding replies until nothing is in flight or the grace period ends,
- * then the workers are joined.
+ * Shutdown (proto_server_stop): the proxy stops reading new requests, answers
+ * queued slow requests `unavailable`, keeps forwarding replies until nothing
+ * is in flight or the grace period ends, then the workers are joined.
  */
 #ifndef PROTO_SERVER_H
 #define PROTO_SERVER_H
@@ -24,6 +24,7 @@ typedef struct {
 typedef struct {
     char msg[PROTO_ERRMSG_MAX]; /* optional human message for the error reply */
     long retry_after;           /* seconds; -1 (preset) omits it */
+    long limit;                 /* rate limit per window; -1 (preset) omits it */
 } proto_fail_t;
 
 /* A handler packs exactly one map (the reply body) into `body` and returns
@@ -48,6 +49,16 @@ typedef struct {
     void *(*worker_init)(void *svc, int index);
     void (*worker_fini)(void *svc, void *worker);
     proto_limits_t limits;
+    /* Optional slow lane: with slow_workers > 0, ops of PROTO_LANE_SLOW run
+     * only on these extra workers (indices workers .. workers+slow_workers-1)
+     * and never wait behind fast ops, nor fast ops behind them. While every
+     * slow worker is busy up to slow_queue slow requests wait in the proxy;
+     * beyond that they are answered `unavailable` at once. slow_nice > 0
+     * lowers the CPU priority of the slow workers (setpriority, Linux
+     * per-thread), so fast work preempts hashing. */
+    int slow_workers;
+    int slow_queue;
+    int slow_nice;
 } proto_server_config_t;
 
 typedef struct proto_server proto_server_t;

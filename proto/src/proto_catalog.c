@@ -14,18 +14,150 @@
         NULL, PROTO_T_STR, false, 0                                                                \
     }
 
-/* ---- field tables ---- */
+/* ---- field tables ----
+ *
+ * Wire bounds are generous on purpose: they only stop absurd input. The
+ * field rules of API.md (username 3..50, password 8..128 characters, ...)
+ * are checked by the service, which answers validation_error or
+ * weak_password with a message a person can act on. */
+
+#define B_ID       64  /* a UUID (36) with room */
+#define B_IP       64  /* a client address in text form */
+#define B_UA       512 /* User-Agent, truncated by the gateway */
+#define B_LOGIN    512 /* username or email as typed */
+#define B_EMAIL    512
+#define B_NAME     1024 /* full_name before cleaning */
+#define B_PASSWORD 1024
+#define B_HASH     512  /* an encoded Argon2 hash */
+#define B_TOKEN    256  /* an opaque refresh token */
+#define B_JWT      4200 /* an access token (AUTH_JWT_MAX_TOKEN 4096) */
+#define B_ROLE     32
+#define B_PERM     32
+#define B_CODE     32 /* TOTP or backup code */
+
+#define STR(n, b)                                                                                  \
+    {                                                                                              \
+        n, PROTO_T_STR, true, b                                                                    \
+    }
+#define OPT_STR(n, b)                                                                              \
+    {                                                                                              \
+        n, PROTO_T_NIL_OR_STR, false, b                                                            \
+    }
+#define INT(n)                                                                                     \
+    {                                                                                              \
+        n, PROTO_T_INT, true, 0                                                                    \
+    }
+#define OPT_INT(n)                                                                                 \
+    {                                                                                              \
+        n, PROTO_T_INT, false, 0                                                                   \
+    }
+#define OPT_BOOL(n)                                                                                \
+    {                                                                                              \
+        n, PROTO_T_BOOL, false, 0                                                                  \
+    }
+#define BIN(n, b)                                                                                  \
+    {                                                                                              \
+        n, PROTO_T_BIN, true, b                                                                    \
+    }
+#define OPT_BIN(n, b)                                                                              \
+    {                                                                                              \
+        n, PROTO_T_BIN, false, b                                                                   \
+    }
 
 static const proto_field_t F_SYS_PING[] = {FIELDS_END};
 static const proto_field_t F_SYS_HEALTH[] = {FIELDS_END};
+
+/* authsvc: the public auth flows (the gateway passes client_ip and user_agent). */
+static const proto_field_t F_AUTH_REGISTER[] = {
+    STR("username", B_LOGIN),     STR("email", B_EMAIL),  STR("password", B_PASSWORD),
+    OPT_STR("full_name", B_NAME), STR("client_ip", B_IP), FIELDS_END};
+static const proto_field_t F_AUTH_TOKEN[] = {STR("username", B_LOGIN),
+                                             STR("password", B_PASSWORD),
+                                             OPT_STR("totp_code", B_CODE),
+                                             OPT_STR("backup_code", B_CODE),
+                                             STR("client_ip", B_IP),
+                                             OPT_STR("user_agent", B_UA),
+                                             FIELDS_END};
+static const proto_field_t F_AUTH_REFRESH[] = {
+    STR("refresh_token", B_TOKEN), STR("client_ip", B_IP), OPT_STR("user_agent", B_UA), FIELDS_END};
+static const proto_field_t F_AUTH_LOGOUT[] = {OPT_STR("refresh_token", B_TOKEN),
+                                              OPT_STR("credential", B_JWT), STR("client_ip", B_IP),
+                                              FIELDS_END};
+
+/* authsvc: admission. credential absent = anonymous; permission absent =
+ * any authenticated (or anonymous) caller, rate limit only. */
+static const proto_field_t F_AUTH_AUTHORIZE[] = {OPT_STR("credential", B_JWT),
+                                                 STR("client_ip", B_IP),
+                                                 OPT_STR("permission", B_PERM), FIELDS_END};
+static const proto_field_t F_AUTH_VERIFY[] = {STR("token", B_JWT), FIELDS_END};
+
+/* authsvc: ops on behalf of an authorised principal (actor_* comes from
+ * auth.authorize; only trusted callers reach these sockets). */
+static const proto_field_t F_AUTH_LOGOUT_ALL[] = {STR("actor_id", B_ID), FIELDS_END};
+static const proto_field_t F_AUTH_SESSIONS[] = {STR("actor_id", B_ID), OPT_STR("actor_sid", B_ID),
+                                                FIELDS_END};
+static const proto_field_t F_AUTH_SESSION_REVOKE[] = {STR("actor_id", B_ID),
+                                                      STR("session_id", B_ID), FIELDS_END};
+static const proto_field_t F_AUTH_UPDATE_SELF[] = {
+    STR("actor_id", B_ID), OPT_STR("full_name", B_NAME), OPT_STR("email", B_EMAIL), FIELDS_END};
+static const proto_field_t F_AUTH_CHANGE_PASSWORD[] = {
+    STR("actor_id", B_ID), OPT_STR("actor_sid", B_ID), STR("current_password", B_PASSWORD),
+    STR("new_password", B_PASSWORD), FIELDS_END};
+static const proto_field_t F_AUTH_USER_UPDATE[] = {STR("actor_id", B_ID), STR("actor_role", B_ROLE),
+                                                   STR("id", B_ID),       OPT_STR("role", B_ROLE),
+                                                   OPT_BOOL("is_active"), FIELDS_END};
+static const proto_field_t F_AUTH_USER_DELETE[] = {STR("actor_id", B_ID), STR("actor_role", B_ROLE),
+                                                   STR("id", B_ID), FIELDS_END};
+static const proto_field_t F_AUTH_STATS[] = {FIELDS_END};
+
+/* storesvc: users. */
+static const proto_field_t F_STORE_USER_CREATE[] = {STR("username", B_LOGIN),
+                                                    STR("email", B_EMAIL),
+                                                    OPT_STR("full_name", B_NAME),
+                                                    STR("password_hash", B_HASH),
+                                                    STR("role", B_ROLE),
+                                                    OPT_BOOL("if_no_admin"),
+                                                    FIELDS_END};
+static const proto_field_t F_STORE_USER_GET[] = {STR("id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_USER_LIST[] = {INT("page"), INT("per_page"), FIELDS_END};
+static const proto_field_t F_STORE_USER_FIND_LOGIN[] = {STR("login", B_LOGIN), FIELDS_END};
+static const proto_field_t F_STORE_USER_AUTH_STATE[] = {STR("id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_USER_UPDATE[] = {
+    STR("id", B_ID),         OPT_STR("full_name", B_NAME), OPT_STR("email", B_EMAIL),
+    OPT_STR("role", B_ROLE), OPT_BOOL("is_active"),        FIELDS_END};
+static const proto_field_t F_STORE_USER_SET_PASSWORD[] = {STR("id", B_ID),
+                                                          STR("password_hash", B_HASH),
+                                                          OPT_BOOL("revoke_sessions"),
+                                                          OPT_STR("keep_family", B_ID),
+                                                          OPT_INT("at_ms"),
+                                                          FIELDS_END};
+static const proto_field_t F_STORE_USER_REVOKE_ALL[] = {STR("id", B_ID), INT("at_ms"),
+                                                        OPT_STR("keep_family", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_USER_DELETE[] = {STR("id", B_ID), FIELDS_END};
+
+/* storesvc: refresh tokens (hashes only: SHA-256, 32 bytes) and sessions. */
+static const proto_field_t F_STORE_TOKEN_CREATE[] = {STR("user_id", B_ID),
+                                                     BIN("token_hash", 32),
+                                                     STR("family_id", B_ID),
+                                                     INT("expires_s"),
+                                                     OPT_STR("client_ip", B_IP),
+                                                     OPT_STR("user_agent", B_UA),
+                                                     FIELDS_END};
+static const proto_field_t F_STORE_TOKEN_ROTATE[] = {
+    BIN("token_hash", 32),      BIN("new_hash", 32),         INT("grace_s"), INT("expires_s"),
+    OPT_STR("client_ip", B_IP), OPT_STR("user_agent", B_UA), FIELDS_END};
+static const proto_field_t F_STORE_TOKEN_REVOKE[] = {
+    OPT_BIN("token_hash", 32), OPT_STR("family_id", B_ID), OPT_STR("user_id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_SESSIONS[] = {STR("user_id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_STATS[] = {FIELDS_END};
 
 /* ---- the op table, generated from the X-macro ---- */
 
 #define NFIELDS(tbl) (sizeof(tbl) / sizeof((tbl)[0]) - 1)
 
 static const proto_op_def_t OP_DEFS[PROTO_OP__COUNT] = {
-#define PROTO_OP_ROW(id, name, idem)                                                               \
-    [PROTO_OP_##id] = {PROTO_OP_##id, name, idem, F_##id, NFIELDS(F_##id)},
+#define PROTO_OP_ROW(id, name, idem, lane)                                                         \
+    [PROTO_OP_##id] = {PROTO_OP_##id, name, idem, lane, F_##id, NFIELDS(F_##id)},
     PROTO_OPS(PROTO_OP_ROW)
 #undef PROTO_OP_ROW
 };

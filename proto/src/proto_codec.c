@@ -147,6 +147,23 @@ static int walk_one(walker_t *w)
     }
 }
 
+/* Walks one whole object (with everything nested in it) from w->pos. */
+static int walk_object(walker_t *w)
+{
+    w->depth = 0;
+    w->left[0] = 1;
+    while (w->depth > 0 || w->left[0] > 0) {
+        if (w->left[w->depth] == 0) { /* this container is complete */
+            w->depth--;
+            continue;
+        }
+        w->left[w->depth]--;
+        if (walk_one(w) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int proto_check_bounds(const char *data, size_t len, const proto_limits_t *lim)
 {
     proto_limits_t def = proto_limits_default();
@@ -155,17 +172,63 @@ int proto_check_bounds(const char *data, size_t len, const proto_limits_t *lim)
     if (!data || len == 0 || len > lim->max_msg_bytes)
         return -1;
     walker_t w = {.p = (const unsigned char *)data, .len = len, .lim = lim};
-    w.left[0] = 1;
-    while (w.depth > 0 || w.left[0] > 0) {
-        if (w.left[w.depth] == 0) { /* this container is complete */
-            w.depth--;
-            continue;
-        }
-        w.left[w.depth]--;
-        if (walk_one(&w) != 0)
+    if (walk_object(&w) != 0)
+        return -1;
+    return w.pos == len ? 0 : -1;
+}
+
+/* Reads a string header at w->pos: sets *s / *n to its bytes. */
+static int read_str(walker_t *w, const char **s, uint64_t *n)
+{
+    if (w->pos >= w->len)
+        return -1;
+    unsigned char c = w->p[w->pos++];
+    if (c >= 0xa0 && c <= 0xbf)
+        *n = c & 0x1f;
+    else if (c < 0xd9 || c > 0xdb || read_len(w, 1 << (c - 0xd9), n) != 0)
+        return -1;
+    if (*n > w->len - w->pos)
+        return -1;
+    *s = (const char *)w->p + w->pos;
+    w->pos += (size_t)*n;
+    return 0;
+}
+
+/* Reads a map header at w->pos. */
+static int read_map(walker_t *w, uint64_t *n)
+{
+    if (w->pos >= w->len)
+        return -1;
+    unsigned char c = w->p[w->pos++];
+    if (c >= 0x80 && c <= 0x8f) {
+        *n = c & 0x0f;
+        return 0;
+    }
+    if (c == 0xde || c == 0xdf)
+        return read_len(w, c == 0xde ? 2 : 4, n);
+    return -1;
+}
+
+int proto_peek_op(const char *data, size_t len, proto_op_t *op)
+{
+    proto_limits_t lim = proto_limits_default();
+    uint64_t n;
+    if (!data || !op || len == 0)
+        return -1;
+    walker_t w = {.p = (const unsigned char *)data, .len = len, .lim = &lim};
+    if (read_map(&w, &n) != 0 || n > lim.max_items)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *key, *val;
+        uint64_t klen, vlen;
+        if (read_str(&w, &key, &klen) != 0)
+            return -1;
+        if (klen == 2 && memcmp(key, "op", 2) == 0)
+            return read_str(&w, &val, &vlen) == 0 ? proto_op_lookup(val, (size_t)vlen, op) : -1;
+        if (walk_object(&w) != 0)
             return -1;
     }
-    return w.pos == len ? 0 : -1;
+    return -1;
 }
 
 /* ---- value checks ---- */
@@ -208,15 +271,19 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 static bool str_is(const msgpack_object *o, const char *s)
 {
     size_t n = strlen(s);
+    /* An empty string may have a NULL pointer: never hand that to memcmp. */
     return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-           memcmp(o->via.str.ptr, s, n) == 0;
+           (n == 0 || memcmp(o->via.str.ptr, s, n) == 0);
 }
 
 /* A string without NUL, valid UTF-8, at most max bytes. */
 static bool clean_str(const msgpack_object *o, uint32_t max)
 {
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max &&
-           !memchr(o->via.str.ptr, '\0', o->via.str.size) &&
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max)
+        return false;
+    if (o->via.str.size == 0) /* the pointer may be NULL */
+        return true;
+    return !memchr(o->via.str.ptr, '\0', o->via.str.size) &&
            utf8_valid((const unsigned char *)o->via.str.ptr, o->via.str.size);
 }
 
@@ -451,6 +518,7 @@ void proto_reply_init(proto_reply_t *rep)
     memset(rep, 0, sizeof *rep);
     rep->err = PROTO_ERR_INTERNAL_ERROR;
     rep->retry_after = -1;
+    rep->limit = -1;
     rep->body = NULL;
     msgpack_unpacked_init(&rep->unpacked);
 }
@@ -469,13 +537,14 @@ void proto_reply_set_error(proto_reply_t *rep, proto_err_t err, const char *msg)
     rep->err = err == PROTO_OK ? PROTO_ERR_INTERNAL_ERROR : err;
     rep->body = NULL;
     rep->retry_after = -1;
+    rep->limit = -1;
     snprintf(rep->errmsg, sizeof rep->errmsg, "%s", msg ? msg : "");
 }
 
 enum { R_V, R_OK, R_BODY, R_ERR, R__COUNT };
 static const char *const REP_KEYS[R__COUNT] = {"v", "ok", "body", "err"};
-enum { E_CODE, E_MSG, E_RETRY, E__COUNT };
-static const char *const ERR_KEYS[E__COUNT] = {"code", "msg", "retry_after"};
+enum { E_CODE, E_MSG, E_RETRY, E_LIMIT, E__COUNT };
+static const char *const ERR_KEYS[E__COUNT] = {"code", "msg", "retry_after", "limit"};
 
 /* Copies an error message by length, dropping NULs, truncating. */
 static void copy_msg(char *dst, size_t cap, const msgpack_object *o)
@@ -495,7 +564,8 @@ static int reply_error(proto_reply_t *rep, const msgpack_object *err)
         return -1;
     if (!e[E_CODE] || e[E_CODE]->type != MSGPACK_OBJECT_STR)
         return -1;
-    if ((e[E_MSG] && e[E_MSG]->type != MSGPACK_OBJECT_STR) || (e[E_RETRY] && !is_int64(e[E_RETRY])))
+    if ((e[E_MSG] && e[E_MSG]->type != MSGPACK_OBJECT_STR) ||
+        (e[E_RETRY] && !is_int64(e[E_RETRY])) || (e[E_LIMIT] && !is_int64(e[E_LIMIT])))
         return -1;
     rep->ok = false;
     rep->err = proto_err_from_code(e[E_CODE]->via.str.ptr, e[E_CODE]->via.str.size);
@@ -505,6 +575,8 @@ static int reply_error(proto_reply_t *rep, const msgpack_object *err)
         copy_msg(rep->errmsg, sizeof rep->errmsg, e[E_MSG]);
     if (e[E_RETRY] && e[E_RETRY]->via.i64 >= 0)
         rep->retry_after = (long)e[E_RETRY]->via.i64;
+    if (e[E_LIMIT] && e[E_LIMIT]->via.i64 >= 0)
+        rep->limit = (long)e[E_LIMIT]->via.i64;
     return 0;
 }
 
@@ -555,23 +627,36 @@ int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_le
 
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg, long retry_after)
 {
+    return proto_reply_encode_err_limit(out, err, msg, retry_after, -1);
+}
+
+int proto_reply_encode_err_limit(msgpack_sbuffer *out, proto_err_t err, const char *msg,
+                                 long retry_after, long limit)
+{
     if (!out)
         return -1;
     if (err == PROTO_OK || (int)err < 0 || err >= PROTO_ERR__COUNT)
         err = PROTO_ERR_INTERNAL_ERROR;
     size_t mlen = msg ? strnlen(msg, PROTO_ERRMSG_MAX - 1) : 0;
+    /* Cut at a character boundary, so a truncated message stays UTF-8. */
+    if (msg && msg[mlen] != '\0')
+        while (mlen > 0 && ((unsigned char)msg[mlen] & 0xc0) == 0x80)
+            mlen--;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     int rc = msgpack_pack_map(&pk, 3);
     rc |= pack_key(&pk, "v") | msgpack_pack_int(&pk, PROTO_VERSION);
     rc |= pack_key(&pk, "ok") | msgpack_pack_false(&pk);
-    rc |= pack_key(&pk, "err") | msgpack_pack_map(&pk, 1 + (msg != NULL) + (retry_after >= 0));
+    rc |= pack_key(&pk, "err") |
+          msgpack_pack_map(&pk, 1 + (msg != NULL) + (retry_after >= 0) + (limit >= 0));
     rc |= pack_key(&pk, "code") | pack_key(&pk, proto_err_code(err));
     if (msg)
         rc |= pack_key(&pk, "msg") | msgpack_pack_str(&pk, mlen) |
               msgpack_pack_str_body(&pk, msg, mlen);
     if (retry_after >= 0)
         rc |= pack_key(&pk, "retry_after") | msgpack_pack_int64(&pk, retry_after);
+    if (limit >= 0)
+        rc |= pack_key(&pk, "limit") | msgpack_pack_int64(&pk, limit);
     return rc == 0 ? 0 : -1;
 }
 
@@ -591,8 +676,13 @@ const msgpack_object *proto_map_get(const msgpack_object *map, const char *key)
 int proto_get_str(const msgpack_object *map, const char *key, char *out, size_t cap)
 {
     const msgpack_object *v = proto_map_get(map, key);
-    if (!v || !out || cap == 0 || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap ||
-        memchr(v->via.str.ptr, '\0', v->via.str.size))
+    if (!v || !out || cap == 0 || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
+        return -1;
+    if (v->via.str.size == 0) { /* the pointer may be NULL */
+        out[0] = '\0';
+        return 0;
+    }
+    if (memchr(v->via.str.ptr, '\0', v->via.str.size))
         return -1;
     memcpy(out, v->via.str.ptr, v->via.str.size);
     out[v->via.str.size] = '\0';

@@ -111,10 +111,13 @@ static json_t *map_to_json(const msgpack_object *o, int depth)
     char key[KEY_MAX + 1];
     for (uint32_t i = 0; obj && i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size > KEY_MAX ||
-            memchr(kv->key.via.str.ptr, '\0', kv->key.via.str.size))
+        if (kv->key.type != MSGPACK_OBJECT_STR)
             goto fail;
-        memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
+        /* msgpack-c may leave ptr NULL for an empty fixstr key */
+        const char *kp = kv->key.via.str.size ? kv->key.via.str.ptr : "";
+        if (kv->key.via.str.size > KEY_MAX || memchr(kp, '\0', kv->key.via.str.size))
+            goto fail;
+        memcpy(key, kp, kv->key.via.str.size);
         key[kv->key.via.str.size] = '\0';
         json_t *val = to_json_at(&kv->val, depth + 1);
         if (!val || json_object_set_new(obj, key, val) != 0) /* set_new checks UTF-8 */
@@ -155,8 +158,8 @@ static json_t *to_json_at(const msgpack_object *o, int depth)
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         return json_real(o->via.f64);
-    case MSGPACK_OBJECT_STR:
-        return json_stringn(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_STR: /* msgpack-c may leave ptr NULL for an empty fixstr */
+        return json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
     case MSGPACK_OBJECT_BIN:
         return base64_string(o->via.bin.ptr, o->via.bin.size);
     case MSGPACK_OBJECT_ARRAY:

@@ -33,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define PROXY_IDLE_MS      100  /* proxy poll timeout: how soon it notices a stop */
@@ -110,6 +112,16 @@ static int mpmsg_send(mpmsg_t *m, int from, void *sock)
     return 0;
 }
 
+/* Sends every part with SNDMORE (more parts follow). Returns 0 or -1. */
+static int mpmsg_send_more(mpmsg_t *m, void *sock)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (zmq_msg_send(&m->part[i], sock, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* A REQ envelope as a ROUTER delivers it: one or more non-empty routing
  * frames, one empty delimiter, exactly one body frame. */
 static bool is_req_envelope(mpmsg_t *m)
@@ -144,16 +156,24 @@ static int worker_index(zmq_msg_t *id, int nworkers)
     return v < (unsigned)nworkers ? (int)v : -1;
 }
 
+/* Idle workers of one lane: a stack, the last one used goes first. */
+typedef struct {
+    int *idle;
+    int nidle;
+} lane_t;
+
 /* The proxy thread's state (lives in the server, so starting cannot fail on it). */
 typedef struct {
     proto_server_t *srv;
-    int nworkers;
+    int nworkers;    /* fast + slow */
+    int nfast;       /* workers 0 .. nfast-1 are fast, the rest slow */
     mpmsg_t msg;     /* scratch for replies */
-    mpmsg_t pending; /* a request read from the frontend, not yet dispatched */
+    mpmsg_t pending; /* a fast request read from the frontend, not yet dispatched */
     bool has_pending;
-    int *idle; /* stack of idle worker indices; the last one used goes first */
-    int nidle;
-    bool *busy; /* per worker: a request is dispatched to it */
+    lane_t lane[2]; /* indexed by proto_lane_t */
+    bool *busy;     /* per worker: a request is dispatched to it */
+    mpmsg_t *queue; /* slow requests waiting for a slow worker: a ring */
+    int qcap, qhead, qlen;
     bool draining;
     bool front_ready, back_ready; /* worth a non-blocking recv */
 } proxy_t;
@@ -205,15 +225,83 @@ static int set_int(void *sock, int opt, int val)
  * worker is idle (pump_front only). */
 typedef enum { PUMP_DRAINED, PUMP_MORE, PUMP_BLOCKED } pump_t;
 
-/* Sends the pending request to idle worker `w`: [worker id][envelope][body]. */
-static int dispatch_to(proxy_t *px, int w)
+/* Sends request `m` to idle worker `w`: [worker id][envelope][body]. */
+static int dispatch_to(proxy_t *px, int w, mpmsg_t *m)
 {
     unsigned char id[WORKER_ID_LEN];
     worker_id(w, id);
+    px->back_ready = true; /* any call may consume the backend's signal */
     if (zmq_send(px->srv->backend, id, sizeof id, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1; /* EHOSTUNREACH: that worker's socket is gone */
-    mpmsg_send(&px->pending, 0, px->srv->backend);
+    mpmsg_send(m, 0, px->srv->backend);
+    px->busy[w] = true;
+    atomic_fetch_add_explicit(&px->srv->in_flight, 1, memory_order_relaxed);
     return 0;
+}
+
+/* Dispatches `m` to an idle worker of `lane`; -1 when none could take it
+ * (a worker whose socket is gone is left out of the idle set). */
+static int dispatch_lane(proxy_t *px, proto_lane_t lane, mpmsg_t *m)
+{
+    lane_t *l = &px->lane[lane];
+    while (l->nidle > 0) {
+        if (dispatch_to(px, l->idle[--l->nidle], m) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* Answers request `m` with an error from the proxy itself (its routing
+ * frames and delimiter, then the reply). */
+static void refuse(proxy_t *px, mpmsg_t *m, const char *why)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    if (proto_reply_encode_err(&out, PROTO_ERR_UNAVAILABLE, why, -1) == 0) {
+        int last = m->n - 1;
+        m->n = last; /* send the routing frames and the delimiter ... */
+        if (mpmsg_send_more(m, px->srv->frontend) == 0) /* ... then the reply */
+            zmq_send(px->srv->frontend, out.data, out.size, ZMQ_DONTWAIT);
+        m->n = last + 1;
+        px->front_ready = true;
+    }
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void mpmsg_move(mpmsg_t *dst, mpmsg_t *src)
+{
+    for (int i = 0; i < src->n; i++)
+        zmq_msg_move(&dst->part[i], &src->part[i]);
+    dst->n = src->n;
+    dst->overflow = false;
+    src->n = 0;
+}
+
+/* The lane of a request: slow only when the server has a slow lane and the
+ * body frame names a slow op. */
+static proto_lane_t lane_of(const proxy_t *px, mpmsg_t *m)
+{
+    proto_op_t op;
+    if (px->nfast == px->nworkers)
+        return PROTO_LANE_FAST;
+    zmq_msg_t *body = &m->part[m->n - 1];
+    if (proto_peek_op(zmq_msg_data(body), zmq_msg_size(body), &op) != 0)
+        return PROTO_LANE_FAST; /* a worker will answer bad_request */
+    const proto_op_def_t *def = proto_op_def(op);
+    return def && def->lane == PROTO_LANE_SLOW ? PROTO_LANE_SLOW : PROTO_LANE_FAST;
+}
+
+/* A slow request: to an idle slow worker, else into the queue, else refused. */
+static void take_slow(proxy_t *px, mpmsg_t *m)
+{
+    if (dispatch_lane(px, PROTO_LANE_SLOW, m) == 0)
+        return;
+    if (px->qlen < px->qcap) {
+        mpmsg_move(&px->queue[(px->qhead + px->qlen) % px->qcap], m);
+        px->qlen++;
+        return;
+    }
+    refuse(px, m, "busy: too many slow requests");
 }
 
 /* Moves requests frontend -> idle workers. */
@@ -226,19 +314,46 @@ static pump_t pump_front(proxy_t *px)
                 return PUMP_DRAINED;
             if (!is_req_envelope(&px->pending))
                 continue; /* garbage from a raw peer: dropped, never answered */
+            if (lane_of(px, &px->pending) == PROTO_LANE_SLOW) {
+                take_slow(px, &px->pending);
+                continue;
+            }
             px->has_pending = true;
         }
-        if (px->nidle == 0)
+        if (px->lane[PROTO_LANE_FAST].nidle == 0)
             return PUMP_BLOCKED;
-        int w = px->idle[--px->nidle];
-        px->back_ready = true; /* any call may consume the backend's signal */
-        if (dispatch_to(px, w) != 0)
-            continue; /* the worker is left out of the idle set; try another */
-        px->busy[w] = true;
-        px->has_pending = false;
-        atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
+        if (dispatch_lane(px, PROTO_LANE_FAST, &px->pending) == 0)
+            px->has_pending = false;
     }
     return PUMP_MORE;
+}
+
+/* A worker finished: it takes the next queued slow request, or goes idle. */
+static void worker_done(proxy_t *px, int w)
+{
+    px->busy[w] = false;
+    atomic_fetch_sub_explicit(&px->srv->in_flight, 1, memory_order_relaxed);
+    if (w >= px->nfast && px->qlen > 0 && !px->draining) {
+        mpmsg_t *next = &px->queue[px->qhead];
+        px->qhead = (px->qhead + 1) % px->qcap;
+        px->qlen--;
+        if (dispatch_to(px, w, next) == 0)
+            return;
+        refuse(px, next, "worker lost");
+        return; /* that worker's socket is gone: not idle */
+    }
+    lane_t *l = &px->lane[w >= px->nfast ? PROTO_LANE_SLOW : PROTO_LANE_FAST];
+    l->idle[l->nidle++] = w;
+}
+
+/* On shutdown, queued slow requests are answered instead of left to time out. */
+static void refuse_queue(proxy_t *px)
+{
+    while (px->qlen > 0) {
+        refuse(px, &px->queue[px->qhead], "shutting down");
+        px->qhead = (px->qhead + 1) % px->qcap;
+        px->qlen--;
+    }
 }
 
 /* Moves replies [worker id][envelope][reply] -> frontend, and marks the
@@ -253,13 +368,11 @@ static pump_t pump_back(proxy_t *px)
         int w = px->msg.n >= 2 ? worker_index(&px->msg.part[0], px->nworkers) : -1;
         if (w < 0 || !px->busy[w])
             continue; /* not a reply we are waiting for */
-        px->busy[w] = false;
-        px->idle[px->nidle++] = w;
-        atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_relaxed);
         if (!px->msg.overflow) {
             mpmsg_send(&px->msg, 1, srv->frontend);
-            px->front_ready = true; /* as above, for the frontend */
+            px->front_ready = true; /* any call may consume the frontend's signal */
         }
+        worker_done(px, w);
     }
     return PUMP_MORE;
 }
@@ -273,6 +386,7 @@ static bool proxy_done(proxy_t *px)
             return false;
         px->draining = true;     /* from now on the frontend is not read */
         px->has_pending = false; /* never dispatched: the client will time out */
+        refuse_queue(px);
     }
     return atomic_load(&srv->in_flight) <= 0 || now_ms() >= atomic_load(&srv->drain_deadline);
 }
@@ -289,7 +403,7 @@ static int proxy_poll_timeout(proxy_t *px)
  * while no worker could take what we read. */
 static bool front_open(const proxy_t *px)
 {
-    return !px->draining && px->nidle > 0;
+    return !px->draining && !(px->has_pending && px->lane[PROTO_LANE_FAST].nidle == 0);
 }
 
 /* Sleeps on the sockets' ZMQ_FDs (edge-style: they signal that the socket
@@ -340,7 +454,12 @@ static void *proxy_main(void *arg)
     proxy_t *px = &srv->px;
     mpmsg_init(&px->msg);
     mpmsg_init(&px->pending);
+    for (int i = 0; i < px->qcap; i++)
+        mpmsg_init(&px->queue[i]);
     proxy_loop(px);
+    refuse_queue(px);
+    for (int i = 0; i < px->qcap; i++)
+        mpmsg_close(&px->queue[i]);
     mpmsg_close(&px->msg);
     mpmsg_close(&px->pending);
     zmq_close(srv->frontend);
@@ -368,7 +487,7 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
     if (!fn)
         return proto_reply_encode_err(out, PROTO_ERR_BAD_REQUEST, "unknown op", -1);
     msgpack_packer pk;
-    proto_fail_t fail = {.msg = "", .retry_after = -1};
+    proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1};
     body->size = 0;
     msgpack_packer_init(&pk, body, msgpack_sbuffer_write);
     proto_err_t err = fn(cc, req, &pk, &fail);
@@ -378,7 +497,8 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
         return proto_reply_encode_ok(out, body->size ? body->data : NULL, body->size);
     }
     fail.msg[sizeof fail.msg - 1] = '\0';
-    return proto_reply_encode_err(out, err, fail.msg[0] ? fail.msg : NULL, fail.retry_after);
+    return proto_reply_encode_err_limit(out, err, fail.msg[0] ? fail.msg : NULL, fail.retry_after,
+                                        fail.limit);
 }
 
 /* Decodes one request frame and leaves the encoded reply in `out`. */
@@ -475,6 +595,9 @@ static void *worker_main(void *arg)
     worker_t *w = arg;
     proto_server_t *srv = w->srv;
     proto_call_ctx_t cc = {.svc = srv->cfg.svc, .worker = NULL, .worker_index = w->index};
+    /* Slow workers yield the CPU to fast ones (Linux: nice is per thread). */
+    if (w->index >= srv->cfg.workers && srv->cfg.slow_nice > 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), srv->cfg.slow_nice);
     /* Per-worker state first: the worker connects (and can be handed
      * requests) only once it is ready to serve them. */
     if (srv->cfg.worker_init)
@@ -509,7 +632,9 @@ static int index_handlers(proto_server_t *self, const proto_server_config_t *cfg
 /* Frees what proto_server_new allocated; NULL-safe members. */
 static void server_free(proto_server_t *self)
 {
-    free(self->px.idle);
+    free(self->px.lane[PROTO_LANE_FAST].idle);
+    free(self->px.lane[PROTO_LANE_SLOW].idle);
+    free(self->px.queue);
     free(self->px.busy);
     free(self->workers);
     free(self->bind);
@@ -518,12 +643,14 @@ static void server_free(proto_server_t *self)
 
 proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg)
 {
-    if (!zctx || !cfg || !cfg->bind || cfg->workers < 1)
+    if (!zctx || !cfg || !cfg->bind || cfg->workers < 1 || cfg->slow_workers < 0 ||
+        cfg->slow_queue < 0 || cfg->workers > 4096 || cfg->slow_workers > 4096 ||
+        cfg->slow_queue > 65536)
         return NULL;
     proto_server_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    size_t n = (size_t)cfg->workers;
+    size_t n = (size_t)cfg->workers + (size_t)cfg->slow_workers;
     self->zctx = zctx;
     self->cfg = *cfg;
     if (self->cfg.limits.max_msg_bytes == 0)
@@ -531,9 +658,13 @@ proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg)
     self->bind = strdup(cfg->bind);
     self->cfg.bind = self->bind;
     self->workers = calloc(n, sizeof *self->workers);
-    self->px.idle = calloc(n, sizeof *self->px.idle);
+    self->px.lane[PROTO_LANE_FAST].idle = calloc((size_t)cfg->workers, sizeof(int));
+    self->px.lane[PROTO_LANE_SLOW].idle = calloc((size_t)cfg->slow_workers + 1, sizeof(int));
+    self->px.qcap = cfg->slow_workers > 0 ? cfg->slow_queue : 0;
+    self->px.queue = calloc((size_t)self->px.qcap + 1, sizeof *self->px.queue);
     self->px.busy = calloc(n, sizeof *self->px.busy);
-    if (!self->bind || !self->workers || !self->px.idle || !self->px.busy ||
+    if (!self->bind || !self->workers || !self->px.lane[PROTO_LANE_FAST].idle ||
+        !self->px.lane[PROTO_LANE_SLOW].idle || !self->px.queue || !self->px.busy ||
         index_handlers(self, cfg) != 0)
         goto fail;
     if (pthread_mutex_init(&self->mu, NULL) != 0)
@@ -555,17 +686,25 @@ fail:
     return NULL;
 }
 
-/* Every worker starts idle; worker 0 is handed the first request. */
+static int total_workers(const proto_server_t *self)
+{
+    return self->cfg.workers + self->cfg.slow_workers;
+}
+
+/* Every worker starts idle; the lowest index of a lane is handed its first request. */
 static void proxy_init(proto_server_t *self)
 {
     proxy_t *px = &self->px;
     px->srv = self;
-    px->nworkers = self->cfg.workers;
-    px->nidle = 0;
+    px->nworkers = total_workers(self);
+    px->nfast = self->cfg.workers;
+    px->lane[PROTO_LANE_FAST].nidle = px->lane[PROTO_LANE_SLOW].nidle = 0;
     for (int i = px->nworkers - 1; i >= 0; i--) {
+        lane_t *l = &px->lane[i >= px->nfast ? PROTO_LANE_SLOW : PROTO_LANE_FAST];
         px->busy[i] = false;
-        px->idle[px->nidle++] = i;
+        l->idle[l->nidle++] = i;
     }
+    px->qhead = px->qlen = 0;
 }
 
 /* Creates, configures and binds the frontend and backend ROUTERs. */
@@ -603,7 +742,7 @@ static void close_sockets(proto_server_t *self)
 static void join_workers(proto_server_t *self)
 {
     atomic_store(&self->stop_workers, 1);
-    for (int i = 0; i < self->cfg.workers; i++) {
+    for (int i = 0; i < total_workers(self); i++) {
         if (self->workers[i].started)
             pthread_join(self->workers[i].thread, NULL);
         self->workers[i].started = false;
@@ -613,7 +752,7 @@ static void join_workers(proto_server_t *self)
 /* Starts the workers and waits until each is connected (or failed). */
 static int start_workers(proto_server_t *self)
 {
-    for (int i = 0; i < self->cfg.workers; i++) {
+    for (int i = 0; i < total_workers(self); i++) {
         worker_t *w = &self->workers[i];
         w->srv = self;
         w->index = i;
@@ -622,7 +761,7 @@ static int start_workers(proto_server_t *self)
         w->started = true;
     }
     pthread_mutex_lock(&self->mu);
-    while (self->nready + self->nfailed < self->cfg.workers)
+    while (self->nready + self->nfailed < total_workers(self))
         pthread_cond_wait(&self->cv, &self->mu);
     int failed = self->nfailed;
     pthread_mutex_unlock(&self->mu);

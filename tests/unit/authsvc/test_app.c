@@ -25,6 +25,7 @@
 
 typedef struct {
     auth_config_t cfg;
+    char store_ep[128]; /* STORESVC_ENDPOINTS as the fake environment says */
     void *zctx;
     proto_server_t *fake_store;
     auth_app_t *app;
@@ -44,18 +45,32 @@ static proto_err_t fake_ping(const proto_call_ctx_t *cc, const proto_request_t *
 
 static const proto_handler_t fake_handlers[] = {{PROTO_OP_SYS_PING, fake_ping}};
 
+/* The environment the app is configured from (cheap Argon2 for speed). */
+static const char *fake_getenv(const char *name, void *arg)
+{
+    fixture_t *f = arg;
+    static const char *const env[][2] = {
+        {"AUTHSVC_BIND", "tcp://127.0.0.1:*"}, {"AUTHSVC_WORKERS", "2"},
+        {"JWT_SECRET_KEY", SECRET32},          {"RPC_TIMEOUT_MS", "2000"},
+        {"HEALTH_TIMEOUT_MS", "200"},          {"ARGON2_TIME_COST", "1"},
+        {"ARGON2_MEMORY_COST", "64"},          {"ARGON2_PARALLELISM", "1"},
+        {"AUTHSVC_HASH_WORKERS", "1"},
+    };
+    if (strcmp(name, "STORESVC_ENDPOINTS") == 0)
+        return f->store_ep;
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+        if (strcmp(env[i][0], name) == 0)
+            return env[i][1];
+    }
+    return NULL;
+}
+
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    f->cfg.bind = "tcp://127.0.0.1:*";
-    f->cfg.workers = 2;
-    f->cfg.storesvc_endpoints = "tcp://127.0.0.1:1"; /* nothing there */
-    f->cfg.jwt_secret_key = SECRET32;
-    f->cfg.rpc_timeout_ms = 2000;
-    f->cfg.health_timeout_ms = 200;
-    f->cfg.log_level = RT_LOG_INFO;
+    snprintf(f->store_ep, sizeof f->store_ep, "tcp://127.0.0.1:1"); /* nothing there */
     f->zctx = zmq_ctx_new();
     *state = f;
     return f->zctx ? 0 : -1;
@@ -74,9 +89,17 @@ static void start_fake_store(fixture_t *f)
     assert_int_equal(proto_server_start(f->fake_store), 0);
 }
 
+static void load_config(fixture_t *f)
+{
+    char err[256];
+    auth_config_free(&f->cfg);
+    assert_int_equal(auth_config_load(&f->cfg, fake_getenv, f, err, sizeof err), 0);
+}
+
 static void start(fixture_t *f)
 {
     proto_limits_t lim = proto_limits_default();
+    load_config(f);
     f->app = auth_app_new(&f->cfg, f->zctx);
     assert_non_null(f->app);
     assert_int_equal(auth_app_start(f->app), 0);
@@ -93,6 +116,7 @@ static int teardown(void **state)
     if (f->fake_store)
         proto_server_stop(f->fake_store, 0);
     proto_server_destroy(&f->fake_store);
+    auth_config_free(&f->cfg);
     zmq_ctx_term(f->zctx);
     free(f);
     return 0;
@@ -150,7 +174,7 @@ static void test_app_health_storesvc_ok(void **state)
     fixture_t *f = *state;
     proto_reply_t rep;
     start_fake_store(f);
-    f->cfg.storesvc_endpoints = (char *)proto_server_endpoint(f->fake_store);
+    snprintf(f->store_ep, sizeof f->store_ep, "%s", proto_server_endpoint(f->fake_store));
     start(f);
     call_ok(f, PROTO_OP_SYS_HEALTH, &rep);
     assert_str(rep.body, "status", "ok");
@@ -161,6 +185,7 @@ static void test_app_health_storesvc_ok(void **state)
 static void test_app_new_rejects_bad_arguments(void **state)
 {
     fixture_t *f = *state;
+    load_config(f);
     assert_null(auth_app_new(NULL, f->zctx));
     assert_null(auth_app_new(&f->cfg, NULL));
 }

@@ -50,6 +50,21 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.health_timeout_ms, 1000);
     assert_int_equal(c.log_level, RT_LOG_INFO);
     assert_int_equal(c.shutdown_grace_s, 30);
+    /* API.md defaults. */
+    assert_string_equal(c.jwt_algorithm, "HS256");
+    assert_int_equal(c.access_ttl_min, 15);
+    assert_int_equal(c.refresh_ttl_days, 7);
+    assert_int_equal(c.refresh_grace_s, 10);
+    assert_true(c.registration_enabled);
+    assert_int_equal(c.login_max_failures, 5);
+    assert_int_equal(c.login_window_s, 300);
+    assert_int_equal(c.login_cooldown_s, 900);
+    assert_int_equal(c.rate_limit_per_min, 600);
+    assert_int_equal(c.register_rate_per_min, 3);
+    assert_int_equal(c.argon2_t, 3);
+    assert_int_equal(c.argon2_m_kib, 65536);
+    assert_int_equal(c.argon2_p, 4);
+    assert_null(c.owner_username);
     auth_config_free(&c);
     auth_config_free(&c); /* twice is fine */
     assert_null(c.jwt_secret_key);
@@ -136,6 +151,21 @@ static void test_config_bad_values_name_variable(void **state)
         {"STORESVC_ENDPOINTS", "http://storesvc:7002"},
         {"STORESVC_ENDPOINTS", "tcp://a:1,"},
         {"LOG_LEVEL", "TRACE"},
+        {"JWT_ALGORITHM", "none"},
+        {"JWT_ALGORITHM", "HS512"},
+        {"ACCESS_TOKEN_EXPIRE_MINUTES", "0"},
+        {"REFRESH_TOKEN_EXPIRE_DAYS", "366"},
+        {"REFRESH_REUSE_GRACE_SECONDS", "-1"},
+        {"REGISTRATION_ENABLED", "maybe"},
+        {"LOGIN_MAX_FAILURES", "0"},
+        {"LOGIN_COOLDOWN_SECONDS", "0"},
+        {"RATE_LIMIT_PER_MINUTE", "-1"},
+        {"REGISTER_RATE_LIMIT_PER_MINUTE", "x"},
+        {"ARGON2_TIME_COST", "0"},
+        {"ARGON2_MEMORY_COST", "4"},
+        {"ARGON2_PARALLELISM", "65"},
+        {"RATE_LIMIT_REDIS_URL", "redis://127.0.0.1:6379"},
+        {"OWNER_USERNAME", "owner"}, /* without OWNER_PASSWORD / OWNER_EMAIL */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *kv[] = {"JWT_SECRET_KEY", SECRET32, bad[i][0], bad[i][1], NULL};
@@ -149,12 +179,62 @@ static void test_config_bad_values_name_variable(void **state)
     }
 }
 
+static void test_config_owner_needs_all_three(void **state)
+{
+    (void)state;
+    const char *partial[] = {"JWT_SECRET_KEY", SECRET32, "OWNER_USERNAME", "owner", "OWNER_EMAIL",
+                             "o@example.com",  NULL};
+    const char *full[] = {"JWT_SECRET_KEY", SECRET32,        "OWNER_USERNAME",
+                          "owner",          "OWNER_EMAIL",   "o@example.com",
+                          "OWNER_PASSWORD", "Owner-Pw-123!", NULL};
+    auth_config_t c;
+    char err[256];
+    assert_int_equal(load(partial, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "OWNER_PASSWORD"));
+    auth_config_free(&c);
+    assert_int_equal(load(full, &c, err, sizeof err), 0);
+    assert_string_equal(c.owner_username, "owner");
+    auth_config_free(&c);
+    assert_null(c.owner_password);
+}
+
 static void test_config_table_lists_every_variable(void **state)
 {
     (void)state;
-    static const char *const names[] = {
-        "AUTHSVC_BIND",   "AUTHSVC_WORKERS",   "STORESVC_ENDPOINTS", "JWT_SECRET_KEY",
-        "RPC_TIMEOUT_MS", "HEALTH_TIMEOUT_MS", "LOG_LEVEL",          "SHUTDOWN_GRACE_SECONDS"};
+    static const char *const names[] = {"AUTHSVC_BIND",
+                                        "AUTHSVC_WORKERS",
+                                        "STORESVC_ENDPOINTS",
+                                        "JWT_SECRET_KEY",
+                                        "RPC_TIMEOUT_MS",
+                                        "HEALTH_TIMEOUT_MS",
+                                        "LOG_LEVEL",
+                                        "SHUTDOWN_GRACE_SECONDS",
+                                        "JWT_ALGORITHM",
+                                        "JWT_ISSUER",
+                                        "JWT_AUDIENCE",
+                                        "ACCESS_TOKEN_EXPIRE_MINUTES",
+                                        "REFRESH_TOKEN_EXPIRE_DAYS",
+                                        "REFRESH_REUSE_GRACE_SECONDS",
+                                        "JWT_LEEWAY_SECONDS",
+                                        "OWNER_USERNAME",
+                                        "OWNER_PASSWORD",
+                                        "OWNER_EMAIL",
+                                        "REGISTRATION_ENABLED",
+                                        "LOGIN_MAX_FAILURES",
+                                        "LOGIN_WINDOW_SECONDS",
+                                        "LOGIN_COOLDOWN_SECONDS",
+                                        "LOGIN_MAX_SOURCES",
+                                        "RATE_LIMIT_PER_MINUTE",
+                                        "REGISTER_RATE_LIMIT_PER_MINUTE",
+                                        "RATE_LIMIT_MAX_KEYS",
+                                        "RATE_LIMIT_REDIS_URL",
+                                        "ARGON2_TIME_COST",
+                                        "ARGON2_MEMORY_COST",
+                                        "ARGON2_PARALLELISM",
+                                        "AUTHSVC_HASH_WORKERS",
+                                        "AUTHSVC_HASH_QUEUE",
+                                        "AUTH_CACHE_TTL_SECONDS",
+                                        "AUTH_CACHE_SIZE"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = auth_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
@@ -165,6 +245,8 @@ static void test_config_table_lists_every_variable(void **state)
             assert_true(specs[i].required);
             assert_int_equal(specs[i].min, 32);
         }
+        if (strcmp(names[i], "OWNER_PASSWORD") == 0)
+            assert_int_equal(specs[i].type, RT_CFG_SECRET);
     }
 }
 
@@ -176,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_config_missing_secret_named),
         cmocka_unit_test(test_config_short_secret_rejected),
         cmocka_unit_test(test_config_bad_values_name_variable),
+        cmocka_unit_test(test_config_owner_needs_all_three),
         cmocka_unit_test(test_config_table_lists_every_variable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -240,7 +240,7 @@ static void test_auth_jwt_issue_writes_header_and_fixed_claims(void **state)
     free(token);
 }
 
-static void test_auth_jwt_issue_jti_is_random_uuid4(void **state)
+static void test_auth_jwt_issue_jti_is_uuid7_of_iat(void **state)
 {
     char a[AUTH_JWT_JTI_BUF], b[AUTH_JWT_JTI_BUF];
     free(issue_default(state, a, NULL));
@@ -253,8 +253,14 @@ static void test_auth_jwt_issue_jti_is_random_uuid4(void **state)
         else
             assert_non_null(strchr("0123456789abcdef", a[i]));
     }
-    assert_int_equal(a[14], '4');
+    assert_int_equal(a[14], '7');
     assert_non_null(strchr("89ab", a[19]));
+    /* Its time is the issue time in ms, within the second of iat. */
+    char *token = issue_default(state, a, NULL);
+    auth_jwt_claims_t out;
+    assert_int_equal(auth_jwt_verify(*state, token, &out), AUTH_JWT_OK);
+    assert_true(out.iat_ms >= out.iat * 1000 && out.iat_ms < out.iat * 1000 + 1000);
+    free(token);
 }
 
 static void test_auth_jwt_issue_rejects_bad_input(void **state)
@@ -658,7 +664,7 @@ int main(void)
         T(test_auth_jwt_destroy_nulls_pointer),
         T(test_auth_jwt_round_trip_keeps_all_claims),
         T(test_auth_jwt_issue_writes_header_and_fixed_claims),
-        T(test_auth_jwt_issue_jti_is_random_uuid4),
+        T(test_auth_jwt_issue_jti_is_uuid7_of_iat),
         T(test_auth_jwt_issue_rejects_bad_input),
         T(test_auth_jwt_hand_forged_valid_token_accepted),
         T(test_auth_jwt_long_secret_matches_libjwt),

@@ -151,6 +151,120 @@ static void wait_in_flight(proto_server_t *srv, int want)
     assert_int_equal(proto_server_in_flight(srv), want);
 }
 
+/* ---- a slow lane ---- */
+
+/* auth.token stands in for any slow op: it sleeps slow_ms and reports the
+ * worker that ran it. */
+static proto_err_t h_slow(const proto_call_ctx_t *cc, const proto_request_t *req,
+                          msgpack_packer *body, proto_fail_t *fail)
+{
+    slow_section(cc->svc);
+    msgpack_pack_map(body, 1);
+    proto_pack_kv_int(body, "worker", cc->worker_index);
+    return PROTO_OK;
+}
+
+static const proto_handler_t lane_handlers[] = {
+    {PROTO_OP_SYS_PING, h_ping},
+    {PROTO_OP_AUTH_TOKEN, h_slow},
+};
+
+/* A valid auth.token body (the codec checks the op's fields). */
+static void token_body(msgpack_sbuffer *b)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(b);
+    msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    proto_pack_kv_str(&pk, "username", "u");
+    proto_pack_kv_str(&pk, "password", "p");
+    proto_pack_kv_str(&pk, "client_ip", "127.0.0.1");
+}
+
+typedef struct {
+    void *zctx;
+    const char *ep;
+    proto_err_t err;
+    long long ms;
+    int64_t worker;
+} slow_call_t;
+
+static void *slow_caller(void *arg)
+{
+    slow_call_t *a = arg;
+    msgpack_sbuffer b;
+    token_body(&b);
+    proto_client_t *c = proto_client_new(a->zctx, a->ep, 5000, NULL);
+    proto_reply_t r;
+    long long t0 = now_ms();
+    a->err = proto_client_call(c, PROTO_OP_AUTH_TOKEN, "slow", b.data, b.size, &r, -1);
+    a->ms = now_ms() - t0;
+    a->worker = -1;
+    if (a->err == PROTO_OK)
+        proto_get_int(r.body, "worker", &a->worker);
+    proto_reply_cleanup(&r);
+    proto_client_destroy(&c);
+    msgpack_sbuffer_destroy(&b);
+    return NULL;
+}
+
+/* One fast worker, one slow worker, a slow queue of one: of three slow
+ * calls one runs, one waits, one is refused at once; fast calls are never
+ * held up by them; slow calls run only on the slow worker. */
+static void test_rpc_slow_lane_isolates_and_bounds(void **state)
+{
+    void *zctx = zmq_ctx_new();
+    tsvc_t svc = {.slow_ms = 600};
+    proto_server_config_t cfg = {
+        .bind = "tcp://127.0.0.1:*",
+        .workers = 1,
+        .handlers = lane_handlers,
+        .nhandlers = 2,
+        .svc = &svc,
+        .limits = proto_limits_default(),
+        .slow_workers = 1,
+        .slow_queue = 1,
+        .slow_nice = 5,
+    };
+    proto_server_t *srv = proto_server_new(zctx, &cfg);
+    assert_non_null(srv);
+    assert_int_equal(proto_server_start(srv), 0);
+    slow_call_t calls[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        calls[i] = (slow_call_t){.zctx = zctx, .ep = proto_server_endpoint(srv)};
+        assert_int_equal(pthread_create(&th[i], NULL, slow_caller, &calls[i]), 0);
+    }
+    wait_in_flight(srv, 1); /* the slow worker is busy */
+    proto_client_t *c = client_to(zctx, srv, 2000);
+    for (int i = 0; i < 5; i++) {
+        proto_reply_t r;
+        long long t0 = now_ms();
+        assert_int_equal(proto_client_call(c, PROTO_OP_SYS_PING, "fast", NULL, 0, &r, -1),
+                         PROTO_OK);
+        assert_true(now_ms() - t0 < 300); /* not behind a 600 ms slow call */
+        proto_reply_cleanup(&r);
+    }
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        if (calls[i].err == PROTO_OK) {
+            ok++;
+            assert_int_equal(calls[i].worker, 1); /* the slow worker's index */
+        } else {
+            assert_int_equal(calls[i].err, PROTO_ERR_UNAVAILABLE);
+            assert_true(calls[i].ms < 500); /* refused at once, not timed out */
+            refused++;
+        }
+    }
+    assert_int_equal(ok, 2);
+    assert_int_equal(refused, 1);
+    assert_int_equal(atomic_load(&svc.max_active), 1);
+    proto_client_destroy(&c);
+    proto_server_destroy(&srv);
+    zmq_ctx_term(zctx);
+}
+
 /* ---- tests ---- */
 
 static void test_rpc_round_trip(void **state)
@@ -668,6 +782,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_round_trip),
         cmocka_unit_test(test_rpc_error_reply_propagates),
+        cmocka_unit_test(test_rpc_slow_lane_isolates_and_bounds),
         cmocka_unit_test(test_rpc_unknown_op_is_bad_request),
         cmocka_unit_test(test_rpc_garbage_gets_bad_request),
         cmocka_unit_test(test_rpc_malformed_reply_is_unavailable),

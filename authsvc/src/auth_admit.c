@@ -1,0 +1,172 @@
+/*
+ * auth_admit: auth.authorize and auth.verify, and the user-state lookup
+ * behind them (see auth_admit.h).
+ *
+ * auth.authorize, in order: identity (token -> principal, or anonymous),
+ * then the API rate limit keyed by that identity (a caller with a bad
+ * token is counted against its address, so hammering with forged tokens is
+ * limited too), then the verdict on the identity (401), then RBAC (403).
+ */
+#include "auth_admit.h"
+
+#include "auth_rbac.h"
+#include "rt_log.h"
+
+#include <string.h>
+
+static proto_err_t fetch_state(const auth_ctx_t *ctx, const char *rid, const char *user_id,
+                               auth_cache_user_t *out)
+{
+    auth_body_t b;
+    proto_reply_t rep;
+    char role[AUTH_JWT_ROLE_MAX + 1];
+    auth_body_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    proto_pack_kv_str(&b.pk, "id", user_id);
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_USER_AUTH_STATE, &b, &rep);
+    auth_body_cleanup(&b);
+    if (err == PROTO_OK) {
+        memset(out, 0, sizeof *out);
+        int64_t va = 0;
+        if (auth_copy_str(rep.body, "username", out->username, sizeof out->username) != 0 ||
+            auth_copy_str(rep.body, "role", role, sizeof role) != 0 ||
+            proto_get_bool(rep.body, "is_active", &out->is_active) != 0 ||
+            proto_get_int(rep.body, "valid_after_ms", &va) != 0 ||
+            (out->role = auth_role_parse(role)) == AUTH_ROLE_INVALID) {
+            rt_error(rid, "store.user_auth_state: malformed reply");
+            err = PROTO_ERR_INTERNAL_ERROR;
+        }
+        out->valid_after_ms = va;
+    }
+    proto_reply_cleanup(&rep);
+    return err;
+}
+
+proto_err_t auth_user_state(const auth_ctx_t *ctx, const char *rid, const char *user_id,
+                            auth_cache_user_t *out)
+{
+    if (ctx->cache && auth_cache_get(ctx->cache, user_id, out) == 0)
+        return PROTO_OK;
+    /* Remember the generation before asking, so a change made while we ask
+     * (and its invalidation) is not overwritten by our stale answer. */
+    uint64_t gen = ctx->cache ? auth_cache_generation(ctx->cache, user_id) : 0;
+    proto_err_t err = fetch_state(ctx, rid, user_id, out);
+    if (err == PROTO_OK && ctx->cache)
+        (void)auth_cache_put_if_current(ctx->cache, user_id, out, gen);
+    return err;
+}
+
+void auth_user_forget(const auth_ctx_t *ctx, const char *user_id)
+{
+    if (ctx->cache)
+        (void)auth_cache_invalidate(ctx->cache, user_id);
+}
+
+proto_err_t auth_authenticate(const auth_ctx_t *ctx, const char *rid, const char *token,
+                              auth_principal_t *out)
+{
+    memset(out, 0, sizeof *out);
+    auth_jwt_status_t st = auth_jwt_verify(ctx->jwt, token, &out->claims);
+    if (st != AUTH_JWT_OK) {
+        rt_debug(rid, "access token refused: %s", auth_jwt_status_str(st));
+        return st == AUTH_JWT_INTERNAL ? PROTO_ERR_INTERNAL_ERROR : PROTO_ERR_UNAUTHORIZED;
+    }
+    proto_err_t err = auth_user_state(ctx, rid, out->claims.sub, &out->user);
+    if (err == PROTO_ERR_NOT_FOUND)
+        return PROTO_ERR_UNAUTHORIZED; /* the user was deleted */
+    if (err != PROTO_OK)
+        return err;
+    if (!out->user.is_active || out->claims.iat_ms < out->user.valid_after_ms) {
+        rt_debug(rid, "access token refused: %s", out->user.is_active ? "revoked" : "disabled");
+        return PROTO_ERR_UNAUTHORIZED;
+    }
+    return PROTO_OK;
+}
+
+/* ---- auth.authorize ---- */
+
+static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const auth_rate_t *rate)
+{
+    msgpack_pack_map(pk, 6 + auth_rate_entries(rate));
+    proto_pack_kv_bool(pk, "anonymous", false);
+    proto_pack_kv_str(pk, "user_id", p->claims.sub);
+    proto_pack_kv_str(pk, "username", p->user.username);
+    proto_pack_kv_str(pk, "role", auth_role_name(p->user.role));
+    proto_pack_kv_str(pk, "sid", p->claims.sid);
+    proto_pack_kv_int(pk, "exp", p->claims.exp);
+    auth_pack_rate(pk, rate);
+}
+
+AUTH_HANDLER(auth_op_authorize)
+{
+    const auth_ctx_t *ctx = cc->svc;
+    char credential[AUTH_JWT_MAX_TOKEN + 1], ip[64], perm_name[33] = "", key[AUTH_KEY_BUF];
+    bool has_cred =
+        proto_get_str(req->body, "credential", credential, sizeof credential) == 0 && credential[0];
+    proto_get_str(req->body, "client_ip", ip, sizeof ip);
+    proto_get_str(req->body, "permission", perm_name, sizeof perm_name);
+    auth_perm_t perm = perm_name[0] ? auth_perm_parse(perm_name) : AUTH_PERM_INVALID;
+    if (perm_name[0] && perm == AUTH_PERM_INVALID) {
+        auth_fail_msg(fail, "unknown permission");
+        return PROTO_ERR_BAD_REQUEST; /* a caller bug, not the client's */
+    }
+
+    auth_principal_t p;
+    proto_err_t who =
+        has_cred ? auth_authenticate(ctx, req->rid, credential, &p) : PROTO_ERR_UNAUTHORIZED;
+    if (who != PROTO_OK && who != PROTO_ERR_UNAUTHORIZED)
+        return who; /* storesvc down: 503, not 401 */
+    if (who == PROTO_OK)
+        auth_key_user(key, p.claims.sub);
+    else
+        auth_key_ip(key, ip);
+
+    auth_rate_t rate;
+    proto_err_t err =
+        auth_rate_check(ctx->api_limit, key, ctx->cfg->rate_limit_per_min, &rate, fail);
+    if (err != PROTO_OK)
+        return err;
+    if (who != PROTO_OK && (has_cred || perm_name[0])) {
+        auth_fail_msg(fail, has_cred ? "Invalid or expired token" : "Authentication required");
+        return PROTO_ERR_UNAUTHORIZED;
+    }
+    if (who != PROTO_OK) { /* anonymous, and nothing required */
+        msgpack_pack_map(body, 1 + auth_rate_entries(&rate));
+        proto_pack_kv_bool(body, "anonymous", true);
+        auth_pack_rate(body, &rate);
+        return PROTO_OK;
+    }
+    if (perm_name[0] && !auth_rbac_allows(p.user.role, perm)) {
+        auth_fail_msg(fail, "Your role does not allow this");
+        return PROTO_ERR_FORBIDDEN;
+    }
+    pack_principal(body, &p, &rate);
+    return PROTO_OK;
+}
+
+/* ---- auth.verify ---- */
+
+AUTH_HANDLER(auth_op_verify)
+{
+    const auth_ctx_t *ctx = cc->svc;
+    char token[AUTH_JWT_MAX_TOKEN + 1];
+    auth_principal_t p;
+    if (proto_get_str(req->body, "token", token, sizeof token) != 0) {
+        auth_fail_msg(fail, "Invalid or expired token");
+        return PROTO_ERR_UNAUTHORIZED;
+    }
+    proto_err_t err = auth_authenticate(ctx, req->rid, token, &p);
+    if (err != PROTO_OK) {
+        if (err == PROTO_ERR_UNAUTHORIZED)
+            auth_fail_msg(fail, "Invalid or expired token");
+        return err;
+    }
+    msgpack_pack_map(body, 6);
+    proto_pack_kv_str(body, "user_id", p.claims.sub);
+    proto_pack_kv_str(body, "username", p.user.username);
+    proto_pack_kv_str(body, "role", auth_role_name(p.user.role));
+    proto_pack_kv_str(body, "sid", p.claims.sid);
+    proto_pack_kv_int(body, "exp", p.claims.exp);
+    proto_pack_kv_str(body, "jti", p.claims.jti);
+    return PROTO_OK;
+}

@@ -1,0 +1,492 @@
+/*
+ * auth_flows: the public flows of API.md "Authentication": register,
+ * token (password grant), refresh and logout.
+ *
+ * Every flow is rate-limited per client address first (RATE_LIMIT_PER_MINUTE,
+ * and REGISTER_RATE_LIMIT_PER_MINUTE for registration) and answers its
+ * "rate" so the gateway can send RateLimit-* headers.
+ *
+ * Login (auth.token) follows auth_limiter.h's protocol: begin() before any
+ * credential work (a blocked or saturated source gets 429 at once), the
+ * user lookup and the Argon2 verification (a dummy one for an unknown
+ * user, so timing does not tell), then end() with the outcome. Only the
+ * slow lane runs register, token and change_password (proto_catalog.h).
+ *
+ * Refresh tokens are 256 random bits in base64url; storesvc keeps only their
+ * SHA-256. Each refresh rotates; store.token_rotate decides reuse in one
+ * transaction, and a reuse revokes the whole family and is logged as a
+ * WARNING security event.
+ */
+#include "auth_admit.h"
+#include "auth_password.h"
+#include "auth_rbac.h"
+#include "auth_util.h"
+#include "rt_log.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <string.h>
+
+#define MSG_REG_FAILED    "Unable to create account with provided information"
+#define MSG_BAD_LOGIN     "Invalid credentials"
+#define MSG_LOGIN_LIMITED "Too many failed login attempts. Please try again later."
+
+/* ---- shared pieces ---- */
+
+static proto_err_t ip_rate(const auth_ctx_t *ctx, const char *ip, auth_rate_t *rate,
+                           proto_fail_t *fail)
+{
+    char key[AUTH_KEY_BUF];
+    auth_key_ip(key, ip);
+    return auth_rate_check(ctx->api_limit, key, ctx->cfg->rate_limit_per_min, rate, fail);
+}
+
+/* What a new token pair is made of. */
+typedef struct {
+    char access[AUTH_JWT_MAX_TOKEN + 1];
+    char refresh[AUTH_TOKEN_BUF];
+    char family[AUTH_UUID_BUF];
+} pair_t;
+
+static long access_ttl(const auth_ctx_t *ctx)
+{
+    return ctx->cfg->access_ttl_min * 60;
+}
+
+static long refresh_ttl(const auth_ctx_t *ctx)
+{
+    return ctx->cfg->refresh_ttl_days * 86400;
+}
+
+/* Signs an access token for the session `family`. */
+static proto_err_t sign_access(const auth_ctx_t *ctx, const char *user_id, auth_role_t role,
+                               const char *family, pair_t *out)
+{
+    char *jwt = NULL;
+    auth_jwt_claims_in_t in = {.sub = user_id, .role = auth_role_name(role), .sid = family};
+    if (auth_jwt_issue(ctx->jwt, &in, &jwt, NULL, NULL) != 0 || strlen(jwt) >= sizeof out->access) {
+        free(jwt);
+        return PROTO_ERR_INTERNAL_ERROR;
+    }
+    strcpy(out->access, jwt);
+    free(jwt);
+    return PROTO_OK;
+}
+
+/* A new session: a refresh token in a new family (stored as its hash), and
+ * an access token bound to it. */
+static proto_err_t new_session(const auth_ctx_t *ctx, const char *rid, const char *user_id,
+                               auth_role_t role, const char *ip, const char *ua, pair_t *out)
+{
+    unsigned char hash[AUTH_TOKEN_HASHLEN];
+    proto_reply_t rep;
+    auth_body_t b;
+    if (auth_token_new(out->refresh, hash) != 0)
+        return PROTO_ERR_INTERNAL_ERROR;
+    auth_uuid4(out->family);
+    auth_body_init(&b);
+    msgpack_pack_map(&b.pk, 6);
+    proto_pack_kv_str(&b.pk, "user_id", user_id);
+    proto_pack_cstr(&b.pk, "token_hash");
+    msgpack_pack_bin(&b.pk, sizeof hash);
+    msgpack_pack_bin_body(&b.pk, hash, sizeof hash);
+    proto_pack_kv_str(&b.pk, "family_id", out->family);
+    proto_pack_kv_int(&b.pk, "expires_s", refresh_ttl(ctx));
+    proto_pack_kv_str(&b.pk, "client_ip", ip);
+    proto_pack_kv_str(&b.pk, "user_agent", ua[0] ? ua : NULL);
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_TOKEN_CREATE, &b, &rep);
+    auth_body_cleanup(&b);
+    proto_reply_cleanup(&rep);
+    if (err != PROTO_OK)
+        return err == PROTO_ERR_NOT_FOUND ? PROTO_ERR_INVALID_CREDENTIALS : err;
+    return sign_access(ctx, user_id, role, out->family, out);
+}
+
+static void pack_pair(const auth_ctx_t *ctx, msgpack_packer *pk, const pair_t *p,
+                      const auth_rate_t *rate)
+{
+    msgpack_pack_map(pk, 6 + auth_rate_entries(rate));
+    proto_pack_kv_str(pk, "access_token", p->access);
+    proto_pack_kv_str(pk, "token_type", "bearer");
+    proto_pack_kv_int(pk, "expires_in", access_ttl(ctx));
+    proto_pack_kv_str(pk, "refresh_token", p->refresh);
+    proto_pack_kv_int(pk, "refresh_expires_in", refresh_ttl(ctx));
+    proto_pack_kv_str(pk, "session_id", p->family);
+    auth_pack_rate(pk, rate);
+}
+
+/* ---- auth.register ---- */
+
+/* The field rules of API.md; on a break, the reason goes to fail->msg. */
+static proto_err_t check_registration(const char *username, const char *email, const char *password,
+                                      const char *full_name, bool has_name, char *email_out,
+                                      char *name_out, proto_fail_t *fail)
+{
+    auth_username_rule_t ur;
+    auth_password_rule_t pr;
+    if (auth_username_check(username, &ur) != 0) {
+        auth_fail_msg(fail, auth_username_rule_message(ur));
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
+    if (auth_email_normalise(email, email_out, AUTH_EMAIL_BUF) != 0) {
+        auth_fail_msg(fail, "Email address is not valid");
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
+    if (has_name && auth_full_name_clean(full_name, name_out, AUTH_FULL_NAME_BUF) != 0) {
+        auth_fail_msg(fail, "Full name must be at most 100 characters of text");
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
+    if (auth_password_check(password, username, &pr) != 0) {
+        auth_fail_msg(fail, auth_password_rule_message(pr));
+        return PROTO_ERR_WEAK_PASSWORD;
+    }
+    return PROTO_OK;
+}
+
+proto_err_t auth_create_user(const auth_ctx_t *ctx, const char *rid, const char *username,
+                             const char *email, const char *full_name, const char *hash,
+                             const char *role, bool if_no_admin, proto_reply_t *rep)
+{
+    auth_body_t b;
+    auth_body_init(&b);
+    msgpack_pack_map(&b.pk, 6);
+    proto_pack_kv_str(&b.pk, "username", username);
+    proto_pack_kv_str(&b.pk, "email", email);
+    proto_pack_kv_str(&b.pk, "full_name", full_name && full_name[0] ? full_name : NULL);
+    proto_pack_kv_str(&b.pk, "password_hash", hash);
+    proto_pack_kv_str(&b.pk, "role", role);
+    proto_pack_kv_bool(&b.pk, "if_no_admin", if_no_admin);
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_USER_CREATE, &b, rep);
+    auth_body_cleanup(&b);
+    return err;
+}
+
+AUTH_HANDLER(auth_op_register)
+{
+    const auth_ctx_t *ctx = cc->svc;
+    char username[513], email[513], password[1025], full_name[1025] = "", ip[64];
+    char norm_email[AUTH_EMAIL_BUF], name[AUTH_FULL_NAME_BUF] = "", key[AUTH_KEY_BUF];
+    char hash[AUTH_HASH_ENCODED_BUF];
+    proto_reply_t rep;
+    auth_rate_t rate, reg_rate;
+    proto_get_str(req->body, "username", username, sizeof username);
+    proto_get_str(req->body, "email", email, sizeof email);
+    proto_get_str(req->body, "password", password, sizeof password);
+    bool has_name = proto_get_str(req->body, "full_name", full_name, sizeof full_name) == 0;
+    proto_get_str(req->body, "client_ip", ip, sizeof ip);
+
+    proto_err_t err = PROTO_ERR_REGISTRATION_DISABLED;
+    if (!ctx->cfg->registration_enabled) {
+        auth_fail_msg(fail, "Registration is disabled");
+        goto done;
+    }
+    if ((err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK)
+        goto done;
+    auth_key_ip(key, ip);
+    if ((err = auth_rate_check(ctx->register_limit, key, ctx->cfg->register_rate_per_min, &reg_rate,
+                               fail)) != PROTO_OK)
+        goto done;
+    if ((err = check_registration(username, email, password, full_name, has_name, norm_email, name,
+                                  fail)) != PROTO_OK)
+        goto done;
+    /* Hash before looking for duplicates: a taken name costs the same time. */
+    err = PROTO_ERR_INTERNAL_ERROR;
+    if (auth_hash_password(ctx->hash, password, hash, sizeof hash) != 0)
+        goto done;
+    err = auth_create_user(ctx, req->rid, username, norm_email, name, hash, "user", false, &rep);
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1 + auth_rate_entries(&rate));
+        proto_pack_cstr(body, "user");
+        auth_pack_object(body, rep.body);
+        auth_pack_rate(body, &rate);
+        rt_info(req->rid, "account registered");
+    } else if (err == PROTO_ERR_CONFLICT) {
+        err = PROTO_ERR_REGISTRATION_FAILED;
+        auth_fail_msg(fail, MSG_REG_FAILED);
+    }
+    proto_reply_cleanup(&rep);
+done:
+    sodium_memzero(password, sizeof password);
+    return err;
+}
+
+/* ---- auth.token ---- */
+
+/* What storesvc knows about a login name. */
+typedef struct {
+    char id[AUTH_UUID_BUF + 8], username[64], role[24];
+    char hash[AUTH_HASH_ENCODED_MAX + 1];
+    bool is_active, totp_enabled;
+} login_user_t;
+
+/* Username as typed, or the email lower-cased. */
+static void login_name(const char *typed, char *out, size_t cap)
+{
+    bool email = strchr(typed, '@') != NULL;
+    size_t i = 0;
+    for (; typed[i] && i + 1 < cap; i++)
+        out[i] = email ? (char)tolower((unsigned char)typed[i]) : typed[i];
+    out[i] = '\0';
+}
+
+static proto_err_t find_login(const auth_ctx_t *ctx, const char *rid, const char *login,
+                              login_user_t *u)
+{
+    auth_body_t b;
+    proto_reply_t rep;
+    auth_body_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    proto_pack_kv_str(&b.pk, "login", login);
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_USER_FIND_LOGIN, &b, &rep);
+    auth_body_cleanup(&b);
+    memset(u, 0, sizeof *u);
+    if (err == PROTO_OK &&
+        (auth_copy_str(rep.body, "id", u->id, sizeof u->id) != 0 ||
+         auth_copy_str(rep.body, "username", u->username, sizeof u->username) != 0 ||
+         auth_copy_str(rep.body, "role", u->role, sizeof u->role) != 0 ||
+         auth_copy_str(rep.body, "password_hash", u->hash, sizeof u->hash) != 0 ||
+         proto_get_bool(rep.body, "is_active", &u->is_active) != 0)) {
+        rt_error(rid, "store.user_find_login: malformed reply");
+        err = PROTO_ERR_INTERNAL_ERROR;
+    }
+    if (err == PROTO_OK)
+        proto_get_bool(rep.body, "totp_enabled", &u->totp_enabled);
+    proto_reply_cleanup(&rep);
+    return err;
+}
+
+/* Best effort: a hash made with older parameters is replaced after a
+ * successful login (the password is at hand only now). */
+static void rehash(const auth_ctx_t *ctx, const char *rid, const login_user_t *u,
+                   const char *password)
+{
+    char hash[AUTH_HASH_ENCODED_BUF];
+    auth_body_t b;
+    proto_reply_t rep;
+    if (!auth_hash_needs_rehash(ctx->hash, u->hash) ||
+        auth_hash_password(ctx->hash, password, hash, sizeof hash) != 0)
+        return;
+    auth_body_init(&b);
+    msgpack_pack_map(&b.pk, 2);
+    proto_pack_kv_str(&b.pk, "id", u->id);
+    proto_pack_kv_str(&b.pk, "password_hash", hash);
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_USER_SET_PASSWORD, &b, &rep);
+    auth_body_cleanup(&b);
+    proto_reply_cleanup(&rep);
+    if (err == PROTO_OK)
+        rt_info(rid, "password hash upgraded to the current Argon2 parameters");
+}
+
+/* Looks the user up and checks the password. Returns the limiter outcome
+ * and, when the credentials are right, PROTO_OK in *err. */
+static auth_limiter_outcome_t check_login(const auth_ctx_t *ctx, const char *rid, const char *typed,
+                                          const char *password, login_user_t *u, proto_err_t *err)
+{
+    char login[513];
+    login_name(typed, login, sizeof login);
+    *err = find_login(ctx, rid, login, u);
+    if (*err == PROTO_ERR_NOT_FOUND) {
+        auth_hash_verify_dummy(ctx->hash, password); /* same time as a real user */
+        *err = PROTO_ERR_INVALID_CREDENTIALS;
+        return AUTH_LIMITER_FAILURE;
+    }
+    if (*err != PROTO_OK)
+        return AUTH_LIMITER_NEUTRAL; /* storesvc down: not the client's failure */
+    auth_hash_result_t hr = auth_hash_verify(ctx->hash, u->hash, password);
+    if (hr == AUTH_HASH_ERROR)
+        rt_error(rid, "stored password hash of a user cannot be verified");
+    if (hr != AUTH_HASH_MATCH) {
+        *err = PROTO_ERR_INVALID_CREDENTIALS;
+        return AUTH_LIMITER_FAILURE;
+    }
+    if (!u->is_active) {
+        *err = PROTO_ERR_ACCOUNT_DISABLED;
+        return AUTH_LIMITER_NEUTRAL;
+    }
+    if (u->totp_enabled) { /* second factors arrive with the 2FA routes */
+        *err = PROTO_ERR_TOTP_REQUIRED;
+        return AUTH_LIMITER_NEUTRAL;
+    }
+    *err = PROTO_OK;
+    return AUTH_LIMITER_SUCCESS;
+}
+
+static void log_block(const char *rid, const char *ip)
+{
+    rt_log_fields(RT_LOG_WARNING, rid, "login source blocked",
+                  json_pack("{s:s, s:s, s:I}", "event", "login_blocked", "source", ip, "at_ms",
+                            (json_int_t)auth_now_ms()));
+}
+
+static const char *const LOGIN_MSGS[PROTO_ERR__COUNT] = {
+    [PROTO_ERR_INVALID_CREDENTIALS] = MSG_BAD_LOGIN,
+    [PROTO_ERR_ACCOUNT_DISABLED] = "Account is disabled",
+    [PROTO_ERR_TOTP_REQUIRED] = "A second factor is required",
+};
+
+AUTH_HANDLER(auth_op_token)
+{
+    const auth_ctx_t *ctx = cc->svc;
+    char typed[513], password[1025], ip[64], ua[513] = "";
+    login_user_t u;
+    auth_rate_t rate;
+    pair_t pair;
+    int retry = 0;
+    bool started = false;
+    proto_get_str(req->body, "username", typed, sizeof typed);
+    proto_get_str(req->body, "password", password, sizeof password);
+    proto_get_str(req->body, "client_ip", ip, sizeof ip);
+    proto_get_str(req->body, "user_agent", ua, sizeof ua);
+
+    proto_err_t err = ip_rate(ctx, ip, &rate, fail);
+    if (err != PROTO_OK)
+        goto done;
+    if (auth_limiter_begin(ctx->login_limiter, ip, &retry) != AUTH_LIMITER_ALLOWED) {
+        err = PROTO_ERR_LOGIN_RATE_LIMITED;
+        fail->retry_after = retry > 0 ? retry : ctx->cfg->login_cooldown_s;
+        auth_fail_msg(fail, MSG_LOGIN_LIMITED);
+        goto done;
+    }
+    auth_limiter_outcome_t outcome = check_login(ctx, req->rid, typed, password, &u, &err);
+    auth_limiter_end(ctx->login_limiter, ip, outcome, &started);
+    if (started)
+        log_block(req->rid, ip);
+    if (err != PROTO_OK) {
+        if (LOGIN_MSGS[err])
+            auth_fail_msg(fail, LOGIN_MSGS[err]);
+        goto done;
+    }
+    rehash(ctx, req->rid, &u, password);
+    err = new_session(ctx, req->rid, u.id, auth_role_parse(u.role), ip, ua, &pair);
+    if (err == PROTO_OK)
+        pack_pair(ctx, body, &pair, &rate);
+done:
+    sodium_memzero(password, sizeof password);
+    return err;
+}
+
+/* ---- auth.refresh ---- */
+
+static void log_reuse(const char *rid, const char *ip, const msgpack_object *b)
+{
+    char user[AUTH_UUID_BUF + 8], family[AUTH_UUID_BUF + 8];
+    auth_copy_str(b, "user_id", user, sizeof user);
+    auth_copy_str(b, "family_id", family, sizeof family);
+    rt_log_fields(RT_LOG_WARNING, rid, "refresh token reuse: session revoked",
+                  json_pack("{s:s, s:s, s:s, s:s}", "event", "refresh_token_reused", "user_id",
+                            user, "session_id", family, "source", ip));
+}
+
+/* store.token_rotate: the one atomic decision about a presented token. */
+static proto_err_t rotate(const auth_ctx_t *ctx, const char *rid, const char *token, const char *ip,
+                          const char *ua, pair_t *pair, proto_reply_t *rep)
+{
+    unsigned char old_hash[AUTH_TOKEN_HASHLEN], new_hash[AUTH_TOKEN_HASHLEN];
+    auth_body_t b;
+    auth_token_hash(token, old_hash);
+    if (auth_token_new(pair->refresh, new_hash) != 0)
+        return PROTO_ERR_INTERNAL_ERROR;
+    auth_body_init(&b);
+    msgpack_pack_map(&b.pk, 6);
+    proto_pack_cstr(&b.pk, "token_hash");
+    msgpack_pack_bin(&b.pk, sizeof old_hash);
+    msgpack_pack_bin_body(&b.pk, old_hash, sizeof old_hash);
+    proto_pack_cstr(&b.pk, "new_hash");
+    msgpack_pack_bin(&b.pk, sizeof new_hash);
+    msgpack_pack_bin_body(&b.pk, new_hash, sizeof new_hash);
+    proto_pack_kv_int(&b.pk, "grace_s", ctx->cfg->refresh_grace_s);
+    proto_pack_kv_int(&b.pk, "expires_s", refresh_ttl(ctx));
+    proto_pack_kv_str(&b.pk, "client_ip", ip);
+    proto_pack_kv_str(&b.pk, "user_agent", ua[0] ? ua : NULL);
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_TOKEN_ROTATE, &b, rep);
+    auth_body_cleanup(&b);
+    return err;
+}
+
+AUTH_HANDLER(auth_op_refresh)
+{
+    const auth_ctx_t *ctx = cc->svc;
+    char token[257], ip[64], ua[513] = "", outcome[16], user_id[AUTH_UUID_BUF + 8];
+    auth_rate_t rate;
+    pair_t pair;
+    proto_reply_t rep;
+    auth_cache_user_t st;
+    proto_reply_init(&rep);
+    proto_get_str(req->body, "refresh_token", token, sizeof token);
+    proto_get_str(req->body, "client_ip", ip, sizeof ip);
+    proto_get_str(req->body, "user_agent", ua, sizeof ua);
+    proto_err_t err = ip_rate(ctx, ip, &rate, fail);
+    if (err != PROTO_OK)
+        return err;
+    if ((err = rotate(ctx, req->rid, token, ip, ua, &pair, &rep)) != PROTO_OK)
+        goto done;
+    auth_copy_str(rep.body, "outcome", outcome, sizeof outcome);
+    auth_copy_str(rep.body, "user_id", user_id, sizeof user_id);
+    auth_copy_str(rep.body, "family_id", pair.family, sizeof pair.family);
+    if (strcmp(outcome, "reused") == 0) {
+        log_reuse(req->rid, ip, rep.body);
+        err = PROTO_ERR_REFRESH_TOKEN_REUSED;
+        auth_fail_msg(fail, "Refresh token already used: the session is revoked");
+    } else if (strcmp(outcome, "rotated") != 0 && strcmp(outcome, "grace") != 0) {
+        err = PROTO_ERR_INVALID_REFRESH_TOKEN;
+        auth_fail_msg(fail, "Invalid or expired refresh token");
+    } else if ((err = auth_user_state(ctx, req->rid, user_id, &st)) != PROTO_OK || !st.is_active) {
+        err = err == PROTO_OK || err == PROTO_ERR_NOT_FOUND ? PROTO_ERR_INVALID_REFRESH_TOKEN : err;
+    } else if ((err = sign_access(ctx, user_id, st.role, pair.family, &pair)) == PROTO_OK) {
+        pack_pair(ctx, body, &pair, &rate);
+    }
+done:
+    sodium_memzero(token, sizeof token);
+    proto_reply_cleanup(&rep);
+    return err;
+}
+
+/* ---- auth.logout ---- */
+
+/* Revokes by token hash, or by the session of a valid access token. */
+static proto_err_t revoke_for_logout(const auth_ctx_t *ctx, const char *rid, const char *token,
+                                     const char *credential)
+{
+    unsigned char hash[AUTH_TOKEN_HASHLEN];
+    auth_principal_t p;
+    auth_body_t b;
+    proto_reply_t rep;
+    auth_body_init(&b);
+    if (token[0]) {
+        auth_token_hash(token, hash);
+        msgpack_pack_map(&b.pk, 1);
+        proto_pack_cstr(&b.pk, "token_hash");
+        msgpack_pack_bin(&b.pk, sizeof hash);
+        msgpack_pack_bin_body(&b.pk, hash, sizeof hash);
+    } else if (credential[0] && auth_authenticate(ctx, rid, credential, &p) == PROTO_OK) {
+        msgpack_pack_map(&b.pk, 2);
+        proto_pack_kv_str(&b.pk, "family_id", p.claims.sid);
+        proto_pack_kv_str(&b.pk, "user_id", p.claims.sub);
+    } else {
+        auth_body_cleanup(&b);
+        return PROTO_OK; /* nothing to revoke: logout is idempotent */
+    }
+    proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_TOKEN_REVOKE, &b, &rep);
+    auth_body_cleanup(&b);
+    proto_reply_cleanup(&rep);
+    return err;
+}
+
+AUTH_HANDLER(auth_op_logout)
+{
+    const auth_ctx_t *ctx = cc->svc;
+    char token[257] = "", credential[AUTH_JWT_MAX_TOKEN + 1] = "", ip[64];
+    auth_rate_t rate;
+    proto_get_str(req->body, "refresh_token", token, sizeof token);
+    proto_get_str(req->body, "credential", credential, sizeof credential);
+    proto_get_str(req->body, "client_ip", ip, sizeof ip);
+    proto_err_t err = ip_rate(ctx, ip, &rate, fail);
+    if (err == PROTO_OK)
+        err = revoke_for_logout(ctx, req->rid, token, credential);
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, auth_rate_entries(&rate));
+        auth_pack_rate(body, &rate);
+    }
+    sodium_memzero(token, sizeof token);
+    return err;
+}
