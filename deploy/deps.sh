@@ -5,7 +5,8 @@
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl)
-#   test   build + Python 3 with pytest, requests, pyzmq, msgpack (integration tests)
+#   test   build + Python 3 with pytest, requests, pyzmq, msgpack (integration tests),
+#          clang's sanitizer/fuzzer runtime (tests/fuzz)
 #   bench  wrk and nginx-light (benchmarks under tests/bench only)
 #
 # Idempotent: asks dpkg which packages are missing and runs `apt-get update`
@@ -18,7 +19,7 @@ BUILD_PKGS=(
   libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev
   postgresql postgresql-contrib curl ca-certificates
 )
-TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack)
+TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev)
 BENCH_PKGS=(wrk nginx-light)
 
 usage() {

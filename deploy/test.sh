@@ -16,8 +16,11 @@
 # counting unit tests (ctest) and integration tests (pytest) of both builds;
 # a failed build or a step that hit its time limit counts as one failure.
 #
+#   6. fuzz         tests/fuzz/fuzz_codec (clang, libFuzzer) for RESTC_FUZZ_SECONDS
+#
 # Knobs: RESTC_TEST_JOBS (default: nproc), RESTC_SKIP_ASAN=1,
-# RESTC_SKIP_INTEGRATION=1, PYTEST_ADDOPTS (passed through by pytest).
+# RESTC_SKIP_INTEGRATION=1, RESTC_FUZZ_SECONDS (30; 0 skips),
+# PYTEST_ADDOPTS (passed through by pytest).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -145,6 +148,35 @@ elif build_tree asan build-asan -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
   [[ "${RESTC_ASAN_INTEGRATION_LEAKS:-0}" == 1 ]] && leaks=1
   integration_tests asan build-asan "ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks:abort_on_error=0}"
 fi
+
+# Fuzz smoke: the codec fuzzer (clang, libFuzzer + ASan + UBSan) for
+# RESTC_FUZZ_SECONDS (default 30; 0 skips) from the seed corpus. A crash
+# counts as a failure; the crashing input is kept in build-fuzz/.
+fuzz_smoke() {
+  local secs=${RESTC_FUZZ_SECONDS:-30} work t=$SECONDS
+  if [[ "$secs" == 0 ]]; then
+    note "fuzz skipped (RESTC_FUZZ_SECONDS=0)"
+    return 0
+  fi
+  say "fuzz: fuzz_codec for ${secs}s"
+  if ! run_step configure-fuzz 600 cmake -S . -B build-fuzz -DFUZZ=ON -DCMAKE_C_COMPILER=clang \
+    -DBUILD_TESTING=OFF || ! run_step build-fuzz 1200 cmake --build build-fuzz -j "$JOBS" --target fuzz_codec; then
+    note "fuzz build FAILED"
+    failed=$((failed + 1))
+    return 1
+  fi
+  work=$(mktemp -d /tmp/restc-fuzz.XXXXXX) # the first corpus dir is written to
+  if run_step fuzz $((secs + 120)) build-fuzz/tests/fuzz/fuzz_codec -max_total_time="$secs" \
+    -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ "$work" tests/fuzz/corpus/codec; then
+    passed=$((passed + 1))
+    note "fuzz ok ($(grep -Eo 'Done [0-9]+ runs' "$STEPLOG/fuzz.log" | tail -n 1), $(elapsed "$t"))"
+  else
+    failed=$((failed + 1))
+    note "fuzz FAILED (input kept under build-fuzz/)"
+  fi
+  rm -rf "$work"
+}
+fuzz_smoke
 
 # Clusters that integration tests left in /var/tmp for temp dirs now gone.
 deploy/pg.sh gc || true
