@@ -8,10 +8,16 @@
  *
  * A degraded health is still a successful reply: the caller (the gateway's
  * readiness probe) decides what "down" means for it.
+ *
+ * The data ops live in their own modules: store_users (store.user_*),
+ * store_tokens (store.token_*, store.sessions), store_stats (store.stats).
  */
 #include "store_handlers.h"
 
 #include "rt_log.h"
+#include "store_stats.h"
+#include "store_tokens.h"
+#include "store_users.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +54,20 @@ static proto_err_t handle_health(const proto_call_ctx_t *cc, const proto_request
 static const proto_handler_t handlers[] = {
     {PROTO_OP_SYS_PING, handle_ping},
     {PROTO_OP_SYS_HEALTH, handle_health},
+    {PROTO_OP_STORE_USER_CREATE, store_users_create},
+    {PROTO_OP_STORE_USER_GET, store_users_get},
+    {PROTO_OP_STORE_USER_LIST, store_users_list},
+    {PROTO_OP_STORE_USER_FIND_LOGIN, store_users_find_login},
+    {PROTO_OP_STORE_USER_AUTH_STATE, store_users_auth_state},
+    {PROTO_OP_STORE_USER_UPDATE, store_users_update},
+    {PROTO_OP_STORE_USER_SET_PASSWORD, store_users_set_password},
+    {PROTO_OP_STORE_USER_REVOKE_ALL, store_users_revoke_all},
+    {PROTO_OP_STORE_USER_DELETE, store_users_delete},
+    {PROTO_OP_STORE_TOKEN_CREATE, store_tokens_create},
+    {PROTO_OP_STORE_TOKEN_ROTATE, store_tokens_rotate},
+    {PROTO_OP_STORE_TOKEN_REVOKE, store_tokens_revoke},
+    {PROTO_OP_STORE_SESSIONS, store_tokens_sessions},
+    {PROTO_OP_STORE_STATS, store_stats_get},
 };
 
 const proto_handler_t *store_handlers(size_t *n)

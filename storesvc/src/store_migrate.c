@@ -17,11 +17,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Migration 1: users, refresh tokens, file metadata. */
+/* Migration 1: users, refresh tokens, file metadata, and the functions
+ * that decide refresh-token rotation and revocation atomically. */
 static const char m1_core_schema[] =
     "CREATE TABLE users ("
     "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
-    "  username text NOT NULL UNIQUE,"
+    "  username text NOT NULL," /* unique case-insensitively: users_username_lower_key */
     "  email text NOT NULL UNIQUE,"
     "  full_name text,"
     "  password_hash text NOT NULL,"
@@ -34,9 +35,11 @@ static const char m1_core_schema[] =
     "  created_at timestamptz NOT NULL DEFAULT now(),"
     "  updated_at timestamptz NOT NULL DEFAULT now()"
     ");"
+    "CREATE UNIQUE INDEX users_username_lower_key ON users (lower(username));"
+    "CREATE INDEX users_created_at_idx ON users (created_at, id);"
     "CREATE TABLE refresh_tokens ("
     "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
-    "  token_hash bytea NOT NULL UNIQUE,"
+    "  token_hash bytea NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),"
     "  family_id uuid NOT NULL,"
     "  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
     "  created_at timestamptz NOT NULL DEFAULT now(),"
@@ -50,6 +53,7 @@ static const char m1_core_schema[] =
     "CREATE INDEX refresh_tokens_user_id_idx ON refresh_tokens (user_id);"
     "CREATE INDEX refresh_tokens_family_id_idx ON refresh_tokens (family_id);"
     "CREATE INDEX refresh_tokens_expires_at_idx ON refresh_tokens (expires_at);"
+    "CREATE INDEX refresh_tokens_live_idx ON refresh_tokens (family_id) WHERE revoked_at IS NULL;"
     "CREATE TABLE files ("
     "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
     "  owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
@@ -62,7 +66,72 @@ static const char m1_core_schema[] =
     "  created_at timestamptz NOT NULL DEFAULT now()"
     ");"
     "CREATE INDEX files_owner_id_idx ON files (owner_id, created_at);"
-    "CREATE INDEX files_pending_idx ON files (created_at) WHERE status = 'pending';";
+    "CREATE INDEX files_pending_idx ON files (created_at) WHERE status = 'pending';"
+    /* Every change to a user's refresh tokens that must not race a rotation
+     * (rotation itself, revocation) first takes this transaction lock, so
+     * the statements after it see what the other one committed. Key space:
+     * (class, hash of the user id); the migration lock uses the one-bigint
+     * form, which never collides with the two-int form. */
+    "CREATE FUNCTION store_lock_user_tokens(p_user uuid) RETURNS void"
+    " LANGUAGE sql AS $fn$"
+    "  SELECT pg_advisory_xact_lock(1920232294, hashtext(p_user::text))"
+    "$fn$;"
+    /* Revokes the user's live tokens: of family p_family only, or all but
+     * p_keep's (either may be NULL). Returns how many it revoked. */
+    "CREATE FUNCTION store_revoke_user_tokens(p_user uuid, p_family uuid, p_keep uuid)"
+    " RETURNS integer LANGUAGE plpgsql AS $fn$"
+    "DECLARE n integer;"
+    "BEGIN"
+    "  PERFORM store_lock_user_tokens(p_user);"
+    "  UPDATE refresh_tokens SET revoked_at = now()"
+    "   WHERE user_id = p_user AND revoked_at IS NULL AND expires_at > now()"
+    "     AND (p_family IS NULL OR family_id = p_family)"
+    "     AND (p_keep IS NULL OR family_id <> p_keep);"
+    "  GET DIAGNOSTICS n = ROW_COUNT;"
+    "  RETURN n;"
+    "END $fn$;"
+    /* The refresh decision (PROTOCOL.md, store.token_rotate), in one
+     * transaction: lock the user's tokens, then the user row (KEY SHARE,
+     * the lock the insert's foreign key check takes anyway, taken before
+     * the token row so a concurrent user delete cannot deadlock with us),
+     * then the token FOR UPDATE. Each statement of a volatile function sees
+     * a fresh snapshot, so what a concurrent rotation committed before we
+     * got the lock is visible: of two rotations of one unused token exactly
+     * one is 'rotated'; the other finds it used ('grace' or 'reused'). */
+    "CREATE FUNCTION store_token_rotate(p_hash bytea, p_new_hash bytea, p_grace_s integer,"
+    "  p_expires_s integer, p_client_ip text, p_user_agent text,"
+    "  OUT o_outcome text, OUT o_user_id uuid, OUT o_family_id uuid)"
+    " LANGUAGE plpgsql AS $fn$"
+    "DECLARE tok refresh_tokens%ROWTYPE; active boolean;"
+    "BEGIN"
+    "  o_outcome := 'invalid';"
+    "  SELECT t.user_id INTO o_user_id FROM refresh_tokens t WHERE t.token_hash = p_hash;"
+    "  IF NOT FOUND THEN RETURN; END IF;"
+    "  PERFORM store_lock_user_tokens(o_user_id);"
+    "  SELECT u.is_active INTO active FROM users u WHERE u.id = o_user_id FOR KEY SHARE;"
+    "  IF NOT FOUND THEN o_user_id := NULL; RETURN; END IF;"
+    "  SELECT t.* INTO tok FROM refresh_tokens t WHERE t.token_hash = p_hash FOR UPDATE;"
+    "  IF NOT FOUND THEN o_user_id := NULL; RETURN; END IF;"
+    "  o_family_id := tok.family_id;"
+    "  IF tok.revoked_at IS NOT NULL OR tok.expires_at <= now() OR NOT active THEN"
+    "    RETURN;"
+    "  END IF;"
+    "  IF tok.used_at IS NULL THEN"
+    "    UPDATE refresh_tokens SET used_at = now() WHERE id = tok.id;"
+    "    o_outcome := 'rotated';"
+    "  ELSIF tok.used_at >= now() - p_grace_s * interval '1 second' THEN"
+    "    o_outcome := 'grace';"
+    "  ELSE"
+    "    UPDATE refresh_tokens SET revoked_at = now()"
+    "     WHERE family_id = tok.family_id AND revoked_at IS NULL;"
+    "    o_outcome := 'reused';"
+    "    RETURN;"
+    "  END IF;"
+    "  INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, client_ip,"
+    "    user_agent, last_used_at)"
+    "  VALUES (p_new_hash, tok.family_id, tok.user_id, now() + p_expires_s * interval '1 second',"
+    "    p_client_ip, p_user_agent, now());"
+    "END $fn$;";
 
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <cmocka.h>
@@ -39,6 +41,29 @@ static void test_migrate_rows_not_empty(void **state)
     }
 }
 
+/* `sql` without its dollar-quoted bodies ($tag$ ... $tag$): a PL/pgSQL
+ * function's BEGIN ... END is a block, not transaction control. */
+static char *strip_dollar_quotes(const char *sql)
+{
+    char *out = strdup(sql), *o = out;
+    assert_non_null(out);
+    for (const char *p = sql; *p;) {
+        const char *end = p[0] == '$' ? strchr(p + 1, '$') : NULL;
+        if (end && strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_") == (size_t)(end - p - 1)) {
+            size_t tag = (size_t)(end - p + 1);
+            char delim[64];
+            snprintf(delim, sizeof delim, "%.*s", (int)tag, p);
+            const char *close = strstr(end + 1, delim);
+            assert_non_null(close); /* an unterminated body */
+            p = close + tag;
+            continue;
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
+    return out;
+}
+
 static void test_migrate_no_transaction_control(void **state)
 {
     (void)state;
@@ -46,10 +71,12 @@ static void test_migrate_no_transaction_control(void **state)
     size_t n = 0;
     const store_migration_t *m = store_migrate_table(&n);
     for (size_t i = 0; i < n; i++) {
+        char *sql = strip_dollar_quotes(m[i].sql);
         for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
-            if (strcasestr(m[i].sql, words[w]))
+            if (strcasestr(sql, words[w]))
                 fail_msg("migration %d contains %s", m[i].version, words[w]);
         }
+        free(sql);
     }
 }
 

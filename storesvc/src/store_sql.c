@@ -1,0 +1,143 @@
+/*
+ * store_sql: field readers, the query runner with its error mapping, and
+ * result-cell readers shared by the storesvc data handlers.
+ *
+ * Log lines name the op, the store_db status and the SQLSTATE, with the
+ * request id; never a parameter (emails, hashes and tokens are parameters).
+ */
+#include "store_sql.h"
+
+#include "rt_log.h"
+#include "store_handlers.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool store_sql_uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != STORE_UUID_CAP - 1)
+        return false;
+    for (int i = 0; i < STORE_UUID_CAP - 1; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+int store_sql_uuid(const msgpack_object *body, const char *key, char *out)
+{
+    if (proto_get_str(body, key, out, STORE_UUID_CAP) != 0 || !store_sql_uuid_valid(out))
+        return -1;
+    return 0;
+}
+
+int store_sql_opt_str(const msgpack_object *body, const char *key, char *out, size_t cap,
+                      const char **val)
+{
+    const msgpack_object *v = proto_map_get(body, key);
+    *val = NULL;
+    if (!v)
+        return STORE_FIELD_ABSENT;
+    if (v->type == MSGPACK_OBJECT_NIL)
+        return STORE_FIELD_NIL;
+    if (proto_get_str(body, key, out, cap) != 0)
+        return -1;
+    *val = out;
+    return STORE_FIELD_SET;
+}
+
+int store_sql_opt_uuid(const msgpack_object *body, const char *key, char *out, const char **val)
+{
+    /* Anything longer than a UUID fails to copy, and is no UUID either. */
+    int held = store_sql_opt_str(body, key, out, STORE_UUID_CAP, val);
+    if (held < 0 || (held == STORE_FIELD_SET && !store_sql_uuid_valid(out))) {
+        *val = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+const char *store_sql_opt_bool(const msgpack_object *body, const char *key)
+{
+    bool b;
+    if (proto_get_bool(body, key, &b) != 0)
+        return NULL;
+    return b ? "true" : "false";
+}
+
+const char *store_sql_int_text(int64_t v, char *buf)
+{
+    snprintf(buf, STORE_INT_CAP, "%" PRId64, v);
+    return buf;
+}
+
+/* The wire error for an error answer: the handler's mapping, else internal. */
+static proto_err_t map_sqlstate(const proto_request_t *req, const char *state,
+                                const store_sql_map_t *map)
+{
+    for (const store_sql_map_t *m = map; m && m->sqlstate; m++) {
+        if (strcmp(m->sqlstate, state) == 0)
+            return m->err;
+    }
+    rt_log_fields(RT_LOG_ERROR, req->rid, "database error",
+                  json_pack("{s:s, s:s}", "op", proto_op_name(req->op), "sqlstate", state));
+    return PROTO_ERR_INTERNAL_ERROR;
+}
+
+proto_err_t store_sql_run(const proto_call_ctx_t *cc, const proto_request_t *req,
+                          const store_query_t *q, const store_sql_map_t *map, PGresult **res)
+{
+    const store_worker_t *w = cc->worker;
+    *res = NULL;
+    if (!w || !w->db)
+        return PROTO_ERR_UNAVAILABLE; /* the worker could not be set up */
+    int rc = store_db_exec(w->db, q, res);
+    switch (rc) {
+    case STORE_DB_OK:
+        return PROTO_OK;
+    case STORE_DB_ERROR:
+        return map_sqlstate(req, store_db_sqlstate(w->db), map);
+    case STORE_DB_DOWN: /* store_db logs each outage once; this line follows the request */
+    case STORE_DB_TIMEOUT:
+        rt_log_fields(rc == STORE_DB_TIMEOUT ? RT_LOG_WARNING : RT_LOG_DEBUG, req->rid,
+                      "database unavailable for the request",
+                      json_pack("{s:s, s:s}", "op", proto_op_name(req->op), "status",
+                                store_db_status_str(rc)));
+        return PROTO_ERR_UNAVAILABLE;
+    default:
+        return store_sql_internal(req, store_db_status_str(rc));
+    }
+}
+
+proto_err_t store_sql_internal(const proto_request_t *req, const char *what)
+{
+    rt_log_fields(RT_LOG_ERROR, req->rid, "request failed",
+                  json_pack("{s:s, s:s}", "op", proto_op_name(req->op), "error", what));
+    return PROTO_ERR_INTERNAL_ERROR;
+}
+
+const char *store_sql_str(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+bool store_sql_flag(const PGresult *res, int row, int col)
+{
+    const char *v = store_sql_str(res, row, col);
+    return v && v[0] == 't';
+}
+
+int64_t store_sql_i64(const PGresult *res, int row, int col)
+{
+    const char *v = store_sql_str(res, row, col);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+void store_sql_pack_str(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col)
+{
+    proto_pack_kv_str(pk, key, store_sql_str(res, row, col));
+}

@@ -1,0 +1,90 @@
+/*
+ * store_sql: what every storesvc data handler needs around store_db.
+ *
+ * - Reading request fields that become query parameters: ids are checked to
+ *   be UUIDs before any query (a malformed id is not_found, never a SQL
+ *   error), optional strings distinguish "absent" from nil.
+ * - Running one query on the worker's connection and turning its status into
+ *   the wire error: down or timed out -> unavailable; an error answer whose
+ *   SQLSTATE the handler expects (23505 unique violation, ...) -> the code the
+ *   handler maps it to; anything else -> internal_error with one log line
+ *   (op, SQLSTATE, request id; never a parameter value).
+ * - Reading typed values out of a result row, and the SQL fragments every
+ *   handler formats the same way (RFC 3339 timestamps, epoch milliseconds).
+ */
+#ifndef STORE_SQL_H
+#define STORE_SQL_H
+
+#include "proto_server.h"
+#include "store_db.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_UUID_CAP 37 /* 36 characters and the NUL */
+#define STORE_INT_CAP  24 /* an int64 in decimal and the NUL */
+
+/* A timestamptz column as "2026-11-22T10:00:00Z" (UTC, second precision). */
+#define STORE_SQL_RFC3339(col)                                                                     \
+    "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* A timestamptz column as epoch milliseconds (bigint). */
+#define STORE_SQL_EPOCH_MS(col) "floor(extract(epoch FROM (" col ")) * 1000)::bigint"
+
+/* True when `s` is a UUID in the canonical 8-4-4-4-12 hex form (any case). */
+bool store_sql_uuid_valid(const char *s);
+
+/* What an optional request field held. */
+typedef enum {
+    STORE_FIELD_ABSENT = 0,
+    STORE_FIELD_NIL = 1,
+    STORE_FIELD_SET = 2,
+} store_field_t;
+
+/* Copies the required id `key` of `body` into `out` (STORE_UUID_CAP bytes).
+ * Returns 0, or -1 when it is missing, not a string or not a UUID. */
+int store_sql_uuid(const msgpack_object *body, const char *key, char *out);
+
+/* The optional id `key`: `*val` receives `out` when a UUID was given, NULL
+ * when absent or nil. Returns 0, or -1 when given but not a UUID. */
+int store_sql_opt_uuid(const msgpack_object *body, const char *key, char *out, const char **val);
+
+/* The optional string `key`, copied into `out` (`cap` bytes): `*val`
+ * receives `out` when set, NULL when absent or nil. Returns what the field
+ * held, or -1 when it does not fit (the codec's bounds make that a bug). */
+int store_sql_opt_str(const msgpack_object *body, const char *key, char *out, size_t cap,
+                      const char **val);
+
+/* The optional bool `key` as a query parameter: "true", "false" or NULL. */
+const char *store_sql_opt_bool(const msgpack_object *body, const char *key);
+
+/* Formats `v` into `buf` (STORE_INT_CAP bytes) and returns `buf`. */
+const char *store_sql_int_text(int64_t v, char *buf);
+
+/* An expected SQLSTATE and the wire error it means; tables end with NULL. */
+typedef struct {
+    const char *sqlstate;
+    proto_err_t err;
+} store_sql_map_t;
+
+/* Runs `q` on the worker's connection. PROTO_OK: `*res` is the result, the
+ * caller's to PQclear. Otherwise `*res` is NULL and the return is the wire
+ * error (see the top of this file); `map` (may be NULL) lists the expected
+ * SQLSTATEs. */
+proto_err_t store_sql_run(const proto_call_ctx_t *cc, const proto_request_t *req,
+                          const store_query_t *q, const store_sql_map_t *map, PGresult **res);
+
+/* Logs an internal failure of the request's op that is not a query error
+ * (e.g. a result of the wrong shape) and returns PROTO_ERR_INTERNAL_ERROR. */
+proto_err_t store_sql_internal(const proto_request_t *req, const char *what);
+
+/* Typed cells of a result (row, column). str: NULL for SQL NULL, borrowed
+ * from `res`; flag: "t" is true; i64: 0 for NULL or junk. */
+const char *store_sql_str(const PGresult *res, int row, int col);
+bool store_sql_flag(const PGresult *res, int row, int col);
+int64_t store_sql_i64(const PGresult *res, int row, int col);
+
+/* Packs `key` and the cell (string, or nil for SQL NULL). */
+void store_sql_pack_str(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col);
+
+#endif

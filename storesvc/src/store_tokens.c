@@ -1,0 +1,254 @@
+/*
+ * store_tokens: the store.token_* and store.sessions handlers.
+ *
+ * Token hashes travel as msgpack bin and go to PostgreSQL as binary bytea
+ * parameters (never as text, never logged). Every statement that revokes
+ * tokens goes through store_revoke_user_tokens and every rotation through
+ * store_token_rotate (PL/pgSQL, migration 1): both take the same per-user
+ * transaction lock first, so a token minted by a concurrent rotation can
+ * never escape a revocation (logout-all, password change, reuse).
+ */
+#include "store_tokens.h"
+
+#include "store_sql.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HASH_LEN 32 /* SHA-256 */
+#define CAP_IP   65
+#define CAP_UA   513
+
+static const store_sql_map_t map_create[] = {{"23503", PROTO_ERR_NOT_FOUND}, /* no such user */
+                                             {"23505", PROTO_ERR_CONFLICT},  /* hash exists */
+                                             {NULL, PROTO_OK}};
+static const store_sql_map_t map_rotate[] = {{"23505", PROTO_ERR_CONFLICT}, /* new_hash exists */
+                                             {NULL, PROTO_OK}};
+
+static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
+{
+    snprintf(fail->msg, sizeof fail->msg, "%s", msg);
+    return PROTO_ERR_BAD_REQUEST;
+}
+
+/* The bin field `key`: `*hash` points at its 32 bytes (into the request),
+ * NULL when absent. Returns 0, or -1 when it is not exactly 32 bytes. */
+static int get_hash(const msgpack_object *body, const char *key, const char **hash)
+{
+    const msgpack_object *v = proto_map_get(body, key);
+    *hash = NULL;
+    if (!v)
+        return 0;
+    if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != HASH_LEN)
+        return -1;
+    *hash = v->via.bin.ptr;
+    return 0;
+}
+
+/* Reads the int `key` into `buf` as text when it lies in [lo, hi]. */
+static int get_seconds(const msgpack_object *body, const char *key, int64_t lo, int64_t hi,
+                       char *buf)
+{
+    int64_t v;
+    if (proto_get_int(body, key, &v) != 0 || v < lo || v > hi)
+        return -1;
+    store_sql_int_text(v, buf);
+    return 0;
+}
+
+/* The optional client_ip and user_agent (absent or nil: NULL). */
+static int get_client(const msgpack_object *body, char *ip_buf, char *ua_buf, const char **ip,
+                      const char **ua)
+{
+    if (store_sql_opt_str(body, "client_ip", ip_buf, CAP_IP, ip) < 0 ||
+        store_sql_opt_str(body, "user_agent", ua_buf, CAP_UA, ua) < 0)
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- create -- */
+
+/* A family belongs to one user: adding to someone else's is refused (no row). */
+static const char sql_create[] =
+    "INSERT INTO refresh_tokens"
+    " (token_hash, family_id, user_id, expires_at, client_ip, user_agent, last_used_at)"
+    " SELECT $1::bytea, $2::uuid, $3::uuid, now() + $4::bigint * interval '1 second', $5, $6, now()"
+    " WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens"
+    "                   WHERE family_id = $2::uuid AND user_id <> $3::uuid)"
+    " RETURNING id";
+
+proto_err_t store_tokens_create(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP], family[STORE_UUID_CAP], expires[STORE_INT_CAP];
+    char ip_buf[CAP_IP], ua_buf[CAP_UA];
+    const char *hash = NULL, *ip = NULL, *ua = NULL;
+    if (store_sql_uuid(req->body, "user_id", user) != 0 ||
+        store_sql_uuid(req->body, "family_id", family) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_hash(req->body, "token_hash", &hash) != 0 || !hash)
+        return bad_request(fail, "token_hash must be 32 bytes");
+    if (get_seconds(req->body, "expires_s", 1, INT32_MAX, expires) != 0)
+        return bad_request(fail, "expires_s out of range");
+    if (get_client(req->body, ip_buf, ua_buf, &ip, &ua) != 0)
+        return bad_request(fail, "bad fields");
+    const char *vals[] = {hash, family, user, expires, ip, ua};
+    const int lens[] = {HASH_LEN, 0, 0, 0, 0, 0};
+    const int fmts[] = {1, 0, 0, 0, 0, 0};
+    const store_query_t q = {
+        .sql = sql_create, .nparams = 6, .values = vals, .lengths = lens, .formats = fmts};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, map_create, &res);
+    if (err == PROTO_OK && PQntuples(res) != 1)
+        err = PROTO_ERR_CONFLICT;
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1);
+        store_sql_pack_str(body, "id", res, 0, 0);
+    } else if (err == PROTO_ERR_CONFLICT) {
+        snprintf(fail->msg, sizeof fail->msg, "token or family taken");
+    }
+    PQclear(res);
+    return err;
+}
+
+/* ------------------------------------------------------------- rotate -- */
+
+static const char sql_rotate[] =
+    "SELECT o_outcome, o_user_id, o_family_id"
+    " FROM store_token_rotate($1::bytea, $2::bytea, $3::integer, $4::integer, $5, $6)";
+
+static void pack_rotate(msgpack_packer *pk, const PGresult *res)
+{
+    const char *user = store_sql_str(res, 0, 1), *family = store_sql_str(res, 0, 2);
+    msgpack_pack_map(pk, 1 + (user != NULL) + (family != NULL));
+    store_sql_pack_str(pk, "outcome", res, 0, 0);
+    if (user)
+        proto_pack_kv_str(pk, "user_id", user);
+    if (family)
+        proto_pack_kv_str(pk, "family_id", family);
+}
+
+proto_err_t store_tokens_rotate(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                msgpack_packer *body, proto_fail_t *fail)
+{
+    char grace[STORE_INT_CAP], expires[STORE_INT_CAP], ip_buf[CAP_IP], ua_buf[CAP_UA];
+    const char *hash = NULL, *new_hash = NULL, *ip = NULL, *ua = NULL;
+    if (get_hash(req->body, "token_hash", &hash) != 0 || !hash ||
+        get_hash(req->body, "new_hash", &new_hash) != 0 || !new_hash)
+        return bad_request(fail, "token_hash and new_hash must be 32 bytes");
+    if (get_seconds(req->body, "grace_s", 0, INT32_MAX, grace) != 0 ||
+        get_seconds(req->body, "expires_s", 1, INT32_MAX, expires) != 0)
+        return bad_request(fail, "grace_s or expires_s out of range");
+    if (get_client(req->body, ip_buf, ua_buf, &ip, &ua) != 0)
+        return bad_request(fail, "bad fields");
+    const char *vals[] = {hash, new_hash, grace, expires, ip, ua};
+    const int lens[] = {HASH_LEN, HASH_LEN, 0, 0, 0, 0};
+    const int fmts[] = {1, 1, 0, 0, 0, 0};
+    const store_query_t q = {
+        .sql = sql_rotate, .nparams = 6, .values = vals, .lengths = lens, .formats = fmts};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, map_rotate, &res);
+    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0)))
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK)
+        pack_rotate(body, res);
+    PQclear(res);
+    return err;
+}
+
+/* ------------------------------------------------------------- revoke -- */
+
+/* Both revoke whole families, optionally only the user's ($2): the scope
+ * is in the WHERE clause, so another user's family is simply not found. */
+static const char sql_revoke_hash[] =
+    "SELECT coalesce(sum(store_revoke_user_tokens(f.user_id, f.family_id, NULL)), 0)::bigint"
+    " FROM (SELECT user_id, family_id FROM refresh_tokens"
+    "       WHERE token_hash = $1::bytea AND ($2::uuid IS NULL OR user_id = $2::uuid)) f";
+static const char sql_revoke_family[] =
+    "SELECT coalesce(sum(store_revoke_user_tokens(f.user_id, f.family_id, NULL)), 0)::bigint"
+    " FROM (SELECT DISTINCT user_id, family_id FROM refresh_tokens"
+    "       WHERE family_id = $1::uuid AND ($2::uuid IS NULL OR user_id = $2::uuid)) f";
+
+proto_err_t store_tokens_revoke(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                msgpack_packer *body, proto_fail_t *fail)
+{
+    char family_buf[STORE_UUID_CAP], user_buf[STORE_UUID_CAP];
+    const char *hash = NULL, *family = NULL, *user = NULL;
+    if (get_hash(req->body, "token_hash", &hash) != 0)
+        return bad_request(fail, "token_hash must be 32 bytes");
+    if (store_sql_opt_uuid(req->body, "family_id", family_buf, &family) != 0 ||
+        store_sql_opt_uuid(req->body, "user_id", user_buf, &user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (!hash == !family)
+        return bad_request(fail, "give exactly one of token_hash and family_id");
+    const char *vals[] = {hash ? hash : family, user};
+    const int lens[] = {hash ? HASH_LEN : 0, 0};
+    const int fmts[] = {hash ? 1 : 0, 0};
+    const store_query_t q = {.sql = hash ? sql_revoke_hash : sql_revoke_family,
+                             .nparams = 2,
+                             .values = vals,
+                             .lengths = lens,
+                             .formats = fmts,
+                             .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 1))
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1);
+        proto_pack_kv_int(body, "revoked", store_sql_i64(res, 0, 0));
+    }
+    PQclear(res);
+    return err;
+}
+
+/* ----------------------------------------------------------- sessions -- */
+
+#define LAST_USED     "max(coalesce(last_used_at, created_at))"
+#define FIRST_CREATED STORE_SQL_RFC3339("min(created_at)")
+#define LAST_USED_AT  STORE_SQL_RFC3339(LAST_USED)
+
+/* One row per live family (a token neither revoked nor expired); the
+ * address and agent are those of the family's newest token. $2: the cap. */
+static const char sql_sessions[] = "SELECT family_id, " FIRST_CREATED ", " LAST_USED_AT ","
+                                   " (array_agg(client_ip ORDER BY created_at DESC, id DESC))[1],"
+                                   " (array_agg(user_agent ORDER BY created_at DESC, id DESC))[1]"
+                                   " FROM refresh_tokens WHERE user_id = $1::uuid"
+                                   " GROUP BY family_id"
+                                   " HAVING bool_or(revoked_at IS NULL AND expires_at > now())"
+                                   " ORDER BY " LAST_USED " DESC, family_id LIMIT $2::integer";
+
+static void pack_sessions(msgpack_packer *pk, const PGresult *res)
+{
+    msgpack_pack_map(pk, 1);
+    proto_pack_cstr(pk, "sessions");
+    msgpack_pack_array(pk, (size_t)PQntuples(res));
+    for (int i = 0; i < PQntuples(res); i++) {
+        msgpack_pack_map(pk, 5);
+        store_sql_pack_str(pk, "id", res, i, 0);
+        store_sql_pack_str(pk, "created_at", res, i, 1);
+        store_sql_pack_str(pk, "last_used_at", res, i, 2);
+        store_sql_pack_str(pk, "client_ip", res, i, 3);
+        store_sql_pack_str(pk, "user_agent", res, i, 4);
+    }
+}
+
+proto_err_t store_tokens_sessions(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                  msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP];
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    char cap[STORE_INT_CAP];
+    const char *vals[] = {user, store_sql_int_text(STORE_SESSIONS_MAX, cap)};
+    const store_query_t q = {.sql = sql_sessions, .nparams = 2, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK && PQnfields(res) != 5)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK)
+        pack_sessions(body, res);
+    PQclear(res);
+    return err;
+}

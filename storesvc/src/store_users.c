@@ -1,0 +1,452 @@
+/*
+ * store_users: the store.user_* handlers.
+ *
+ * Every op is one statement, so each is atomic on its own: user_create's
+ * "only while no admin exists" is an INSERT ... SELECT ... WHERE NOT EXISTS,
+ * set_password and revoke_all update the user and revoke its refresh tokens
+ * in the same statement (through store_revoke_user_tokens, the PL/pgSQL function
+ * of migration 1 that serialises with token rotation). Usernames are unique
+ * case-insensitively (a unique index on lower(username)); emails are stored
+ * lower-cased. user_delete removes the rows first (files and tokens go by
+ * ON DELETE CASCADE) and the user's objects after, best-effort: an object
+ * left behind is garbage, a row left behind would be a dangling file.
+ */
+#include "store_users.h"
+
+#include "rt_log.h"
+#include "store_handlers.h"
+#include "store_sql.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CREATED_AT     STORE_SQL_RFC3339("created_at")
+#define VALID_AFTER_MS STORE_SQL_EPOCH_MS("tokens_valid_after")
+#define USER_COLS      "id, username, email, full_name, role, is_active, totp_enabled, " CREATED_AT
+#define USER_NCOLS     8
+
+#define LIST_MAX_PER_PAGE 100
+
+/* Field bounds of the catalogue (proto_catalog.c), plus the NUL. */
+#define CAP_LOGIN 513
+#define CAP_NAME  1025
+#define CAP_HASH  513
+#define CAP_ROLE  33
+
+static const char *const roles[] = {"admin", "moderator", "user", "viewer"};
+
+static const store_sql_map_t map_taken[] = {{"23505", PROTO_ERR_CONFLICT}, {NULL, PROTO_OK}};
+
+static bool role_valid(const char *role)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        if (strcmp(role, roles[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
+{
+    snprintf(fail->msg, sizeof fail->msg, "%s", msg);
+    return PROTO_ERR_BAD_REQUEST;
+}
+
+/* Packs the User in the USER_COLS columns of `row`. */
+static void pack_user(msgpack_packer *pk, const PGresult *res, int row)
+{
+    msgpack_pack_map(pk, USER_NCOLS);
+    store_sql_pack_str(pk, "id", res, row, 0);
+    store_sql_pack_str(pk, "username", res, row, 1);
+    store_sql_pack_str(pk, "email", res, row, 2);
+    store_sql_pack_str(pk, "full_name", res, row, 3);
+    store_sql_pack_str(pk, "role", res, row, 4);
+    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, row, 5));
+    proto_pack_kv_bool(pk, "totp_enabled", store_sql_flag(res, row, 6));
+    store_sql_pack_str(pk, "created_at", res, row, 7);
+}
+
+/* Runs a statement returning at most one User: packs it, or `none` when
+ * no row came back. */
+static proto_err_t reply_user(const proto_call_ctx_t *cc, const proto_request_t *req,
+                              const store_query_t *q, const store_sql_map_t *map, proto_err_t none,
+                              msgpack_packer *body)
+{
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, q, map, &res);
+    if (err == PROTO_OK && PQnfields(res) != USER_NCOLS)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK && PQntuples(res) == 0)
+        err = none;
+    else if (err == PROTO_OK)
+        pack_user(body, res, 0);
+    PQclear(res);
+    return err;
+}
+
+/* ------------------------------------------------------------- create -- */
+
+/* $6: if_no_admin. In one statement, so the check and the insert see the
+ * same snapshot; the owner bootstrap of concurrent replicas uses one fixed
+ * username, which the unique index arbitrates. */
+static const char sql_create[] =
+    "INSERT INTO users (username, email, full_name, password_hash, role)"
+    " SELECT $1, lower($2), $3, $4, $5"
+    " WHERE NOT $6::boolean OR NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')"
+    " RETURNING " USER_COLS;
+
+proto_err_t store_users_create(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               msgpack_packer *body, proto_fail_t *fail)
+{
+    char username[CAP_LOGIN], email[CAP_LOGIN], name[CAP_NAME], hash[CAP_HASH], role[CAP_ROLE];
+    const char *full_name = NULL;
+    bool if_no_admin = false;
+    if (proto_get_str(req->body, "username", username, sizeof username) != 0 ||
+        proto_get_str(req->body, "email", email, sizeof email) != 0 ||
+        proto_get_str(req->body, "password_hash", hash, sizeof hash) != 0 ||
+        proto_get_str(req->body, "role", role, sizeof role) != 0 ||
+        store_sql_opt_str(req->body, "full_name", name, sizeof name, &full_name) < 0)
+        return bad_request(fail, "bad fields");
+    if (!username[0] || !email[0] || !hash[0])
+        return bad_request(fail, "username, email and password_hash must not be empty");
+    if (!role_valid(role))
+        return bad_request(fail, "unknown role");
+    (void)proto_get_bool(req->body, "if_no_admin", &if_no_admin);
+    const char *vals[] = {username, email, full_name, hash, role, if_no_admin ? "true" : "false"};
+    const store_query_t q = {.sql = sql_create, .nparams = 6, .values = vals};
+    proto_err_t err = reply_user(cc, req, &q, map_taken, PROTO_ERR_CONFLICT, body);
+    if (err == PROTO_ERR_CONFLICT)
+        snprintf(fail->msg, sizeof fail->msg, "%s",
+                 if_no_admin ? "taken, or an admin exists" : "username or email taken");
+    return err;
+}
+
+/* ---------------------------------------------------------- get, list -- */
+
+proto_err_t store_users_get(const proto_call_ctx_t *cc, const proto_request_t *req,
+                            msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP];
+    if (store_sql_uuid(req->body, "id", id) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {id};
+    const store_query_t q = {.sql = "SELECT " USER_COLS " FROM users WHERE id = $1::uuid",
+                             .nparams = 1,
+                             .values = vals,
+                             .idempotent = true};
+    return reply_user(cc, req, &q, NULL, PROTO_ERR_NOT_FOUND, body);
+}
+
+/* The total and the page in one snapshot. Columns: the User, sort_at,
+ * total; an empty page is one row whose User columns are NULL. */
+static const char sql_list[] =
+    "WITH total AS (SELECT count(*) AS n FROM users),"
+    " page AS (SELECT " USER_COLS ", created_at AS sort_at FROM users"
+    "          ORDER BY created_at, id LIMIT $1::bigint OFFSET $2::bigint)"
+    " SELECT page.*, total.n FROM total LEFT JOIN page ON true"
+    " ORDER BY page.sort_at, page.id";
+
+static void pack_list(msgpack_packer *pk, const PGresult *res, int64_t page, int64_t per_page)
+{
+    int rows = PQntuples(res);
+    int64_t total = rows > 0 ? store_sql_i64(res, 0, USER_NCOLS + 1) : 0;
+    int users = rows > 0 && !PQgetisnull(res, 0, 0) ? rows : 0;
+    msgpack_pack_map(pk, 5);
+    proto_pack_cstr(pk, "users");
+    msgpack_pack_array(pk, (size_t)users);
+    for (int i = 0; i < users; i++)
+        pack_user(pk, res, i);
+    proto_pack_kv_int(pk, "total", total);
+    proto_pack_kv_int(pk, "page", page);
+    proto_pack_kv_int(pk, "per_page", per_page);
+    proto_pack_kv_int(pk, "pages", total / per_page + (total % per_page != 0));
+}
+
+proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *body, proto_fail_t *fail)
+{
+    int64_t page = 0, per_page = 0, offset = 0;
+    char limit_txt[STORE_INT_CAP], offset_txt[STORE_INT_CAP];
+    if (proto_get_int(req->body, "page", &page) != 0 ||
+        proto_get_int(req->body, "per_page", &per_page) != 0)
+        return bad_request(fail, "bad fields");
+    if (page < 1 || per_page < 1 || per_page > LIST_MAX_PER_PAGE)
+        return bad_request(fail, "page must be >= 1 and per_page 1..100");
+    if (__builtin_mul_overflow(page - 1, per_page, &offset))
+        return bad_request(fail, "page out of range");
+    const char *vals[] = {store_sql_int_text(per_page, limit_txt),
+                          store_sql_int_text(offset, offset_txt)};
+    const store_query_t q = {.sql = sql_list, .nparams = 2, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK && PQnfields(res) != USER_NCOLS + 2)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK)
+        pack_list(body, res, page, per_page);
+    PQclear(res);
+    return err;
+}
+
+/* -------------------------------------------- find_login, auth_state -- */
+
+#define LOGIN_COLS "id, username, role, is_active, totp_enabled, password_hash, " VALID_AFTER_MS
+
+/* Usernames cannot contain '@' (API.md), so a login with one is an email. */
+static const char sql_login_email[] = "SELECT " LOGIN_COLS " FROM users WHERE email = lower($1)";
+static const char sql_login_name[] =
+    "SELECT " LOGIN_COLS " FROM users WHERE lower(username) = lower($1)";
+
+static void pack_login(msgpack_packer *pk, const PGresult *res)
+{
+    msgpack_pack_map(pk, 7);
+    store_sql_pack_str(pk, "id", res, 0, 0);
+    store_sql_pack_str(pk, "username", res, 0, 1);
+    store_sql_pack_str(pk, "role", res, 0, 2);
+    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, 0, 3));
+    proto_pack_kv_bool(pk, "totp_enabled", store_sql_flag(res, 0, 4));
+    store_sql_pack_str(pk, "password_hash", res, 0, 5);
+    proto_pack_kv_int(pk, "valid_after_ms", store_sql_i64(res, 0, 6));
+}
+
+static const char sql_auth_state[] =
+    "SELECT id, username, role, is_active, " VALID_AFTER_MS " FROM users WHERE id = $1::uuid";
+
+static void pack_auth_state(msgpack_packer *pk, const PGresult *res)
+{
+    msgpack_pack_map(pk, 5);
+    store_sql_pack_str(pk, "id", res, 0, 0);
+    store_sql_pack_str(pk, "username", res, 0, 1);
+    store_sql_pack_str(pk, "role", res, 0, 2);
+    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, 0, 3));
+    proto_pack_kv_int(pk, "valid_after_ms", store_sql_i64(res, 0, 4));
+}
+
+/* Runs a one-row lookup of `ncols` columns and packs it with `pack`. */
+static proto_err_t reply_row(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             const store_query_t *q, int ncols,
+                             void (*pack)(msgpack_packer *, const PGresult *), msgpack_packer *body)
+{
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, q, NULL, &res);
+    if (err == PROTO_OK && PQnfields(res) != ncols)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    else if (err == PROTO_OK)
+        pack(body, res);
+    PQclear(res);
+    return err;
+}
+
+proto_err_t store_users_find_login(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                   msgpack_packer *body, proto_fail_t *fail)
+{
+    char login[CAP_LOGIN];
+    if (proto_get_str(req->body, "login", login, sizeof login) != 0)
+        return bad_request(fail, "bad fields");
+    const char *vals[] = {login};
+    const store_query_t q = {.sql = strchr(login, '@') ? sql_login_email : sql_login_name,
+                             .nparams = 1,
+                             .values = vals,
+                             .idempotent = true};
+    return reply_row(cc, req, &q, 7, pack_login, body);
+}
+
+proto_err_t store_users_auth_state(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                   msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP];
+    if (store_sql_uuid(req->body, "id", id) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {id};
+    const store_query_t q = {
+        .sql = sql_auth_state, .nparams = 1, .values = vals, .idempotent = true};
+    return reply_row(cc, req, &q, 5, pack_auth_state, body);
+}
+
+/* ------------------------------------------------------------- update -- */
+
+/* Only what was given changes: $2 says whether full_name was given ($3
+ * NULL clears it); NULL in $4..$6 keeps the column. */
+static const char sql_update[] = "UPDATE users SET"
+                                 " full_name = CASE WHEN $2::boolean THEN $3 ELSE full_name END,"
+                                 " email = coalesce(lower($4), email),"
+                                 " role = coalesce($5, role),"
+                                 " is_active = coalesce($6::boolean, is_active),"
+                                 " updated_at = now()"
+                                 " WHERE id = $1::uuid RETURNING " USER_COLS;
+
+proto_err_t store_users_update(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP], name[CAP_NAME], email[CAP_LOGIN], role[CAP_ROLE];
+    const char *full_name = NULL, *new_email = NULL, *new_role = NULL;
+    if (store_sql_uuid(req->body, "id", id) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    int name_held = store_sql_opt_str(req->body, "full_name", name, sizeof name, &full_name);
+    int email_held = store_sql_opt_str(req->body, "email", email, sizeof email, &new_email);
+    int role_held = store_sql_opt_str(req->body, "role", role, sizeof role, &new_role);
+    if (name_held < 0 || email_held < 0 || role_held < 0)
+        return bad_request(fail, "bad fields");
+    if (email_held == STORE_FIELD_NIL || role_held == STORE_FIELD_NIL)
+        return bad_request(fail, "email and role cannot be cleared");
+    if (new_email && !new_email[0])
+        return bad_request(fail, "email must not be empty");
+    if (new_role && !role_valid(new_role))
+        return bad_request(fail, "unknown role");
+    const char *vals[] = {id,        name_held != STORE_FIELD_ABSENT ? "true" : "false",
+                          full_name, new_email,
+                          new_role,  store_sql_opt_bool(req->body, "is_active")};
+    const store_query_t q = {.sql = sql_update, .nparams = 6, .values = vals, .idempotent = true};
+    proto_err_t err = reply_user(cc, req, &q, map_taken, PROTO_ERR_NOT_FOUND, body);
+    if (err == PROTO_ERR_CONFLICT)
+        snprintf(fail->msg, sizeof fail->msg, "email taken");
+    return err;
+}
+
+/* -------------------------------------------- set_password, revoke_all -- */
+
+/* $3 revoke_sessions, $4 keep_family, $5 at_ms (NULL: now). One statement:
+ * the hash, the cut-off and the revocation commit together. at_ms becomes a
+ * timestamptz exactly (interval arithmetic, no floating point). "Tokens
+ * valid after" only moves forward (greatest), so a late or replayed call
+ * never brings back tokens a newer one killed. */
+static const char sql_set_password[] =
+    "WITH u AS (UPDATE users SET password_hash = $2, updated_at = now(), tokens_valid_after ="
+    "   CASE WHEN $3::boolean THEN greatest(tokens_valid_after,"
+    "     coalesce(timestamptz 'epoch' + $5::bigint * interval '1 millisecond', now()))"
+    "   ELSE tokens_valid_after END"
+    "   WHERE id = $1::uuid RETURNING id)"
+    " SELECT CASE WHEN $3::boolean"
+    "   THEN store_revoke_user_tokens(u.id, NULL, $4::uuid) ELSE 0 END FROM u";
+
+/* Reads at_ms (required or not): -1 when given but negative. */
+static int get_at_ms(const msgpack_object *body, char *buf, const char **val)
+{
+    int64_t at_ms;
+    *val = NULL;
+    if (proto_get_int(body, "at_ms", &at_ms) != 0)
+        return 0;
+    if (at_ms < 0)
+        return -1;
+    *val = store_sql_int_text(at_ms, buf);
+    return 0;
+}
+
+/* Runs a statement returning one count (or no row: not_found). */
+static proto_err_t run_count(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             const store_query_t *q, int64_t *n)
+{
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, q, NULL, &res);
+    if (err == PROTO_OK && PQnfields(res) != 1)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    else if (err == PROTO_OK)
+        *n = store_sql_i64(res, 0, 0);
+    PQclear(res);
+    return err;
+}
+
+proto_err_t store_users_set_password(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                     msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP], keep_buf[STORE_UUID_CAP], hash[CAP_HASH], at_buf[STORE_INT_CAP];
+    const char *keep = NULL, *at_ms = NULL;
+    bool revoke = false;
+    int64_t n = 0;
+    if (store_sql_uuid(req->body, "id", id) != 0 ||
+        store_sql_opt_uuid(req->body, "keep_family", keep_buf, &keep) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (proto_get_str(req->body, "password_hash", hash, sizeof hash) != 0 || !hash[0])
+        return bad_request(fail, "password_hash must not be empty");
+    if (get_at_ms(req->body, at_buf, &at_ms) != 0)
+        return bad_request(fail, "at_ms must be >= 0");
+    (void)proto_get_bool(req->body, "revoke_sessions", &revoke);
+    const char *vals[] = {id, hash, revoke ? "true" : "false", keep, at_ms};
+    const store_query_t q = {
+        .sql = sql_set_password, .nparams = 5, .values = vals, .idempotent = true};
+    proto_err_t err = run_count(cc, req, &q, &n);
+    if (err == PROTO_OK)
+        msgpack_pack_map(body, 0);
+    return err;
+}
+
+/* $2 at_ms, $3 keep_family. */
+static const char sql_revoke_all[] =
+    "WITH u AS (UPDATE users SET tokens_valid_after = greatest(tokens_valid_after,"
+    "     timestamptz 'epoch' + $2::bigint * interval '1 millisecond')"
+    "   WHERE id = $1::uuid RETURNING id)"
+    " SELECT store_revoke_user_tokens(u.id, NULL, $3::uuid) FROM u";
+
+proto_err_t store_users_revoke_all(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                   msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP], keep_buf[STORE_UUID_CAP], at_buf[STORE_INT_CAP];
+    const char *keep = NULL, *at_ms = NULL;
+    int64_t n = 0;
+    if (store_sql_uuid(req->body, "id", id) != 0 ||
+        store_sql_opt_uuid(req->body, "keep_family", keep_buf, &keep) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_at_ms(req->body, at_buf, &at_ms) != 0 || !at_ms)
+        return bad_request(fail, "at_ms must be >= 0");
+    const char *vals[] = {id, at_ms, keep};
+    const store_query_t q = {
+        .sql = sql_revoke_all, .nparams = 3, .values = vals, .idempotent = true};
+    proto_err_t err = run_count(cc, req, &q, &n);
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1);
+        proto_pack_kv_int(body, "revoked", n);
+    }
+    return err;
+}
+
+/* ------------------------------------------------------------- delete -- */
+
+/* One row per file object of the user (storage_key NULL when none), read
+ * in the same snapshot as the delete; no row: no such user. */
+static const char sql_delete[] =
+    "WITH f AS (SELECT storage_key FROM files WHERE owner_id = $1::uuid),"
+    " d AS (DELETE FROM users WHERE id = $1::uuid RETURNING id)"
+    " SELECT f.storage_key FROM d LEFT JOIN f ON true";
+
+/* Deletes the objects listed in `res`; failures are logged, not returned. */
+static void delete_objects(const proto_call_ctx_t *cc, const proto_request_t *req,
+                           const PGresult *res)
+{
+    const store_ctx_t *ctx = cc->svc;
+    int failed = 0, last = STORE_BLOB_OK;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *key = store_sql_str(res, i, 0);
+        int rc = key ? store_blob_delete(ctx->blob, key) : STORE_BLOB_OK;
+        if (rc != STORE_BLOB_OK && rc != STORE_BLOB_NOT_FOUND) {
+            failed++;
+            last = rc;
+        }
+    }
+    if (failed)
+        rt_log_fields(
+            RT_LOG_WARNING, req->rid, "user deleted, some objects left behind",
+            json_pack("{s:i, s:s}", "objects", failed, "status", store_blob_status_str(last)));
+}
+
+proto_err_t store_users_delete(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP];
+    if (store_sql_uuid(req->body, "id", id) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {id};
+    const store_query_t q = {.sql = sql_delete, .nparams = 1, .values = vals};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK) {
+        delete_objects(cc, req, res);
+        msgpack_pack_map(body, 0);
+    }
+    PQclear(res);
+    return err;
+}
