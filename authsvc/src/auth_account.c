@@ -132,11 +132,11 @@ AUTH_HANDLER(auth_op_update_self)
     bool has_name = proto_get_str(req->body, "full_name", name, sizeof name) == 0;
     proto_get_str(req->body, "actor_id", actor, sizeof actor);
     if (has_email && auth_email_normalise(email, norm, sizeof norm) != 0) {
-        auth_fail_msg(fail, "Email address is not valid");
+        auth_fail_field(fail, "email", "Email address is not valid");
         return PROTO_ERR_VALIDATION_ERROR;
     }
     if (has_name && auth_full_name_clean(name, clean, sizeof clean) != 0) {
-        auth_fail_msg(fail, "Full name must be at most 100 characters of text");
+        auth_fail_field(fail, "full_name", "Full name must be at most 100 characters of text");
         return PROTO_ERR_VALIDATION_ERROR;
     }
     auth_body_t b;
@@ -232,7 +232,7 @@ static proto_err_t check_change(const auth_ctx_t *ctx, const char *rid, const ch
     if (started)
         rt_warn(rid, "password changes of a user blocked after repeated wrong passwords");
     if (err == PROTO_OK && auth_password_check(next, st->username, &rule) != 0) {
-        auth_fail_msg(fail, auth_password_rule_message(rule));
+        auth_fail_field(fail, "new_password", auth_password_rule_message(rule));
         err = PROTO_ERR_WEAK_PASSWORD;
     }
     return err;
@@ -297,7 +297,7 @@ AUTH_HANDLER(auth_op_user_update)
     proto_get_str(req->body, "actor_role", actor_role_s, sizeof actor_role_s);
     proto_get_str(req->body, "id", id, sizeof id);
     if (has_role && auth_role_parse(role_s) == AUTH_ROLE_INVALID) {
-        auth_fail_msg(fail, "role must be one of admin, moderator, user, viewer");
+        auth_fail_field(fail, "role", "role must be one of admin, moderator, user, viewer");
         return PROTO_ERR_VALIDATION_ERROR;
     }
     proto_err_t err = auth_user_state(ctx, req->rid, id, &target);

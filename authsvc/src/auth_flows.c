@@ -125,19 +125,19 @@ static proto_err_t check_registration(const char *username, const char *email, c
     auth_username_rule_t ur;
     auth_password_rule_t pr;
     if (auth_username_check(username, &ur) != 0) {
-        auth_fail_msg(fail, auth_username_rule_message(ur));
+        auth_fail_field(fail, "username", auth_username_rule_message(ur));
         return PROTO_ERR_VALIDATION_ERROR;
     }
     if (auth_email_normalise(email, email_out, AUTH_EMAIL_BUF) != 0) {
-        auth_fail_msg(fail, "Email address is not valid");
+        auth_fail_field(fail, "email", "Email address is not valid");
         return PROTO_ERR_VALIDATION_ERROR;
     }
     if (has_name && auth_full_name_clean(full_name, name_out, AUTH_FULL_NAME_BUF) != 0) {
-        auth_fail_msg(fail, "Full name must be at most 100 characters of text");
+        auth_fail_field(fail, "full_name", "Full name must be at most 100 characters of text");
         return PROTO_ERR_VALIDATION_ERROR;
     }
     if (auth_password_check(password, username, &pr) != 0) {
-        auth_fail_msg(fail, auth_password_rule_message(pr));
+        auth_fail_field(fail, "password", auth_password_rule_message(pr));
         return PROTO_ERR_WEAK_PASSWORD;
     }
     return PROTO_OK;

@@ -143,3 +143,11 @@ void auth_fail_msg(proto_fail_t *fail, const char *msg)
     if (fail)
         snprintf(fail->msg, sizeof fail->msg, "%s", msg ? msg : "");
 }
+
+void auth_fail_field(proto_fail_t *fail, const char *field, const char *msg)
+{
+    if (!fail)
+        return;
+    auth_fail_msg(fail, msg);
+    snprintf(fail->field, sizeof fail->field, "%s", field ? field : "");
+}

@@ -88,4 +88,7 @@ void auth_pack_object(msgpack_packer *pk, const msgpack_object *obj);
 /* Copies a short human message into fail->msg. */
 void auth_fail_msg(proto_fail_t *fail, const char *msg);
 
+/* A validation failure about one field: its name and the message. */
+void auth_fail_field(proto_fail_t *fail, const char *field, const char *msg);
+
 #endif

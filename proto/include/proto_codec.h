@@ -27,6 +27,7 @@
 #define PROTO_VERSION    1
 #define PROTO_RID_MAX    64  /* request ids are at most 64 bytes, [A-Za-z0-9-] */
 #define PROTO_ERRMSG_MAX 256 /* error messages are truncated to this */
+#define PROTO_FIELD_MAX  64  /* the name of the field a validation error is about */
 
 typedef struct {
     size_t max_msg_bytes; /* whole frame; also ZMQ_MAXMSGSIZE on sockets */
@@ -80,10 +81,11 @@ typedef struct {
     bool ok;
     proto_err_t err; /* PROTO_OK when ok */
     char errmsg[PROTO_ERRMSG_MAX];
-    long retry_after;           /* seconds, -1 when absent */
-    long limit;                 /* rate_limited: the limit per window, -1 when absent */
-    const msgpack_object *body; /* map when ok (empty if absent), NULL otherwise */
-    msgpack_unpacked unpacked;  /* private */
+    long retry_after;                /* seconds, -1 when absent */
+    long limit;                      /* rate_limited: the limit per window, -1 when absent */
+    char field[PROTO_FIELD_MAX + 1]; /* validation errors: the field, "" when absent */
+    const msgpack_object *body;      /* map when ok (empty if absent), NULL otherwise */
+    msgpack_unpacked unpacked;       /* private */
 } proto_reply_t;
 
 void proto_reply_init(proto_reply_t *rep);
@@ -103,9 +105,16 @@ int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_le
 /* `msg` may be NULL; retry_after < 0 omits it. */
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg,
                            long retry_after);
-/* The same with a rate limit (`limit` < 0 omits it). */
-int proto_reply_encode_err_limit(msgpack_sbuffer *out, proto_err_t err, const char *msg,
-                                 long retry_after, long limit);
+/* What a handler tells about an error beyond its code. */
+typedef struct {
+    char msg[PROTO_ERRMSG_MAX];      /* optional human message ("" omits it) */
+    long retry_after;                /* seconds; -1 omits it */
+    long limit;                      /* rate limit per window; -1 omits it */
+    char field[PROTO_FIELD_MAX + 1]; /* validation errors: the field at fault ("" omits it) */
+} proto_fail_t;
+
+/* An error reply with everything in `fail` (NULL: the code alone). */
+int proto_reply_encode_fail(msgpack_sbuffer *out, proto_err_t err, const proto_fail_t *fail);
 
 /* ---- reading bodies (all length-checked; strings copied by length) ---- */
 

@@ -21,12 +21,6 @@ typedef struct {
     int worker_index; /* 0 .. workers-1 */
 } proto_call_ctx_t;
 
-typedef struct {
-    char msg[PROTO_ERRMSG_MAX]; /* optional human message for the error reply */
-    long retry_after;           /* seconds; -1 (preset) omits it */
-    long limit;                 /* rate limit per window; -1 (preset) omits it */
-} proto_fail_t;
-
 /* A handler packs exactly one map (the reply body) into `body` and returns
  * PROTO_OK, or returns an error code (optionally filling `fail`); on error
  * anything packed into `body` is discarded. */

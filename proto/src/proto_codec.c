@@ -538,13 +538,14 @@ void proto_reply_set_error(proto_reply_t *rep, proto_err_t err, const char *msg)
     rep->body = NULL;
     rep->retry_after = -1;
     rep->limit = -1;
+    rep->field[0] = '\0';
     snprintf(rep->errmsg, sizeof rep->errmsg, "%s", msg ? msg : "");
 }
 
 enum { R_V, R_OK, R_BODY, R_ERR, R__COUNT };
 static const char *const REP_KEYS[R__COUNT] = {"v", "ok", "body", "err"};
-enum { E_CODE, E_MSG, E_RETRY, E_LIMIT, E__COUNT };
-static const char *const ERR_KEYS[E__COUNT] = {"code", "msg", "retry_after", "limit"};
+enum { E_CODE, E_MSG, E_RETRY, E_LIMIT, E_FIELD, E__COUNT };
+static const char *const ERR_KEYS[E__COUNT] = {"code", "msg", "retry_after", "limit", "field"};
 
 /* Copies an error message by length, dropping NULs, truncating. */
 static void copy_msg(char *dst, size_t cap, const msgpack_object *o)
@@ -565,7 +566,8 @@ static int reply_error(proto_reply_t *rep, const msgpack_object *err)
     if (!e[E_CODE] || e[E_CODE]->type != MSGPACK_OBJECT_STR)
         return -1;
     if ((e[E_MSG] && e[E_MSG]->type != MSGPACK_OBJECT_STR) ||
-        (e[E_RETRY] && !is_int64(e[E_RETRY])) || (e[E_LIMIT] && !is_int64(e[E_LIMIT])))
+        (e[E_RETRY] && !is_int64(e[E_RETRY])) || (e[E_LIMIT] && !is_int64(e[E_LIMIT])) ||
+        (e[E_FIELD] && !clean_str(e[E_FIELD], PROTO_FIELD_MAX)))
         return -1;
     rep->ok = false;
     rep->err = proto_err_from_code(e[E_CODE]->via.str.ptr, e[E_CODE]->via.str.size);
@@ -577,6 +579,8 @@ static int reply_error(proto_reply_t *rep, const msgpack_object *err)
         rep->retry_after = (long)e[E_RETRY]->via.i64;
     if (e[E_LIMIT] && e[E_LIMIT]->via.i64 >= 0)
         rep->limit = (long)e[E_LIMIT]->via.i64;
+    if (e[E_FIELD])
+        copy_msg(rep->field, sizeof rep->field, e[E_FIELD]);
     return 0;
 }
 
@@ -627,12 +631,20 @@ int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_le
 
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg, long retry_after)
 {
-    return proto_reply_encode_err_limit(out, err, msg, retry_after, -1);
+    proto_fail_t fail = {.msg = "", .retry_after = retry_after, .limit = -1, .field = ""};
+    if (msg)
+        snprintf(fail.msg, sizeof fail.msg, "%s", msg);
+    return proto_reply_encode_fail(out, err, &fail);
 }
 
-int proto_reply_encode_err_limit(msgpack_sbuffer *out, proto_err_t err, const char *msg,
-                                 long retry_after, long limit)
+int proto_reply_encode_fail(msgpack_sbuffer *out, proto_err_t err, const proto_fail_t *fail)
 {
+    static const proto_fail_t none = {.msg = "", .retry_after = -1, .limit = -1, .field = ""};
+    if (!fail)
+        fail = &none;
+    const char *msg = fail->msg[0] ? fail->msg : NULL;
+    const char *field = fail->field[0] ? fail->field : NULL;
+    long retry_after = fail->retry_after, limit = fail->limit;
     if (!out)
         return -1;
     if (err == PROTO_OK || (int)err < 0 || err >= PROTO_ERR__COUNT)
@@ -647,8 +659,8 @@ int proto_reply_encode_err_limit(msgpack_sbuffer *out, proto_err_t err, const ch
     int rc = msgpack_pack_map(&pk, 3);
     rc |= pack_key(&pk, "v") | msgpack_pack_int(&pk, PROTO_VERSION);
     rc |= pack_key(&pk, "ok") | msgpack_pack_false(&pk);
-    rc |= pack_key(&pk, "err") |
-          msgpack_pack_map(&pk, 1 + (msg != NULL) + (retry_after >= 0) + (limit >= 0));
+    rc |= pack_key(&pk, "err") | msgpack_pack_map(&pk, 1 + (msg != NULL) + (retry_after >= 0) +
+                                                           (limit >= 0) + (field != NULL));
     rc |= pack_key(&pk, "code") | pack_key(&pk, proto_err_code(err));
     if (msg)
         rc |= pack_key(&pk, "msg") | msgpack_pack_str(&pk, mlen) |
@@ -657,6 +669,8 @@ int proto_reply_encode_err_limit(msgpack_sbuffer *out, proto_err_t err, const ch
         rc |= pack_key(&pk, "retry_after") | msgpack_pack_int64(&pk, retry_after);
     if (limit >= 0)
         rc |= pack_key(&pk, "limit") | msgpack_pack_int64(&pk, limit);
+    if (field)
+        rc |= pack_key(&pk, "field") | pack_key(&pk, field);
     return rc == 0 ? 0 : -1;
 }
 

@@ -487,7 +487,7 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
     if (!fn)
         return proto_reply_encode_err(out, PROTO_ERR_BAD_REQUEST, "unknown op", -1);
     msgpack_packer pk;
-    proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1};
+    proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .field = ""};
     body->size = 0;
     msgpack_packer_init(&pk, body, msgpack_sbuffer_write);
     proto_err_t err = fn(cc, req, &pk, &fail);
@@ -497,8 +497,8 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
         return proto_reply_encode_ok(out, body->size ? body->data : NULL, body->size);
     }
     fail.msg[sizeof fail.msg - 1] = '\0';
-    return proto_reply_encode_err_limit(out, err, fail.msg[0] ? fail.msg : NULL, fail.retry_after,
-                                        fail.limit);
+    fail.field[sizeof fail.field - 1] = '\0';
+    return proto_reply_encode_fail(out, err, &fail);
 }
 
 /* Decodes one request frame and leaves the encoded reply in `out`. */
