@@ -161,6 +161,21 @@ proto_err_t auth_create_user(const auth_ctx_t *ctx, const char *rid, const char 
     return err;
 }
 
+/* REGISTER_RATE_LIMIT_PER_MINUTE. Its own figures stay out of `fail`: the
+ * RateLimit-* headers describe the API limit of the route. */
+static proto_err_t register_rate(const auth_ctx_t *ctx, const char *key, auth_rate_t *rate,
+                                 proto_fail_t *fail)
+{
+    proto_fail_t own = *fail;
+    proto_err_t err =
+        auth_rate_check(ctx->register_limit, key, ctx->cfg->register_rate_per_min, rate, &own);
+    if (err != PROTO_OK) {
+        fail->retry_after = own.retry_after;
+        auth_fail_msg(fail, "Too many registrations from this address. Please try again later.");
+    }
+    return err;
+}
+
 AUTH_HANDLER(auth_op_register)
 {
     const auth_ctx_t *ctx = cc->svc;
@@ -183,8 +198,7 @@ AUTH_HANDLER(auth_op_register)
     if ((err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK)
         goto done;
     auth_key_ip(key, ip);
-    if ((err = auth_rate_check(ctx->register_limit, key, ctx->cfg->register_rate_per_min, &reg_rate,
-                               fail)) != PROTO_OK)
+    if ((err = register_rate(ctx, key, &reg_rate, fail)) != PROTO_OK)
         goto done;
     if ((err = check_registration(username, email, password, full_name, has_name, norm_email, name,
                                   fail)) != PROTO_OK)

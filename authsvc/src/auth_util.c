@@ -39,9 +39,15 @@ proto_err_t auth_rate_check(auth_ratelimit_t *rl, const char *key, long limit, a
         return PROTO_ERR_INTERNAL_ERROR;
     out->on = true;
     out->limit = (uint32_t)limit;
+    /* The state goes into `fail` too: if the op then fails (401, 403, 422
+     * ...) its error reply still carries the RateLimit-* figures. */
+    fail->limit = limit;
+    fail->remaining = out->remaining;
+    fail->reset = out->reset_s;
     if (rc == AUTH_RATELIMIT_LIMITED) {
         fail->retry_after = retry > 0 ? retry : 1;
-        fail->limit = limit;
+        fail->remaining = 0;
+        fail->reset = fail->retry_after;
         auth_fail_msg(fail, "Too many requests. Please slow down.");
         return PROTO_ERR_RATE_LIMITED;
     }

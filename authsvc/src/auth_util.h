@@ -48,8 +48,10 @@ typedef struct {
 } auth_rate_t;
 
 /* Counts one request for `key` against `limit` per minute on `rl`.
- * PROTO_OK, or PROTO_ERR_RATE_LIMITED with fail->retry_after / fail->limit
- * set (PROTO_ERR_INTERNAL_ERROR on a bad key). */
+ * PROTO_OK, or PROTO_ERR_RATE_LIMITED with fail->retry_after set
+ * (PROTO_ERR_INTERNAL_ERROR on a bad key). When limiting is on, the state
+ * is also written to fail->limit/remaining/reset, so any later error
+ * reply of the op carries it. */
 proto_err_t auth_rate_check(auth_ratelimit_t *rl, const char *key, long limit, auth_rate_t *out,
                             proto_fail_t *fail);
 

@@ -82,7 +82,8 @@ typedef struct {
     proto_err_t err; /* PROTO_OK when ok */
     char errmsg[PROTO_ERRMSG_MAX];
     long retry_after;                /* seconds, -1 when absent */
-    long limit;                      /* rate_limited: the limit per window, -1 when absent */
+    long limit, remaining, reset;    /* the API rate limit after this request (RateLimit-*
+                                        headers), each -1 when absent */
     char field[PROTO_FIELD_MAX + 1]; /* validation errors: the field, "" when absent */
     const msgpack_object *body;      /* map when ok (empty if absent), NULL otherwise */
     msgpack_unpacked unpacked;       /* private */
@@ -109,7 +110,7 @@ int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *ms
 typedef struct {
     char msg[PROTO_ERRMSG_MAX];      /* optional human message ("" omits it) */
     long retry_after;                /* seconds; -1 omits it */
-    long limit;                      /* rate limit per window; -1 omits it */
+    long limit, remaining, reset;    /* the API rate limit state; -1 omits each */
     char field[PROTO_FIELD_MAX + 1]; /* validation errors: the field at fault ("" omits it) */
 } proto_fail_t;
 

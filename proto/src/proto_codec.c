@@ -518,7 +518,7 @@ void proto_reply_init(proto_reply_t *rep)
     memset(rep, 0, sizeof *rep);
     rep->err = PROTO_ERR_INTERNAL_ERROR;
     rep->retry_after = -1;
-    rep->limit = -1;
+    rep->limit = rep->remaining = rep->reset = -1;
     rep->body = NULL;
     msgpack_unpacked_init(&rep->unpacked);
 }
@@ -537,15 +537,16 @@ void proto_reply_set_error(proto_reply_t *rep, proto_err_t err, const char *msg)
     rep->err = err == PROTO_OK ? PROTO_ERR_INTERNAL_ERROR : err;
     rep->body = NULL;
     rep->retry_after = -1;
-    rep->limit = -1;
+    rep->limit = rep->remaining = rep->reset = -1;
     rep->field[0] = '\0';
     snprintf(rep->errmsg, sizeof rep->errmsg, "%s", msg ? msg : "");
 }
 
 enum { R_V, R_OK, R_BODY, R_ERR, R__COUNT };
 static const char *const REP_KEYS[R__COUNT] = {"v", "ok", "body", "err"};
-enum { E_CODE, E_MSG, E_RETRY, E_LIMIT, E_FIELD, E__COUNT };
-static const char *const ERR_KEYS[E__COUNT] = {"code", "msg", "retry_after", "limit", "field"};
+enum { E_CODE, E_MSG, E_RETRY, E_LIMIT, E_REMAINING, E_RESET, E_FIELD, E__COUNT };
+static const char *const ERR_KEYS[E__COUNT] = {"code",      "msg",   "retry_after", "limit",
+                                               "remaining", "reset", "field"};
 
 /* Copies an error message by length, dropping NULs, truncating. */
 static void copy_msg(char *dst, size_t cap, const msgpack_object *o)
@@ -567,6 +568,7 @@ static int reply_error(proto_reply_t *rep, const msgpack_object *err)
         return -1;
     if ((e[E_MSG] && e[E_MSG]->type != MSGPACK_OBJECT_STR) ||
         (e[E_RETRY] && !is_int64(e[E_RETRY])) || (e[E_LIMIT] && !is_int64(e[E_LIMIT])) ||
+        (e[E_REMAINING] && !is_int64(e[E_REMAINING])) || (e[E_RESET] && !is_int64(e[E_RESET])) ||
         (e[E_FIELD] && !clean_str(e[E_FIELD], PROTO_FIELD_MAX)))
         return -1;
     rep->ok = false;
@@ -577,8 +579,12 @@ static int reply_error(proto_reply_t *rep, const msgpack_object *err)
         copy_msg(rep->errmsg, sizeof rep->errmsg, e[E_MSG]);
     if (e[E_RETRY] && e[E_RETRY]->via.i64 >= 0)
         rep->retry_after = (long)e[E_RETRY]->via.i64;
-    if (e[E_LIMIT] && e[E_LIMIT]->via.i64 >= 0)
-        rep->limit = (long)e[E_LIMIT]->via.i64;
+    long *const ints[] = {&rep->limit, &rep->remaining, &rep->reset};
+    for (int k = 0; k < 3; k++) {
+        const msgpack_object *v = e[E_LIMIT + k];
+        if (v && v->via.i64 >= 0)
+            *ints[k] = (long)v->via.i64;
+    }
     if (e[E_FIELD])
         copy_msg(rep->field, sizeof rep->field, e[E_FIELD]);
     return 0;
@@ -631,7 +637,8 @@ int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_le
 
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg, long retry_after)
 {
-    proto_fail_t fail = {.msg = "", .retry_after = retry_after, .limit = -1, .field = ""};
+    proto_fail_t fail = {
+        .msg = "", .retry_after = retry_after, .limit = -1, .remaining = -1, .reset = -1};
     if (msg)
         snprintf(fail.msg, sizeof fail.msg, "%s", msg);
     return proto_reply_encode_fail(out, err, &fail);
@@ -639,12 +646,14 @@ int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *ms
 
 int proto_reply_encode_fail(msgpack_sbuffer *out, proto_err_t err, const proto_fail_t *fail)
 {
-    static const proto_fail_t none = {.msg = "", .retry_after = -1, .limit = -1, .field = ""};
+    static const proto_fail_t none = {
+        .msg = "", .retry_after = -1, .limit = -1, .remaining = -1, .reset = -1};
     if (!fail)
         fail = &none;
     const char *msg = fail->msg[0] ? fail->msg : NULL;
     const char *field = fail->field[0] ? fail->field : NULL;
-    long retry_after = fail->retry_after, limit = fail->limit;
+    long retry_after = fail->retry_after;
+    int nrate = (fail->limit >= 0) + (fail->remaining >= 0) + (fail->reset >= 0);
     if (!out)
         return -1;
     if (err == PROTO_OK || (int)err < 0 || err >= PROTO_ERR__COUNT)
@@ -659,16 +668,19 @@ int proto_reply_encode_fail(msgpack_sbuffer *out, proto_err_t err, const proto_f
     int rc = msgpack_pack_map(&pk, 3);
     rc |= pack_key(&pk, "v") | msgpack_pack_int(&pk, PROTO_VERSION);
     rc |= pack_key(&pk, "ok") | msgpack_pack_false(&pk);
-    rc |= pack_key(&pk, "err") | msgpack_pack_map(&pk, 1 + (msg != NULL) + (retry_after >= 0) +
-                                                           (limit >= 0) + (field != NULL));
+    rc |= pack_key(&pk, "err") |
+          msgpack_pack_map(&pk, 1 + (msg != NULL) + (retry_after >= 0) + nrate + (field != NULL));
     rc |= pack_key(&pk, "code") | pack_key(&pk, proto_err_code(err));
     if (msg)
         rc |= pack_key(&pk, "msg") | msgpack_pack_str(&pk, mlen) |
               msgpack_pack_str_body(&pk, msg, mlen);
     if (retry_after >= 0)
         rc |= pack_key(&pk, "retry_after") | msgpack_pack_int64(&pk, retry_after);
-    if (limit >= 0)
-        rc |= pack_key(&pk, "limit") | msgpack_pack_int64(&pk, limit);
+    const long rate[] = {fail->limit, fail->remaining, fail->reset};
+    for (int k = 0; k < 3; k++) {
+        if (rate[k] >= 0)
+            rc |= pack_key(&pk, ERR_KEYS[E_LIMIT + k]) | msgpack_pack_int64(&pk, rate[k]);
+    }
     if (field)
         rc |= pack_key(&pk, "field") | pack_key(&pk, field);
     return rc == 0 ? 0 : -1;

@@ -487,7 +487,7 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
     if (!fn)
         return proto_reply_encode_err(out, PROTO_ERR_BAD_REQUEST, "unknown op", -1);
     msgpack_packer pk;
-    proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .field = ""};
+    proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .remaining = -1, .reset = -1};
     body->size = 0;
     msgpack_packer_init(&pk, body, msgpack_sbuffer_write);
     proto_err_t err = fn(cc, req, &pk, &fail);
