@@ -1,8 +1,10 @@
 /*
  * gw_app: wiring. Builds the backend pools (one per service, sized to twice
  * the HTTP threads so a request thread and a health helper thread never
- * wait for a client), hands them to the handlers through gw_ctx_t, and runs
- * the graceful shutdown sequence.
+ * wait for a client), a second pair for the slow-route workers (sized to
+ * GATEWAY_SLOW_WORKERS, so a login flood never takes the clients the fast
+ * routes need), hands them to the handlers through gw_ctx_t, and runs the
+ * graceful shutdown sequence.
  */
 #include "gw_app.h"
 #include "gw_http.h"
@@ -20,7 +22,9 @@ struct gw_app {
     void *zctx;
     proto_pool_t *authsvc;
     proto_pool_t *storesvc;
-    gw_ctx_t ctx;
+    proto_pool_t *authsvc_slow; /* clients of the slow-route workers */
+    proto_pool_t *storesvc_slow;
+    gw_ctx_t ctx, slow_ctx;
     gw_http_t *http;
 };
 
@@ -33,7 +37,13 @@ static int make_pools(gw_app_t *self)
         proto_pool_new(self->zctx, cfg->authsvc_endpoints, size, (int)cfg->rpc_timeout_ms, &lim);
     self->storesvc =
         proto_pool_new(self->zctx, cfg->storesvc_endpoints, size, (int)cfg->rpc_timeout_ms, &lim);
-    return (self->authsvc && self->storesvc) ? 0 : -1;
+    /* Clients are created lazily: the slow pair costs nothing until used. */
+    int slow = (int)cfg->slow_workers;
+    self->authsvc_slow =
+        proto_pool_new(self->zctx, cfg->authsvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &lim);
+    self->storesvc_slow =
+        proto_pool_new(self->zctx, cfg->storesvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &lim);
+    return (self->authsvc && self->storesvc && self->authsvc_slow && self->storesvc_slow) ? 0 : -1;
 }
 
 gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nroutes)
@@ -53,7 +63,13 @@ gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nr
         goto fail;
     }
     self->ctx = (gw_ctx_t){.cfg = cfg, .authsvc = self->authsvc, .storesvc = self->storesvc};
-    gw_http_options_t opt = {.cfg = cfg, .routes = routes, .nroutes = nroutes, .ctx = &self->ctx};
+    self->slow_ctx =
+        (gw_ctx_t){.cfg = cfg, .authsvc = self->authsvc_slow, .storesvc = self->storesvc_slow};
+    gw_http_options_t opt = {.cfg = cfg,
+                             .routes = routes,
+                             .nroutes = nroutes,
+                             .ctx = &self->ctx,
+                             .slow_ctx = &self->slow_ctx};
     if (!(self->http = gw_http_new(&opt))) {
         rt_error(NULL, "cannot create the HTTP server");
         goto fail;
@@ -104,6 +120,8 @@ void gw_app_destroy(gw_app_t **self_p)
     gw_http_destroy(&self->http); /* stops the daemon first: no handler runs after this */
     proto_pool_destroy(&self->authsvc);
     proto_pool_destroy(&self->storesvc);
+    proto_pool_destroy(&self->authsvc_slow);
+    proto_pool_destroy(&self->storesvc_slow);
     if (self->zctx)
         zmq_ctx_term(self->zctx);
     free(self);

@@ -24,8 +24,10 @@ int gw_app_start(gw_app_t *self);
 /* The bound TCP port, 0 before start. */
 uint16_t gw_app_port(const gw_app_t *self);
 
-/* Graceful stop: no new connections, in-flight requests get up to
- * `grace_s` seconds to finish, then every connection is closed. */
+/* Graceful stop: no new connections, in-flight requests (slow ones
+ * included) get up to `grace_s` seconds to finish; then slow requests
+ * still queued are answered 503, running ones are waited for (each is
+ * bounded by RPC_TIMEOUT_MS), and every connection is closed. */
 void gw_app_shutdown(gw_app_t *self, long grace_s);
 
 /* Shuts down without grace if still running, then frees everything. */

@@ -32,6 +32,10 @@ static const rt_cfg_spec_t gw_specs[] = {
     {"HSTS_ENABLED", RT_CFG_BOOL, false, "false", 0, 0, F(hsts_enabled)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},
     {"SHUTDOWN_GRACE_SECONDS", RT_CFG_INT, false, "30", 0, 3600, F(shutdown_grace_s)},
+    {"COOKIE_SECURE", RT_CFG_BOOL, false, "true", 0, 0, F(cookie_secure)},
+    {"LOGIN_TRUSTED_PROXY_IPS", RT_CFG_STR, false, "", 0, GW_TRUSTED_MAX_CSV, F(trusted_proxy_ips)},
+    {"GATEWAY_SLOW_WORKERS", RT_CFG_INT, false, "16", 1, 1024, F(slow_workers)},
+    {"GATEWAY_SLOW_QUEUE", RT_CFG_INT, false, "256", 0, 65536, F(slow_queue)},
 };
 #define GW_NSPECS (sizeof gw_specs / sizeof gw_specs[0])
 
@@ -138,6 +142,14 @@ static int load_derived(gw_config_t *cfg, char *err, size_t errlen)
         return -1;
     }
     free_origins(origins, (size_t)n);
+    char why[160];
+    if (!(cfg->trusted = gw_trusted_new(cfg->trusted_proxy_ips, why, sizeof why))) {
+        snprintf(err, errlen,
+                 "LOGIN_TRUSTED_PROXY_IPS must be a comma-separated list of IP addresses or "
+                 "CIDR blocks: %s",
+                 why);
+        return -1;
+    }
     if (resolve_bind(cfg) != 0) {
         snprintf(err, errlen, "GATEWAY_BIND must be an address this host can bind, as host:port");
         return -1;
@@ -155,6 +167,8 @@ int gw_config_load(gw_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, char *er
 
 void gw_config_free(gw_config_t *cfg)
 {
-    if (cfg)
-        rt_config_free(gw_specs, GW_NSPECS, cfg);
+    if (!cfg)
+        return;
+    rt_config_free(gw_specs, GW_NSPECS, cfg);
+    gw_trusted_destroy(&cfg->trusted);
 }

@@ -7,6 +7,7 @@
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
+#include "gw_clientip.h"
 #include "rt_config.h"
 #include "rt_log.h"
 
@@ -32,11 +33,16 @@ typedef struct {
     bool hsts_enabled;
     char *log_level_text;
     long shutdown_grace_s;
+    bool cookie_secure;      /* COOKIE_SECURE: the refresh-token cookie gets Secure */
+    char *trusted_proxy_ips; /* LOGIN_TRUSTED_PROXY_IPS, comma-separated IPs/CIDRs */
+    long slow_workers;       /* GATEWAY_SLOW_WORKERS: threads running slow routes */
+    long slow_queue;         /* GATEWAY_SLOW_QUEUE: slow requests waiting for one */
 
     /* Derived by gw_config_load. */
     rt_log_level_t log_level;
     struct sockaddr_storage bind_addr;
     socklen_t bind_addrlen;
+    gw_trusted_t *trusted; /* parsed LOGIN_TRUSTED_PROXY_IPS (owned, never NULL after load) */
 } gw_config_t;
 
 /* The variable table (for docs and tests); `*n` receives its length. */

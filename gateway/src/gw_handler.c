@@ -11,6 +11,7 @@ void gw_reply_init(gw_reply_t *reply)
     memset(reply, 0, sizeof *reply);
     reply->err = PROTO_OK;
     reply->retry_after = -1;
+    reply->rate_limit = -1;
 }
 
 void gw_reply_cleanup(gw_reply_t *reply)

@@ -1,8 +1,13 @@
 /*
  * gw_handler: what a route handler sees and returns. Handlers stay pure:
- * a decoded request in (method, path parameters, parsed JSON body, request
- * id, client IP), a reply out (a JSON body with a status, or an error code
- * that gw_http turns into problem JSON). They never touch libmicrohttpd.
+ * a decoded request in (method, path parameters, parsed and validated JSON
+ * body, request id, client IP, the few request headers the API needs, and
+ * for protected routes the principal authsvc vouched for), a reply out (a
+ * JSON body with a status, or an error code that gw_http turns into problem
+ * JSON, plus the rate-limit state and cookie that become headers). They
+ * never touch libmicrohttpd, so gw_http may run them on an HTTP thread or
+ * on a slow-lane worker (gw_slow) alike: everything a request points to is
+ * owned by the gateway's request context, not by libmicrohttpd.
  */
 #ifndef GW_HANDLER_H
 #define GW_HANDLER_H
@@ -11,12 +16,20 @@
 #include "proto_client.h"
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
-#define GW_PARAMS_MAX 4   /* {param} segments per pattern */
-#define GW_PARAM_MAX  128 /* bytes of one parameter value */
-#define GW_RID_LEN    36  /* a UUID in text form */
-#define GW_IP_MAX     64  /* text form of a client address */
-#define GW_DETAIL_MAX 256 /* problem "detail" */
+#define GW_PARAMS_MAX     4   /* {param} segments per pattern */
+#define GW_PARAM_MAX      128 /* bytes of one parameter value */
+#define GW_RID_LEN        36  /* a UUID in text form */
+#define GW_IP_MAX         64  /* text form of a client address */
+#define GW_DETAIL_MAX     256 /* problem "detail" */
+#define GW_ID_MAX         64  /* a user or session id (a UUID, with room) */
+#define GW_NAME_MAX       128 /* a username in a principal */
+#define GW_ROLE_MAX       32
+#define GW_UA_MAX         512  /* User-Agent bytes passed on (sanitised, truncated) */
+#define GW_BEARER_MAX     4200 /* longest bearer token passed on (B_JWT in the catalogue) */
+#define GW_SET_COOKIE_MAX 512  /* one Set-Cookie value */
 
 /* Shared by every handler: borrowed configuration and backend pools. */
 typedef struct {
@@ -31,15 +44,39 @@ typedef struct {
     char value[GW_PARAM_MAX + 1];
 } gw_param_t;
 
+/* Who calls, as auth.authorize answered for a protected route. */
+typedef struct {
+    char user_id[GW_ID_MAX + 1];
+    char username[GW_NAME_MAX + 1];
+    char role[GW_ROLE_MAX + 1];
+    char sid[GW_ID_MAX + 1]; /* the session (refresh-token family); "" when none */
+    int64_t exp;             /* expiry of the credential, seconds since the epoch */
+} gw_principal_t;
+
+/* What a route asks of the generic backend handler (gw_api.h). */
+typedef struct gw_call gw_call_t;
+
 typedef struct {
     const char *method;
     const char *path; /* without the query string */
     const char *rid;
-    const char *client_ip;
+    const char *client_ip; /* resolved through LOGIN_TRUSTED_PROXY_IPS */
     const gw_param_t *params;
     size_t nparams;
-    const json_t *body; /* JSON routes: the parsed object; NULL otherwise */
+    const json_t *body; /* JSON routes: the validated object; NULL when absent */
+    const char *query;  /* raw query string without '?', NULL when none */
+    const char *bearer; /* the token of "Authorization: Bearer", NULL when absent or malformed */
+    const char *user_agent; /* printable ASCII, at most GW_UA_MAX bytes; NULL when absent */
+    const char *cookies;    /* every Cookie header line joined by "; ", NULL when none */
+    const gw_principal_t *principal; /* protected routes: the caller; NULL on public ones */
+    const gw_call_t *call;           /* the route's backend call, NULL when it has none */
 } gw_request_t;
+
+/* The API rate limiter's state after a request, when a backend reported it. */
+typedef struct {
+    bool set;
+    long limit, remaining, reset;
+} gw_rate_t;
 
 typedef struct {
     int status;      /* success status; 0 means 200 */
@@ -48,6 +85,9 @@ typedef struct {
     char detail[GW_DETAIL_MAX];
     json_t *errors;   /* optional validation errors array (owned) */
     long retry_after; /* seconds for Retry-After; -1 omits it */
+    long rate_limit;  /* rate_limited: the limit per window (RateLimit-Limit); -1 absent */
+    gw_rate_t rate;   /* RateLimit-* headers, on success and error answers alike */
+    char set_cookie[GW_SET_COOKIE_MAX]; /* a Set-Cookie header value; "" for none */
 } gw_reply_t;
 
 typedef void (*gw_handler_fn)(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);

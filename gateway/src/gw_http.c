@@ -3,10 +3,25 @@
  *
  *   URI callback      -> request context: start time, deadline, request id
  *   first call        -> bounds and framing checks, route match, media type,
- *                        declared length; any error is kept as "pending"
+ *                        declared length, client IP; any error is kept as
+ *                        "pending"
  *   body calls        -> bounded accumulation (JSON routes) or discarding
- *   last call         -> pending error, CORS preflight, or parse + handler
+ *   last call         -> pending error, CORS preflight, or auth.authorize
+ *                        (protected routes) + parse + field check + handler
  *   completed         -> one access-log line, context freed
+ *
+ * Slow routes (route->slow: their op hashes a password) never run their
+ * handler on an HTTP thread. The last call copies what the handler needs
+ * into the request context (gw_job_t), suspends the connection and hands
+ * the job to the slow pool (gw_slow); the pool thread runs the handler,
+ * stores the reply, marks the job done and resumes the connection, and the
+ * access-handler call that follows the resume queues the stored reply. A
+ * full pool answers 503 the same way (resumed at once). Suspended
+ * connections have no deadline (disarmed before any handler) and
+ * libmicrohttpd does not time them out; gw_http_stop stops the pool (queued
+ * jobs answered 503, running ones finished, every connection resumed)
+ * before it stops libmicrohttpd, which must never see a suspended
+ * connection at stop.
  *
  * Why the split: libmicrohttpd 0.9.75 closes the connection when a response
  * is queued in the first call, so only errors that must not read a body
@@ -15,8 +30,12 @@
  * lets Transfer-Encoding win over Content-Length; both are rejected here.
  */
 #include "gw_http.h"
+#include "gw_api.h"
+#include "gw_clientip.h"
+#include "gw_headers.h"
 #include "gw_problem.h"
 #include "gw_reaper.h"
+#include "gw_slow.h"
 #include "gw_uuid.h"
 #include "rt_log.h"
 
@@ -37,6 +56,7 @@ struct gw_http {
     gw_http_options_t opt;
     struct MHD_Daemon *daemon;
     gw_reaper_t *reaper;  /* absolute deadlines (header and body trickle) */
+    gw_slow_t *slow;      /* runs the handlers of slow routes */
     MHD_socket listen_fd; /* handed back by quiesce; closed after stop */
     char *origins[GW_CORS_ORIGINS_MAX];
     size_t norigins;
@@ -55,14 +75,34 @@ typedef struct {
     const char *content_type; /* borrowed from libmicrohttpd for the request */
     const char *origin;
     const char *acr_method; /* Access-Control-Request-Method */
+    const char *authorization;
+    int authz_count;
+    const char *user_agent;
 } gw_hdrs_t;
+
+/* Everything a handler reads, owned by the request context (never by
+ * libmicrohttpd), so that it may run on a slow-pool thread while the
+ * connection is suspended. */
+typedef struct {
+    gw_request_t req;
+    gw_reply_t reply;
+    gw_principal_t principal;
+    json_t *body;
+    char *path, *bearer, *user_agent, *cookies;
+    struct MHD_Connection *conn; /* slow jobs: the suspended connection */
+} gw_job_t;
+
+/* Where a slow request is; only the pool thread moves RUNNING to DONE. */
+enum { SLOW_NONE, SLOW_RUNNING, SLOW_DONE };
 
 typedef struct {
     gw_http_t *http;
     gw_reaper_slot_t *slot; /* the connection's deadline; may be NULL */
     uint64_t start_ns, deadline_ns;
     char rid[GW_UUID_STRLEN + 1];
-    char client_ip[GW_IP_MAX];
+    char peer[GW_IP_MAX];           /* the TCP peer */
+    char client_ip[GW_IP_MAX];      /* resolved through LOGIN_TRUSTED_PROXY_IPS */
+    char *query;                    /* raw query string, NULL when none */
     char method[16];                /* for the log, sanitised */
     char path[GW_LOG_PATH_MAX + 1]; /* for the log, sanitised */
     const char *url, *mhd_method;   /* borrowed from libmicrohttpd */
@@ -75,6 +115,8 @@ typedef struct {
     const char *pending_detail;
     char *body;
     size_t body_len, body_cap, discarded;
+    gw_job_t job;
+    atomic_int slow; /* SLOW_* */
 } gw_req_t;
 
 /* A reply ready to be queued; `body` is heap memory handed to libmicrohttpd. */
@@ -84,7 +126,7 @@ typedef struct {
     char *body;
     size_t len;
     const char *allow;
-    long retry_after;
+    const gw_reply_t *reply; /* its rate-limit, challenge and cookie headers; may be NULL */
     bool preflight;
 } gw_out_t;
 
@@ -153,7 +195,10 @@ static gw_req_t *req_new(gw_http_t *self, struct MHD_Connection *conn)
     r->deadline_ns = r->start_ns + (uint64_t)self->opt.cfg->request_timeout_s * 1000000000u;
     r->pending = PROTO_OK;
     gw_uuid_v4(r->rid);
-    peer_ip(conn, r->client_ip, sizeof r->client_ip);
+    peer_ip(conn, r->peer, sizeof r->peer);
+    memcpy(r->client_ip, r->peer, sizeof r->client_ip);
+    gw_reply_init(&r->job.reply);
+    atomic_init(&r->slow, SLOW_NONE);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->slot = ci ? ci->socket_context : NULL;
@@ -167,6 +212,14 @@ static void req_free(gw_req_t *r)
     if (!r)
         return;
     atomic_fetch_sub(&r->http->in_flight, 1);
+    gw_job_t *j = &r->job;
+    gw_reply_cleanup(&j->reply);
+    json_decref(j->body);
+    free(j->path);
+    free(j->bearer);
+    free(j->user_agent);
+    free(j->cookies);
+    free(r->query);
     free(r->body);
     free(r);
 }
@@ -217,10 +270,11 @@ static int add_headers(gw_http_t *self, const gw_req_t *r, struct MHD_Response *
         ok &= MHD_add_response_header(resp, "Content-Type", o->ctype);
     if (o->allow && *o->allow)
         ok &= MHD_add_response_header(resp, "Allow", o->allow);
-    if (o->retry_after >= 0) {
-        char ra[24];
-        snprintf(ra, sizeof ra, "%ld", o->retry_after);
-        ok &= MHD_add_response_header(resp, "Retry-After", ra);
+    if (o->reply) {
+        gw_headers_t hs;
+        gw_headers_for_reply(o->reply, &hs);
+        for (size_t i = 0; i < hs.n; i++)
+            ok &= MHD_add_response_header(resp, hs.h[i].name, hs.h[i].value);
     }
     if (atomic_load(&self->stopping))
         ok &= MHD_add_response_header(resp, "Connection", "close");
@@ -253,11 +307,10 @@ static enum MHD_Result send_out(gw_http_t *self, struct MHD_Connection *conn, gw
 
 static enum MHD_Result send_problem(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
                                     proto_err_t err, const char *detail, const json_t *errors,
-                                    long retry_after)
+                                    const gw_reply_t *reply)
 {
-    gw_out_t o = {.status = gw_problem_status(err),
-                  .ctype = "application/problem+json",
-                  .retry_after = retry_after};
+    gw_out_t o = {
+        .status = gw_problem_status(err), .ctype = "application/problem+json", .reply = reply};
     o.body = gw_problem_dumps(err, detail, r->rid, errors, &o.len);
     if (!o.body)
         return MHD_NO;
@@ -270,7 +323,7 @@ static enum MHD_Result send_problem(gw_http_t *self, struct MHD_Connection *conn
  * the browser asks for a method, a plain 204 with Allow otherwise. */
 static enum MHD_Result send_options(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
 {
-    gw_out_t o = {.status = 204, .allow = r->match.allow, .retry_after = -1};
+    gw_out_t o = {.status = 204, .allow = r->match.allow};
     o.preflight = r->hdrs.acr_method && allowed_origin(self, r->hdrs.origin);
     return send_out(self, conn, r, &o);
 }
@@ -282,14 +335,13 @@ static enum MHD_Result send_reply(gw_http_t *self, struct MHD_Connection *conn, 
         if (gw_problem_status(reply->err) >= 500)
             rt_error(r->rid, "%s %s failed: %s: %s", r->method, r->path, proto_err_code(reply->err),
                      reply->detail);
-        return send_problem(self, conn, r, reply->err, reply->detail, reply->errors,
-                            reply->retry_after);
+        return send_problem(self, conn, r, reply->err, reply->detail, reply->errors, reply);
     }
-    gw_out_t o = {.status = reply->status ? reply->status : 200, .retry_after = -1};
+    gw_out_t o = {.status = reply->status ? reply->status : 200, .reply = reply};
     if (reply->json) {
         o.body = json_dumps(reply->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (!o.body)
-            return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, -1);
+            return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, reply);
         o.len = strlen(o.body);
         o.ctype = "application/json";
     }
@@ -315,6 +367,11 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
         h->origin = value;
     } else if (strcasecmp(key, "Access-Control-Request-Method") == 0) {
         h->acr_method = value;
+    } else if (strcasecmp(key, "Authorization") == 0) {
+        if (h->authz_count++ == 0)
+            h->authorization = value;
+    } else if (strcasecmp(key, "User-Agent") == 0 && !h->user_agent) {
+        h->user_agent = value;
     }
     return MHD_YES;
 }
@@ -379,13 +436,17 @@ static proto_err_t check_route(gw_http_t *self, gw_req_t *r, const char **detail
 
 static bool route_takes_json(const gw_req_t *r)
 {
-    return r->mres == GW_MATCH_OK && r->match.route->body == GW_BODY_JSON;
+    return r->mres == GW_MATCH_OK &&
+           (r->match.route->body == GW_BODY_JSON || r->match.route->body == GW_BODY_JSON_OPTIONAL);
 }
 
 static proto_err_t check_media_type(gw_http_t *self, gw_req_t *r, const char **detail)
 {
     *detail = "Content-Type must be application/json";
-    if (route_takes_json(r) && !media_is_json(r->hdrs.content_type))
+    /* An optional body that is absent needs no Content-Type. */
+    bool expected =
+        route_takes_json(r) && (r->match.route->body == GW_BODY_JSON || has_body(&r->hdrs));
+    if (expected && !media_is_json(r->hdrs.content_type))
         return PROTO_ERR_UNSUPPORTED_MEDIA_TYPE;
     return PROTO_OK;
 }
@@ -402,6 +463,61 @@ static proto_err_t check_length(gw_http_t *self, gw_req_t *r, const char **detai
 static const precheck_fn prechecks[] = {
     check_uri, check_header_size, check_framing, check_route, check_media_type, check_length,
 };
+
+/* Joins every line of one header, in order, with `sep`. */
+typedef struct {
+    const char *name, *sep;
+    char *buf; /* NULL while no line was seen */
+    size_t len;
+    bool oom;
+} joiner_t;
+
+static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    joiner_t *j = cls;
+    if (j->oom || strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    size_t sl = j->buf ? strlen(j->sep) : 0;
+    char *nb = realloc(j->buf, j->len + sl + value_size + 1);
+    if (!nb) {
+        j->oom = true;
+        return MHD_YES;
+    }
+    memcpy(nb + j->len, j->sep, sl);
+    memcpy(nb + j->len + sl, value, value_size);
+    j->len += sl + value_size;
+    nb[j->len] = '\0';
+    j->buf = nb;
+    return MHD_YES;
+}
+
+/* A heap string of every `name` line joined by `sep`; NULL when none (or OOM). */
+static char *joined_header(struct MHD_Connection *conn, const char *name, const char *sep)
+{
+    joiner_t j = {.name = name, .sep = sep};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, join_header, &j);
+    if (j.oom) {
+        free(j.buf);
+        return NULL;
+    }
+    return j.buf;
+}
+
+/* The client address behind our trusted proxies (API.md, "Client IP").
+ * X-Forwarded-For may come as several lines: they are one list, in order. */
+static void resolve_client_ip(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+{
+    const gw_trusted_t *trusted = self->opt.cfg->trusted;
+    if (gw_trusted_count(trusted) == 0)
+        return; /* the peer, already in client_ip */
+    char *xff = joined_header(conn, "X-Forwarded-For", ",");
+    const char *xri = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Real-IP");
+    char out[GW_CLIENTIP_LEN];
+    if (gw_clientip_resolve(trusted, r->peer, xff, xri, out, sizeof out) == 0)
+        snprintf(r->client_ip, sizeof r->client_ip, "%s", out);
+    free(xff);
+}
 
 static enum MHD_Result on_headers(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
                                   const char *url, const char *method)
@@ -425,7 +541,8 @@ static enum MHD_Result on_headers(gw_http_t *self, struct MHD_Connection *conn, 
      * read (libmicrohttpd then closes the connection). Otherwise wait for the
      * next call, which keeps the connection alive. */
     if (r->pending != PROTO_OK && has_body(&r->hdrs))
-        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, -1);
+        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, NULL);
+    resolve_client_ip(self, conn, r);
     return MHD_YES;
 }
 
@@ -502,39 +619,156 @@ static proto_err_t parse_body(const gw_req_t *r, json_t **out, const char **deta
     return PROTO_OK;
 }
 
+/* The parsed and field-checked body, NULL when the route takes none or an
+ * optional one is absent. On failure `*errors` may list the bad fields. */
+static proto_err_t take_body(const gw_req_t *r, json_t **out, const char **detail, json_t **errors)
+{
+    const gw_route_t *route = r->match.route;
+    *out = NULL;
+    *errors = NULL;
+    if (!route_takes_json(r) || (route->body == GW_BODY_JSON_OPTIONAL && r->body_len == 0))
+        return PROTO_OK;
+    proto_err_t err = parse_body(r, out, detail);
+    if (err != PROTO_OK)
+        return err;
+    if (route->fields && gw_schema_check(route->fields, *out, errors) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        *detail = "The request body has invalid fields";
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
+    return PROTO_OK;
+}
+
+/* Copies what the handler reads out of libmicrohttpd's memory into the job
+ * (the body comes later, once authorised). Returns 0 or -1 (out of memory). */
+static int job_init(struct MHD_Connection *conn, gw_req_t *r)
+{
+    gw_job_t *j = &r->job;
+    j->path = strndup(r->url, strcspn(r->url, "?"));
+    j->cookies = joined_header(conn, "Cookie", "; ");
+    if (r->hdrs.authz_count == 1 && (j->bearer = malloc(GW_BEARER_MAX + 1)) &&
+        gw_bearer_parse(r->hdrs.authorization, j->bearer, GW_BEARER_MAX + 1) != 0) {
+        free(j->bearer); /* malformed or duplicated: as if absent (authsvc answers 401) */
+        j->bearer = NULL;
+    }
+    if (r->hdrs.user_agent && r->hdrs.user_agent[0] && (j->user_agent = malloc(GW_UA_MAX + 1)))
+        gw_sanitise_ascii(j->user_agent, GW_UA_MAX + 1, r->hdrs.user_agent);
+    if (!j->path)
+        return -1;
+    j->req = (gw_request_t){.method = r->method,
+                            .path = j->path,
+                            .rid = r->rid,
+                            .client_ip = r->client_ip,
+                            .params = r->match.params,
+                            .nparams = r->match.nparams,
+                            .query = r->query,
+                            .bearer = j->bearer,
+                            .user_agent = j->user_agent,
+                            .cookies = j->cookies,
+                            .call = r->match.route->call};
+    return 0;
+}
+
+/* ---- slow routes ---- */
+
+/* The job is over: publish the reply, then let libmicrohttpd go on. */
+static void slow_finish(gw_req_t *r)
+{
+    struct MHD_Connection *conn = r->job.conn;
+    atomic_store_explicit(&r->slow, SLOW_DONE, memory_order_release);
+    MHD_resume_connection(conn); /* from here on `r` may be completed and freed */
+}
+
+static void slow_run(void *arg)
+{
+    gw_req_t *r = arg;
+    const gw_http_t *self = r->http;
+    const gw_ctx_t *ctx = self->opt.slow_ctx ? self->opt.slow_ctx : self->opt.ctx;
+    r->match.route->handler(ctx, &r->job.req, &r->job.reply);
+    slow_finish(r);
+}
+
+static void slow_cancel(void *arg)
+{
+    gw_req_t *r = arg;
+    gw_reply_error(&r->job.reply, PROTO_ERR_UNAVAILABLE, "The server is shutting down");
+    slow_finish(r);
+}
+
+/* Suspends first: a pool thread may resume the connection at once, and
+ * resuming one that is not suspended is undefined in libmicrohttpd. */
+static enum MHD_Result start_slow(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+{
+    r->job.conn = conn;
+    atomic_store_explicit(&r->slow, SLOW_RUNNING, memory_order_relaxed);
+    MHD_suspend_connection(conn);
+    if (gw_slow_submit(self->slow, slow_run, slow_cancel, r) != 0) {
+        bool stopping = atomic_load(&self->stopping);
+        gw_reply_error(&r->job.reply, PROTO_ERR_UNAVAILABLE,
+                       stopping ? "The server is shutting down"
+                                : "Too many requests in progress. Please try again later.");
+        r->job.reply.retry_after = stopping ? -1 : 1;
+        slow_finish(r); /* answered by the call that follows the resume */
+    }
+    return MHD_YES;
+}
+
+/* Runs the handler here, or on the slow pool for a slow route. */
+static enum MHD_Result dispatch(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+{
+    const gw_route_t *route = r->match.route;
+    gw_job_t *j = &r->job;
+    if (route->slow)
+        return start_slow(self, conn, r);
+    /* Fast handlers run on this HTTP thread; their backend calls are
+     * bounded by RPC_TIMEOUT_MS / HEALTH_TIMEOUT_MS. */
+    route->handler(self->opt.ctx, &j->req, &j->reply);
+    return send_reply(self, conn, r, &j->reply);
+}
+
+/* The last call. Order: errors found before the body (kept pending), CORS
+ * preflight, auth.authorize for protected routes, then the body's JSON and
+ * fields, then the handler. Authorising before looking at the body means a
+ * caller without a valid credential (or permission) learns nothing about a
+ * route's body rules: 401/403, never 400/422. It is fast, so it runs here
+ * even for slow routes, and unauthorised requests never take a slow thread. */
 static enum MHD_Result on_complete(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
 {
+    int slow = atomic_load_explicit(&r->slow, memory_order_acquire);
+    if (slow == SLOW_DONE) /* the call after the resume: never the first call */
+        return send_reply(self, conn, r, &r->job.reply);
+    if (slow == SLOW_RUNNING)
+        return MHD_YES; /* suspended connections get no calls; nothing to do if one comes */
     if (r->pending != PROTO_OK)
-        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, -1);
+        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, NULL);
     if (r->preflight)
         return send_options(self, conn, r);
-    json_t *body = NULL;
-    const char *detail = NULL;
-    if (route_takes_json(r)) {
-        proto_err_t err = parse_body(r, &body, &detail);
-        if (err != PROTO_OK)
-            return send_problem(self, conn, r, err, detail, NULL, -1);
-    }
-    /* The whole request is in: the deadline stops here, the handler's
-     * backend calls are bounded by their own timeouts. */
+    /* The whole request is in: the deadline stops here (also for a request
+     * about to be suspended), backend calls are bounded by their own
+     * timeouts. */
     gw_reaper_arm(self->reaper, r->slot, 0);
-    gw_request_t req = {.method = r->mhd_method,
-                        .path = r->url,
-                        .rid = r->rid,
-                        .client_ip = r->client_ip,
-                        .params = r->match.params,
-                        .nparams = r->match.nparams,
-                        .body = body};
-    gw_reply_t reply;
-    gw_reply_init(&reply);
-    /* The handler runs on this HTTP thread; backend calls are bounded by
-     * RPC_TIMEOUT_MS / HEALTH_TIMEOUT_MS. Later issue: per-kind concurrency
-     * bounds (or suspend/resume) so slow kinds cannot hold every thread. */
-    r->match.route->handler(self->opt.ctx, &req, &reply);
-    json_decref(body);
-    enum MHD_Result rc = send_reply(self, conn, r, &reply);
-    gw_reply_cleanup(&reply);
-    return rc;
+    gw_job_t *j = &r->job;
+    if (job_init(conn, r) != 0) {
+        rt_error(r->rid, "out of memory preparing a request");
+        return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, NULL);
+    }
+    const char *permission = r->match.route->permission;
+    if (permission) {
+        if (gw_api_authorize(self->opt.ctx, &j->req, permission, &j->principal, &j->reply) != 0)
+            return send_reply(self, conn, r, &j->reply);
+        j->req.principal = &j->principal;
+    }
+    json_t *errors = NULL;
+    const char *detail = NULL;
+    proto_err_t err = take_body(r, &j->body, &detail, &errors);
+    if (err != PROTO_OK) { /* with the limiter state authorize reported, if any */
+        enum MHD_Result rc = send_problem(self, conn, r, err, detail, errors, &j->reply);
+        json_decref(errors);
+        return rc;
+    }
+    j->req.body = j->body;
+    return dispatch(self, conn, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -565,6 +799,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     if (!r)
         return NULL;
     r->uri_too_long = strnlen(uri, GW_URI_MAX + 1) > GW_URI_MAX;
+    const char *q = strchr(uri, '?');
+    if (q && !r->uri_too_long) /* for list routes; NULL on OOM reads as "no parameters" */
+        r->query = strndup(q + 1, strcspn(q + 1, "#"));
     /* For the log in case libmicrohttpd answers before our first call; never
      * the query string, which may carry credentials. */
     copy_sanitised(r->path, sizeof r->path, uri, strcspn(uri, "?"));
@@ -588,8 +825,9 @@ static void access_log(const gw_req_t *r, enum MHD_RequestTerminationCode toe)
 {
     double ms = (double)(now_ns() - r->start_ns) / 1e6;
     int status = r->dropped ? 408 : r->status;
-    json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:s}", "method", r->method, "path", r->path,
-                          "status", status, "duration_ms", ms, "client_ip", r->client_ip);
+    json_t *f =
+        json_pack("{s:s, s:s, s:i, s:f, s:s, s:s}", "method", r->method, "path", r->path, "status",
+                  status, "duration_ms", ms, "client_ip", r->client_ip, "peer", r->peer);
     if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         json_object_set_new(f, "outcome", json_string(outcome_name(r, toe)));
     rt_log_fields(RT_LOG_INFO, r->rid, "request", f);
@@ -667,12 +905,18 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
         return NULL;
     }
     self->norigins = (size_t)n;
+    self->slow = gw_slow_new((int)opt->cfg->slow_workers, (int)opt->cfg->slow_queue);
+    if (!self->slow) {
+        gw_http_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
 static unsigned daemon_flags(const gw_config_t *cfg)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* slow routes (gw_slow) */
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (cfg->bind_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -689,6 +933,11 @@ int gw_http_start(gw_http_t *self)
         gw_reaper_destroy(&self->reaper);
         return -1;
     }
+    if (gw_slow_start(self->slow) != 0) {
+        rt_error(NULL, "cannot start the slow-request pool (GATEWAY_SLOW_WORKERS)");
+        gw_reaper_destroy(&self->reaper);
+        return -1;
+    }
     /* The logger must be the first option, or early messages bypass it. */
     self->daemon = MHD_start_daemon(
         daemon_flags(cfg), 0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
@@ -702,6 +951,7 @@ int gw_http_start(gw_http_t *self)
         on_connection, self, MHD_OPTION_END);
     if (!self->daemon) {
         rt_error(NULL, "cannot start the HTTP server on GATEWAY_BIND %s", cfg->bind);
+        gw_slow_stop(self->slow);
         gw_reaper_destroy(&self->reaper);
         return -1;
     }
@@ -733,6 +983,13 @@ void gw_http_stop(gw_http_t *self)
     if (!self || !self->daemon)
         return;
     atomic_store(&self->stopping, true);
+    /* libmicrohttpd must never be stopped with a suspended connection.
+     * Stopping the pool answers every queued slow job (503) and waits for
+     * the running ones; each resumes its connection. A slow request that
+     * arrives from now on is refused and resumed by its own HTTP thread
+     * before that thread can exit, and MHD_stop_daemon processes pending
+     * resumes before it checks for suspended connections. */
+    gw_slow_stop(self->slow);
     MHD_stop_daemon(self->daemon); /* closes every connection: slots come back */
     self->daemon = NULL;
     gw_reaper_destroy(&self->reaper);
@@ -747,6 +1004,7 @@ void gw_http_destroy(gw_http_t **self_p)
         return;
     gw_http_t *self = *self_p;
     gw_http_stop(self);
+    gw_slow_destroy(&self->slow);
     for (size_t i = 0; i < self->norigins; i++)
         free(self->origins[i]);
     free(self);

@@ -10,6 +10,9 @@
  * close the connection), body calls accumulate a bounded body, and the last
  * call answers. An error found before the body is answered at once only
  * when a body follows (the connection is then closed instead of read).
+ * Protected routes are authorised (auth.authorize) before their handler;
+ * slow routes run their handler on a bounded pool (GATEWAY_SLOW_WORKERS,
+ * GATEWAY_SLOW_QUEUE) while the connection is suspended.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -35,6 +38,10 @@ typedef struct {
     const gw_route_t *routes; /* borrowed; outlives the server */
     size_t nroutes;
     const gw_ctx_t *ctx; /* handed to every handler, borrowed */
+    /* Handed to the handlers of slow routes instead (their own backend
+     * pools, so slow calls never wait for a client of the fast ones);
+     * NULL: ctx. Borrowed. */
+    const gw_ctx_t *slow_ctx;
 } gw_http_options_t;
 
 typedef struct gw_http gw_http_t;

@@ -1,19 +1,169 @@
 /*
- * gw_route: segment-by-segment matching of a request path against the route
- * table. Patterns are few and short, so a linear scan beats any index here;
- * what matters is that matching is exact (no prefix matches, no trailing-slash
- * guessing) and that captured values are bounded.
+ * gw_route: the public route table, and segment-by-segment matching of a
+ * request path against a table. The table is the API at a glance: each row
+ * names its handler, permission, body fields, lane and backend call (the
+ * field tables and call rows above it). Patterns are few and short, so a
+ * linear scan beats any index here; what matters is that matching is exact
+ * (no prefix matches, no trailing-slash guessing) and that captured values
+ * are bounded.
  */
 #include "gw_route.h"
+#include "gw_api.h"
+#include "gw_auth.h"
 #include "gw_health.h"
 
 #include <stdbool.h>
 #include <string.h>
 
+/* ---- request bodies: the fields each JSON route accepts ----
+ *
+ * String bounds mirror the wire bounds of the op's catalogue row
+ * (proto_catalog.c), so an accepted body is never a bad_request there; the
+ * rules a person must follow (lengths, characters, strength) are checked
+ * by authsvc. test_route checks every row against the catalogue. */
+
+#define REQ(n, t, max)                                                                             \
+    {                                                                                              \
+        n, t, true, max                                                                            \
+    }
+#define OPT(n, t, max)                                                                             \
+    {                                                                                              \
+        n, t, false, max                                                                           \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, GW_JSON_STRING, false, 0                                                             \
+    }
+
+static const gw_field_t f_register[] = {
+    REQ("username", GW_JSON_STRING, 512),
+    REQ("email", GW_JSON_STRING, 512),
+    REQ("password", GW_JSON_STRING, 1024),
+    OPT("full_name", GW_JSON_STRING_OR_NULL, 1024),
+    END,
+};
+static const gw_field_t f_token[] = {
+    REQ("username", GW_JSON_STRING, 512),
+    REQ("password", GW_JSON_STRING, 1024),
+    OPT("totp_code", GW_JSON_STRING_OR_NULL, 32),
+    OPT("backup_code", GW_JSON_STRING_OR_NULL, 32),
+    END,
+};
+static const gw_field_t f_refresh_token[] = {
+    OPT("refresh_token", GW_JSON_STRING, 256),
+    END,
+};
+static const gw_field_t f_update_self[] = {
+    OPT("full_name", GW_JSON_STRING_OR_NULL, 1024),
+    OPT("email", GW_JSON_STRING, 512),
+    END,
+};
+static const gw_field_t f_change_password[] = {
+    REQ("current_password", GW_JSON_STRING, 1024),
+    REQ("new_password", GW_JSON_STRING, 1024),
+    END,
+};
+static const gw_field_t f_user_update[] = {
+    OPT("role", GW_JSON_STRING, 32),
+    OPT("is_active", GW_JSON_BOOL, 0),
+    END,
+};
+
+/* ---- backend calls ---- */
+
+#define AUTH  GW_SVC_AUTHSVC
+#define STORE GW_SVC_STORESVC
+#define IP    GW_ARG_CLIENT_IP
+#define UA    GW_ARG_USER_AGENT
+#define ACTOR GW_ARG_ACTOR_ID
+#define ROLE  GW_ARG_ACTOR_ROLE
+#define SID   GW_ARG_ACTOR_SID
+#define SELF  GW_ARG_SELF_ID
+
+static const gw_call_t c_register = {.op = PROTO_OP_AUTH_REGISTER,
+                                     .svc = AUTH,
+                                     .args = IP,
+                                     .unwrap = "user",
+                                     .shape = gw_shape_user,
+                                     .status = 201};
+static const gw_call_t c_token = {
+    .op = PROTO_OP_AUTH_TOKEN, .svc = AUTH, .args = IP | UA, .shape = gw_shape_token};
+static const gw_call_t c_refresh = {
+    .op = PROTO_OP_AUTH_REFRESH, .svc = AUTH, .args = IP | UA, .shape = gw_shape_token};
+static const gw_call_t c_logout = {
+    .op = PROTO_OP_AUTH_LOGOUT, .svc = AUTH, .args = IP, .status = 204, .clear_cookie = true};
+static const gw_call_t c_logout_all = {.op = PROTO_OP_AUTH_LOGOUT_ALL,
+                                       .svc = AUTH,
+                                       .args = ACTOR,
+                                       .status = 204,
+                                       .clear_cookie = true};
+static const gw_call_t c_sessions = {
+    .op = PROTO_OP_AUTH_SESSIONS, .svc = AUTH, .args = ACTOR | SID, .shape = gw_shape_sessions};
+static const gw_call_t c_session_revoke = {.op = PROTO_OP_AUTH_SESSION_REVOKE,
+                                           .svc = AUTH,
+                                           .args = ACTOR,
+                                           .param = "session_id",
+                                           .status = 204};
+static const gw_call_t c_me = {
+    .op = PROTO_OP_STORE_USER_GET, .svc = STORE, .args = SELF, .shape = gw_shape_user};
+static const gw_call_t c_update_self = {
+    .op = PROTO_OP_AUTH_UPDATE_SELF, .svc = AUTH, .args = ACTOR, .shape = gw_shape_user};
+static const gw_call_t c_change_password = {
+    .op = PROTO_OP_AUTH_CHANGE_PASSWORD, .svc = AUTH, .args = ACTOR | SID, .status = 204};
+static const gw_call_t c_user_list = {
+    .op = PROTO_OP_STORE_USER_LIST, .svc = STORE, .shape = gw_shape_user_list};
+static const gw_call_t c_user_get = {
+    .op = PROTO_OP_STORE_USER_GET, .svc = STORE, .param = "id", .shape = gw_shape_user};
+static const gw_call_t c_user_update = {.op = PROTO_OP_AUTH_USER_UPDATE,
+                                        .svc = AUTH,
+                                        .args = ACTOR | ROLE,
+                                        .param = "id",
+                                        .shape = gw_shape_user};
+static const gw_call_t c_user_delete = {.op = PROTO_OP_AUTH_USER_DELETE,
+                                        .svc = AUTH,
+                                        .args = ACTOR | ROLE,
+                                        .param = "id",
+                                        .status = 204};
+static const gw_call_t c_stats = {.op = PROTO_OP_AUTH_STATS, .svc = AUTH, .shape = gw_shape_stats};
+
+#define NONE     GW_BODY_NONE
+#define JSON     GW_BODY_JSON
+#define OPT_JSON GW_BODY_JSON_OPTIONAL
+#define SLOW     true
+#define FAST     false
+
+/* Order matters where patterns overlap: /users/me before /users/{id}. */
 static const gw_route_t gw_routes[] = {
-    {"GET", "/healthz", gw_health_live, NULL, GW_BODY_NONE},
-    {"GET", "/readyz", gw_health_ready, NULL, GW_BODY_NONE},
-    {"GET", "/api/v1/health", gw_health_full, NULL, GW_BODY_NONE},
+    {"GET", "/healthz", gw_health_live, NULL, NONE, NULL, FAST, NULL},
+    {"GET", "/readyz", gw_health_ready, NULL, NONE, NULL, FAST, NULL},
+    {"GET", "/api/v1/health", gw_health_full, NULL, NONE, NULL, FAST, NULL},
+
+    {"POST", "/api/v1/auth/register", gw_api_handle, NULL, JSON, f_register, SLOW, &c_register},
+    {"POST", "/api/v1/auth/token", gw_api_handle, NULL, JSON, f_token, SLOW, &c_token},
+    {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SLOW, &c_token},
+    {"POST", "/api/v1/auth/refresh", gw_auth_refresh, NULL, OPT_JSON, f_refresh_token, FAST,
+     &c_refresh},
+    {"POST", "/api/v1/auth/logout", gw_auth_logout, NULL, OPT_JSON, f_refresh_token, FAST,
+     &c_logout},
+    {"POST", "/api/v1/auth/logout-all", gw_api_handle, "self:read", NONE, NULL, FAST,
+     &c_logout_all},
+    {"GET", "/api/v1/auth/session", gw_auth_session, "self:read", NONE, NULL, FAST, NULL},
+    {"GET", "/api/v1/auth/sessions", gw_api_handle, "self:read", NONE, NULL, FAST, &c_sessions},
+    {"DELETE", "/api/v1/auth/sessions/{id}", gw_api_handle, "self:read", NONE, NULL, FAST,
+     &c_session_revoke},
+
+    {"GET", "/api/v1/users/me", gw_api_handle, "self:read", NONE, NULL, FAST, &c_me},
+    {"PATCH", "/api/v1/users/me", gw_api_handle, "self:write", JSON, f_update_self, FAST,
+     &c_update_self},
+    {"POST", "/api/v1/users/me/password", gw_api_handle, "self:write", JSON, f_change_password,
+     SLOW, &c_change_password},
+    {"GET", "/api/v1/users", gw_api_users_list, "users:read", NONE, NULL, FAST, &c_user_list},
+    {"GET", "/api/v1/users/{id}", gw_api_handle, "users:read", NONE, NULL, FAST, &c_user_get},
+    {"PATCH", "/api/v1/users/{id}", gw_api_handle, "users:write", JSON, f_user_update, FAST,
+     &c_user_update},
+    {"DELETE", "/api/v1/users/{id}", gw_api_handle, "users:delete", NONE, NULL, FAST,
+     &c_user_delete},
+    {"GET", "/api/v1/admin/stats", gw_api_handle, "admin:read", NONE, NULL, FAST, &c_stats},
 };
 
 const gw_route_t *gw_route_table(size_t *n)

@@ -1,27 +1,41 @@
 /*
  * gw_route: the route table as data, and its matcher. A row names a method,
  * a pattern of exact and {param} segments ("/api/v1/users/{id}"), the
- * handler, the permission authsvc must grant (NULL: public) and whether the
- * route takes a JSON body. Adding a route is adding a row.
+ * handler, the permission authsvc must grant (NULL: public), the body the
+ * route takes and the JSON fields it accepts, whether it is slow (its op
+ * hashes a password, so it runs on the slow pool) and the backend call the
+ * generic handler makes. Adding a route is adding a row.
  */
 #ifndef GW_ROUTE_H
 #define GW_ROUTE_H
 
 #include "gw_handler.h"
+#include "gw_schema.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
-    GW_BODY_NONE, /* no body expected (one is read and discarded, within MAX_JSON_BYTES) */
-    GW_BODY_JSON, /* application/json object, at most MAX_JSON_BYTES */
+    GW_BODY_NONE,          /* no body expected (one is read and discarded, within MAX_JSON_BYTES) */
+    GW_BODY_JSON,          /* application/json object, at most MAX_JSON_BYTES */
+    GW_BODY_JSON_OPTIONAL, /* the same, or no body at all (then no Content-Type is needed) */
 } gw_body_kind_t;
 
 typedef struct {
     const char *method;
     const char *pattern;
     gw_handler_fn handler;
+    /* Protected routes: gw_http asks auth.authorize for this permission
+     * before the handler and hands it the principal. NULL: public. */
     const char *permission;
     gw_body_kind_t body;
+    /* JSON routes: the fields a body may have (NULL-terminated); anything
+     * else is 422. NULL: any object (test routes only). */
+    const gw_field_t *fields;
+    /* The handler blocks on a slow op (Argon2): it runs on the slow pool
+     * while the connection is suspended, never on an HTTP thread. */
+    bool slow;
+    const gw_call_t *call; /* what gw_api_handle and friends send; see gw_api.h */
 } gw_route_t;
 
 typedef enum {

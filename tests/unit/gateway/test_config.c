@@ -52,6 +52,12 @@ static void test_config_defaults(void **state)
     assert_false(c.hsts_enabled);
     assert_int_equal(c.log_level, RT_LOG_INFO);
     assert_int_equal(c.shutdown_grace_s, 30);
+    assert_true(c.cookie_secure);
+    assert_string_equal(c.trusted_proxy_ips, "");
+    assert_non_null(c.trusted);
+    assert_int_equal(gw_trusted_count(c.trusted), 0);
+    assert_int_equal(c.slow_workers, 16);
+    assert_int_equal(c.slow_queue, 256);
     assert_int_equal(c.bind_addr.ss_family, AF_INET);
     const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&c.bind_addr;
     assert_int_equal(ntohs(sin->sin_port), 8000);
@@ -79,10 +85,23 @@ static void test_config_values_override(void **state)
                         "debug",
                         "SHUTDOWN_GRACE_SECONDS",
                         "0",
+                        "COOKIE_SECURE",
+                        "false",
+                        "LOGIN_TRUSTED_PROXY_IPS",
+                        "10.0.0.0/8, ::1",
+                        "GATEWAY_SLOW_WORKERS",
+                        "2",
+                        "GATEWAY_SLOW_QUEUE",
+                        "0",
                         NULL};
     gw_config_t c;
     char err[256];
     assert_int_equal(load(kv, &c, err, sizeof err), 0);
+    assert_false(c.cookie_secure);
+    assert_int_equal(gw_trusted_count(c.trusted), 2);
+    assert_true(gw_trusted_contains(c.trusted, "10.1.2.3"));
+    assert_int_equal(c.slow_workers, 2);
+    assert_int_equal(c.slow_queue, 0);
     assert_string_equal(c.authsvc_endpoints, "tcp://a:1,tcp://b:1");
     assert_int_equal(c.threads, 8);
     assert_int_equal(c.max_json_bytes, 1024);
@@ -119,6 +138,14 @@ static void test_config_bad_values_name_variable(void **state)
         {"HSTS_ENABLED", "maybe"},
         {"LOG_LEVEL", "LOUD"},
         {"SHUTDOWN_GRACE_SECONDS", "-5"},
+        {"COOKIE_SECURE", "sometimes"},
+        {"LOGIN_TRUSTED_PROXY_IPS", "10.0.0.1/8"},
+        {"LOGIN_TRUSTED_PROXY_IPS", "proxy.internal"},
+        {"LOGIN_TRUSTED_PROXY_IPS", "10.0.0.1,,10.0.0.2"},
+        {"GATEWAY_SLOW_WORKERS", "0"},
+        {"GATEWAY_SLOW_WORKERS", "1025"},
+        {"GATEWAY_SLOW_QUEUE", "-1"},
+        {"GATEWAY_SLOW_QUEUE", "65537"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *kv[] = {bad[i][0], bad[i][1], NULL};
@@ -178,6 +205,10 @@ static void test_config_table_lists_every_variable(void **state)
         "HSTS_ENABLED",
         "LOG_LEVEL",
         "SHUTDOWN_GRACE_SECONDS",
+        "COOKIE_SECURE",
+        "LOGIN_TRUSTED_PROXY_IPS",
+        "GATEWAY_SLOW_WORKERS",
+        "GATEWAY_SLOW_QUEUE",
     };
     size_t n = 0;
     const rt_cfg_spec_t *specs = gw_config_specs(&n);
@@ -189,6 +220,19 @@ static void test_config_table_lists_every_variable(void **state)
     }
 }
 
+static void test_config_bad_proxy_list_error_names_entry(void **state)
+{
+    (void)state;
+    const char *kv[] = {"LOGIN_TRUSTED_PROXY_IPS", "127.0.0.1, 300.1.1.1", NULL};
+    gw_config_t c;
+    char err[256];
+    assert_int_equal(load(kv, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "LOGIN_TRUSTED_PROXY_IPS"));
+    assert_non_null(strstr(err, "300.1.1.1"));
+    assert_null(c.trusted);
+    gw_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_config_empty_value_means_default),
         cmocka_unit_test(test_config_split_origins),
         cmocka_unit_test(test_config_table_lists_every_variable),
+        cmocka_unit_test(test_config_bad_proxy_list_error_names_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,12 +54,12 @@ static void h_slow(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *rep
 }
 
 static const gw_route_t test_routes[] = {
-    {"GET", "/healthz", gw_health_live, NULL, GW_BODY_NONE},
-    {"GET", "/readyz", gw_health_ready, NULL, GW_BODY_NONE},
-    {"GET", "/api/v1/health", gw_health_full, NULL, GW_BODY_NONE},
-    {"POST", "/api/v1/test/echo", h_echo, NULL, GW_BODY_JSON},
-    {"GET", "/api/v1/test/fail", h_fail, NULL, GW_BODY_NONE},
-    {"GET", "/api/v1/test/slow", h_slow, NULL, GW_BODY_NONE},
+    {"GET", "/healthz", gw_health_live, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/readyz", gw_health_ready, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/api/v1/health", gw_health_full, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"POST", "/api/v1/test/echo", h_echo, NULL, GW_BODY_JSON, NULL, false, NULL},
+    {"GET", "/api/v1/test/fail", h_fail, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/api/v1/test/slow", h_slow, NULL, GW_BODY_NONE, NULL, false, NULL},
 };
 #define NTEST_ROUTES (sizeof test_routes / sizeof test_routes[0])
 

@@ -1,6 +1,9 @@
 /*
  * Unit tests for gw_route: exact and {param} segments, bounds on captured
- * values, 404 versus 405 with the Allow list, query strings ignored.
+ * values, 404 versus 405 with the Allow list, query strings ignored; and
+ * the public table checked against the op catalogue (every accepted JSON
+ * field exists in the op with a compatible type and bound, every required
+ * op field is supplied, slow routes are exactly the slow-lane ops).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +12,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gw_api.h"
+#include "gw_auth.h"
 #include "gw_route.h"
+#include "proto_catalog.h"
+
+#include <stdio.h>
 
 static void h_dummy(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
 {
@@ -19,15 +27,15 @@ static void h_dummy(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *re
 }
 
 static const gw_route_t routes[] = {
-    {"GET", "/api/v1/users", h_dummy, "users:read", GW_BODY_NONE},
-    {"GET", "/api/v1/users/{id}", h_dummy, "users:read", GW_BODY_NONE},
-    {"PATCH", "/api/v1/users/{id}", h_dummy, "users:write", GW_BODY_JSON},
-    {"DELETE", "/api/v1/users/{id}", h_dummy, "users:delete", GW_BODY_NONE},
-    {"GET", "/api/v1/users/me", h_dummy, "self:read", GW_BODY_NONE},
-    {"POST", "/api/v1/auth/login", h_dummy, NULL, GW_BODY_JSON},
-    {"GET", "/api/v1/files/{id}/content", h_dummy, "content:read", GW_BODY_NONE},
-    {"GET", "/a/{x}/b/{y}", h_dummy, NULL, GW_BODY_NONE},
-    {"GET", "/", h_dummy, NULL, GW_BODY_NONE},
+    {"GET", "/api/v1/users", h_dummy, "users:read", GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/api/v1/users/{id}", h_dummy, "users:read", GW_BODY_NONE, NULL, false, NULL},
+    {"PATCH", "/api/v1/users/{id}", h_dummy, "users:write", GW_BODY_JSON, NULL, false, NULL},
+    {"DELETE", "/api/v1/users/{id}", h_dummy, "users:delete", GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/api/v1/users/me", h_dummy, "self:read", GW_BODY_NONE, NULL, false, NULL},
+    {"POST", "/api/v1/auth/login", h_dummy, NULL, GW_BODY_JSON, NULL, false, NULL},
+    {"GET", "/api/v1/files/{id}/content", h_dummy, "content:read", GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/a/{x}/b/{y}", h_dummy, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/", h_dummy, NULL, GW_BODY_NONE, NULL, false, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -174,6 +182,180 @@ static void test_route_public_table_has_health(void **state)
     }
 }
 
+static const char *const api_permissions[] = {
+    "users:read",   "users:write",   "users:delete",   "admin:read", "admin:write",
+    "content:read", "content:write", "content:delete", "self:read",  "self:write",
+};
+
+static bool known_permission(const char *p)
+{
+    for (size_t i = 0; i < sizeof api_permissions / sizeof api_permissions[0]; i++) {
+        if (strcmp(p, api_permissions[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const proto_field_t *op_field(const proto_op_def_t *def, const char *name)
+{
+    for (size_t i = 0; i < def->nfields; i++) {
+        if (strcmp(def->fields[i].name, name) == 0)
+            return &def->fields[i];
+    }
+    return NULL;
+}
+
+static bool type_fits(gw_json_type_t jt, proto_type_t pt)
+{
+    switch (jt) {
+    case GW_JSON_STRING:
+        return pt == PROTO_T_STR || pt == PROTO_T_NIL_OR_STR;
+    case GW_JSON_STRING_OR_NULL:
+        return pt == PROTO_T_NIL_OR_STR;
+    case GW_JSON_BOOL:
+        return pt == PROTO_T_BOOL;
+    case GW_JSON_INTEGER:
+        return pt == PROTO_T_INT;
+    }
+    return false;
+}
+
+/* The op fields the gateway itself adds for `r`: first the ones never
+ * taken from a client (args, the path id), `*nfixed` of them, then what a
+ * handler computes (possibly from a body field of the same name). */
+static size_t added_fields(const gw_route_t *r, const char **out, size_t *nfixed)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } bits[] = {
+        {GW_ARG_CLIENT_IP, "client_ip"}, {GW_ARG_USER_AGENT, "user_agent"},
+        {GW_ARG_ACTOR_ID, "actor_id"},   {GW_ARG_ACTOR_ROLE, "actor_role"},
+        {GW_ARG_ACTOR_SID, "actor_sid"}, {GW_ARG_SELF_ID, "id"},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+        if (r->call->args & bits[i].bit)
+            out[n++] = bits[i].name;
+    }
+    if (r->call->param)
+        out[n++] = r->call->param;
+    *nfixed = n;
+    if (r->handler == gw_auth_refresh || r->handler == gw_auth_logout)
+        out[n++] = "refresh_token";
+    if (r->handler == gw_auth_logout)
+        out[n++] = "credential";
+    if (r->handler == gw_api_users_list) {
+        out[n++] = "page";
+        out[n++] = "per_page";
+    }
+    return n;
+}
+
+static bool listed(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void check_route_against_catalogue(const gw_route_t *r)
+{
+    const proto_op_def_t *def = proto_op_def(r->call->op);
+    assert_non_null(def);
+    const char *added[16];
+    size_t nfixed = 0;
+    size_t nadded = added_fields(r, added, &nfixed);
+    for (const gw_field_t *f = r->fields; f && f->name; f++) {
+        const proto_field_t *pf = op_field(def, f->name);
+        if (!pf || !type_fits(f->type, pf->type))
+            fail_msg("%s %s: field %s does not fit %s", r->method, r->pattern, f->name, def->name);
+        if (pf->type != PROTO_T_BOOL && pf->type != PROTO_T_INT &&
+            (f->max_bytes == 0 || f->max_bytes > pf->max))
+            fail_msg("%s %s: bound of %s exceeds the catalogue", r->method, r->pattern, f->name);
+        if (listed(added, nfixed, f->name)) /* a client could otherwise set it */
+            fail_msg("%s %s: %s is both a body field and gateway-added", r->method, r->pattern,
+                     f->name);
+    }
+    for (size_t i = 0; i < nadded; i++) {
+        if (!op_field(def, added[i]))
+            fail_msg("%s %s: %s adds %s, not a field of %s", r->method, r->pattern, added[i],
+                     added[i], def->name);
+    }
+    for (size_t i = 0; i < def->nfields; i++) {
+        const proto_field_t *pf = &def->fields[i];
+        const gw_field_t *f = gw_schema_field(r->fields, pf->name);
+        if (pf->required && !(f && f->required) && !listed(added, nadded, pf->name))
+            fail_msg("%s %s: nothing supplies %s of %s", r->method, r->pattern, pf->name,
+                     def->name);
+    }
+    if (r->slow != (def->lane == PROTO_LANE_SLOW))
+        fail_msg("%s %s: slow flag disagrees with the lane of %s", r->method, r->pattern,
+                 def->name);
+}
+
+static void test_route_public_table_matches_catalogue(void **state)
+{
+    size_t n = 0;
+    const gw_route_t *t = gw_route_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        const gw_route_t *r = &t[i];
+        if (r->permission && !known_permission(r->permission))
+            fail_msg("%s %s: unknown permission %s", r->method, r->pattern, r->permission);
+        if (r->body != GW_BODY_NONE && !r->fields)
+            fail_msg("%s %s: a JSON route without a field table", r->method, r->pattern);
+        bool actor = r->call && (r->call->args & (GW_ARG_ACTOR_ID | GW_ARG_ACTOR_ROLE |
+                                                  GW_ARG_ACTOR_SID | GW_ARG_SELF_ID));
+        if (actor && !r->permission)
+            fail_msg("%s %s: actor fields on a public route", r->method, r->pattern);
+        if (r->call)
+            check_route_against_catalogue(r);
+        else
+            assert_false(r->slow);
+    }
+}
+
+static void test_route_public_table_api_rows(void **state)
+{
+    size_t n = 0;
+    const gw_route_t *t = gw_route_table(&n);
+    static const struct {
+        const char *method, *path, *permission;
+    } rows[] = {
+        {"POST", "/api/v1/auth/register", NULL},
+        {"POST", "/api/v1/auth/token", NULL},
+        {"POST", "/api/v1/auth/login", NULL},
+        {"POST", "/api/v1/auth/refresh", NULL},
+        {"POST", "/api/v1/auth/logout", NULL},
+        {"POST", "/api/v1/auth/logout-all", "self:read"},
+        {"GET", "/api/v1/auth/session", "self:read"},
+        {"GET", "/api/v1/auth/sessions", "self:read"},
+        {"DELETE", "/api/v1/auth/sessions/abc", "self:read"},
+        {"GET", "/api/v1/users/me", "self:read"},
+        {"PATCH", "/api/v1/users/me", "self:write"},
+        {"POST", "/api/v1/users/me/password", "self:write"},
+        {"GET", "/api/v1/users?page=2", "users:read"},
+        {"GET", "/api/v1/users/0b7c5b3e-0000-4000-8000-000000000000", "users:read"},
+        {"PATCH", "/api/v1/users/x", "users:write"},
+        {"DELETE", "/api/v1/users/x", "users:delete"},
+        {"GET", "/api/v1/admin/stats", "admin:read"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        gw_match_t m;
+        if (gw_route_match(t, n, rows[i].method, rows[i].path, &m) != GW_MATCH_OK)
+            fail_msg("%s %s: no route", rows[i].method, rows[i].path);
+        if (rows[i].permission)
+            assert_string_equal(m.route->permission, rows[i].permission);
+        else
+            assert_null(m.route->permission);
+    }
+    gw_match_t m;
+    assert_int_equal(gw_route_match(t, n, "GET", "/api/v1/users/me", &m), GW_MATCH_OK);
+    assert_string_equal(m.route->pattern, "/api/v1/users/me"); /* not /users/{id} */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +370,8 @@ int main(void)
         cmocka_unit_test(test_route_head_served_by_get),
         cmocka_unit_test(test_route_param_length_bounds),
         cmocka_unit_test(test_route_public_table_has_health),
+        cmocka_unit_test(test_route_public_table_matches_catalogue),
+        cmocka_unit_test(test_route_public_table_api_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

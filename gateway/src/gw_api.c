@@ -1,0 +1,354 @@
+/*
+ * gw_api: building op bodies, calling the pools, turning replies into
+ * answers and problems. Replies are converted to JSON once (proto_to_json)
+ * and handlers work on jansson values only.
+ */
+#include "gw_api.h"
+#include "gw_cookie.h"
+#include "gw_problem.h"
+#include "gw_query.h"
+#include "proto_json.h"
+#include "rt_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- answer shapes ---- */
+
+const gw_key_t gw_shape_user[] = {
+    {"id", NULL},           {"username", NULL},   {"email", NULL},
+    {"full_name", NULL},    {"role", NULL},       {"is_active", NULL},
+    {"totp_enabled", NULL}, {"created_at", NULL}, {NULL, NULL},
+};
+const gw_key_t gw_shape_user_list[] = {
+    {"users", gw_shape_user}, {"total", NULL}, {"page", NULL},
+    {"per_page", NULL},       {"pages", NULL}, {NULL, NULL},
+};
+static const gw_key_t shape_session[] = {
+    {"id", NULL},         {"created_at", NULL}, {"last_used_at", NULL}, {"client_ip", NULL},
+    {"user_agent", NULL}, {"current", NULL},    {NULL, NULL},
+};
+const gw_key_t gw_shape_sessions[] = {{"sessions", shape_session}, {NULL, NULL}};
+const gw_key_t gw_shape_stats[] = {
+    {"users", NULL},           {"files", NULL},           {"bytes_stored", NULL},
+    {"active_sessions", NULL}, {"blocked_sources", NULL}, {NULL, NULL},
+};
+const gw_key_t gw_shape_token[] = {
+    {"access_token", NULL},  {"token_type", NULL},         {"expires_in", NULL},
+    {"refresh_token", NULL}, {"refresh_expires_in", NULL}, {NULL, NULL},
+};
+const gw_key_t gw_shape_login[] = {
+    {"access_token", NULL},
+    {"token_type", NULL},
+    {"expires_in", NULL},
+    {NULL, NULL},
+};
+
+/* ---- problem details ----
+ *
+ * pass: the backend's msg is written for people and may be shown;
+ * otherwise (and when there is no msg) `detail` is. Codes not listed use
+ * the HTTP title. internal_error never shows anything but the generic text
+ * (gw_problem), so its row carries the backend's msg to the log only. */
+static const struct {
+    proto_err_t err;
+    bool pass;
+    const char *detail;
+} detail_rows[] = {
+    {PROTO_ERR_BAD_REQUEST, false, "The request could not be processed"},
+    {PROTO_ERR_WEAK_PASSWORD, true, "The password does not meet the strength rules"},
+    {PROTO_ERR_REGISTRATION_FAILED, false, "Unable to create account with provided information"},
+    {PROTO_ERR_INVALID_PASSWORD, true, "The current password is incorrect"},
+    {PROTO_ERR_CANNOT_DELETE_SELF, true, "You cannot delete your own account"},
+    {PROTO_ERR_UNAUTHORIZED, false, "Missing, invalid or expired credentials"},
+    {PROTO_ERR_INVALID_CREDENTIALS, false, "Invalid credentials"},
+    {PROTO_ERR_TOTP_REQUIRED, false, "A two-factor authentication code is required"},
+    {PROTO_ERR_TOTP_INVALID, false, "Invalid two-factor authentication code"},
+    {PROTO_ERR_INVALID_REFRESH_TOKEN, false, "Invalid or expired refresh token"},
+    {PROTO_ERR_REFRESH_TOKEN_REUSED, false,
+     "This refresh token was already used; the session has been revoked"},
+    {PROTO_ERR_FORBIDDEN, true, "You do not have permission to perform this action"},
+    {PROTO_ERR_REGISTRATION_DISABLED, false, "Registration is disabled"},
+    {PROTO_ERR_ACCOUNT_DISABLED, false, "This account is disabled"},
+    {PROTO_ERR_NOT_FOUND, false, "The requested resource was not found"},
+    {PROTO_ERR_CONFLICT, true, "The request conflicts with the current state"},
+    {PROTO_ERR_VALIDATION_ERROR, true, "The request is invalid"},
+    {PROTO_ERR_LOGIN_RATE_LIMITED, true, "Too many failed login attempts. Please try again later."},
+    {PROTO_ERR_RATE_LIMITED, true, "Rate limit exceeded. Please try again later."},
+    {PROTO_ERR_UNAVAILABLE, false, "A service is temporarily unavailable. Please try again later."},
+};
+#define NDETAIL (sizeof detail_rows / sizeof detail_rows[0])
+
+/* errors: [{"field","message"}] for a refusal that names its field (API.md:
+ * "Validation errors add errors"), when the name is a plain identifier. */
+static json_t *field_errors(const proto_reply_t *rep, const char *message)
+{
+    size_t n = strlen(rep->field);
+    if (rep->err != PROTO_ERR_VALIDATION_ERROR && rep->err != PROTO_ERR_WEAK_PASSWORD)
+        return NULL;
+    if (n == 0 || strspn(rep->field, "abcdefghijklmnopqrstuvwxyz_0123456789") != n)
+        return NULL;
+    return json_pack("[{s:s, s:s}]", "field", rep->field, "message",
+                     message ? message : proto_err_title(rep->err));
+}
+
+void gw_api_fail(gw_reply_t *reply, const char *rid, proto_op_t op, const proto_reply_t *rep)
+{
+    proto_err_t err = rep->ok ? PROTO_ERR_INTERNAL_ERROR : rep->err;
+    const char *detail = NULL;
+    for (size_t i = 0; i < NDETAIL; i++) {
+        if (detail_rows[i].err == err)
+            detail = detail_rows[i].pass && rep->errmsg[0] ? rep->errmsg : detail_rows[i].detail;
+    }
+    int status = gw_problem_status(err);
+    if (status >= 500 || err == PROTO_ERR_BAD_REQUEST) /* our fault or theirs: worth a line */
+        rt_warn(rid, "%s: %s%s%s", proto_op_name(op), proto_err_code(err),
+                rep->errmsg[0] ? ": " : "", rep->errmsg);
+    gw_reply_error(reply, err, err == PROTO_ERR_INTERNAL_ERROR ? rep->errmsg : detail);
+    reply->retry_after = rep->retry_after;
+    reply->rate_limit = rep->limit;
+    /* A refusal of an op that counted the request reports the limiter too. */
+    if (rep->limit >= 0 && rep->remaining >= 0 && rep->reset >= 0)
+        reply->rate = (gw_rate_t){true, rep->limit, rep->remaining, rep->reset};
+    json_decref(reply->errors);
+    reply->errors = field_errors(rep, detail);
+}
+
+/* ---- calls ---- */
+
+static int pack_body(msgpack_sbuffer *sb, const json_t *fields, const gw_kv_t *kv, size_t nkv)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    size_t n = json_is_object(fields) ? json_object_size(fields) : 0;
+    for (size_t i = 0; i < nkv; i++)
+        n += kv[i].is_int || kv[i].str;
+    int rc = msgpack_pack_map(&pk, n);
+    const char *key;
+    json_t *val;
+    if (json_is_object(fields)) {
+        json_object_foreach((json_t *)fields, key, val)
+        {
+            size_t kl = strlen(key);
+            rc |= msgpack_pack_str(&pk, kl) | msgpack_pack_str_body(&pk, key, kl);
+            rc |= proto_pack_json(&pk, val);
+        }
+    }
+    for (size_t i = 0; i < nkv; i++) {
+        if (kv[i].is_int)
+            proto_pack_kv_int(&pk, kv[i].key, kv[i].i);
+        else if (kv[i].str)
+            proto_pack_kv_str(&pk, kv[i].key, kv[i].str);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* reply->rate from the "rate" map of a reply body, when there is one. */
+static void take_rate(const msgpack_object *body, gw_reply_t *reply)
+{
+    const msgpack_object *rate = proto_map_get(body, "rate");
+    int64_t limit, remaining, reset;
+    if (!rate || proto_get_int(rate, "limit", &limit) != 0 ||
+        proto_get_int(rate, "remaining", &remaining) != 0 ||
+        proto_get_int(rate, "reset", &reset) != 0)
+        return;
+    reply->rate = (gw_rate_t){true, (long)limit, (long)remaining, (long)reset};
+}
+
+int gw_api_call(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, proto_op_t op,
+                const json_t *fields, const gw_kv_t *kv, size_t nkv, json_t **out,
+                gw_reply_t *reply)
+{
+    proto_pool_t *pool = svc == GW_SVC_STORESVC ? ctx->storesvc : ctx->authsvc;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    *out = NULL;
+    if (pack_body(&sb, fields, kv, nkv) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot pack a request body");
+        return -1;
+    }
+    proto_reply_t rep;
+    proto_err_t err = proto_pool_call(pool, op, req->rid, sb.data, sb.size, &rep, -1);
+    msgpack_sbuffer_destroy(&sb);
+    if (err != PROTO_OK) {
+        gw_api_fail(reply, req->rid, op, &rep);
+        proto_reply_cleanup(&rep);
+        return -1;
+    }
+    take_rate(rep.body, reply);
+    json_t *j = proto_to_json(rep.body);
+    proto_reply_cleanup(&rep);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "a reply body has no JSON form");
+        return -1;
+    }
+    json_object_del(j, "rate");
+    *out = j;
+    return 0;
+}
+
+/* ---- authorisation ---- */
+
+/* Copies the string `key` of `o`; 0, or -1 when absent, not a string or too long. */
+static int take_str(const json_t *o, const char *key, char *out, size_t cap)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_string(v) || json_string_length(v) >= cap)
+        return -1;
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+static int principal_from(const json_t *ans, gw_principal_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (json_is_true(json_object_get(ans, "anonymous")))
+        return -1;
+    if (take_str(ans, "user_id", out->user_id, sizeof out->user_id) != 0 || !out->user_id[0] ||
+        take_str(ans, "role", out->role, sizeof out->role) != 0 || !out->role[0])
+        return -1;
+    if (take_str(ans, "username", out->username, sizeof out->username) != 0)
+        out->username[0] = '\0';
+    if (take_str(ans, "sid", out->sid, sizeof out->sid) != 0)
+        out->sid[0] = '\0';
+    const json_t *exp = json_object_get(ans, "exp");
+    out->exp = json_is_integer(exp) ? (int64_t)json_integer_value(exp) : 0;
+    return 0;
+}
+
+int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *permission,
+                     gw_principal_t *out, gw_reply_t *reply)
+{
+    const gw_kv_t kv[] = {
+        {"credential", req->bearer, false, 0},
+        {"client_ip", req->client_ip, false, 0},
+        {"permission", permission, false, 0},
+    };
+    json_t *ans = NULL;
+    if (gw_api_call(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv,
+                    sizeof kv / sizeof kv[0], &ans, reply) != 0)
+        return -1;
+    int rc = principal_from(ans, out);
+    json_decref(ans);
+    if (rc != 0) { /* fail closed: a protected route needs someone */
+        rt_warn(req->rid, "auth.authorize granted %s without an identity", permission);
+        gw_reply_error(reply, PROTO_ERR_UNAUTHORIZED, "Missing, invalid or expired credentials");
+    }
+    return rc;
+}
+
+/* ---- the generic handler ---- */
+
+static bool id_ok(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    return n >= 1 && n <= GW_ID_MAX &&
+           strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+int gw_api_args(const gw_request_t *req, const gw_call_t *call, gw_kv_t *kv, gw_reply_t *reply)
+{
+    const gw_principal_t *p = req->principal;
+    unsigned a = call->args;
+    size_t n = 0;
+    if ((a & (GW_ARG_ACTOR_ID | GW_ARG_ACTOR_ROLE | GW_ARG_ACTOR_SID | GW_ARG_SELF_ID)) && !p) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "an actor field on a public route");
+        return -1;
+    }
+    if (a & GW_ARG_CLIENT_IP)
+        kv[n++] = (gw_kv_t){"client_ip", req->client_ip, false, 0};
+    if (a & GW_ARG_USER_AGENT)
+        kv[n++] = (gw_kv_t){"user_agent", req->user_agent, false, 0};
+    if (a & GW_ARG_ACTOR_ID)
+        kv[n++] = (gw_kv_t){"actor_id", p->user_id, false, 0};
+    if (a & GW_ARG_ACTOR_ROLE)
+        kv[n++] = (gw_kv_t){"actor_role", p->role, false, 0};
+    if (a & GW_ARG_ACTOR_SID)
+        kv[n++] = (gw_kv_t){"actor_sid", p->sid[0] ? p->sid : NULL, false, 0};
+    if (a & GW_ARG_SELF_ID)
+        kv[n++] = (gw_kv_t){"id", p->user_id, false, 0};
+    if (call->param) {
+        const char *v = gw_request_param(req, "id");
+        if (!id_ok(v)) { /* what cannot be an id names nothing: no backend needed */
+            gw_reply_error(reply, PROTO_ERR_NOT_FOUND, "The requested resource was not found");
+            return -1;
+        }
+        kv[n++] = (gw_kv_t){call->param, v, false, 0};
+    }
+    return (int)n;
+}
+
+int gw_api_cookie_set(const gw_ctx_t *ctx, gw_reply_t *reply, const char *token, int64_t max_age)
+{
+    if (!token || !*token || max_age <= 0 || max_age > (int64_t)10 * 365 * 86400)
+        return -1;
+    return gw_cookie_format(reply->set_cookie, sizeof reply->set_cookie, GW_REFRESH_COOKIE, token,
+                            (long)max_age, GW_REFRESH_COOKIE_PATH, ctx->cfg->cookie_secure);
+}
+
+void gw_api_cookie_clear(const gw_ctx_t *ctx, gw_reply_t *reply)
+{
+    gw_cookie_format(reply->set_cookie, sizeof reply->set_cookie, GW_REFRESH_COOKIE, NULL, 0,
+                     GW_REFRESH_COOKIE_PATH, ctx->cfg->cookie_secure);
+}
+
+void gw_api_answer(const gw_ctx_t *ctx, const gw_call_t *call, const json_t *ans, gw_reply_t *reply)
+{
+    if (call->clear_cookie)
+        gw_api_cookie_clear(ctx, reply);
+    if (!call->shape) {
+        gw_reply_json(reply, call->status ? call->status : 204, NULL);
+        return;
+    }
+    const json_t *src = call->unwrap ? json_object_get(ans, call->unwrap) : ans;
+    json_t *body = gw_shape_apply(call->shape, src);
+    if (!body) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "a reply has not the documented shape");
+        return;
+    }
+    gw_reply_json(reply, call->status ? call->status : 200, body);
+}
+
+/* One op with the route's fields plus `extra`. */
+static void run_call(const gw_ctx_t *ctx, const gw_request_t *req, const gw_kv_t *extra,
+                     size_t nextra, gw_reply_t *reply)
+{
+    const gw_call_t *call = req->call;
+    gw_kv_t kv[GW_KV_MAX];
+    if (!call) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "a route without a call");
+        return;
+    }
+    int n = gw_api_args(req, call, kv, reply);
+    if (n < 0)
+        return;
+    for (size_t i = 0; i < nextra && (size_t)n < GW_KV_MAX; i++)
+        kv[n++] = extra[i];
+    json_t *ans = NULL;
+    if (gw_api_call(ctx, req, call->svc, call->op, req->body, kv, (size_t)n, &ans, reply) != 0)
+        return;
+    gw_api_answer(ctx, call, ans, reply);
+    json_decref(ans);
+}
+
+void gw_api_handle(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    run_call(ctx, req, NULL, 0, reply);
+}
+
+void gw_api_users_list(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    gw_page_t pg;
+    const char *detail = NULL;
+    if (gw_query_page(req->query, &pg, &detail) != 0) {
+        gw_reply_error(reply, PROTO_ERR_BAD_REQUEST, detail);
+        return;
+    }
+    const gw_kv_t extra[] = {
+        {"page", NULL, true, pg.page},
+        {"per_page", NULL, true, pg.per_page},
+    };
+    run_call(ctx, req, extra, sizeof extra / sizeof extra[0], reply);
+}

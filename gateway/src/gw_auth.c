@@ -1,0 +1,140 @@
+/*
+ * gw_auth: cookie-aware auth handlers. The op calls themselves go through
+ * gw_api; what is here is which token to send and how to answer.
+ */
+#include "gw_auth.h"
+#include "gw_api.h"
+#include "gw_cookie.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int gw_auth_rfc3339(int64_t epoch_s, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t t = (time_t)epoch_s;
+    if (epoch_s < 0 || epoch_s > (int64_t)253402300799 /* 9999-12-31 */ || !gmtime_r(&t, &tm))
+        return -1;
+    return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == GW_RFC3339_LEN ? 0 : -1;
+}
+
+/* Answers a token reply with the browser shape and the (rotated) cookie. */
+static void answer_with_cookie(const gw_ctx_t *ctx, const json_t *ans, gw_reply_t *reply)
+{
+    const json_t *ttl = json_object_get(ans, "refresh_expires_in");
+    const char *token = json_string_value(json_object_get(ans, "refresh_token"));
+    if (!json_is_integer(ttl) ||
+        gw_api_cookie_set(ctx, reply, token, (int64_t)json_integer_value(ttl)) != 0) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "a token reply without a usable cookie");
+        return;
+    }
+    const gw_call_t browser = {.shape = gw_shape_login, .status = 200};
+    gw_api_answer(ctx, &browser, ans, reply);
+}
+
+/* The route's op with its added fields and `extra`; 0 and *ans, or -1. */
+static int call_op(const gw_ctx_t *ctx, const gw_request_t *req, const json_t *fields,
+                   const gw_kv_t *extra, size_t nextra, json_t **ans, gw_reply_t *reply)
+{
+    gw_kv_t kv[GW_KV_MAX];
+    if (!req->call) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "a route without a call");
+        return -1;
+    }
+    int n = gw_api_args(req, req->call, kv, reply);
+    if (n < 0)
+        return -1;
+    for (size_t i = 0; i < nextra && (size_t)n < GW_KV_MAX; i++)
+        kv[n++] = extra[i];
+    return gw_api_call(ctx, req, req->call->svc, req->call->op, fields, kv, (size_t)n, ans, reply);
+}
+
+void gw_auth_login(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    json_t *ans = NULL;
+    if (call_op(ctx, req, req->body, NULL, 0, &ans, reply) != 0)
+        return;
+    answer_with_cookie(ctx, ans, reply);
+    json_decref(ans);
+}
+
+void gw_auth_refresh(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    const char *token = json_string_value(json_object_get(req->body, "refresh_token"));
+    bool from_cookie = !token;
+    gw_cookie_vals_t cv;
+    if (from_cookie) {
+        gw_cookie_find(req->cookies, GW_REFRESH_COOKIE, &cv);
+        token = gw_cookie_single(&cv);
+        if (!token) {
+            gw_reply_error(reply, PROTO_ERR_INVALID_REFRESH_TOKEN,
+                           cv.seen ? "The refresh token cookie is invalid"
+                                   : "No refresh token was presented");
+            if (cv.seen)
+                gw_api_cookie_clear(ctx, reply);
+            return;
+        }
+    }
+    const gw_kv_t extra[] = {{"refresh_token", token, false, 0}};
+    json_t *ans = NULL;
+    if (call_op(ctx, req, NULL, extra, 1, &ans, reply) != 0) {
+        /* A cookie authsvc refused is dead: stop the browser presenting it. */
+        if (from_cookie && (reply->err == PROTO_ERR_INVALID_REFRESH_TOKEN ||
+                            reply->err == PROTO_ERR_REFRESH_TOKEN_REUSED))
+            gw_api_cookie_clear(ctx, reply);
+        return;
+    }
+    if (from_cookie)
+        answer_with_cookie(ctx, ans, reply);
+    else
+        gw_api_answer(ctx, req->call, ans, reply);
+    json_decref(ans);
+}
+
+void gw_auth_logout(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    const char *tokens[GW_COOKIE_VALUES_MAX];
+    size_t nt = 0;
+    gw_cookie_vals_t cv;
+    const char *body_token = json_string_value(json_object_get(req->body, "refresh_token"));
+    if (body_token) {
+        tokens[nt++] = body_token;
+    } else {
+        gw_cookie_find(req->cookies, GW_REFRESH_COOKIE, &cv);
+        for (size_t i = 0; i < cv.n; i++)
+            tokens[nt++] = cv.values[i];
+    }
+    /* One call per token (logout is idempotent, revoking a token someone
+     * planted beside ours does no harm); one call with only the bearer
+     * token, or nothing, when there is none: the limiter still counts it. */
+    for (size_t i = 0; i < (nt ? nt : 1); i++) {
+        const gw_kv_t extra[] = {
+            {"refresh_token", nt ? tokens[i] : NULL, false, 0},
+            {"credential", i == 0 ? req->bearer : NULL, false, 0},
+        };
+        json_t *ans = NULL;
+        if (call_op(ctx, req, NULL, extra, 2, &ans, reply) != 0)
+            return;
+        json_decref(ans);
+    }
+    gw_api_cookie_clear(ctx, reply);
+    gw_reply_json(reply, 204, NULL);
+}
+
+void gw_auth_session(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    const gw_principal_t *p = req->principal;
+    char expires[GW_RFC3339_LEN + 1];
+    if (!p || gw_auth_rfc3339(p->exp, expires, sizeof expires) != 0) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "a principal without a usable expiry");
+        return;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "user_id", p->user_id, "username", p->username,
+                             "role", p->role, "expires_at", expires);
+    if (!body) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "session: out of memory");
+        return;
+    }
+    gw_reply_json(reply, 200, body);
+}

@@ -1,0 +1,68 @@
+/*
+ * gw_schema: the JSON shapes of the API as data.
+ *
+ * Requests: each JSON route declares the fields its body may carry (name,
+ * JSON type, required, longest string) in the route table. A body is
+ * checked against that table before any backend sees it: an unknown field,
+ * a wrong JSON type, a missing required field or an over-long string is a
+ * 422 validation_error with one {"field","message"} per problem, so a
+ * client can never slip "role" or "is_active" into a body (mass
+ * assignment). Field values (password strength, username rules) are the
+ * services' business; the string bounds here only mirror the wire bounds of
+ * the catalogue, so a body the gateway accepts is never a bad_request there.
+ *
+ * Replies: an answer is projected onto the keys the API documents (a
+ * gw_key_t table), so a backend field that is not part of the contract (a
+ * password hash by mistake, the limiter state, a session id) never reaches
+ * a client.
+ */
+#ifndef GW_SCHEMA_H
+#define GW_SCHEMA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    GW_JSON_STRING,
+    GW_JSON_STRING_OR_NULL, /* null clears an optional value, or stands for "absent" */
+    GW_JSON_BOOL,
+    GW_JSON_INTEGER,
+} gw_json_type_t;
+
+typedef struct {
+    const char *name; /* NULL ends a table */
+    gw_json_type_t type;
+    bool required;
+    size_t max_bytes; /* strings: longest value in bytes; 0: unbounded */
+} gw_field_t;
+
+#define GW_SCHEMA_ERRORS_MAX 16 /* problems reported per body; the rest are not listed */
+#define GW_SCHEMA_NAME_MAX   64 /* longest unknown field name echoed in "field" */
+
+/* Checks the object `body` against the NULL-terminated table `fields`.
+ * Returns 0 when it conforms; -1 otherwise, with `*errors` a new array of
+ * {"field","message"} objects (the caller owns it; NULL if out of memory).
+ * Messages never quote values; an unknown field is named only when its
+ * name is a plain identifier ([A-Za-z0-9_.-], at most GW_SCHEMA_NAME_MAX
+ * bytes), else "field" is "". A non-object `body` is -1 with one error. */
+int gw_schema_check(const gw_field_t *fields, const json_t *body, json_t **errors);
+
+/* The field `name` of `fields`, or NULL. */
+const gw_field_t *gw_schema_field(const gw_field_t *fields, const char *name);
+
+typedef struct gw_key gw_key_t;
+
+/* One documented key of an answer. `items` NULL: the value is copied as it
+ * is; else an object value is projected onto `items`, and an array value
+ * has each object element projected (other elements are dropped). */
+struct gw_key {
+    const char *key; /* NULL ends a table */
+    const gw_key_t *items;
+};
+
+/* A new object with the keys of `keys` that `src` has (absent keys stay
+ * absent). NULL when `src` is not an object or out of memory. */
+json_t *gw_shape_apply(const gw_key_t *keys, const json_t *src);
+
+#endif
