@@ -36,6 +36,7 @@ static const rt_cfg_spec_t gw_specs[] = {
     {"LOGIN_TRUSTED_PROXY_IPS", RT_CFG_STR, false, "", 0, GW_TRUSTED_MAX_CSV, F(trusted_proxy_ips)},
     {"GATEWAY_SLOW_WORKERS", RT_CFG_INT, false, "16", 1, 1024, F(slow_workers)},
     {"GATEWAY_SLOW_QUEUE", RT_CFG_INT, false, "256", 0, 65536, F(slow_queue)},
+    {"GATEWAY_SLOW_MAX_WAIT_MS", RT_CFG_INT, false, "5000", 0, 600000, F(slow_max_wait_ms)},
 };
 #define GW_NSPECS (sizeof gw_specs / sizeof gw_specs[0])
 

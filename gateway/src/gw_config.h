@@ -37,6 +37,7 @@ typedef struct {
     char *trusted_proxy_ips; /* LOGIN_TRUSTED_PROXY_IPS, comma-separated IPs/CIDRs */
     long slow_workers;       /* GATEWAY_SLOW_WORKERS: threads running slow routes */
     long slow_queue;         /* GATEWAY_SLOW_QUEUE: slow requests waiting for one */
+    long slow_max_wait_ms;   /* GATEWAY_SLOW_MAX_WAIT_MS: longest wait in that queue */
 
     /* Derived by gw_config_load. */
     rt_log_level_t log_level;

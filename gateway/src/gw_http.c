@@ -689,10 +689,14 @@ static void slow_run(void *arg)
     slow_finish(r);
 }
 
-static void slow_cancel(void *arg)
+static void slow_cancel(void *arg, gw_slow_why_t why)
 {
     gw_req_t *r = arg;
-    gw_reply_error(&r->job.reply, PROTO_ERR_UNAVAILABLE, "The server is shutting down");
+    bool expired = why == GW_SLOW_EXPIRED;
+    gw_reply_error(&r->job.reply, PROTO_ERR_UNAVAILABLE,
+                   expired ? "Too many requests in progress. Please try again later."
+                           : "The server is shutting down");
+    r->job.reply.retry_after = expired ? 1 : -1;
     slow_finish(r);
 }
 
@@ -905,7 +909,8 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
         return NULL;
     }
     self->norigins = (size_t)n;
-    self->slow = gw_slow_new((int)opt->cfg->slow_workers, (int)opt->cfg->slow_queue);
+    self->slow = gw_slow_new((int)opt->cfg->slow_workers, (int)opt->cfg->slow_queue,
+                             opt->cfg->slow_max_wait_ms);
     if (!self->slow) {
         gw_http_destroy(&self);
         return NULL;

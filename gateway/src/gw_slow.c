@@ -10,12 +10,23 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct {
-    gw_slow_fn run, cancel;
+    gw_slow_fn run;
+    gw_slow_cancel_fn cancel;
     void *arg;
+    uint64_t queued_ms; /* monotonic time of submission */
 } job_t;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 struct gw_slow {
     pthread_mutex_t mu;
@@ -23,21 +34,23 @@ struct gw_slow {
     pthread_t *threads;
     int workers, started;
     int queue_max;
-    job_t *ring; /* capacity cap = queue_max + workers */
+    uint64_t max_wait_ms; /* 0: no limit */
+    job_t *ring;          /* capacity cap = queue_max + workers */
     size_t cap, head, len;
     int idle;    /* threads waiting for a job */
     int running; /* jobs in run() right now */
     bool stopping;
 };
 
-gw_slow_t *gw_slow_new(int workers, int queue_max)
+gw_slow_t *gw_slow_new(int workers, int queue_max, long max_wait_ms)
 {
-    if (workers < 1 || queue_max < 0)
+    if (workers < 1 || queue_max < 0 || max_wait_ms < 0)
         return NULL;
     gw_slow_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->workers = workers;
+    self->max_wait_ms = (uint64_t)max_wait_ms;
     self->queue_max = queue_max;
     self->cap = (size_t)queue_max + (size_t)workers;
     self->threads = calloc((size_t)workers, sizeof *self->threads);
@@ -82,7 +95,10 @@ static void *worker_main(void *arg)
         job_t j = pop(self);
         self->running++;
         pthread_mutex_unlock(&self->mu);
-        j.run(j.arg);
+        if (self->max_wait_ms && mono_ms() - j.queued_ms > self->max_wait_ms)
+            j.cancel(j.arg, GW_SLOW_EXPIRED);
+        else
+            j.run(j.arg);
         pthread_mutex_lock(&self->mu);
         self->running--;
     }
@@ -106,7 +122,7 @@ int gw_slow_start(gw_slow_t *self)
     return 0;
 }
 
-int gw_slow_submit(gw_slow_t *self, gw_slow_fn run, gw_slow_fn cancel, void *arg)
+int gw_slow_submit(gw_slow_t *self, gw_slow_fn run, gw_slow_cancel_fn cancel, void *arg)
 {
     if (!self || !run || !cancel)
         return -1;
@@ -114,7 +130,7 @@ int gw_slow_submit(gw_slow_t *self, gw_slow_fn run, gw_slow_fn cancel, void *arg
     pthread_mutex_lock(&self->mu);
     bool room = self->len < (size_t)self->queue_max + (size_t)self->idle;
     if (self->started > 0 && !self->stopping && room) {
-        self->ring[(self->head + self->len) % self->cap] = (job_t){run, cancel, arg};
+        self->ring[(self->head + self->len) % self->cap] = (job_t){run, cancel, arg, mono_ms()};
         self->len++;
         pthread_cond_signal(&self->cv);
         rc = 0;
@@ -136,7 +152,7 @@ void gw_slow_stop(gw_slow_t *self)
     while (self->len > 0) {
         job_t j = pop(self);
         pthread_mutex_unlock(&self->mu);
-        j.cancel(j.arg);
+        j.cancel(j.arg, GW_SLOW_STOPPING);
         pthread_mutex_lock(&self->mu);
     }
     int started = self->started;

@@ -146,6 +146,7 @@ static void test_config_bad_values_name_variable(void **state)
         {"GATEWAY_SLOW_WORKERS", "1025"},
         {"GATEWAY_SLOW_QUEUE", "-1"},
         {"GATEWAY_SLOW_QUEUE", "65537"},
+        {"GATEWAY_SLOW_MAX_WAIT_MS", "-1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *kv[] = {bad[i][0], bad[i][1], NULL};
@@ -209,6 +210,7 @@ static void test_config_table_lists_every_variable(void **state)
         "LOGIN_TRUSTED_PROXY_IPS",
         "GATEWAY_SLOW_WORKERS",
         "GATEWAY_SLOW_QUEUE",
+        "GATEWAY_SLOW_MAX_WAIT_MS",
     };
     size_t n = 0;
     const rt_cfg_spec_t *specs = gw_config_specs(&n);

@@ -77,9 +77,13 @@ static void run_job(void *arg)
     atomic_fetch_add(&j->ends, 1);
 }
 
-static void cancel_job(void *arg)
+static atomic_int expired; /* cancels with GW_SLOW_EXPIRED */
+
+static void cancel_job(void *arg, gw_slow_why_t why)
 {
     job_t *j = arg;
+    if (why == GW_SLOW_EXPIRED)
+        atomic_fetch_add(&expired, 1);
     atomic_fetch_add(&j->gate->cancelled, 1);
     atomic_fetch_add(&j->ends, 1);
 }
@@ -92,7 +96,7 @@ static int setup(void **state)
 
 static void test_slow_runs_jobs_on_pool_threads(void **state)
 {
-    gw_slow_t *p = gw_slow_new(2, 4);
+    gw_slow_t *p = gw_slow_new(2, 4, 0);
     assert_non_null(p);
     assert_int_equal(gw_slow_start(p), 0);
     job_t jobs[3] = {{.gate = &g}, {.gate = &g}, {.gate = &g}};
@@ -115,7 +119,7 @@ static void test_slow_runs_jobs_on_pool_threads(void **state)
 
 static void test_slow_queue_bound_refuses_at_once(void **state)
 {
-    gw_slow_t *p = gw_slow_new(1, 2);
+    gw_slow_t *p = gw_slow_new(1, 2, 0);
     assert_int_equal(gw_slow_start(p), 0);
     job_t jobs[5] = {{.gate = &g}, {.gate = &g}, {.gate = &g}, {.gate = &g}, {.gate = &g}};
     assert_int_equal(gw_slow_submit(p, run_job, cancel_job, &jobs[0]), 0);
@@ -133,7 +137,7 @@ static void test_slow_queue_bound_refuses_at_once(void **state)
 
 static void test_slow_queue_zero_needs_a_free_thread(void **state)
 {
-    gw_slow_t *p = gw_slow_new(1, 0);
+    gw_slow_t *p = gw_slow_new(1, 0, 0);
     assert_int_equal(gw_slow_start(p), 0);
     job_t a = {.gate = &g}, b = {.gate = &g};
     /* Refused (without side effects) until the thread waits for work. */
@@ -166,7 +170,7 @@ static void *stopper(void *arg)
 
 static void test_slow_stop_cancels_waiting_and_waits_for_running(void **state)
 {
-    gw_slow_t *p = gw_slow_new(1, 8);
+    gw_slow_t *p = gw_slow_new(1, 8, 0);
     assert_int_equal(gw_slow_start(p), 0);
     job_t jobs[4] = {{.gate = &g}, {.gate = &g}, {.gate = &g}, {.gate = &g}};
     for (int i = 0; i < 4; i++)
@@ -194,11 +198,38 @@ static void test_slow_stop_cancels_waiting_and_waits_for_running(void **state)
     gw_slow_destroy(&p);
 }
 
+/* A job that waited longer than max_wait_ms for a thread is cancelled as
+ * expired (not run); the one behind it, on time, runs. */
+static void test_slow_expired_jobs_are_cancelled_not_run(void **state)
+{
+    atomic_store(&expired, 0);
+    gw_slow_t *p = gw_slow_new(1, 4, 50);
+    assert_int_equal(gw_slow_start(p), 0);
+    job_t first = {.gate = &g}, stale = {.gate = &g};
+    assert_int_equal(gw_slow_submit(p, run_job, cancel_job, &first), 0);
+    wait_started(&g, 1);
+    assert_int_equal(gw_slow_submit(p, run_job, cancel_job, &stale), 0);
+    sleep_ms(120); /* stale waits > 50 ms behind the blocked first job */
+    gate_open(&g);
+    for (int i = 0; i < 500 && atomic_load(&stale.ends) == 0; i++)
+        sleep_ms(2);
+    assert_int_equal(atomic_load(&stale.ends), 1);
+    assert_int_equal(atomic_load(&expired), 1);
+    assert_int_equal(atomic_load(&g.ran), 1); /* only the first ran */
+    job_t fresh = {.gate = &g};
+    assert_int_equal(gw_slow_submit(p, run_job, cancel_job, &fresh), 0);
+    for (int i = 0; i < 500 && atomic_load(&fresh.ends) == 0; i++)
+        sleep_ms(2);
+    assert_int_equal(atomic_load(&g.ran), 2);
+    gw_slow_destroy(&p);
+}
+
 static void test_slow_bad_arguments(void **state)
 {
-    assert_null(gw_slow_new(0, 1));
-    assert_null(gw_slow_new(1, -1));
-    gw_slow_t *p = gw_slow_new(1, 1);
+    assert_null(gw_slow_new(0, 1, 0));
+    assert_null(gw_slow_new(1, -1, 0));
+    assert_null(gw_slow_new(1, 1, -1));
+    gw_slow_t *p = gw_slow_new(1, 1, 0);
     job_t j = {.gate = &g};
     assert_int_equal(gw_slow_submit(p, run_job, cancel_job, &j), -1); /* not started */
     assert_int_equal(gw_slow_submit(NULL, run_job, cancel_job, &j), -1);
@@ -216,6 +247,7 @@ int main(void)
         cmocka_unit_test_setup(test_slow_queue_bound_refuses_at_once, setup),
         cmocka_unit_test_setup(test_slow_queue_zero_needs_a_free_thread, setup),
         cmocka_unit_test_setup(test_slow_stop_cancels_waiting_and_waits_for_running, setup),
+        cmocka_unit_test_setup(test_slow_expired_jobs_are_cancelled_not_run, setup),
         cmocka_unit_test_setup(test_slow_bad_arguments, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
