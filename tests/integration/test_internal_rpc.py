@@ -1,0 +1,205 @@
+"""A raw ZeroMQ client calling auth.verify and auth.authorize directly, as an
+internal service would (proto/PROTOCOL.md: "authsvc — admission"). Accounts
+and tokens come from the HTTP API; the checks are on the msgpack replies.
+"""
+
+
+import pytest
+
+import authutil as au
+import restc_it as it
+
+IDENTITY = {"user_id", "username", "role", "sid", "exp"}
+
+
+@pytest.fixture(scope="module")
+def idb(pg):
+    return au.fresh_database(pg, "rpc")
+
+
+@pytest.fixture(scope="module")
+def st(idb, jwt_secret, tmp_path_factory):
+    yield from au.module_stack(tmp_path_factory, idb, jwt_secret, "rpc")
+
+
+@pytest.fixture(scope="module")
+def users(st):
+    return {role: au.new_user(st, role=role) for role in au.ROLES}
+
+
+def ok_body(rep):
+    assert rep.get("v") == 1, rep
+    assert rep.get("ok") is True, f"want ok, got {rep}"
+    return rep["body"]
+
+
+def err_code(rep):
+    assert rep.get("v") == 1, rep
+    assert rep.get("ok") is False, f"want an error, got {rep}"
+    return rep["err"]["code"]
+
+
+def authorize(s, credential=None, permission=None, client_ip="127.0.0.1"):
+    body = {"client_ip": client_ip}
+    if credential is not None:
+        body["credential"] = credential
+    if permission is not None:
+        body["permission"] = permission
+    return au.rpc(s, "auth.authorize", body)
+
+
+def assert_rate(rate):
+    assert set(rate) == {"limit", "remaining", "reset"}, rate
+    assert all(isinstance(v, int) for v in rate.values()), rate
+
+
+# ============================================================ auth.verify
+
+
+def test_verify_answers_the_identity_of_a_valid_token(st):
+    u = au.new_user(st)
+    body = ok_body(au.rpc(st, "auth.verify", {"token": u.access}))
+    assert set(body) == {"user_id", "username", "role", "sid", "exp", "jti"}, body
+    claims = au.jwt_payload(u.access)
+    assert body["user_id"] == u.id == claims["sub"]
+    assert body["username"] == u.username
+    assert body["role"] == "user"
+    assert body["sid"] == claims["sid"] and body["jti"] == claims["jti"] and body["exp"] == claims["exp"]
+    assert isinstance(body["exp"], int)
+
+
+@pytest.mark.parametrize("name", [f for f in au.FORGERIES if f != "unknown-sub"])
+def test_verify_refuses_forged_tokens(st, jwt_secret, name):
+    u = au.new_user(st)
+    tok = au.forged_token(name, u, jwt_secret)
+    rep = au.rpc(st, "auth.verify", {"token": tok})
+    assert err_code(rep) == "unauthorized", rep
+    if len(tok) > 20:
+        assert tok not in str(rep), "the token is echoed"
+
+
+def test_verify_positive_control_for_the_forging_helper(st, jwt_secret):
+    u = au.new_user(st)
+    tok = au.jwt_encode(au.HS256_HEADER, au.claims_for(u), jwt_secret)
+    assert ok_body(au.rpc(st, "auth.verify", {"token": tok}))["user_id"] == u.id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"token": 5}, {"token": None}, {"token": "a.b.c", "extra": 1}, {"token": "x" * 5000}, {"credential": "a.b.c"}],
+    ids=["empty", "int", "nil", "unknown-field", "over-4200", "wrong-field"],
+)
+def test_verify_malformed_requests_are_bad_request(st, body):
+    assert err_code(au.rpc(st, "auth.verify", body)) == "bad_request"
+    assert it.ping_ok(st.auth_ep, "authsvc")
+
+
+# ========================================================= auth.authorize
+
+
+def test_authorize_anonymous_without_permission(st):
+    body = ok_body(authorize(st))
+    assert body["anonymous"] is True, body
+    assert not (IDENTITY & set(body)), f"identity keys on an anonymous answer: {body}"
+    assert_rate(body["rate"])
+
+
+def test_authorize_a_permission_without_credential_is_unauthorized(st):
+    for perm in ("self:read", "content:read", "users:read"):
+        assert err_code(authorize(st, permission=perm)) == "unauthorized"
+
+
+def test_authorize_answers_identity_and_rate(st, users):
+    u = users["user"]
+    body = ok_body(authorize(st, u.access, "content:read", client_ip="192.0.2.50"))
+    assert body["anonymous"] is False
+    assert IDENTITY <= set(body), body
+    claims = au.jwt_payload(u.access)
+    assert body["user_id"] == u.id and body["username"] == u.username and body["role"] == "user"
+    assert body["sid"] == claims["sid"] and body["exp"] == claims["exp"]
+    assert_rate(body["rate"])
+    # Authentication only (no permission asked).
+    body = ok_body(authorize(st, u.access))
+    assert body["anonymous"] is False and body["user_id"] == u.id
+
+
+@pytest.mark.parametrize("role", au.ROLES)
+def test_authorize_follows_the_role_matrix(st, users, role):
+    u = users[role]
+    for perm in au.ALL_PERMISSIONS:
+        rep = authorize(st, u.access, perm)
+        if perm in au.PERMISSIONS[role]:
+            assert ok_body(rep)["role"] == role, (perm, rep)
+        else:
+            assert err_code(rep) == "forbidden", (role, perm, rep)
+
+
+def test_authorize_unknown_permission_is_never_granted(st, users):
+    for perm in ("users:fly", "admin", "USERS:READ", "*", "users:read "):
+        rep = authorize(st, users["admin"].access, perm)
+        assert rep.get("ok") is False and rep["err"]["code"] in ("forbidden", "bad_request"), (perm, rep)
+
+
+@pytest.mark.parametrize("name", ["alg-none", "hs512-right-secret", "expired", "wrong-type-refresh",
+                                  "tampered-payload-role-admin", "missing-sub", "unknown-sub", "garbage"])
+def test_authorize_refuses_forged_tokens(st, users, jwt_secret, name):
+    tok = au.forged_token(name, users["viewer"], jwt_secret)
+    assert err_code(authorize(st, tok)) == "unauthorized"
+    assert err_code(authorize(st, tok, "users:read")) == "unauthorized"
+    assert err_code(authorize(st, tok, "self:read")) == "unauthorized"
+
+
+def test_authorize_uses_the_current_role_not_the_claim(st):
+    u = au.new_user(st)
+    assert err_code(authorize(st, u.access, "users:read")) == "forbidden"
+    r = au.patch(st, f"/users/{u.id}", {"role": "moderator"}, token=au.owner_access(st))
+    assert r.status_code == 200, r.text
+    body = ok_body(authorize(st, u.access, "users:read"))
+    assert body["role"] == "moderator", body
+    r = au.patch(st, f"/users/{u.id}", {"role": "viewer"}, token=au.owner_access(st))
+    assert r.status_code == 200, r.text
+    assert err_code(authorize(st, u.access, "self:write")) == "forbidden"
+    assert ok_body(authorize(st, u.access, "self:read"))["role"] == "viewer"
+
+
+def test_authorize_refuses_revoked_disabled_and_deleted_users(st):
+    revoked, disabled, deleted = au.new_user(st), au.new_user(st), au.new_user(st)
+    for u in (revoked, disabled, deleted):
+        ok_body(authorize(st, u.access, "self:read"))
+    au.wait_next_second()
+    assert au.post(st, "/auth/logout-all", token=revoked.access).status_code == 204
+    assert au.patch(st, f"/users/{disabled.id}", {"is_active": False}, token=au.owner_access(st)).status_code == 200
+    assert au.delete(st, f"/users/{deleted.id}", token=au.owner_access(st)).status_code == 204
+    for u in (revoked, disabled, deleted):
+        assert err_code(authorize(st, u.access, "self:read")) == "unauthorized", u
+        assert err_code(authorize(st, u.access)) == "unauthorized", u
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"client_ip": 5}, {"client_ip": "1.2.3.4", "credential": 7}, {"client_ip": "1.2.3.4", "user": "x"},
+     {"client_ip": "1.2.3.4", "permission": "x" * 40}],
+    ids=["no-client-ip", "client-ip-int", "credential-int", "unknown-field", "permission-over-32"],
+)
+def test_authorize_malformed_requests_are_bad_request(st, body):
+    assert err_code(au.rpc(st, "auth.authorize", body)) == "bad_request"
+
+
+def test_authorize_enforces_the_api_rate_limit(pm, idb, jwt_secret, tmp_path):
+    s = au.start_stack(pm, idb, jwt_secret, tmp_path, "rpcrate", authsvc={"RATE_LIMIT_PER_MINUTE": "5"})
+    u = au.new_user(s)  # register + token: anonymous, per-IP bucket of 127.0.0.1
+    remaining = []
+    for _ in range(5):
+        body = ok_body(authorize(s, u.access, "self:read", client_ip="192.0.2.1"))
+        assert body["rate"]["limit"] == 5, body
+        remaining.append(body["rate"]["remaining"])
+    assert remaining == [4, 3, 2, 1, 0], remaining
+    rep = authorize(s, u.access, "self:read", client_ip="192.0.2.2")  # per user, whatever the address
+    assert err_code(rep) == "rate_limited", rep
+    assert isinstance(rep["err"].get("retry_after"), int) and 1 <= rep["err"]["retry_after"] <= 120, rep
+    assert rep["err"].get("limit") == 5, rep
+    # Anonymous callers are counted per client_ip.
+    for _ in range(5):
+        ok_body(authorize(s, client_ip="192.0.2.10"))
+    assert err_code(authorize(s, client_ip="192.0.2.10")) == "rate_limited"
+    assert ok_body(authorize(s, client_ip="192.0.2.11"))["anonymous"] is True
