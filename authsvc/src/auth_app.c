@@ -165,6 +165,7 @@ static proto_server_t *new_server(auth_app_t *self)
         .slow_workers = (int)self->cfg->hash_workers,
         .slow_queue = (int)self->cfg->hash_queue,
         .slow_nice = SLOW_NICE,
+        .slow_max_wait_ms = (int)self->cfg->hash_max_wait_ms,
     };
     return proto_server_new(self->zctx, &sc);
 }

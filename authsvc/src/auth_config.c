@@ -45,6 +45,7 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"ARGON2_PARALLELISM", RT_CFG_INT, false, "4", 1, 64, F(argon2_p)},
     {"AUTHSVC_HASH_WORKERS", RT_CFG_INT, false, "2", 1, 256, F(hash_workers)},
     {"AUTHSVC_HASH_QUEUE", RT_CFG_INT, false, "64", 0, 65536, F(hash_queue)},
+    {"AUTHSVC_HASH_MAX_WAIT_MS", RT_CFG_INT, false, "3000", 0, 600000, F(hash_max_wait_ms)},
     {"AUTH_CACHE_TTL_SECONDS", RT_CFG_INT, false, "10", 0, 3600, F(cache_ttl_s)},
     {"AUTH_CACHE_SIZE", RT_CFG_INT, false, "65536", 16, 16777216, F(cache_size)},
 };

@@ -52,11 +52,12 @@ typedef struct {
     char *rate_limit_redis_url; /* RATE_LIMIT_REDIS_URL: not supported yet, must be empty */
 
     /* Password hashing. */
-    long argon2_t;     /* ARGON2_TIME_COST */
-    long argon2_m_kib; /* ARGON2_MEMORY_COST */
-    long argon2_p;     /* ARGON2_PARALLELISM */
-    long hash_workers; /* AUTHSVC_HASH_WORKERS: the slow lane's workers */
-    long hash_queue;   /* AUTHSVC_HASH_QUEUE: slow requests waiting, beyond: 503 */
+    long argon2_t;         /* ARGON2_TIME_COST */
+    long argon2_m_kib;     /* ARGON2_MEMORY_COST */
+    long argon2_p;         /* ARGON2_PARALLELISM */
+    long hash_workers;     /* AUTHSVC_HASH_WORKERS: the slow lane's workers */
+    long hash_queue;       /* AUTHSVC_HASH_QUEUE: slow requests waiting, beyond: 503 */
+    long hash_max_wait_ms; /* AUTHSVC_HASH_MAX_WAIT_MS: longest wait in that queue */
 
     /* User state cache for auth.authorize. */
     long cache_ttl_s; /* AUTH_CACHE_TTL_SECONDS (0: no cache) */

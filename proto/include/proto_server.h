@@ -53,6 +53,10 @@ typedef struct {
     int slow_workers;
     int slow_queue;
     int slow_nice;
+    /* A queued slow request that waited longer than this (ms; 0: no limit)
+     * is answered `unavailable` instead of being run: its caller has most
+     * likely timed out, and hashing for nobody only delays the others. */
+    int slow_max_wait_ms;
 } proto_server_config_t;
 
 typedef struct proto_server proto_server_t;

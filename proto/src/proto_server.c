@@ -170,9 +170,10 @@ typedef struct {
     mpmsg_t msg;     /* scratch for replies */
     mpmsg_t pending; /* a fast request read from the frontend, not yet dispatched */
     bool has_pending;
-    lane_t lane[2]; /* indexed by proto_lane_t */
-    bool *busy;     /* per worker: a request is dispatched to it */
-    mpmsg_t *queue; /* slow requests waiting for a slow worker: a ring */
+    lane_t lane[2];       /* indexed by proto_lane_t */
+    bool *busy;           /* per worker: a request is dispatched to it */
+    mpmsg_t *queue;       /* slow requests waiting for a slow worker: a ring */
+    long long *queued_at; /* monotonic ms each queue slot was filled */
     int qcap, qhead, qlen;
     bool draining;
     bool front_ready, back_ready; /* worth a non-blocking recv */
@@ -297,7 +298,9 @@ static void take_slow(proxy_t *px, mpmsg_t *m)
     if (dispatch_lane(px, PROTO_LANE_SLOW, m) == 0)
         return;
     if (px->qlen < px->qcap) {
-        mpmsg_move(&px->queue[(px->qhead + px->qlen) % px->qcap], m);
+        int slot = (px->qhead + px->qlen) % px->qcap;
+        mpmsg_move(&px->queue[slot], m);
+        px->queued_at[slot] = now_ms();
         px->qlen++;
         return;
     }
@@ -328,11 +331,27 @@ static pump_t pump_front(proxy_t *px)
     return PUMP_MORE;
 }
 
+/* Answers queued slow requests that waited longer than slow_max_wait_ms. */
+static void expire_queue(proxy_t *px)
+{
+    int max = px->srv->cfg.slow_max_wait_ms;
+    if (max <= 0)
+        return;
+    long long now = now_ms();
+    while (px->qlen > 0 && now - px->queued_at[px->qhead] > max) {
+        refuse(px, &px->queue[px->qhead], "busy: waited too long for a slow worker");
+        px->qhead = (px->qhead + 1) % px->qcap;
+        px->qlen--;
+    }
+}
+
 /* A worker finished: it takes the next queued slow request, or goes idle. */
 static void worker_done(proxy_t *px, int w)
 {
     px->busy[w] = false;
     atomic_fetch_sub_explicit(&px->srv->in_flight, 1, memory_order_relaxed);
+    if (w >= px->nfast)
+        expire_queue(px);
     if (w >= px->nfast && px->qlen > 0 && !px->draining) {
         mpmsg_t *next = &px->queue[px->qhead];
         px->qhead = (px->qhead + 1) % px->qcap;
@@ -416,6 +435,7 @@ static void proxy_wait(proxy_t *px, const int fds[2])
     if (rc == 0) { /* idle tick: look at everything once, cheap insurance */
         px->back_ready = true;
         px->front_ready = true;
+        expire_queue(px);
         return;
     }
     if (rc > 0 && (pfd[0].revents & POLLIN))
@@ -635,6 +655,7 @@ static void server_free(proto_server_t *self)
     free(self->px.lane[PROTO_LANE_FAST].idle);
     free(self->px.lane[PROTO_LANE_SLOW].idle);
     free(self->px.queue);
+    free(self->px.queued_at);
     free(self->px.busy);
     free(self->workers);
     free(self->bind);
@@ -662,10 +683,11 @@ proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg)
     self->px.lane[PROTO_LANE_SLOW].idle = calloc((size_t)cfg->slow_workers + 1, sizeof(int));
     self->px.qcap = cfg->slow_workers > 0 ? cfg->slow_queue : 0;
     self->px.queue = calloc((size_t)self->px.qcap + 1, sizeof *self->px.queue);
+    self->px.queued_at = calloc((size_t)self->px.qcap + 1, sizeof *self->px.queued_at);
     self->px.busy = calloc(n, sizeof *self->px.busy);
     if (!self->bind || !self->workers || !self->px.lane[PROTO_LANE_FAST].idle ||
-        !self->px.lane[PROTO_LANE_SLOW].idle || !self->px.queue || !self->px.busy ||
-        index_handlers(self, cfg) != 0)
+        !self->px.lane[PROTO_LANE_SLOW].idle || !self->px.queue || !self->px.queued_at ||
+        !self->px.busy || index_handlers(self, cfg) != 0)
         goto fail;
     if (pthread_mutex_init(&self->mu, NULL) != 0)
         goto fail;

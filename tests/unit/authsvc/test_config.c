@@ -233,6 +233,7 @@ static void test_config_table_lists_every_variable(void **state)
                                         "ARGON2_PARALLELISM",
                                         "AUTHSVC_HASH_WORKERS",
                                         "AUTHSVC_HASH_QUEUE",
+                                        "AUTHSVC_HASH_MAX_WAIT_MS",
                                         "AUTH_CACHE_TTL_SECONDS",
                                         "AUTH_CACHE_SIZE"};
     size_t n = 0;

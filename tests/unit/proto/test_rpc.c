@@ -265,6 +265,49 @@ static void test_rpc_slow_lane_isolates_and_bounds(void **state)
     zmq_ctx_term(zctx);
 }
 
+/* Queued slow requests that wait longer than slow_max_wait_ms are answered
+ * unavailable well before the running one ends, not run after it. */
+static void test_rpc_slow_queue_expires_stale_requests(void **state)
+{
+    void *zctx = zmq_ctx_new();
+    tsvc_t svc = {.slow_ms = 700};
+    proto_server_config_t cfg = {
+        .bind = "tcp://127.0.0.1:*",
+        .workers = 1,
+        .handlers = lane_handlers,
+        .nhandlers = 2,
+        .svc = &svc,
+        .limits = proto_limits_default(),
+        .slow_workers = 1,
+        .slow_queue = 4,
+        .slow_max_wait_ms = 100,
+    };
+    proto_server_t *srv = proto_server_new(zctx, &cfg);
+    assert_non_null(srv);
+    assert_int_equal(proto_server_start(srv), 0);
+    slow_call_t calls[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        calls[i] = (slow_call_t){.zctx = zctx, .ep = proto_server_endpoint(srv)};
+        assert_int_equal(pthread_create(&th[i], NULL, slow_caller, &calls[i]), 0);
+    }
+    int ok = 0, expired = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        if (calls[i].err == PROTO_OK) {
+            ok++;
+        } else {
+            assert_int_equal(calls[i].err, PROTO_ERR_UNAVAILABLE);
+            assert_true(calls[i].ms < 550); /* not after the 700 ms call */
+            expired++;
+        }
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(expired, 2);
+    proto_server_destroy(&srv);
+    zmq_ctx_term(zctx);
+}
+
 /* ---- tests ---- */
 
 static void test_rpc_round_trip(void **state)
@@ -783,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_rpc_round_trip),
         cmocka_unit_test(test_rpc_error_reply_propagates),
         cmocka_unit_test(test_rpc_slow_lane_isolates_and_bounds),
+        cmocka_unit_test(test_rpc_slow_queue_expires_stale_requests),
         cmocka_unit_test(test_rpc_unknown_op_is_bad_request),
         cmocka_unit_test(test_rpc_garbage_gets_bad_request),
         cmocka_unit_test(test_rpc_malformed_reply_is_unavailable),
