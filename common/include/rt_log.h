@@ -36,6 +36,25 @@ void rt_log(rt_log_level_t level, const char *rid, const char *fmt, ...)
  * object, may be NULL); its keys are merged into the line. */
 void rt_log_fields(rt_log_level_t level, const char *rid, const char *msg, json_t *fields);
 
+/* The fast path for hot lines (the access log): `fields` is a ready JSON
+ * fragment of members without braces ("\"k\":1,\"s\":\"v\"", may be NULL
+ * or ""), which the caller guarantees to be valid JSON; `msg` and `rid`
+ * are escaped here. Same line format as rt_log_fields, without building a
+ * JSON tree. */
+void rt_log_line(rt_log_level_t level, const char *rid, const char *msg, const char *fields);
+
+/* Appends `s` as a JSON string (quotes included) to out[*len .. cap);
+ * returns 0, or -1 when it does not fit (out is then unchanged). */
+int rt_json_str(char *out, size_t cap, size_t *len, const char *s);
+
+/* Buffers INFO and DEBUG lines, written out every `interval_ms` by a
+ * background thread (WARNING and ERROR lines flush at once). Returns 0, or
+ * -1 (already buffering, bad interval, no memory or thread). */
+int rt_log_buffer_start(int interval_ms);
+
+/* Writes out what is buffered and stops buffering. Call before exit. */
+void rt_log_buffer_stop(void);
+
 #define rt_debug(rid, ...) rt_log(RT_LOG_DEBUG, rid, __VA_ARGS__)
 #define rt_info(rid, ...)  rt_log(RT_LOG_INFO, rid, __VA_ARGS__)
 #define rt_warn(rid, ...)  rt_log(RT_LOG_WARNING, rid, __VA_ARGS__)

@@ -825,16 +825,44 @@ static const char *outcome_name(const gw_req_t *r, enum MHD_RequestTerminationCo
                                                                       : "error";
 }
 
+/* Appends printf output to f[*n .. cap); false when it does not fit. */
+static bool __attribute__((format(printf, 4, 5)))
+put_raw(char *f, size_t cap, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(f + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= cap - *n)
+        return false;
+    *n += (size_t)w;
+    return true;
+}
+
+/* Appends ["," ]"key":"<escaped value>". */
+static bool put_str(char *f, size_t cap, size_t *n, const char *key, const char *val)
+{
+    return put_raw(f, cap, n, "%s\"%s\":", *n ? "," : "", key) && rt_json_str(f, cap, n, val) == 0;
+}
+
 static void access_log(const gw_req_t *r, enum MHD_RequestTerminationCode toe)
 {
+    if (!rt_log_enabled(RT_LOG_INFO))
+        return;
+    /* Formatted by hand: one line per request, the hottest log line there
+     * is (a jansson tree for it cost a quarter of /healthz throughput). */
+    char f[1200];
+    size_t n = 0;
     double ms = (double)(now_ns() - r->start_ns) / 1e6;
     int status = r->dropped ? 408 : r->status;
-    json_t *f =
-        json_pack("{s:s, s:s, s:i, s:f, s:s, s:s}", "method", r->method, "path", r->path, "status",
-                  status, "duration_ms", ms, "client_ip", r->client_ip, "peer", r->peer);
-    if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        json_object_set_new(f, "outcome", json_string(outcome_name(r, toe)));
-    rt_log_fields(RT_LOG_INFO, r->rid, "request", f);
+    bool ok = put_str(f, sizeof f, &n, "method", r->method) &&
+              put_str(f, sizeof f, &n, "path", r->path) &&
+              put_raw(f, sizeof f, &n, ",\"status\":%d,\"duration_ms\":%.3f", status, ms) &&
+              put_str(f, sizeof f, &n, "client_ip", r->client_ip) &&
+              put_str(f, sizeof f, &n, "peer", r->peer);
+    if (ok && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        ok = put_str(f, sizeof f, &n, "outcome", outcome_name(r, toe));
+    rt_log_line(RT_LOG_INFO, r->rid, "request", ok ? f : NULL);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

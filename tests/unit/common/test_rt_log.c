@@ -102,6 +102,73 @@ static void test_rt_log_level_parse(void **state)
     assert_int_equal(rt_log_level_parse(NULL, &lv), -1);
 }
 
+static void log_fast_lines(void)
+{
+    rt_log_line(RT_LOG_INFO, "rid-9", "request", "\"status\":200,\"path\":\"/x\"");
+    rt_log_line(RT_LOG_INFO, NULL, "no \"fields\"\n", NULL);
+    rt_log_line(RT_LOG_DEBUG, NULL, "filtered", NULL);
+}
+
+static void test_rt_log_fast_line_is_the_same_format(void **state)
+{
+    (void)state;
+    json_t *lines = capture(log_fast_lines);
+    assert_int_equal(json_array_size(lines), 2);
+    json_t *a = json_array_get(lines, 0), *b = json_array_get(lines, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "svc")), "testsvc");
+    assert_string_equal(json_string_value(json_object_get(a, "level")), "INFO");
+    assert_string_equal(json_string_value(json_object_get(a, "rid")), "rid-9");
+    assert_non_null(json_object_get(a, "ts"));
+    assert_int_equal(json_integer_value(json_object_get(a, "status")), 200);
+    assert_string_equal(json_string_value(json_object_get(a, "path")), "/x");
+    assert_string_equal(json_string_value(json_object_get(b, "msg")), "no \"fields\"\n");
+    assert_null(json_object_get(b, "rid"));
+    json_decref(lines);
+}
+
+static void test_rt_json_str_escapes_and_bounds(void **state)
+{
+    (void)state;
+    char out[64];
+    size_t n = 0;
+    assert_int_equal(rt_json_str(out, sizeof out, &n, "a\"b\\c\x01\xff"), 0);
+    assert_string_equal(out, "\"a\\\"b\\\\c\\u0001\\u00ff\"");
+    assert_int_equal(n, strlen(out));
+    char tiny[6];
+    size_t m = 0;
+    assert_int_equal(rt_json_str(tiny, sizeof tiny, &m, "too long"), -1);
+    assert_int_equal(m, 0); /* unchanged */
+}
+
+/* Buffered lines reach the file by the flusher, by a WARNING at once, and
+ * all of them by rt_log_buffer_stop. */
+static void test_rt_log_buffer_flushes(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    rt_log_init("testsvc", RT_LOG_INFO, f);
+    assert_int_equal(rt_log_buffer_start(10000), 0); /* the flusher waits 10 s */
+    assert_int_equal(rt_log_buffer_start(10), -1);   /* already buffering */
+    rt_info(NULL, "one");
+    fflush(f);
+    assert_int_equal(ftell(f), 0); /* still in the buffer */
+    rt_warn(NULL, "two");          /* urgent: everything goes out */
+    long after_warn = ftell(f);
+    assert_true(after_warn > 0);
+    for (int i = 0; i < 2000; i++) /* more than the buffer holds */
+        rt_info(NULL, "line %d", i);
+    rt_log_buffer_stop();
+    rt_log_init("testsvc", RT_LOG_INFO, NULL);
+    rewind(f);
+    char buf[512];
+    int count = 0;
+    while (fgets(buf, sizeof buf, f))
+        count++;
+    assert_int_equal(count, 2002);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +176,9 @@ int main(void)
         cmocka_unit_test(test_rt_log_level_filters),
         cmocka_unit_test(test_rt_log_fields_merge_without_override),
         cmocka_unit_test(test_rt_log_level_parse),
+        cmocka_unit_test(test_rt_log_fast_line_is_the_same_format),
+        cmocka_unit_test(test_rt_json_str_escapes_and_bounds),
+        cmocka_unit_test(test_rt_log_buffer_flushes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
