@@ -12,7 +12,7 @@
 
 static const rt_cfg_spec_t auth_specs[] = {
     {"AUTHSVC_BIND", RT_CFG_ENDPOINT_LIST, false, "tcp://127.0.0.1:7001", 0, 1024, F(bind)},
-    {"AUTHSVC_WORKERS", RT_CFG_INT, false, "4", 1, 64, F(workers)},
+    {"AUTHSVC_WORKERS", RT_CFG_INT, false, "8", 1, 64, F(workers)},
     {"STORESVC_ENDPOINTS", RT_CFG_ENDPOINT_LIST, false, "tcp://127.0.0.1:7002", 0, 4096,
      F(storesvc_endpoints)},
     {"JWT_SECRET_KEY", RT_CFG_SECRET, true, NULL, AUTH_CONFIG_SECRET_MIN, 4096, F(jwt_secret_key)},

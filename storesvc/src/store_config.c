@@ -11,7 +11,7 @@
 
 static const rt_cfg_spec_t store_specs[] = {
     {"STORESVC_BIND", RT_CFG_ENDPOINT_LIST, false, "tcp://127.0.0.1:7002", 0, 1024, F(bind)},
-    {"STORESVC_WORKERS", RT_CFG_INT, false, "4", 1, 64, F(workers)},
+    {"STORESVC_WORKERS", RT_CFG_INT, false, "8", 1, 64, F(workers)},
     {"DATABASE_URL", RT_CFG_SECRET, true, NULL, 1, 4096, F(database_url)},
     {"OBJECT_STORE_URL", RT_CFG_STR, false, "file://./data/objects", 8, 4096, F(object_store_url)},
     {"DB_TIMEOUT_MS", RT_CFG_INT, false, "3000", 50, 600000, F(db_timeout_ms)},

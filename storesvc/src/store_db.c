@@ -9,6 +9,13 @@
  * must not hold the worker) and the connection is dropped; statement_timeout
  * makes the server give up on its own too. Lost connections are remade on
  * the next use; failed attempts back off exponentially up to BACKOFF_MAX_MS.
+ *
+ * Queries are prepared once per connection (a named statement per distinct
+ * SQL text, at most PREPARED_MAX) and then executed with
+ * PQsendQueryPrepared: PostgreSQL skips parsing and planning on every later
+ * call, which was the largest share of its CPU on hot reads. The cache is
+ * per connection and forgotten with it; a statement the server no longer
+ * accepts (a migration changed a table under it) drops the connection.
  */
 #include "store_db.h"
 
@@ -23,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#define PREPARED_MAX   96   /* distinct statements prepared per connection */
 #define BACKOFF_MIN_MS 100  /* first wait after a failed connect */
 #define BACKOFF_MAX_MS 2000 /* a database that comes back is seen within this */
 
@@ -35,7 +43,22 @@ struct store_db {
     long backoff_ms;
     bool down_logged; /* the current outage has been logged once */
     char sqlstate[6];
+    /* Statements prepared on `conn`: statement i is named "s<i>". */
+    const char *prep_ptr[PREPARED_MAX]; /* the caller's SQL pointer (fast path) */
+    char *prep_sql[PREPARED_MAX];       /* our copy of its text (the check) */
+    int nprepared;
 };
+
+/* Forgets the prepared statements (the connection they lived on is gone). */
+static void forget_prepared(store_db_t *self)
+{
+    for (int i = 0; i < self->nprepared; i++) {
+        free(self->prep_sql[i]);
+        self->prep_sql[i] = NULL;
+        self->prep_ptr[i] = NULL;
+    }
+    self->nprepared = 0;
+}
 
 static const char *const status_names[] = {"ok", "down", "timeout", "error", "nomem"};
 
@@ -78,6 +101,7 @@ void store_db_destroy(store_db_t **self_p)
     store_db_t *self = *self_p;
     if (self->conn)
         PQfinish(self->conn);
+    forget_prepared(self);
     if (self->conninfo) {
         explicit_bzero(self->conninfo, strlen(self->conninfo));
         free(self->conninfo);
@@ -143,6 +167,7 @@ static void drop_conn(store_db_t *self, const char *why)
         return;
     PQfinish(self->conn);
     self->conn = NULL;
+    forget_prepared(self);
     self->next_attempt_ms = 0;
     self->backoff_ms = BACKOFF_MIN_MS;
     log_down(self, why);
@@ -156,6 +181,7 @@ static void connect_failed(store_db_t *self, const char *why)
         PQfinish(self->conn);
         self->conn = NULL;
     }
+    forget_prepared(self);
     self->next_attempt_ms = now_ms() + self->backoff_ms;
     self->backoff_ms =
         self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
@@ -322,7 +348,11 @@ static bool session_lost(PGconn *conn, const char *sqlstate)
 {
     if (PQstatus(conn) != CONNECTION_OK)
         return true;
-    return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P", 3) == 0;
+    /* 0A000 "cached plan must not change result type", 26000 "prepared
+     * statement does not exist": our prepared statements are stale; a new
+     * connection prepares them afresh. */
+    return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P", 3) == 0 ||
+           strcmp(sqlstate, "0A000") == 0 || strcmp(sqlstate, "26000") == 0;
 }
 
 static void record_error(store_db_t *self, const PGresult *r)
@@ -369,16 +399,82 @@ static int collect(store_db_t *self, int64_t deadline, PGresult **keep)
     }
 }
 
+/* The index of the statement prepared for `sql`, or -1. */
+static int find_prepared(const store_db_t *self, const char *sql)
+{
+    for (int i = 0; i < self->nprepared; i++) {
+        if (self->prep_ptr[i] == sql && strcmp(self->prep_sql[i], sql) == 0)
+            return i;
+    }
+    for (int i = 0; i < self->nprepared; i++) { /* same text from another pointer */
+        if (strcmp(self->prep_sql[i], sql) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Prepares `q` on the connection. Returns its index, -1 when the cache is
+ * full (run it unprepared), or a negative status - 2 on failure. */
+static int prepare(store_db_t *self, const store_query_t *q, int64_t deadline)
+{
+    char name[16];
+    PGresult *res = NULL;
+    int i = self->nprepared;
+    if (i >= PREPARED_MAX)
+        return -1;
+    char *copy = strdup(q->sql);
+    if (!copy)
+        return -1;
+    snprintf(name, sizeof name, "s%d", i);
+    int rc = PQsendPrepare(self->conn, name, q->sql, q->nparams, NULL)
+                 ? flush_out(self->conn, deadline)
+                 : STORE_DB_DOWN;
+    if (rc == STORE_DB_OK)
+        rc = collect(self, deadline, &res);
+    PQclear(res);
+    if (rc != STORE_DB_OK) {
+        free(copy);
+        return rc - 2;
+    }
+    self->prep_ptr[i] = q->sql;
+    self->prep_sql[i] = copy;
+    self->nprepared++;
+    return i;
+}
+
+/* Sends `q` as a prepared statement (preparing it first if new), or as a
+ * plain parameterised query when the cache is full. */
+static int send_query(store_db_t *self, const store_query_t *q, int64_t deadline)
+{
+    int i = find_prepared(self, q->sql);
+    if (i < 0)
+        i = prepare(self, q, deadline);
+    if (i < -1)
+        return i + 2; /* the status of the failed prepare */
+    int sent;
+    if (i == -1) {
+        sent = PQsendQueryParams(self->conn, q->sql, q->nparams, NULL, q->values, q->lengths,
+                                 q->formats, 0);
+    } else {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", i);
+        sent =
+            PQsendQueryPrepared(self->conn, name, q->nparams, q->values, q->lengths, q->formats, 0);
+    }
+    return sent ? flush_out(self->conn, deadline) : STORE_DB_DOWN;
+}
+
 /* Sends one query (or script) and waits for its results. */
 static int run_once(store_db_t *self, const store_query_t *q, const char *script, int64_t deadline,
                     PGresult **out)
 {
     PGresult *res = NULL;
     self->sqlstate[0] = '\0';
-    int sent = q ? PQsendQueryParams(self->conn, q->sql, q->nparams, NULL, q->values, q->lengths,
-                                     q->formats, 0)
-                 : PQsendQuery(self->conn, script);
-    int rc = sent ? flush_out(self->conn, deadline) : STORE_DB_DOWN;
+    int rc;
+    if (q)
+        rc = send_query(self, q, deadline);
+    else
+        rc = PQsendQuery(self->conn, script) ? flush_out(self->conn, deadline) : STORE_DB_DOWN;
     if (rc == STORE_DB_OK)
         rc = collect(self, deadline, &res);
     if (rc == STORE_DB_ERROR && strcmp(self->sqlstate, "57014") == 0) {

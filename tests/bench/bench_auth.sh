@@ -106,7 +106,8 @@ if ((PEER)); then
   export PEER_PORT PEER_STATE_DIR=$TMP/peer
   if [[ "${BENCH_PEER_DEPS:-0}" == 1 ]]; then
     apt-get install -y -q python3-fastapi python3-uvicorn python3-starlette python3-jwt python3-argon2 \
-      python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop nodejs npm >/dev/null
+      python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop >/dev/null
+    command -v npm >/dev/null || apt-get install -y -q nodejs npm >/dev/null
   fi
   CLEANUP_HOOKS+=("PEER_PORT=$PEER_PORT PEER_STATE_DIR=$TMP/peer bash '$PEER_DIR/stop.sh' --purge")
   log "starting the FastAPI peer on $PEER_PORT"

@@ -120,8 +120,10 @@ start_stack() {
     die "deploy/pg.sh start failed: $(cat "$TMP/pg-start.log")"
   mkdir -p "$TMP/objects"
   jwt=$(head -c 48 /dev/urandom | base64 -w0)
+  local extra=()
+  read -r -a extra <<<"${BENCH_ENV:-}" # e.g. BENCH_ENV="GATEWAY_THREADS=8 AUTHSVC_WORKERS=8"
   local env=(env -i "PATH=$PATH" "LANG=C.UTF-8" "LOG_LEVEL=${BENCH_LOG_LEVEL:-INFO}"
-    "SHUTDOWN_GRACE_SECONDS=5" "$@")
+    "SHUTDOWN_GRACE_SECONDS=5" "$@" "${extra[@]}")
   DATABASE_URL=$DB_URL timeout 60 "$BUILD/storesvc/storesvc" migrate >"$TMP/migrate.log" 2>&1 ||
     die "storesvc migrate failed: $(tail -n 5 "$TMP/migrate.log")"
   "${env[@]}" "STORESVC_BIND=tcp://127.0.0.1:$store_port" "DATABASE_URL=$DB_URL" \

@@ -43,7 +43,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(strlen(SECRET32), 32);
     assert_int_equal(load(kv, &c, err, sizeof err), 0);
     assert_string_equal(c.bind, "tcp://127.0.0.1:7001");
-    assert_int_equal(c.workers, 4);
+    assert_int_equal(c.workers, 8);
     assert_string_equal(c.storesvc_endpoints, "tcp://127.0.0.1:7002");
     assert_string_equal(c.jwt_secret_key, SECRET32);
     assert_int_equal(c.rpc_timeout_ms, 5000);

@@ -40,7 +40,7 @@ static void test_config_defaults(void **state)
     char err[256];
     assert_int_equal(load(kv, &c, err, sizeof err), 0);
     assert_string_equal(c.bind, "tcp://127.0.0.1:7002");
-    assert_int_equal(c.workers, 4);
+    assert_int_equal(c.workers, 8);
     assert_string_equal(c.database_url, DB_URL);
     assert_string_equal(c.object_store_url, "file://./data/objects");
     assert_int_equal(c.db_timeout_ms, 3000);
