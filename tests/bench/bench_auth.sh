@@ -12,7 +12,8 @@
 #      authsvc auth.authorize -> storesvc store.user_get -> PostgreSQL), next
 #      to the same route of the FastAPI reference in ../shared/peer/fastapi
 #      (its run.sh: uvicorn, 2 workers, its own PostgreSQL with the same
-#      fsync=off settings) measured right after on the same machine;
+#      fsync=off settings), BENCH_ROUNDS (3) interleaved rounds each, the
+#      best round of each reported;
 #   3. /users/me while 64 connections flood /auth/token (p99 under load);
 #   4. limiter_bench: memory per tracked source, 1,000,000 distinct sources.
 #
@@ -72,32 +73,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"username":"$USERNAME","password":"$PASSWORD"}'
 EOF
 
-# --------------------------------------------- 1. logins/s vs the Argon2 bound
-
-log "argon2_bench --threads $HASH_WORKERS (t=3 m=65536 p=4)"
-BOUND_JSON=$(timeout 120 "$BUILD/tests/bench/argon2_bench" --threads "$HASH_WORKERS" --seconds "$DURATION" --t 3 --m 65536 --p 4)
-BOUND=$("$PY" -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["verifies_per_s"])' "$BOUND_JSON")
-CONNS=16
-run_wrk "ours: POST /auth/token (logins)" "$GW/api/v1/auth/token" -s "$TMP/login.lua"
-LOGIN_RATIO=$(awk -v a="${RPS["ours: POST /auth/token (logins)"]}" -v b="$BOUND" 'BEGIN { printf "%.2f", a / b }')
-
-# ------------------------------------------------------------- 2. /users/me
-
-CONNS=64
-run_wrk "ours: GET /users/me" "$GW/api/v1/users/me" -H "Authorization: Bearer $TOKEN"
-
-# ------------------------------------------- 3. /users/me during a login flood
-
-log "login flood (64 connections) with /users/me measured at the same time"
-timeout $((DURATION + 40)) wrk -t1 -c64 -d"$((DURATION + 4))s" --timeout 10s -s "$TMP/login.lua" \
-  "$GW/api/v1/auth/token" >"$TMP/flood.txt" 2>&1 &
-FLOOD=$!
-sleep 2
-THREADS=1 CONNS=8 run_wrk "ours: GET /users/me during login flood" "$GW/api/v1/users/me" \
-  -H "Authorization: Bearer $TOKEN"
-wait "$FLOOD" || true
-FLOOD_RPS=$(awk '/^Requests\/sec:/ {printf "%.1f", $2}' "$TMP/flood.txt")
-
 # ------------------------------------------------------------ the FastAPI peer
 
 PEER_NOTE="not measured (--no-peer)"
@@ -115,15 +90,60 @@ if ((PEER)); then
     REGISTER_RATE_LIMIT_PER_MINUTE=1000 timeout 300 bash "$PEER_DIR/run.sh" >"$TMP/peer-run.log" 2>&1; then
     PEER_URL=http://127.0.0.1:$PEER_PORT
     PEER_TOKEN=$(register_and_login "$PEER_URL")
-    CONNS=64
-    run_wrk "peer: GET /users/me" "$PEER_URL/api/v1/users/me" -H "Authorization: Bearer $PEER_TOKEN"
     PEER_NOTE="measured"
   else
     PEER_NOTE="did not start: $(tail -n 3 "$TMP/peer-run.log" | tr '\n' ' ')"
   fi
 fi
 
-# ------------------------------------------------------------ 4. limiter_bench
+# ---------------------------------------------- users/me, ours and the peer
+
+# ROUNDS interleaved rounds, ours then the peer's; the best round of each
+# is reported (other load on the machine only ever slows a run down).
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=64
+best() { # best PREFIX NAME : copies the round with the most req/s to NAME
+  local prefix=$1 name=$2 r top=""
+  for ((r = 1; r <= ROUNDS; r++)); do
+    if [[ -z "$top" ]] || awk -v a="${RPS["$prefix $r"]}" -v b="${RPS[$top]}" 'BEGIN { exit !(a > b) }'; then
+      top="$prefix $r"
+    fi
+  done
+  NAMES+=("$name")
+  RPS[$name]=${RPS[$top]} P50[$name]=${P50[$top]} P99[$name]=${P99[$top]}
+  ERRS[$name]=${ERRS[$top]} NON2XX[$name]=${NON2XX[$top]}
+}
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "ours /users/me $r" "$GW/api/v1/users/me" -H "Authorization: Bearer $TOKEN"
+  [[ "$PEER_NOTE" == measured ]] &&
+    run_wrk "peer /users/me $r" "$PEER_URL/api/v1/users/me" -H "Authorization: Bearer $PEER_TOKEN"
+done
+best "ours /users/me" "ours: GET /users/me (best of $ROUNDS)"
+[[ "$PEER_NOTE" == measured ]] && best "peer /users/me" "peer: GET /users/me (best of $ROUNDS)"
+
+# ------------------------------------------------ logins/s vs the Argon2 bound
+
+log "argon2_bench --threads $HASH_WORKERS (t=3 m=65536 p=4)"
+BOUND_JSON=$(timeout 120 "$BUILD/tests/bench/argon2_bench" --threads "$HASH_WORKERS" --seconds "$DURATION" --t 3 --m 65536 --p 4)
+BOUND=$("$PY" -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["verifies_per_s"])' "$BOUND_JSON")
+CONNS=16
+run_wrk "ours: POST /auth/token (logins)" "$GW/api/v1/auth/token" -s "$TMP/login.lua"
+LOGIN_RATIO=$(awk -v a="${RPS["ours: POST /auth/token (logins)"]}" -v b="$BOUND" 'BEGIN { printf "%.2f", a / b }')
+
+
+# ---------------------------------------------- /users/me during a login flood
+
+log "login flood (64 connections) with /users/me measured at the same time"
+timeout $((DURATION + 40)) wrk -t1 -c64 -d"$((DURATION + 4))s" --timeout 10s -s "$TMP/login.lua" \
+  "$GW/api/v1/auth/token" >"$TMP/flood.txt" 2>&1 &
+FLOOD=$!
+sleep 2
+THREADS=1 CONNS=8 run_wrk "ours: GET /users/me during login flood" "$GW/api/v1/users/me" \
+  -H "Authorization: Bearer $TOKEN"
+wait "$FLOOD" || true
+FLOOD_RPS=$(awk '/^Requests\/sec:/ {printf "%.1f", $2}' "$TMP/flood.txt")
+
+# ---------------------------------------------------------------- limiter_bench
 
 LIMITER=$(timeout 120 "$BUILD/tests/bench/limiter_bench" --sources 1000000 --max-keys 100000)
 
@@ -135,16 +155,16 @@ echo "Argon2id t=3 m=65536 KiB p=4, AUTHSVC_HASH_WORKERS=$HASH_WORKERS; wrk --la
 echo
 printf '%-44s %10s %9s %9s  %-8s %s\n' target req/s p50_ms p99_ms non-2xx "socket errors"
 for n in "${NAMES[@]}"; do
+  [[ "$n" =~ \ [0-9]+$ ]] && continue # a single round: its best-of row stands for it
   printf '%-44s %10s %9s %9s  %-8s %s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${NON2XX[$n]}" "${ERRS[$n]}"
 done
 echo
 echo "Argon2 bound: $BOUND verifications/s on $HASH_WORKERS threads ($BOUND_JSON)"
 echo "logins/s / bound = $LOGIN_RATIO   (goal >= 0.90)"
 echo "login flood meanwhile: $FLOOD_RPS logins/s"
-me=${RPS["ours: GET /users/me"]}
+ours="ours: GET /users/me (best of $ROUNDS)" peer="peer: GET /users/me (best of $ROUNDS)"
 if [[ "$PEER_NOTE" == measured ]]; then
-  pr=${RPS["peer: GET /users/me"]}
-  awk -v a="$me" -v b="$pr" -v pa="${P99["ours: GET /users/me"]}" -v pb="${P99["peer: GET /users/me"]}" \
+  awk -v a="${RPS[$ours]}" -v b="${RPS[$peer]}" -v pa="${P99[$ours]}" -v pb="${P99[$peer]}" \
     'BEGIN { printf "users/me vs peer: %.2f x req/s (goal >= 3), %.2f x p99 (goal <= 0.3)\n", a / b, pa / pb }'
 else
   echo "peer: $PEER_NOTE"
