@@ -387,11 +387,13 @@ static pump_t pump_back(proxy_t *px)
         int w = px->msg.n >= 2 ? worker_index(&px->msg.part[0], px->nworkers) : -1;
         if (w < 0 || !px->busy[w])
             continue; /* not a reply we are waiting for */
+        /* Done before the reply leaves, so a caller that has its reply
+         * never sees the request still counted in flight. */
+        worker_done(px, w);
         if (!px->msg.overflow) {
             mpmsg_send(&px->msg, 1, srv->frontend);
             px->front_ready = true; /* any call may consume the frontend's signal */
         }
-        worker_done(px, w);
     }
     return PUMP_MORE;
 }
