@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 import authutil as au
+import restc_it as it
 
 
 @pytest.fixture(scope="module")
@@ -755,3 +756,32 @@ def test_backend_down_is_503_unavailable_never_a_credential_error(pm, adb, jwt_s
     au.assert_problem(r, 503, "unavailable")
     r = au.token(s, u.username, u.password)
     au.assert_problem(r, 503, "unavailable")
+
+
+# ================================================================ rehash
+
+
+def _stored_hash(s, login):
+    rep = it.rpc(s.store_ep, "store.user_find_login", {"login": login})
+    assert rep and rep["ok"], rep
+    return rep["body"]["password_hash"]
+
+
+def test_hash_made_with_older_parameters_is_rehashed_at_login(pm, pg, jwt_secret, tmp_path):
+    """Argon2 parameters raised between two starts: the next successful
+    login re-hashes the password with the new ones; a wrong password
+    changes nothing."""
+    db = au.fresh_database(pg, "rehash")
+    old = au.start_stack(pm, db, jwt_secret, tmp_path, "rehash-old",
+                         authsvc={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024"})
+    u = au.new_user(old, login=False)
+    assert "$m=1024,t=1,p=1$" in _stored_hash(old, u.username)
+    for p in old.procs():
+        p.terminate()
+    new = au.start_stack(pm, db, jwt_secret, tmp_path, "rehash-new",
+                         authsvc={"ARGON2_TIME_COST": "2", "ARGON2_MEMORY_COST": "2048"})
+    au.assert_problem(au.token(new, u.username, u.password + "x"), 401, "invalid_credentials")
+    assert "$m=1024,t=1,p=1$" in _stored_hash(new, u.username)
+    au.login_pair(new, u.username, u.password)  # verifies against the old hash
+    assert "$m=2048,t=2,p=1$" in _stored_hash(new, u.username)
+    au.login_pair(new, u.username, u.password)  # and the new one works
