@@ -135,15 +135,36 @@ fi
 # Unit tests with sanitizers keep leak detection on; UBSan findings are fatal.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The storesvc unit tests that need a real database (test_db_live_*, the
+# all-ok health of test_app) get a disposable private cluster.
+UNIT_PG_STATE=$STEPLOG/unit-pg
+unit_pg_start() {
+  local port url
+  port=$((40000 + RANDOM % 20000))
+  if url=$(deploy/pg.sh start "$UNIT_PG_STATE" "$port" 2>"$STEPLOG/unit-pg.log"); then
+    export STORE_TEST_DATABASE_URL=$url
+  else
+    echo "test.sh: no PostgreSQL for the unit tests ($(tail -n 1 "$STEPLOG/unit-pg.log")); their live cases skip"
+  fi
+}
+unit_pg_stop() {
+  unset STORE_TEST_DATABASE_URL
+  deploy/pg.sh destroy "$UNIT_PG_STATE" >/dev/null 2>&1 || true
+}
+
 if build_tree normal build; then
+  unit_pg_start
   unit_tests normal build
+  unit_pg_stop
   integration_tests normal build
 fi
 
 if [[ "${RESTC_SKIP_ASAN:-0}" == 1 ]]; then
   note "asan skipped (RESTC_SKIP_ASAN=1)"
 elif build_tree asan build-asan -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
+  unit_pg_start
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} unit_tests asan build-asan
+  unit_pg_stop
   leaks=0
   [[ "${RESTC_ASAN_INTEGRATION_LEAKS:-0}" == 1 ]] && leaks=1
   integration_tests asan build-asan "ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks:abort_on_error=0}"
