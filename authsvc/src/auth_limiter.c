@@ -24,7 +24,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <sodium.h>
 #include <time.h>
 
 #define NIL                      UINT32_MAX
@@ -70,7 +70,7 @@ struct auth_limiter {
     auth_limiter_config_t cfg;
     auth_clock_fn clock;
     void *clock_arg;
-    uint64_t sip_k0, sip_k1;
+    unsigned char sip_key[crypto_shorthash_siphashx24_KEYBYTES];
     uint32_t nshards;
     shard_t *shards;
     size_t memory;
@@ -78,17 +78,8 @@ struct auth_limiter {
 
 _Static_assert(sizeof(entry_t) == 64, "an entry is one cache line");
 
-/* ---- SipHash-2-4, 128-bit output (reference: Aumasson & Bernstein) ---- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sip_round(uint64_t v[4])
-{
-    v[0] += v[1], v[1] = ROTL(v[1], 13), v[1] ^= v[0], v[0] = ROTL(v[0], 32);
-    v[2] += v[3], v[3] = ROTL(v[3], 16), v[3] ^= v[2];
-    v[0] += v[3], v[3] = ROTL(v[3], 21), v[3] ^= v[0];
-    v[2] += v[1], v[1] = ROTL(v[1], 17), v[1] ^= v[2], v[2] = ROTL(v[2], 32);
-}
+/* Keys are hashed with libsodium's SipHash-2-4 (128-bit output) under a
+ * random per-instance key, so nobody can aim many keys at one bucket. */
 
 static uint64_t load_le64(const unsigned char *p, size_t n)
 {
@@ -96,34 +87,6 @@ static uint64_t load_le64(const unsigned char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
-}
-
-static void sip_absorb(uint64_t v[4], uint64_t m, int rounds)
-{
-    v[3] ^= m;
-    for (int r = 0; r < rounds; r++)
-        sip_round(v);
-    v[0] ^= m;
-}
-
-static void siphash128(uint64_t k0, uint64_t k1, const void *in, size_t len, uint64_t out[2])
-{
-    uint64_t v[4] = {UINT64_C(0x736f6d6570736575) ^ k0, UINT64_C(0x646f72616e646f6d) ^ k1 ^ 0xee,
-                     UINT64_C(0x6c7967656e657261) ^ k0, UINT64_C(0x7465646279746573) ^ k1};
-    const unsigned char *p = in;
-    size_t i = 0;
-
-    for (; i + 8 <= len; i += 8)
-        sip_absorb(v, load_le64(p + i, 8), 2);
-    sip_absorb(v, load_le64(p + i, len - i) | (uint64_t)len << 56, 2);
-    v[2] ^= 0xee;
-    for (int r = 0; r < 4; r++)
-        sip_round(v);
-    out[0] = v[0] ^ v[1] ^ v[2] ^ v[3];
-    v[1] ^= 0xdd;
-    for (int r = 0; r < 4; r++)
-        sip_round(v);
-    out[1] = v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 /* ---- lists and buckets ---- */
@@ -380,7 +343,10 @@ static int digest(const auth_limiter_t *self, const char *key, uint64_t d[2])
     len = strnlen(key, AUTH_LIMITER_KEY_MAX + 1);
     if (len == 0 || len > AUTH_LIMITER_KEY_MAX)
         return -1;
-    siphash128(self->sip_k0, self->sip_k1, key, len, d);
+    unsigned char out[crypto_shorthash_siphashx24_BYTES];
+    crypto_shorthash_siphashx24(out, (const unsigned char *)key, len, self->sip_key);
+    d[0] = load_le64(out, 8);
+    d[1] = load_le64(out + 8, 8);
     return 0;
 }
 
@@ -499,24 +465,10 @@ static bool config_ok(const auth_limiter_config_t *cfg)
            cfg->max_keys >= 1 && cfg->max_keys <= AUTH_LIMITER_MAX_KEYS;
 }
 
-/* A random SipHash key; falls back to clock and address bits if the
- * kernel refuses (the key is a defence in depth, not a secret anyone holds). */
+/* A random SipHash key (libsodium: the kernel's CSPRNG). */
 static void seed_hash(auth_limiter_t *self)
 {
-    unsigned char k[16] = {0};
-    struct timespec ts;
-    uint64_t out[2];
-
-    if (getrandom(k, sizeof k, GRND_NONBLOCK) == (ssize_t)sizeof k) {
-        self->sip_k0 = load_le64(k, 8);
-        self->sip_k1 = load_le64(k + 8, 8);
-        return;
-    }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    siphash128(((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec, (uint64_t)(uintptr_t)self, "", 0,
-               out);
-    self->sip_k0 = out[0];
-    self->sip_k1 = out[1];
+    randombytes_buf(self->sip_key, sizeof self->sip_key);
 }
 
 static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
@@ -548,7 +500,7 @@ auth_limiter_t *auth_limiter_new(const auth_limiter_config_t *cfg, auth_clock_fn
 {
     auth_limiter_t *self = NULL;
 
-    if (cfg == NULL || !config_ok(cfg))
+    if (cfg == NULL || !config_ok(cfg) || sodium_init() < 0)
         return NULL;
     self = calloc(1, sizeof *self);
     if (self == NULL)
