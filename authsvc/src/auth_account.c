@@ -22,7 +22,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#define ID_BUF (AUTH_UUID_BUF + 28) /* the wire allows 64 bytes */
+#define ID_BUF (RT_UUID_BUF + 28) /* the wire allows 64 bytes */
 
 /* Packs the storesvc reply body as our reply (or {} for NULL). */
 static void pass_through(msgpack_packer *pk, const proto_reply_t *rep)

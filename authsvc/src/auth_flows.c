@@ -45,7 +45,7 @@ static proto_err_t ip_rate(const auth_ctx_t *ctx, const char *ip, auth_rate_t *r
 typedef struct {
     char access[AUTH_JWT_MAX_TOKEN + 1];
     char refresh[AUTH_TOKEN_BUF];
-    char family[AUTH_UUID_BUF];
+    char family[RT_UUID_BUF];
 } pair_t;
 
 static long access_ttl(const auth_ctx_t *ctx)
@@ -83,7 +83,7 @@ static proto_err_t new_session(const auth_ctx_t *ctx, const char *rid, const cha
     auth_body_t b;
     if (auth_token_new(out->refresh, hash) != 0)
         return PROTO_ERR_INTERNAL_ERROR;
-    auth_uuid4(out->family);
+    rt_uuid_v4(out->family);
     auth_body_init(&b);
     msgpack_pack_map(&b.pk, 6);
     proto_pack_kv_str(&b.pk, "user_id", user_id);
@@ -228,7 +228,7 @@ done:
 
 /* What storesvc knows about a login name. */
 typedef struct {
-    char id[AUTH_UUID_BUF + 8], username[64], role[24];
+    char id[RT_UUID_BUF + 8], username[64], role[24];
     char hash[AUTH_HASH_ENCODED_MAX + 1];
     bool is_active, totp_enabled;
 } login_user_t;
@@ -383,7 +383,7 @@ done:
 
 static void log_reuse(const char *rid, const char *ip, const msgpack_object *b)
 {
-    char user[AUTH_UUID_BUF + 8], family[AUTH_UUID_BUF + 8];
+    char user[RT_UUID_BUF + 8], family[RT_UUID_BUF + 8];
     auth_copy_str(b, "user_id", user, sizeof user);
     auth_copy_str(b, "family_id", family, sizeof family);
     rt_log_fields(RT_LOG_WARNING, rid, "refresh token reuse: session revoked",
@@ -420,7 +420,7 @@ static proto_err_t rotate(const auth_ctx_t *ctx, const char *rid, const char *to
 AUTH_HANDLER(auth_op_refresh)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char token[257], ip[64], ua[513] = "", outcome[16], user_id[AUTH_UUID_BUF + 8];
+    char token[257], ip[64], ua[513] = "", outcome[16], user_id[RT_UUID_BUF + 8];
     auth_rate_t rate;
     pair_t pair;
     proto_reply_t rep;

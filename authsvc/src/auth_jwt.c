@@ -11,6 +11,7 @@
  * guarantee should not depend on which build of the library is installed.
  */
 #include "auth_jwt.h"
+#include "rt_uuid.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -136,26 +137,6 @@ static int64_t subsecond_ms(void)
     return ts.tv_nsec / 1000000;
 }
 
-/* Writes an RFC 9562 version-7 UUID for time `ms`, lower-case, into out[37]. */
-static void uuid7(char out[AUTH_JWT_JTI_BUF], int64_t ms)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    for (int i = 0; i < 6; i++)
-        b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof b; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 0x0f];
-    }
-    out[o] = '\0';
-}
-
 /* Fills a new jwt_t with our key and every claim. Returns 0 or -1. */
 static int build_jwt(const auth_jwt_t *self, const auth_jwt_claims_in_t *in, const char *jti,
                      int64_t now, jwt_t *jwt)
@@ -192,7 +173,7 @@ int auth_jwt_issue(const auth_jwt_t *self, const auth_jwt_claims_in_t *in, char 
     int64_t now = self->clock();
     if (now < 0 || now > MAX_TIME - AUTH_JWT_MAX_TTL)
         return -1;
-    uuid7(jti, now * 1000 + subsecond_ms());
+    rt_uuid_v7(jti, now * 1000 + subsecond_ms());
     if (jwt_new(&jwt) != 0 || build_jwt(self, in, jti, now, jwt) != 0)
         goto cleanup;
     *token_out = jwt_encode_str(jwt);
@@ -383,19 +364,8 @@ static auth_jwt_status_t extract_claims(json_t *c, auth_jwt_claims_t *out)
  * falls in the second `iat` names (our own tokens), else iat * 1000. */
 static int64_t issue_ms(const char *jti, int64_t iat)
 {
-    if (strlen(jti) != 36 || jti[14] != '7')
-        return iat * 1000;
-    int64_t ms = 0;
-    for (int i = 0, n = 0; n < 12; i++) {
-        if (jti[i] == '-')
-            continue;
-        const char *d = strchr("0123456789abcdef", jti[i]);
-        if (!d || !*d)
-            return iat * 1000;
-        ms = ms * 16 + (d - "0123456789abcdef");
-        n++;
-    }
-    return ms / 1000 == iat ? ms : iat * 1000;
+    int64_t ms = rt_uuid_v7_ms(jti);
+    return ms >= 0 && ms / 1000 == iat ? ms : iat * 1000;
 }
 
 /* Leeway applies both ways: a token is expired once now >= exp + leeway

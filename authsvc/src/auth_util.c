@@ -97,23 +97,6 @@ void auth_token_hash(const char *token, unsigned char hash[AUTH_TOKEN_HASHLEN])
     crypto_hash_sha256(hash, (const unsigned char *)token, strlen(token));
 }
 
-void auth_uuid4(char out[AUTH_UUID_BUF])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof b; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 0x0f];
-    }
-    out[o] = '\0';
-}
-
 int64_t auth_now_ms(void)
 {
     struct timespec ts;

@@ -8,11 +8,11 @@
 #define AUTH_UTIL_H
 
 #include "auth_handlers.h"
+#include "rt_uuid.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AUTH_UUID_BUF      37 /* a UUID in text form plus NUL */
 #define AUTH_TOKEN_BYTES   32 /* refresh tokens: 256 random bits */
 #define AUTH_TOKEN_BUF     48 /* their base64url text (43) plus NUL */
 #define AUTH_TOKEN_HASHLEN 32 /* SHA-256 */
@@ -70,9 +70,6 @@ int auth_token_new(char token[AUTH_TOKEN_BUF], unsigned char hash[AUTH_TOKEN_HAS
 
 /* SHA-256 of a presented token's text. */
 void auth_token_hash(const char *token, unsigned char hash[AUTH_TOKEN_HASHLEN]);
-
-/* A random version-4 UUID, lower-case. */
-void auth_uuid4(char out[AUTH_UUID_BUF]);
 
 /* Wall-clock time in milliseconds since the epoch. */
 int64_t auth_now_ms(void);

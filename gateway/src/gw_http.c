@@ -36,7 +36,7 @@
 #include "gw_problem.h"
 #include "gw_reaper.h"
 #include "gw_slow.h"
-#include "gw_uuid.h"
+#include "rt_uuid.h"
 #include "rt_log.h"
 
 #include <arpa/inet.h>
@@ -99,7 +99,7 @@ typedef struct {
     gw_http_t *http;
     gw_reaper_slot_t *slot; /* the connection's deadline; may be NULL */
     uint64_t start_ns, deadline_ns;
-    char rid[GW_UUID_STRLEN + 1];
+    char rid[RT_UUID_BUF];
     char peer[GW_IP_MAX];           /* the TCP peer */
     char client_ip[GW_IP_MAX];      /* resolved through LOGIN_TRUSTED_PROXY_IPS */
     char *query;                    /* raw query string, NULL when none */
@@ -194,7 +194,7 @@ static gw_req_t *req_new(gw_http_t *self, struct MHD_Connection *conn)
     r->start_ns = now_ns();
     r->deadline_ns = r->start_ns + (uint64_t)self->opt.cfg->request_timeout_s * 1000000000u;
     r->pending = PROTO_OK;
-    gw_uuid_v4(r->rid);
+    rt_uuid_v4(r->rid);
     peer_ip(conn, r->peer, sizeof r->peer);
     memcpy(r->client_ip, r->peer, sizeof r->client_ip);
     gw_reply_init(&r->job.reply);

@@ -7,6 +7,8 @@
  */
 #include "store_sql.h"
 
+#include "rt_uuid.h"
+
 #include "rt_log.h"
 #include "store_handlers.h"
 
@@ -16,21 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool store_sql_uuid_valid(const char *s)
-{
-    if (!s || strlen(s) != STORE_UUID_CAP - 1)
-        return false;
-    for (int i = 0; i < STORE_UUID_CAP - 1; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
 int store_sql_uuid(const msgpack_object *body, const char *key, char *out)
 {
-    if (proto_get_str(body, key, out, STORE_UUID_CAP) != 0 || !store_sql_uuid_valid(out))
+    if (proto_get_str(body, key, out, STORE_UUID_CAP) != 0 || !rt_uuid_valid(out))
         return -1;
     return 0;
 }
@@ -54,7 +44,7 @@ int store_sql_opt_uuid(const msgpack_object *body, const char *key, char *out, c
 {
     /* Anything longer than a UUID fails to copy, and is no UUID either. */
     int held = store_sql_opt_str(body, key, out, STORE_UUID_CAP, val);
-    if (held < 0 || (held == STORE_FIELD_SET && !store_sql_uuid_valid(out))) {
+    if (held < 0 || (held == STORE_FIELD_SET && !rt_uuid_valid(out))) {
         *val = NULL;
         return -1;
     }

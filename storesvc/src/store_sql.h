@@ -31,9 +31,6 @@
 /* A timestamptz column as epoch milliseconds (bigint). */
 #define STORE_SQL_EPOCH_MS(col) "floor(extract(epoch FROM (" col ")) * 1000)::bigint"
 
-/* True when `s` is a UUID in the canonical 8-4-4-4-12 hex form (any case). */
-bool store_sql_uuid_valid(const char *s);
-
 /* What an optional request field held. */
 typedef enum {
     STORE_FIELD_ABSENT = 0,

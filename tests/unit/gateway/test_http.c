@@ -27,7 +27,7 @@
 
 #include "gw_app.h"
 #include "gw_health.h"
-#include "gw_uuid.h"
+#include "rt_uuid.h"
 #include "rt_log.h"
 
 #define ORIGIN_OK  "https://app.example.com"
@@ -322,7 +322,7 @@ static void assert_security_headers(const resp_t *r)
         if (!v || strcmp(v, want[i][1]) != 0)
             fail_msg("header %s: got \"%s\"", want[i][0], v ? v : "(missing)");
     }
-    assert_true(gw_uuid_valid(header(r, "X-Request-ID")));
+    assert_true(rt_uuid_valid(header(r, "X-Request-ID")));
     assert_null(header(r, "Server"));
     assert_null(header(r, "X-Powered-By"));
     assert_null(header(r, "Strict-Transport-Security")); /* HSTS_ENABLED defaults to false */
@@ -347,7 +347,7 @@ static void test_http_request_ids_are_fresh_uuids(void **state)
     resp_t a, b;
     get("/healthz", NULL, &a);
     get("/healthz", NULL, &b);
-    assert_true(gw_uuid_valid(header(&a, "X-Request-ID")));
+    assert_true(rt_uuid_valid(header(&a, "X-Request-ID")));
     assert_int_equal(header(&a, "X-Request-ID")[14], '4'); /* version 4 */
     assert_string_not_equal(header(&a, "X-Request-ID"), header(&b, "X-Request-ID"));
 }
