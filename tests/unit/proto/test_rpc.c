@@ -208,6 +208,37 @@ static void *slow_caller(void *arg)
     return NULL;
 }
 
+/* A started server with one fast and one slow worker. */
+static proto_server_t *lane_server(void *zctx, tsvc_t *svc, int queue, int max_wait_ms, int nice)
+{
+    proto_server_config_t cfg = {
+        .bind = "tcp://127.0.0.1:*",
+        .workers = 1,
+        .handlers = lane_handlers,
+        .nhandlers = 2,
+        .svc = svc,
+        .limits = proto_limits_default(),
+        .slow_workers = 1,
+        .slow_queue = queue,
+        .slow_nice = nice,
+        .slow_max_wait_ms = max_wait_ms,
+    };
+    proto_server_t *srv = proto_server_new(zctx, &cfg);
+    assert_non_null(srv);
+    assert_int_equal(proto_server_start(srv), 0);
+    return srv;
+}
+
+/* Starts `n` threads each making one slow call to `srv`. */
+static void start_slow_calls(void *zctx, proto_server_t *srv, slow_call_t *calls, pthread_t *th,
+                             int n)
+{
+    for (int i = 0; i < n; i++) {
+        calls[i] = (slow_call_t){.zctx = zctx, .ep = proto_server_endpoint(srv)};
+        assert_int_equal(pthread_create(&th[i], NULL, slow_caller, &calls[i]), 0);
+    }
+}
+
 /* One fast worker, one slow worker, a slow queue of one: of three slow
  * calls one runs, one waits, one is refused at once; fast calls are never
  * held up by them; slow calls run only on the slow worker. */
@@ -215,26 +246,10 @@ static void test_rpc_slow_lane_isolates_and_bounds(void **state)
 {
     void *zctx = zmq_ctx_new();
     tsvc_t svc = {.slow_ms = 600};
-    proto_server_config_t cfg = {
-        .bind = "tcp://127.0.0.1:*",
-        .workers = 1,
-        .handlers = lane_handlers,
-        .nhandlers = 2,
-        .svc = &svc,
-        .limits = proto_limits_default(),
-        .slow_workers = 1,
-        .slow_queue = 1,
-        .slow_nice = 5,
-    };
-    proto_server_t *srv = proto_server_new(zctx, &cfg);
-    assert_non_null(srv);
-    assert_int_equal(proto_server_start(srv), 0);
+    proto_server_t *srv = lane_server(zctx, &svc, 1, 0, 5);
     slow_call_t calls[3];
     pthread_t th[3];
-    for (int i = 0; i < 3; i++) {
-        calls[i] = (slow_call_t){.zctx = zctx, .ep = proto_server_endpoint(srv)};
-        assert_int_equal(pthread_create(&th[i], NULL, slow_caller, &calls[i]), 0);
-    }
+    start_slow_calls(zctx, srv, calls, th, 3);
     wait_in_flight(srv, 1); /* the slow worker is busy */
     proto_client_t *c = client_to(zctx, srv, 2000);
     for (int i = 0; i < 5; i++) {
@@ -271,26 +286,10 @@ static void test_rpc_slow_queue_expires_stale_requests(void **state)
 {
     void *zctx = zmq_ctx_new();
     tsvc_t svc = {.slow_ms = 700};
-    proto_server_config_t cfg = {
-        .bind = "tcp://127.0.0.1:*",
-        .workers = 1,
-        .handlers = lane_handlers,
-        .nhandlers = 2,
-        .svc = &svc,
-        .limits = proto_limits_default(),
-        .slow_workers = 1,
-        .slow_queue = 4,
-        .slow_max_wait_ms = 100,
-    };
-    proto_server_t *srv = proto_server_new(zctx, &cfg);
-    assert_non_null(srv);
-    assert_int_equal(proto_server_start(srv), 0);
+    proto_server_t *srv = lane_server(zctx, &svc, 4, 100, 0);
     slow_call_t calls[3];
     pthread_t th[3];
-    for (int i = 0; i < 3; i++) {
-        calls[i] = (slow_call_t){.zctx = zctx, .ep = proto_server_endpoint(srv)};
-        assert_int_equal(pthread_create(&th[i], NULL, slow_caller, &calls[i]), 0);
-    }
+    start_slow_calls(zctx, srv, calls, th, 3);
     int ok = 0, expired = 0;
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
