@@ -21,39 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame_util.h"
+
 /* ---- helpers ---- */
-
-typedef struct {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-} frame_t;
-
-static void frame_init(frame_t *f)
-{
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&f->pk, &f->sb, msgpack_sbuffer_write);
-}
-
-static void frame_reset(frame_t *f)
-{
-    msgpack_sbuffer_clear(&f->sb);
-}
-
-static void frame_free(frame_t *f)
-{
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static void put_strn(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void put_str(msgpack_packer *pk, const char *s)
-{
-    put_strn(pk, s, strlen(s));
-}
 
 static void put_bin(msgpack_packer *pk, const char *s, size_t n)
 {
