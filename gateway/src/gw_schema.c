@@ -125,15 +125,15 @@ static json_t *project_array(const gw_key_t *keys, const json_t *arr)
     return out;
 }
 
+/* Values are shared with `v`, not copied: the source is a reply's fresh
+ * JSON tree that is dropped right after shaping. */
 static json_t *project(const gw_key_t *keys, const json_t *v)
 {
-    if (!keys)
-        return json_deep_copy(v);
-    if (json_is_array(v))
+    if (keys && json_is_array(v))
         return project_array(keys, v);
-    if (json_is_object(v))
+    if (keys && json_is_object(v))
         return gw_shape_apply(keys, v);
-    return json_deep_copy(v); /* a scalar where an object was documented: as is */
+    return json_incref((json_t *)v); /* a leaf, or a scalar where an object was documented */
 }
 
 json_t *gw_shape_apply(const gw_key_t *keys, const json_t *src)

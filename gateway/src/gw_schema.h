@@ -62,7 +62,9 @@ struct gw_key {
 };
 
 /* A new object with the keys of `keys` that `src` has (absent keys stay
- * absent). NULL when `src` is not an object or out of memory. */
+ * absent); its values are shared with `src` (references, not copies), so
+ * do not change `src` afterwards. NULL when `src` is not an object or out
+ * of memory. */
 json_t *gw_shape_apply(const gw_key_t *keys, const json_t *src);
 
 #endif
