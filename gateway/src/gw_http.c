@@ -30,6 +30,7 @@
  * lets Transfer-Encoding win over Content-Length; both are rejected here.
  */
 #include "gw_http.h"
+#include "gw_accept.h"
 #include "gw_api.h"
 #include "gw_clientip.h"
 #include "gw_headers.h"
@@ -40,6 +41,7 @@
 #include "rt_log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -55,9 +57,9 @@
 struct gw_http {
     gw_http_options_t opt;
     struct MHD_Daemon *daemon;
-    gw_reaper_t *reaper;  /* absolute deadlines (header and body trickle) */
-    gw_slow_t *slow;      /* runs the handlers of slow routes */
-    MHD_socket listen_fd; /* handed back by quiesce; closed after stop */
+    gw_reaper_t *reaper;   /* absolute deadlines (header and body trickle) */
+    gw_slow_t *slow;       /* runs the handlers of slow routes */
+    gw_accept_t *acceptor; /* owns the listening socket */
     char *origins[GW_CORS_ORIGINS_MAX];
     size_t norigins;
     atomic_int in_flight;
@@ -917,6 +919,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
            msg);
 }
 
+/* An accepted connection goes to libmicrohttpd, which deals added
+ * connections over its pool threads (see gw_accept.h) and closes the socket
+ * itself when it refuses one (connection limits, per-IP limit, memory). */
+static void on_accept(void *cls, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    gw_http_t *self = cls;
+    if (MHD_add_connection(self->daemon, fd, peer, len) != MHD_YES)
+        rt_debug(NULL, "connection refused: %s", strerror(errno));
+}
+
 /* ---- life cycle ---- */
 
 gw_http_t *gw_http_new(const gw_http_options_t *opt)
@@ -927,7 +939,6 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
     if (!self)
         return NULL;
     self->opt = *opt;
-    self->listen_fd = MHD_INVALID_SOCKET;
     atomic_init(&self->in_flight, 0);
     atomic_init(&self->stopping, false);
     atomic_init(&self->running, false);
@@ -948,8 +959,9 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
 
 static unsigned daemon_flags(const gw_config_t *cfg)
 {
+    /* No listening socket of its own: gw_accept hands connections over. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME; /* slow routes (gw_slow) */
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME; /* slow: gw_slow */
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (cfg->bind_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -971,25 +983,35 @@ int gw_http_start(gw_http_t *self)
         gw_reaper_destroy(&self->reaper);
         return -1;
     }
+    self->acceptor =
+        gw_accept_new((const struct sockaddr *)&cfg->bind_addr, cfg->bind_addrlen, on_accept, self);
+    if (!self->acceptor) {
+        rt_error(NULL, "cannot listen on GATEWAY_BIND %s: %s", cfg->bind, strerror(errno));
+        gw_slow_stop(self->slow);
+        gw_reaper_destroy(&self->reaper);
+        return -1;
+    }
     /* The logger must be the first option, or early messages bypass it. */
     self->daemon = MHD_start_daemon(
         daemon_flags(cfg), 0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        self, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->bind_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        self, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)GW_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, self, MHD_OPTION_END);
-    if (!self->daemon) {
+    if (!self->daemon || gw_accept_start(self->acceptor) != 0) {
         rt_error(NULL, "cannot start the HTTP server on GATEWAY_BIND %s", cfg->bind);
+        if (self->daemon)
+            MHD_stop_daemon(self->daemon);
+        self->daemon = NULL;
+        gw_accept_destroy(&self->acceptor);
         gw_slow_stop(self->slow);
         gw_reaper_destroy(&self->reaper);
         return -1;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    self->port = di ? di->port : 0;
+    self->port = gw_accept_port(self->acceptor);
     atomic_store(&self->running, true);
     return 0;
 }
@@ -1003,7 +1025,7 @@ void gw_http_quiesce(gw_http_t *self)
 {
     if (!self || !self->daemon || atomic_exchange(&self->stopping, true))
         return;
-    self->listen_fd = MHD_quiesce_daemon(self->daemon);
+    gw_accept_pause(self->acceptor); /* no new connections; the socket stays open */
 }
 
 int gw_http_in_flight(gw_http_t *self)
@@ -1016,6 +1038,7 @@ void gw_http_stop(gw_http_t *self)
     if (!self || !self->daemon)
         return;
     atomic_store(&self->stopping, true);
+    gw_accept_pause(self->acceptor);
     /* libmicrohttpd must never be stopped with a suspended connection.
      * Stopping the pool answers every queued slow job (503) and waits for
      * the running ones; each resumes its connection. A slow request that
@@ -1026,9 +1049,7 @@ void gw_http_stop(gw_http_t *self)
     MHD_stop_daemon(self->daemon); /* closes every connection: slots come back */
     self->daemon = NULL;
     gw_reaper_destroy(&self->reaper);
-    if (self->listen_fd != MHD_INVALID_SOCKET)
-        close(self->listen_fd);
-    self->listen_fd = MHD_INVALID_SOCKET;
+    gw_accept_destroy(&self->acceptor);
 }
 
 void gw_http_destroy(gw_http_t **self_p)

@@ -53,7 +53,32 @@ static void h_slow(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *rep
     gw_reply_json(reply, 200, json_pack("{s:s}", "slow", "done"));
 }
 
+/* A rendezvous: each request waits until MEET_N requests are in a handler at
+ * once (200), or gives up after 2 s (503). Only connections served by
+ * different pool threads can all be inside together. */
+#define MEET_N 4
+static pthread_mutex_t meet_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t meet_cv = PTHREAD_COND_INITIALIZER;
+static int meet_inside;
+
+static void h_meet(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock(&meet_mu);
+    meet_inside++;
+    pthread_cond_broadcast(&meet_cv);
+    int rc = 0;
+    while (meet_inside < MEET_N && rc == 0)
+        rc = pthread_cond_timedwait(&meet_cv, &meet_mu, &until);
+    bool met = meet_inside >= MEET_N;
+    pthread_mutex_unlock(&meet_mu);
+    gw_reply_json(reply, met ? 200 : 503, json_pack("{s:b}", "met", met));
+}
+
 static const gw_route_t test_routes[] = {
+    {"GET", "/api/v1/test/meet", h_meet, NULL, GW_BODY_NONE, NULL, false, NULL},
     {"GET", "/healthz", gw_health_live, NULL, GW_BODY_NONE, NULL, false, NULL},
     {"GET", "/readyz", gw_health_ready, NULL, GW_BODY_NONE, NULL, false, NULL},
     {"GET", "/api/v1/health", gw_health_full, NULL, GW_BODY_NONE, NULL, false, NULL},
@@ -700,6 +725,31 @@ static void *slow_client(void *arg)
     return NULL;
 }
 
+/* A burst of connections is dealt over the pool threads: MEET_N connections
+ * opened together on a gateway of MEET_N threads are served at the same time.
+ * (libmicrohttpd's own accept put a whole burst on the first thread awake.) */
+static void test_http_burst_of_connections_spread_over_threads(void **state)
+{
+    fixture_t saved = fx;
+    static const char *const four[] = {"GATEWAY_THREADS", "4", NULL};
+    assert_int_equal(start_gateway(&fx, four), 0);
+    meet_inside = 0;
+    int fd[MEET_N];
+    for (int i = 0; i < MEET_N; i++)
+        fd[i] = connect_gw();
+    for (int i = 0; i < MEET_N; i++)
+        send_str(fd[i], "GET /api/v1/test/meet HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < MEET_N; i++) {
+        resp_t r;
+        assert_int_equal(read_response(fd[i], &r, 0), 0);
+        if (r.status != 200)
+            fail_msg("connection %d: %d %s (served one after another)", i, r.status, r.body);
+        close(fd[i]);
+    }
+    stop_gateway(&fx);
+    fx = saved;
+}
+
 static void test_http_shutdown_waits_for_in_flight(void **state)
 {
     fixture_t saved = fx;
@@ -752,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_http_trickling_body_dropped_at_deadline),
         cmocka_unit_test(test_http_access_log_line),
         cmocka_unit_test(test_http_hsts_when_enabled),
+        cmocka_unit_test(test_http_burst_of_connections_spread_over_threads),
         cmocka_unit_test(test_http_shutdown_waits_for_in_flight),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
