@@ -1,13 +1,14 @@
 /*
  * gw_accept: the gateway's listening socket and the thread that accepts on it.
  *
- * Each accepted connection goes to a callback (gw_http hands it to
- * libmicrohttpd with MHD_add_connection, which spreads added connections over
- * its thread pool by descriptor: a burst of connections is dealt round robin).
- * libmicrohttpd's own accept does not balance: with epoll, whichever pool
- * thread wakes first accepts up to ten connections in a row, and a burst of 64
- * keep-alive connections was seen landing 33 on one thread and none on seven
- * others; every request on that thread queued behind 32 others (p99 6 x p50).
+ * Each accepted connection goes to a callback: gw_http hands it, with
+ * MHD_add_connection, to the one-thread libmicrohttpd daemon that has the
+ * fewest connections. libmicrohttpd's own thread pool does not balance: with
+ * epoll, whichever pool thread wakes first accepts up to ten connections in a
+ * row, and a burst of 64 keep-alive connections was seen landing 33 on one
+ * thread and none on seven others; every request on that thread queued
+ * behind 32 others (p99 6 x p50). MHD_add_connection on a pool picks the
+ * thread by descriptor number, which is no better than random.
  *
  * Stopping: gw_accept_pause ends the thread (no more connections are taken;
  * the socket stays open so late connects wait in the backlog rather than

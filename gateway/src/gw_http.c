@@ -34,6 +34,7 @@
 #include "gw_api.h"
 #include "gw_clientip.h"
 #include "gw_headers.h"
+#include "gw_iplimit.h"
 #include "gw_problem.h"
 #include "gw_reaper.h"
 #include "gw_slow.h"
@@ -54,12 +55,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One libmicrohttpd daemon with one thread: each connection lives on the
+ * shard that had the fewest when it was accepted (see gw_accept.h). */
+typedef struct {
+    gw_http_t *http;
+    struct MHD_Daemon *d;
+    atomic_int conns; /* counted when handed over, uncounted when closed */
+} gw_shard_t;
+
 struct gw_http {
     gw_http_options_t opt;
-    struct MHD_Daemon *daemon;
-    gw_reaper_t *reaper;   /* absolute deadlines (header and body trickle) */
-    gw_slow_t *slow;       /* runs the handlers of slow routes */
-    gw_accept_t *acceptor; /* owns the listening socket */
+    gw_shard_t *shards; /* GATEWAY_THREADS of them, all running while started */
+    size_t nshards;
+    atomic_uint next_shard; /* where the least-loaded search starts: ties rotate */
+    gw_iplimit_t *iplimit;  /* GATEWAY_MAX_CONNECTIONS_PER_IP over all shards */
+    gw_reaper_t *reaper;    /* absolute deadlines (header and body trickle) */
+    gw_slow_t *slow;        /* runs the handlers of slow routes */
+    gw_accept_t *acceptor;  /* owns the listening socket */
     char *origins[GW_CORS_ORIGINS_MAX];
     size_t norigins;
     atomic_int in_flight;
@@ -892,11 +904,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Registers each connection with the reaper (socket context = its slot). */
+/* The length of a peer address libmicrohttpd reports (it keeps no length). */
+static socklen_t peer_len(const struct sockaddr *sa)
+{
+    if (!sa)
+        return 0;
+    return sa->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                     : (socklen_t)sizeof(struct sockaddr_in);
+}
+
+/* Registers each connection with the reaper (socket context = its slot);
+ * a closed connection gives back its shard and per-IP counts. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    gw_http_t *self = cls;
+    gw_shard_t *shard = cls;
+    gw_http_t *self = shard->http;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -905,6 +928,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         gw_reaper_remove(self->reaper, *socket_context); /* before MHD closes the fd */
         *socket_context = NULL;
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ai && ai->client_addr)
+            gw_iplimit_release(self->iplimit, ai->client_addr, peer_len(ai->client_addr));
+        atomic_fetch_sub(&shard->conns, 1);
     }
 }
 
@@ -919,14 +947,47 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
            msg);
 }
 
-/* An accepted connection goes to libmicrohttpd, which deals added
- * connections over its pool threads (see gw_accept.h) and closes the socket
- * itself when it refuses one (connection limits, per-IP limit, memory). */
+/* The shard with the fewest connections, and whether all of them together
+ * are below GATEWAY_MAX_CONNECTIONS. The search starts one further each
+ * time, so equal shards take turns. */
+static gw_shard_t *pick_shard(gw_http_t *self, bool *room)
+{
+    size_t start = atomic_fetch_add(&self->next_shard, 1) % self->nshards;
+    gw_shard_t *best = NULL;
+    int best_n = 0;
+    long total = 0;
+    for (size_t k = 0; k < self->nshards; k++) {
+        gw_shard_t *sh = &self->shards[(start + k) % self->nshards];
+        int n = atomic_load(&sh->conns);
+        total += n;
+        if (!best || n < best_n) {
+            best = sh;
+            best_n = n;
+        }
+    }
+    *room = total < (long)self->opt.cfg->max_connections;
+    return best;
+}
+
+/* An accepted connection goes to the least-loaded shard, unless the
+ * connection limits say no. libmicrohttpd closes the socket itself when it
+ * refuses one (memory). */
 static void on_accept(void *cls, int fd, const struct sockaddr *peer, socklen_t len)
 {
     gw_http_t *self = cls;
-    if (MHD_add_connection(self->daemon, fd, peer, len) != MHD_YES)
+    bool room;
+    gw_shard_t *sh = pick_shard(self, &room);
+    if (!room || !gw_iplimit_take(self->iplimit, peer, len)) {
+        rt_debug(NULL, "connection refused: %s", room ? "per-address limit" : "connection limit");
+        close(fd);
+        return;
+    }
+    atomic_fetch_add(&sh->conns, 1);
+    if (MHD_add_connection(sh->d, fd, peer, len) != MHD_YES) {
         rt_debug(NULL, "connection refused: %s", strerror(errno));
+        atomic_fetch_sub(&sh->conns, 1);
+        gw_iplimit_release(self->iplimit, peer, len);
+    }
 }
 
 /* ---- life cycle ---- */
@@ -950,7 +1011,9 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
     self->norigins = (size_t)n;
     self->slow = gw_slow_new((int)opt->cfg->slow_workers, (int)opt->cfg->slow_queue,
                              opt->cfg->slow_max_wait_ms);
-    if (!self->slow) {
+    self->nshards = opt->cfg->threads > 0 ? (size_t)opt->cfg->threads : 1;
+    self->shards = calloc(self->nshards, sizeof *self->shards);
+    if (!self->slow || !self->shards) {
         gw_http_destroy(&self);
         return NULL;
     }
@@ -968,6 +1031,39 @@ static unsigned daemon_flags(const gw_config_t *cfg)
     return flags;
 }
 
+/* Starts one single-threaded daemon per GATEWAY_THREADS. */
+static int start_shards(gw_http_t *self)
+{
+    const gw_config_t *cfg = self->opt.cfg;
+    for (size_t i = 0; i < self->nshards; i++) {
+        gw_shard_t *sh = &self->shards[i];
+        sh->http = self;
+        atomic_store(&sh->conns, 0);
+        /* The logger must be the first option, or early messages bypass it.
+         * Connection limits are applied before the hand-over (on_accept). */
+        sh->d = MHD_start_daemon(
+            daemon_flags(cfg), 0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER,
+            on_mhd_log, self, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
+            on_uri, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, sh, MHD_OPTION_END);
+        if (!sh->d)
+            return -1;
+    }
+    return 0;
+}
+
+/* Stops the daemons that run (each closes its connections: slots come back). */
+static void stop_shards(gw_http_t *self)
+{
+    for (size_t i = 0; i < self->nshards; i++) {
+        if (self->shards[i].d)
+            MHD_stop_daemon(self->shards[i].d);
+        self->shards[i].d = NULL;
+    }
+}
+
 int gw_http_start(gw_http_t *self)
 {
     const gw_config_t *cfg = self->opt.cfg;
@@ -975,6 +1071,13 @@ int gw_http_start(gw_http_t *self)
                                  NULL, NULL);
     if (!self->reaper || gw_reaper_start(self->reaper) != 0) {
         rt_error(NULL, "cannot start the connection reaper");
+        gw_reaper_destroy(&self->reaper);
+        return -1;
+    }
+    self->iplimit = gw_iplimit_new((size_t)cfg->max_connections + GW_REAPER_SLACK,
+                                   (unsigned)cfg->max_connections_per_ip);
+    if (!self->iplimit) {
+        rt_error(NULL, "cannot allocate the per-address connection table");
         gw_reaper_destroy(&self->reaper);
         return -1;
     }
@@ -991,21 +1094,9 @@ int gw_http_start(gw_http_t *self)
         gw_reaper_destroy(&self->reaper);
         return -1;
     }
-    /* The logger must be the first option, or early messages bypass it. */
-    self->daemon = MHD_start_daemon(
-        daemon_flags(cfg), 0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        self, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)GW_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, self, MHD_OPTION_END);
-    if (!self->daemon || gw_accept_start(self->acceptor) != 0) {
+    if (start_shards(self) != 0 || gw_accept_start(self->acceptor) != 0) {
         rt_error(NULL, "cannot start the HTTP server on GATEWAY_BIND %s", cfg->bind);
-        if (self->daemon)
-            MHD_stop_daemon(self->daemon);
-        self->daemon = NULL;
+        stop_shards(self);
         gw_accept_destroy(&self->acceptor);
         gw_slow_stop(self->slow);
         gw_reaper_destroy(&self->reaper);
@@ -1023,7 +1114,7 @@ uint16_t gw_http_port(const gw_http_t *self)
 
 void gw_http_quiesce(gw_http_t *self)
 {
-    if (!self || !self->daemon || atomic_exchange(&self->stopping, true))
+    if (!self || !atomic_load(&self->running) || atomic_exchange(&self->stopping, true))
         return;
     gw_accept_pause(self->acceptor); /* no new connections; the socket stays open */
 }
@@ -1035,7 +1126,7 @@ int gw_http_in_flight(gw_http_t *self)
 
 void gw_http_stop(gw_http_t *self)
 {
-    if (!self || !self->daemon)
+    if (!self || !atomic_load(&self->running))
         return;
     atomic_store(&self->stopping, true);
     gw_accept_pause(self->acceptor);
@@ -1046,10 +1137,11 @@ void gw_http_stop(gw_http_t *self)
      * before that thread can exit, and MHD_stop_daemon processes pending
      * resumes before it checks for suspended connections. */
     gw_slow_stop(self->slow);
-    MHD_stop_daemon(self->daemon); /* closes every connection: slots come back */
-    self->daemon = NULL;
+    stop_shards(self); /* closes every connection: slots come back */
+    atomic_store(&self->running, false);
     gw_reaper_destroy(&self->reaper);
     gw_accept_destroy(&self->acceptor);
+    gw_iplimit_destroy(&self->iplimit);
 }
 
 void gw_http_destroy(gw_http_t **self_p)
@@ -1061,6 +1153,7 @@ void gw_http_destroy(gw_http_t **self_p)
     gw_slow_destroy(&self->slow);
     for (size_t i = 0; i < self->norigins; i++)
         free(self->origins[i]);
+    free(self->shards);
     free(self);
     *self_p = NULL;
 }

@@ -1,28 +1,40 @@
 /*
  * proto_server: the RPC server runtime.
  *
- *   clients --tcp--> ROUTER (frontend) --proxy thread--> ROUTER (inproc backend)
- *                                                          |-- REP worker 0
- *                                                          |-- REP worker N-1
+ *   clients --tcp--> ROUTER (frontend) <-- fast workers take turns on it
+ *                                      <-- slow workers answer on it
  *
- * The proxy is a small poll loop rather than zmq_proxy so that it can
- *   - dispatch each request to an idle worker (the backend is a ROUTER and
- *     every worker's REP socket has a known routing id). A DEALER backend
- *     would round-robin blindly, so a fast request could wait behind a slow
- *     one (a login hashing a password) while another worker sits idle;
- *   - hold requests while every worker is busy: the frontend is simply not
- *     read, so they wait in ZeroMQ's per-client queues (back-pressure);
- *   - count requests in flight, exactly: each dispatched request gets
- *     exactly one reply from its worker;
- *   - drop frames that are not a proper REQ envelope (a raw DEALER or STREAM
- *     peer can send anything) instead of passing them on;
- *   - drain on shutdown.
+ * There is no proxy thread: the workers share the frontend ROUTER under one
+ * mutex. A request used to cross four threads in the server (I/O thread ->
+ * proxy -> worker -> proxy -> I/O thread), each crossing a wakeup; now the
+ * worker that reads a request runs it and sends the reply itself, and a
+ * worker that just replied reads the next request without sleeping when one
+ * is waiting (under load, no wakeups at all). Leader/followers:
  *
- * Shutdown: proto_server_stop sets an atomic flag; the proxy (which wakes at
- * least every PROXY_IDLE_MS) stops reading the frontend, keeps forwarding
- * replies until nothing is in flight or the grace period ends, then closes
- * its sockets. Workers block in recv with a short ZMQ_RCVTIMEO and exit when
- * their own flag is set. The zmq context is borrowed and never terminated.
+ *   - at most one idle fast worker (the poller) sleeps in poll(2) on the
+ *     frontend's ZMQ_FD, without the mutex; the other idle fast workers wait
+ *     on a condition variable (followers);
+ *   - a worker that takes a request while no one polls promotes a follower,
+ *     so new requests are seen while it works;
+ *   - ZMQ_FD is edge-like: any operation on the socket may consume its
+ *     signal. So whoever used the socket and leaves a readable message behind
+ *     makes sure someone takes it: the poller is woken through an eventfd, or
+ *     a follower is promoted; when every worker is busy, each reads before it
+ *     sleeps.
+ *
+ * Properties kept from the proxy design: a request waits in ZeroMQ's
+ * per-client queues while every worker is busy (back-pressure); requests in
+ * flight are counted exactly (one reply per request, counted down before the
+ * reply leaves); frames that are not a proper REQ envelope (a raw DEALER or
+ * STREAM peer can send anything) are dropped, never answered; ops of the slow
+ * lane go to their own workers through a bounded queue and never hold a fast
+ * worker; shutdown drains.
+ *
+ * Shutdown: proto_server_stop sets `stopping` (no more requests are read,
+ * queued slow requests are answered unavailable), waits until nothing is in
+ * flight or the grace period ends, joins the workers (each finishes the
+ * request it runs) and closes the frontend. The zmq context is borrowed and
+ * never terminated.
  */
 #include "proto_server.h"
 
@@ -33,33 +45,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define PROXY_IDLE_MS      100  /* proxy poll timeout: how soon it notices a stop */
-#define PROXY_BATCH        64   /* messages moved per direction before re-polling */
-#define PROXY_MAX_PARTS    8    /* routing frames + delimiter + body we accept */
-#define WORKER_RCVTIMEO_MS 100  /* how soon an idle worker sees a stop */
-#define WORKER_SNDTIMEO_MS 1000 /* a reply that cannot be queued in 1 s is dropped */
-#define FRONT_LINGER_MS    500  /* let replies already forwarded reach the wire */
-#define SRV_HEARTBEAT_IVL  1000
-#define SRV_HEARTBEAT_TMO  3000
-#define SRV_ENDPOINT_MAX   256
+#define IDLE_TICK_MS      100 /* idle workers look at the stop flag this often */
+#define SRV_MAX_PARTS     8   /* routing frames + delimiter + body we accept */
+#define FRONT_LINGER_MS   500 /* let replies already sent reach the wire */
+#define SRV_HEARTBEAT_IVL 1000
+#define SRV_HEARTBEAT_TMO 3000
+#define SRV_ENDPOINT_MAX  256
 
-/* ---------------------------------------------------------------- proxy -- */
+/* ------------------------------------------------------------- messages -- */
 
 /* One multipart message; parts stay initialised and are reused. */
 typedef struct {
-    zmq_msg_t part[PROXY_MAX_PARTS];
+    zmq_msg_t part[SRV_MAX_PARTS];
     int n;
     bool overflow; /* more parts came than fit: the message is dropped */
 } mpmsg_t;
 
 static void mpmsg_init(mpmsg_t *m)
 {
-    for (int i = 0; i < PROXY_MAX_PARTS; i++)
+    for (int i = 0; i < SRV_MAX_PARTS; i++)
         zmq_msg_init(&m->part[i]);
     m->n = 0;
     m->overflow = false;
@@ -67,14 +77,14 @@ static void mpmsg_init(mpmsg_t *m)
 
 static void mpmsg_close(mpmsg_t *m)
 {
-    for (int i = 0; i < PROXY_MAX_PARTS; i++)
+    for (int i = 0; i < SRV_MAX_PARTS; i++)
         zmq_msg_close(&m->part[i]);
 }
 
 /* Receives a whole multipart message without blocking. Returns 1 when one
  * was read, 0 when none was waiting, -1 on a socket error. Parts beyond
- * PROXY_MAX_PARTS are read and discarded (ZeroMQ delivers a message whole,
- * so they are there), marking the message as overflowed. */
+ * SRV_MAX_PARTS are read and discarded (ZeroMQ delivers a message whole, so
+ * they are there), marking the message as overflowed. */
 static int mpmsg_recv(mpmsg_t *m, void *sock)
 {
     m->n = 0;
@@ -82,7 +92,7 @@ static int mpmsg_recv(mpmsg_t *m, void *sock)
     zmq_msg_t extra;
     zmq_msg_init(&extra);
     for (;;) {
-        zmq_msg_t *dst = m->n < PROXY_MAX_PARTS ? &m->part[m->n] : &extra;
+        zmq_msg_t *dst = m->n < SRV_MAX_PARTS ? &m->part[m->n] : &extra;
         if (zmq_msg_recv(dst, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&extra);
             if (m->n == 0)
@@ -100,28 +110,6 @@ static int mpmsg_recv(mpmsg_t *m, void *sock)
     return 1;
 }
 
-/* Sends parts [from, n). Returns 0, or -1 when the first part could not be
- * sent (then nothing was). */
-static int mpmsg_send(mpmsg_t *m, int from, void *sock)
-{
-    for (int i = from; i < m->n; i++) {
-        int flags = ZMQ_DONTWAIT | (i + 1 < m->n ? ZMQ_SNDMORE : 0);
-        if (zmq_msg_send(&m->part[i], sock, flags) < 0)
-            return i == from ? -1 : 0; /* later parts of a message cannot fail */
-    }
-    return 0;
-}
-
-/* Sends every part with SNDMORE (more parts follow). Returns 0 or -1. */
-static int mpmsg_send_more(mpmsg_t *m, void *sock)
-{
-    for (int i = 0; i < m->n; i++) {
-        if (zmq_msg_send(&m->part[i], sock, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* A REQ envelope as a ROUTER delivers it: one or more non-empty routing
  * frames, one empty delimiter, exactly one body frame. */
 static bool is_req_envelope(mpmsg_t *m)
@@ -134,50 +122,16 @@ static bool is_req_envelope(mpmsg_t *m)
     return true;
 }
 
-/* Worker routing ids: 'w' and the index, 4 bytes little-endian. */
-#define WORKER_ID_LEN 5
-
-static void worker_id(int index, unsigned char id[WORKER_ID_LEN])
+static void mpmsg_move(mpmsg_t *dst, mpmsg_t *src)
 {
-    id[0] = 'w';
-    for (int i = 0; i < 4; i++)
-        id[1 + i] = (unsigned char)((unsigned)index >> (8 * i));
+    for (int i = 0; i < src->n; i++)
+        zmq_msg_move(&dst->part[i], &src->part[i]);
+    dst->n = src->n;
+    dst->overflow = false;
+    src->n = 0;
 }
 
-/* The worker index a routing id names, or -1. */
-static int worker_index(zmq_msg_t *id, int nworkers)
-{
-    const unsigned char *p = zmq_msg_data(id);
-    if (zmq_msg_size(id) != WORKER_ID_LEN || p[0] != 'w')
-        return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (unsigned)p[1 + i] << (8 * i);
-    return v < (unsigned)nworkers ? (int)v : -1;
-}
-
-/* Idle workers of one lane: a stack, the last one used goes first. */
-typedef struct {
-    int *idle;
-    int nidle;
-} lane_t;
-
-/* The proxy thread's state (lives in the server, so starting cannot fail on it). */
-typedef struct {
-    proto_server_t *srv;
-    int nworkers;    /* fast + slow */
-    int nfast;       /* workers 0 .. nfast-1 are fast, the rest slow */
-    mpmsg_t msg;     /* scratch for replies */
-    mpmsg_t pending; /* a fast request read from the frontend, not yet dispatched */
-    bool has_pending;
-    lane_t lane[2];       /* indexed by proto_lane_t */
-    bool *busy;           /* per worker: a request is dispatched to it */
-    mpmsg_t *queue;       /* slow requests waiting for a slow worker: a ring */
-    long long *queued_at; /* monotonic ms each queue slot was filled */
-    int qcap, qhead, qlen;
-    bool draining;
-    bool front_ready, back_ready; /* worth a non-blocking recv */
-} proxy_t;
+/* ---------------------------------------------------------------- server -- */
 
 typedef enum { SRV_NEW, SRV_RUNNING, SRV_STOPPED } srv_state_t;
 
@@ -194,19 +148,31 @@ struct proto_server {
     char *bind;
     proto_handler_fn by_op[PROTO_OP__COUNT];
     char endpoint[SRV_ENDPOINT_MAX];
-    char backend_addr[96];
-    void *frontend, *backend; /* owned by the proxy thread while it runs */
-    pthread_t proxy;
-    proxy_t px; /* the proxy thread's state */
     worker_t *workers;
-    pthread_mutex_t mu; /* state, start/stop, worker readiness */
-    pthread_cond_t cv;
+
+    /* mu guards the frontend socket and everything down to the queue. */
+    pthread_mutex_t mu;
+    void *frontend;
+    int front_fd;             /* its ZMQ_FD */
+    int wake_fd;              /* eventfd: wakes the poller */
+    bool poller;              /* a fast worker sleeps in poll on front_fd */
+    int nfollowers;           /* idle fast workers waiting on follow_cv */
+    pthread_cond_t follow_cv; /* promotes a follower */
+    pthread_cond_t slow_cv;   /* a slow request was queued */
+    mpmsg_t *queue;           /* slow requests for the slow workers: a ring */
+    long long *queued_at;     /* monotonic ms each slot was filled */
+    int qcap;                 /* slow_queue: how many may wait beyond idle workers */
+    int qring, qhead, qlen;   /* ring size qcap + slow_workers, head, length */
+    int slow_idle;            /* slow workers waiting on slow_cv */
+
+    pthread_mutex_t stop_mu; /* held by a stop throughout */
+    pthread_mutex_t life_mu; /* state, worker readiness */
+    pthread_cond_t life_cv;
     srv_state_t state;
     int nready, nfailed;
     atomic_int in_flight;
-    atomic_int stop_proxy;
-    atomic_llong drain_deadline; /* monotonic ms */
-    atomic_int stop_workers;
+    atomic_int stopping;     /* no more requests are read */
+    atomic_int stop_workers; /* idle workers exit */
 };
 
 static long long now_ms(void)
@@ -221,69 +187,67 @@ static int set_int(void *sock, int opt, int val)
     return zmq_setsockopt(sock, opt, &val, sizeof val);
 }
 
-/* How a pump ended: the socket has nothing more for now (its ZMQ_FD will
- * signal new input), the batch limit was hit (more may be waiting), or no
- * worker is idle (pump_front only). */
-typedef enum { PUMP_DRAINED, PUMP_MORE, PUMP_BLOCKED } pump_t;
-
-/* Sends request `m` to idle worker `w`: [worker id][envelope][body]. */
-static int dispatch_to(proxy_t *px, int w, mpmsg_t *m)
+/* A CLOCK_MONOTONIC deadline `ms` from now for pthread_cond_timedwait. */
+static struct timespec deadline_in(int ms)
 {
-    unsigned char id[WORKER_ID_LEN];
-    worker_id(w, id);
-    px->back_ready = true; /* any call may consume the backend's signal */
-    if (zmq_send(px->srv->backend, id, sizeof id, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1; /* EHOSTUNREACH: that worker's socket is gone */
-    mpmsg_send(m, 0, px->srv->backend);
-    px->busy[w] = true;
-    atomic_fetch_add_explicit(&px->srv->in_flight, 1, memory_order_relaxed);
-    return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    return ts;
 }
 
-/* Dispatches `m` to an idle worker of `lane`; -1 when none could take it
- * (a worker whose socket is gone is left out of the idle set). */
-static int dispatch_lane(proxy_t *px, proto_lane_t lane, mpmsg_t *m)
+static void wake_poller(proto_server_t *srv)
 {
-    lane_t *l = &px->lane[lane];
-    while (l->nidle > 0) {
-        if (dispatch_to(px, l->idle[--l->nidle], m) == 0)
-            return 0;
+    uint64_t one = 1;
+    while (write(srv->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+/* Under mu, after using the frontend: a message left readable (its ZMQ_FD
+ * signal possibly consumed by us) must reach someone. */
+static void pass_on_readable(proto_server_t *srv)
+{
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (zmq_getsockopt(srv->frontend, ZMQ_EVENTS, &ev, &len) != 0 || !(ev & ZMQ_POLLIN))
+        return;
+    if (srv->poller)
+        wake_poller(srv);
+    else if (srv->nfollowers > 0)
+        pthread_cond_signal(&srv->follow_cv);
+    /* else every fast worker is busy, and each reads before it sleeps */
+}
+
+/* Under mu: sends the routing frames and delimiter of `env` (all but its
+ * last part), then `data`. The ROUTER never blocks: a reply to a client that
+ * went away is dropped by ZeroMQ. */
+static void send_reply(proto_server_t *srv, mpmsg_t *env, const void *data, size_t len)
+{
+    for (int i = 0; i < env->n - 1; i++) {
+        if (zmq_msg_send(&env->part[i], srv->frontend, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
+            return; /* the first part failed: nothing was sent */
     }
-    return -1;
+    zmq_send(srv->frontend, data, len, ZMQ_DONTWAIT);
 }
 
-/* Answers request `m` with an error from the proxy itself (its routing
- * frames and delimiter, then the reply). */
-static void refuse(proxy_t *px, mpmsg_t *m, const char *why)
+/* Under mu: answers request `m` unavailable (a busy slow lane, shutdown). */
+static void refuse(proto_server_t *srv, mpmsg_t *m, const char *why)
 {
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
-    if (proto_reply_encode_err(&out, PROTO_ERR_UNAVAILABLE, why, -1) == 0) {
-        int last = m->n - 1;
-        m->n = last; /* send the routing frames and the delimiter ... */
-        if (mpmsg_send_more(m, px->srv->frontend) == 0) /* ... then the reply */
-            zmq_send(px->srv->frontend, out.data, out.size, ZMQ_DONTWAIT);
-        m->n = last + 1;
-        px->front_ready = true;
-    }
+    if (proto_reply_encode_err(&out, PROTO_ERR_UNAVAILABLE, why, -1) == 0)
+        send_reply(srv, m, out.data, out.size);
     msgpack_sbuffer_destroy(&out);
-}
-
-static void mpmsg_move(mpmsg_t *dst, mpmsg_t *src)
-{
-    for (int i = 0; i < src->n; i++)
-        zmq_msg_move(&dst->part[i], &src->part[i]);
-    dst->n = src->n;
-    dst->overflow = false;
-    src->n = 0;
 }
 
 /* The lane of a request: slow only when the server has a slow lane and the
  * body frame names a slow op. */
-static proto_lane_t lane_of(const proxy_t *px, mpmsg_t *m)
+static proto_lane_t lane_of(const proto_server_t *srv, mpmsg_t *m)
 {
     proto_op_t op;
-    if (px->nfast == px->nworkers)
+    if (srv->cfg.slow_workers == 0)
         return PROTO_LANE_FAST;
     zmq_msg_t *body = &m->part[m->n - 1];
     if (proto_peek_op(zmq_msg_data(body), zmq_msg_size(body), &op) != 0)
@@ -292,205 +256,65 @@ static proto_lane_t lane_of(const proxy_t *px, mpmsg_t *m)
     return def && def->lane == PROTO_LANE_SLOW ? PROTO_LANE_SLOW : PROTO_LANE_FAST;
 }
 
-/* A slow request: to an idle slow worker, else into the queue, else refused. */
-static void take_slow(proxy_t *px, mpmsg_t *m)
+/* Under mu: answers queued slow requests that waited longer than slow_max_wait_ms. */
+static void expire_queue(proto_server_t *srv)
 {
-    if (dispatch_lane(px, PROTO_LANE_SLOW, m) == 0)
-        return;
-    if (px->qlen < px->qcap) {
-        int slot = (px->qhead + px->qlen) % px->qcap;
-        mpmsg_move(&px->queue[slot], m);
-        px->queued_at[slot] = now_ms();
-        px->qlen++;
-        return;
-    }
-    refuse(px, m, "busy: too many slow requests");
-}
-
-/* Moves requests frontend -> idle workers. */
-static pump_t pump_front(proxy_t *px)
-{
-    proto_server_t *srv = px->srv;
-    for (int moved = 0; moved < PROXY_BATCH; moved++) {
-        if (!px->has_pending) {
-            if (mpmsg_recv(&px->pending, srv->frontend) <= 0)
-                return PUMP_DRAINED;
-            if (!is_req_envelope(&px->pending))
-                continue; /* garbage from a raw peer: dropped, never answered */
-            if (lane_of(px, &px->pending) == PROTO_LANE_SLOW) {
-                take_slow(px, &px->pending);
-                continue;
-            }
-            px->has_pending = true;
-        }
-        if (px->lane[PROTO_LANE_FAST].nidle == 0)
-            return PUMP_BLOCKED;
-        if (dispatch_lane(px, PROTO_LANE_FAST, &px->pending) == 0)
-            px->has_pending = false;
-    }
-    return PUMP_MORE;
-}
-
-/* Answers queued slow requests that waited longer than slow_max_wait_ms. */
-static void expire_queue(proxy_t *px)
-{
-    int max = px->srv->cfg.slow_max_wait_ms;
+    int max = srv->cfg.slow_max_wait_ms;
     if (max <= 0)
         return;
     long long now = now_ms();
-    while (px->qlen > 0 && now - px->queued_at[px->qhead] > max) {
-        refuse(px, &px->queue[px->qhead], "busy: waited too long for a slow worker");
-        px->qhead = (px->qhead + 1) % px->qcap;
-        px->qlen--;
+    while (srv->qlen > 0 && now - srv->queued_at[srv->qhead] > max) {
+        refuse(srv, &srv->queue[srv->qhead], "busy: waited too long for a slow worker");
+        srv->qhead = (srv->qhead + 1) % srv->qring;
+        srv->qlen--;
     }
 }
 
-/* A worker finished: it takes the next queued slow request, or goes idle. */
-static void worker_done(proxy_t *px, int w)
+/* Under mu: a slow request goes to the queue (a slow worker is signalled),
+ * or is refused when slow_queue requests already wait beyond the idle slow
+ * workers (entries up to their number are about to be taken). */
+static void queue_slow(proto_server_t *srv, mpmsg_t *m)
 {
-    px->busy[w] = false;
-    atomic_fetch_sub_explicit(&px->srv->in_flight, 1, memory_order_relaxed);
-    if (w >= px->nfast)
-        expire_queue(px);
-    if (w >= px->nfast && px->qlen > 0 && !px->draining) {
-        mpmsg_t *next = &px->queue[px->qhead];
-        px->qhead = (px->qhead + 1) % px->qcap;
-        px->qlen--;
-        if (dispatch_to(px, w, next) == 0)
-            return;
-        refuse(px, next, "worker lost");
-        return; /* that worker's socket is gone: not idle */
+    expire_queue(srv);
+    if (srv->qlen >= srv->qcap + srv->slow_idle || srv->qlen >= srv->qring) {
+        refuse(srv, m, "busy: too many slow requests");
+        return;
     }
-    lane_t *l = &px->lane[w >= px->nfast ? PROTO_LANE_SLOW : PROTO_LANE_FAST];
-    l->idle[l->nidle++] = w;
+    int slot = (srv->qhead + srv->qlen) % srv->qring;
+    mpmsg_move(&srv->queue[slot], m);
+    srv->queued_at[slot] = now_ms();
+    srv->qlen++;
+    pthread_cond_signal(&srv->slow_cv);
 }
 
-/* On shutdown, queued slow requests are answered instead of left to time out. */
-static void refuse_queue(proxy_t *px)
+/* Under mu: answers every queued slow request (shutdown). */
+static void refuse_queue(proto_server_t *srv)
 {
-    while (px->qlen > 0) {
-        refuse(px, &px->queue[px->qhead], "shutting down");
-        px->qhead = (px->qhead + 1) % px->qcap;
-        px->qlen--;
+    while (srv->qlen > 0) {
+        refuse(srv, &srv->queue[srv->qhead], "shutting down");
+        srv->qhead = (srv->qhead + 1) % srv->qring;
+        srv->qlen--;
     }
 }
 
-/* Moves replies [worker id][envelope][reply] -> frontend, and marks the
- * worker idle. The ROUTER never blocks: a reply to a client that went away
- * is dropped by ZeroMQ. */
-static pump_t pump_back(proxy_t *px)
+/* Under mu: reads the next fast request into `m` (counted in flight);
+ * garbage is dropped and slow requests are queued on the way. Returns true
+ * when `m` holds a request. */
+static bool take_request(proto_server_t *srv, mpmsg_t *m)
 {
-    proto_server_t *srv = px->srv;
-    for (int moved = 0; moved < PROXY_BATCH; moved++) {
-        if (mpmsg_recv(&px->msg, srv->backend) <= 0)
-            return PUMP_DRAINED;
-        int w = px->msg.n >= 2 ? worker_index(&px->msg.part[0], px->nworkers) : -1;
-        if (w < 0 || !px->busy[w])
-            continue; /* not a reply we are waiting for */
-        /* Done before the reply leaves, so a caller that has its reply
-         * never sees the request still counted in flight. */
-        worker_done(px, w);
-        if (!px->msg.overflow) {
-            mpmsg_send(&px->msg, 1, srv->frontend);
-            px->front_ready = true; /* any call may consume the frontend's signal */
-        }
-    }
-    return PUMP_MORE;
-}
-
-/* True when the proxy loop should end. */
-static bool proxy_done(proxy_t *px)
-{
-    proto_server_t *srv = px->srv;
-    if (!px->draining) {
-        if (!atomic_load_explicit(&srv->stop_proxy, memory_order_acquire))
+    for (;;) {
+        if (mpmsg_recv(m, srv->frontend) <= 0)
             return false;
-        px->draining = true;     /* from now on the frontend is not read */
-        px->has_pending = false; /* never dispatched: the client will time out */
-        refuse_queue(px);
-    }
-    return atomic_load(&srv->in_flight) <= 0 || now_ms() >= atomic_load(&srv->drain_deadline);
-}
-
-static int proxy_poll_timeout(proxy_t *px)
-{
-    if (!px->draining)
-        return PROXY_IDLE_MS;
-    long long left = atomic_load(&px->srv->drain_deadline) - now_ms();
-    return left < 0 ? 0 : left < PROXY_IDLE_MS ? (int)left : PROXY_IDLE_MS;
-}
-
-/* Whether the frontend should be read at all: not while draining, and not
- * while no worker could take what we read. */
-static bool front_open(const proxy_t *px)
-{
-    return !px->draining && !(px->has_pending && px->lane[PROTO_LANE_FAST].nidle == 0);
-}
-
-/* Sleeps on the sockets' ZMQ_FDs (edge-style: they signal that the socket
- * has news, not that a message is there) and marks what to look at. */
-static void proxy_wait(proxy_t *px, const int fds[2])
-{
-    bool want_front = front_open(px);
-    struct pollfd pfd[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
-    int rc = poll(pfd, want_front ? 2 : 1, proxy_poll_timeout(px));
-    if (rc == 0) { /* idle tick: look at everything once, cheap insurance */
-        px->back_ready = true;
-        px->front_ready = true;
-        expire_queue(px);
-        return;
-    }
-    if (rc > 0 && (pfd[0].revents & POLLIN))
-        px->back_ready = true;
-    if (rc > 0 && want_front && (pfd[1].revents & POLLIN))
-        px->front_ready = true;
-}
-
-/* Forwards in both directions, looking at a socket only when its ZMQ_FD
- * signalled or an operation on it may have consumed the signal. zmq_poll
- * would re-check every socket with several syscalls on each wakeup; at one
- * request in flight those syscalls are a good part of the hop's cost. */
-static void proxy_loop(proxy_t *px)
-{
-    proto_server_t *srv = px->srv;
-    int fds[2];
-    size_t len = sizeof fds[0];
-    if (zmq_getsockopt(srv->backend, ZMQ_FD, &fds[0], &len) != 0 ||
-        zmq_getsockopt(srv->frontend, ZMQ_FD, &fds[1], &len) != 0)
-        return;
-    px->back_ready = px->front_ready = true;
-    while (!proxy_done(px)) {
-        if (px->back_ready)
-            px->back_ready = pump_back(px) == PUMP_MORE;
-        if (front_open(px) && (px->front_ready || px->has_pending))
-            px->front_ready = pump_front(px) != PUMP_DRAINED;
-        if (px->back_ready || (front_open(px) && (px->front_ready || px->has_pending)))
+        if (!is_req_envelope(m))
+            continue; /* garbage from a raw peer: dropped, never answered */
+        if (lane_of(srv, m) == PROTO_LANE_SLOW) {
+            queue_slow(srv, m);
             continue;
-        proxy_wait(px, fds);
+        }
+        atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
+        return true;
     }
 }
-
-static void *proxy_main(void *arg)
-{
-    proto_server_t *srv = arg;
-    proxy_t *px = &srv->px;
-    mpmsg_init(&px->msg);
-    mpmsg_init(&px->pending);
-    for (int i = 0; i < px->qcap; i++)
-        mpmsg_init(&px->queue[i]);
-    proxy_loop(px);
-    refuse_queue(px);
-    for (int i = 0; i < px->qcap; i++)
-        mpmsg_close(&px->queue[i]);
-    mpmsg_close(&px->msg);
-    mpmsg_close(&px->pending);
-    zmq_close(srv->frontend);
-    zmq_close(srv->backend);
-    srv->frontend = srv->backend = NULL;
-    return NULL;
-}
-
-/* --------------------------------------------------------------- workers -- */
 
 /* A reply body must be one packed map (fixmap, map16 or map32), or empty. */
 static bool body_is_map(const msgpack_sbuffer *b)
@@ -544,72 +368,123 @@ static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_ms
     }
 }
 
-static void *worker_open(proto_server_t *srv, int index)
+/* Runs request `m` (outside mu) and sends its reply (under mu, which the
+ * caller holds on entry and on return). */
+static void serve(proto_server_t *srv, const proto_call_ctx_t *cc, mpmsg_t *m, msgpack_sbuffer *out,
+                  msgpack_sbuffer *body)
 {
-    unsigned char id[WORKER_ID_LEN];
-    void *rep = zmq_socket(srv->zctx, ZMQ_REP);
-    if (!rep)
-        return NULL;
-    worker_id(index, id);
-    if (zmq_setsockopt(rep, ZMQ_ROUTING_ID, id, sizeof id) != 0 ||
-        set_int(rep, ZMQ_LINGER, 0) != 0 || set_int(rep, ZMQ_RCVTIMEO, WORKER_RCVTIMEO_MS) != 0 ||
-        set_int(rep, ZMQ_SNDTIMEO, WORKER_SNDTIMEO_MS) != 0 ||
-        zmq_connect(rep, srv->backend_addr) != 0) {
-        zmq_close(rep);
-        return NULL;
+    pthread_mutex_unlock(&srv->mu);
+    handle_frame(srv, cc, &m->part[m->n - 1], out, body);
+    pthread_mutex_lock(&srv->mu);
+    /* Counted down before the reply leaves, so a caller that has its reply
+     * never sees the request still in flight. */
+    atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_relaxed);
+    send_reply(srv, m, out->data, out->size);
+}
+
+/* The idle fast worker that polls: sleeps on the frontend's ZMQ_FD and the
+ * wake eventfd, without mu (held on entry and on return). */
+static void poll_frontend(proto_server_t *srv)
+{
+    srv->poller = true;
+    pthread_mutex_unlock(&srv->mu);
+    struct pollfd pfd[2] = {{.fd = srv->front_fd, .events = POLLIN},
+                            {.fd = srv->wake_fd, .events = POLLIN}};
+    if (poll(pfd, 2, IDLE_TICK_MS) > 0 && (pfd[1].revents & POLLIN)) {
+        uint64_t v;
+        (void)!read(srv->wake_fd, &v, sizeof v);
     }
-    return rep;
+    pthread_mutex_lock(&srv->mu);
+    srv->poller = false;
+}
+
+static void fast_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
+{
+    mpmsg_t m;
+    msgpack_sbuffer out, body;
+    mpmsg_init(&m);
+    msgpack_sbuffer_init(&out);
+    msgpack_sbuffer_init(&body);
+    pthread_mutex_lock(&srv->mu);
+    while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
+        if (take_request(srv, &m)) {
+            /* Someone must watch for new requests while this one runs. */
+            if (!srv->poller && srv->nfollowers > 0)
+                pthread_cond_signal(&srv->follow_cv);
+            else
+                pass_on_readable(srv);
+            serve(srv, cc, &m, &out, &body);
+            continue; /* read again before sleeping */
+        }
+        if (!srv->poller) {
+            poll_frontend(srv);
+            expire_queue(srv); /* the slow workers may all be busy for long */
+            continue;
+        }
+        struct timespec until = deadline_in(IDLE_TICK_MS);
+        srv->nfollowers++;
+        pthread_cond_timedwait(&srv->follow_cv, &srv->mu, &until);
+        srv->nfollowers--;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    mpmsg_close(&m);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&body);
+}
+
+static void slow_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
+{
+    mpmsg_t m;
+    msgpack_sbuffer out, body;
+    mpmsg_init(&m);
+    msgpack_sbuffer_init(&out);
+    msgpack_sbuffer_init(&body);
+    pthread_mutex_lock(&srv->mu);
+    for (;;) {
+        expire_queue(srv);
+        if (atomic_load_explicit(&srv->stopping, memory_order_relaxed))
+            break; /* stop answered what was queued */
+        if (srv->qlen == 0) {
+            struct timespec until = deadline_in(IDLE_TICK_MS);
+            srv->slow_idle++;
+            pthread_cond_timedwait(&srv->slow_cv, &srv->mu, &until);
+            srv->slow_idle--;
+            continue;
+        }
+        mpmsg_move(&m, &srv->queue[srv->qhead]);
+        srv->qhead = (srv->qhead + 1) % srv->qring;
+        srv->qlen--;
+        atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
+        serve(srv, cc, &m, &out, &body);
+        pass_on_readable(srv);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    mpmsg_close(&m);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&body);
 }
 
 static void worker_ready(proto_server_t *srv, bool ok)
 {
-    pthread_mutex_lock(&srv->mu);
+    pthread_mutex_lock(&srv->life_mu);
     if (ok)
         srv->nready++;
     else
         srv->nfailed++;
-    pthread_cond_broadcast(&srv->cv);
-    pthread_mutex_unlock(&srv->mu);
+    pthread_cond_broadcast(&srv->life_cv);
+    pthread_mutex_unlock(&srv->life_mu);
 }
 
-/* Sends the reply. A REP socket whose send timed out stays in its sending
- * state, so retrying is legal; it cannot really time out on inproc (the
- * proxy gives a worker one request at a time), but must not wedge it. */
-static void worker_reply(proto_server_t *srv, void *rep, const msgpack_sbuffer *out)
+/* Whether the server was told to go before every worker was ready. */
+static bool wait_all_ready(proto_server_t *srv)
 {
-    while (zmq_send(rep, out->data, out->size, 0) < 0) {
-        if ((errno != EAGAIN && errno != EINTR) || atomic_load(&srv->stop_workers))
-            return;
-    }
-}
-
-/* Serves requests until told to stop. */
-static void worker_loop(proto_server_t *srv, const proto_call_ctx_t *cc, void *rep)
-{
-    msgpack_sbuffer out, body;
-    zmq_msg_t in;
-    msgpack_sbuffer_init(&out);
-    msgpack_sbuffer_init(&body);
-    zmq_msg_init(&in);
-    while (!atomic_load_explicit(&srv->stop_workers, memory_order_relaxed)) {
-        if (zmq_msg_recv(&in, rep, 0) < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                break; /* ETERM, or a socket in a state it cannot leave */
-            continue;  /* idle tick: look at the stop flag */
-        }
-        if (zmq_msg_more(&in)) { /* the proxy forwards one body frame only */
-            while (zmq_msg_more(&in) && zmq_msg_recv(&in, rep, 0) >= 0)
-                ;
-            out.size = 0;
-            proto_reply_encode_err(&out, PROTO_ERR_BAD_REQUEST, "multipart request", -1);
-        } else {
-            handle_frame(srv, cc, &in, &out, &body);
-        }
-        worker_reply(srv, rep, &out);
-    }
-    zmq_msg_close(&in);
-    msgpack_sbuffer_destroy(&out);
-    msgpack_sbuffer_destroy(&body);
+    int total = srv->cfg.workers + srv->cfg.slow_workers;
+    pthread_mutex_lock(&srv->life_mu);
+    while (srv->nready + srv->nfailed < total && !atomic_load(&srv->stop_workers))
+        pthread_cond_wait(&srv->life_cv, &srv->life_mu);
+    bool go = srv->nfailed == 0 && !atomic_load(&srv->stop_workers);
+    pthread_mutex_unlock(&srv->life_mu);
+    return go;
 }
 
 static void *worker_main(void *arg)
@@ -617,18 +492,20 @@ static void *worker_main(void *arg)
     worker_t *w = arg;
     proto_server_t *srv = w->srv;
     proto_call_ctx_t cc = {.svc = srv->cfg.svc, .worker = NULL, .worker_index = w->index};
+    bool slow = w->index >= srv->cfg.workers;
     /* Slow workers yield the CPU to fast ones (Linux: nice is per thread). */
-    if (w->index >= srv->cfg.workers && srv->cfg.slow_nice > 0)
+    if (slow && srv->cfg.slow_nice > 0)
         (void)setpriority(PRIO_PROCESS, (id_t)gettid(), srv->cfg.slow_nice);
-    /* Per-worker state first: the worker connects (and can be handed
-     * requests) only once it is ready to serve them. */
+    /* Per-worker state first, and no request is read before every worker
+     * is ready (a start that fails half-way has served nobody). */
     if (srv->cfg.worker_init)
         cc.worker = srv->cfg.worker_init(srv->cfg.svc, w->index);
-    void *rep = worker_open(srv, w->index);
-    worker_ready(srv, rep != NULL);
-    if (rep) {
-        worker_loop(srv, &cc, rep);
-        zmq_close(rep);
+    worker_ready(srv, true);
+    if (wait_all_ready(srv)) {
+        if (slow)
+            slow_loop(srv, &cc);
+        else
+            fast_loop(srv, &cc);
     }
     if (srv->cfg.worker_fini)
         srv->cfg.worker_fini(srv->cfg.svc, cc.worker);
@@ -654,14 +531,52 @@ static int index_handlers(proto_server_t *self, const proto_server_config_t *cfg
 /* Frees what proto_server_new allocated; NULL-safe members. */
 static void server_free(proto_server_t *self)
 {
-    free(self->px.lane[PROTO_LANE_FAST].idle);
-    free(self->px.lane[PROTO_LANE_SLOW].idle);
-    free(self->px.queue);
-    free(self->px.queued_at);
-    free(self->px.busy);
+    if (self->queue) {
+        for (int i = 0; i < self->qring; i++)
+            mpmsg_close(&self->queue[i]);
+    }
+    free(self->queue);
+    free(self->queued_at);
     free(self->workers);
     free(self->bind);
+    if (self->wake_fd >= 0)
+        close(self->wake_fd);
     free(self);
+}
+
+static int init_sync(proto_server_t *self)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return -1;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_mutex_init(&self->mu, NULL);
+    if (rc == 0 && (rc = pthread_cond_init(&self->follow_cv, &ca)) != 0)
+        pthread_mutex_destroy(&self->mu);
+    if (rc == 0 && (rc = pthread_cond_init(&self->slow_cv, &ca)) != 0) {
+        pthread_cond_destroy(&self->follow_cv);
+        pthread_mutex_destroy(&self->mu);
+    }
+    if (rc == 0 && (rc = pthread_mutex_init(&self->life_mu, NULL)) != 0) {
+        pthread_cond_destroy(&self->slow_cv);
+        pthread_cond_destroy(&self->follow_cv);
+        pthread_mutex_destroy(&self->mu);
+    }
+    if (rc == 0 && (rc = pthread_cond_init(&self->life_cv, NULL)) != 0) {
+        pthread_mutex_destroy(&self->life_mu);
+        pthread_cond_destroy(&self->slow_cv);
+        pthread_cond_destroy(&self->follow_cv);
+        pthread_mutex_destroy(&self->mu);
+    }
+    if (rc == 0 && (rc = pthread_mutex_init(&self->stop_mu, NULL)) != 0) {
+        pthread_cond_destroy(&self->life_cv);
+        pthread_mutex_destroy(&self->life_mu);
+        pthread_cond_destroy(&self->slow_cv);
+        pthread_cond_destroy(&self->follow_cv);
+        pthread_mutex_destroy(&self->mu);
+    }
+    pthread_condattr_destroy(&ca);
+    return rc == 0 ? 0 : -1;
 }
 
 proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg)
@@ -681,29 +596,21 @@ proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg)
     self->bind = strdup(cfg->bind);
     self->cfg.bind = self->bind;
     self->workers = calloc(n, sizeof *self->workers);
-    self->px.lane[PROTO_LANE_FAST].idle = calloc((size_t)cfg->workers, sizeof(int));
-    self->px.lane[PROTO_LANE_SLOW].idle = calloc((size_t)cfg->slow_workers + 1, sizeof(int));
-    self->px.qcap = cfg->slow_workers > 0 ? cfg->slow_queue : 0;
-    self->px.queue = calloc((size_t)self->px.qcap + 1, sizeof *self->px.queue);
-    self->px.queued_at = calloc((size_t)self->px.qcap + 1, sizeof *self->px.queued_at);
-    self->px.busy = calloc(n, sizeof *self->px.busy);
-    if (!self->bind || !self->workers || !self->px.lane[PROTO_LANE_FAST].idle ||
-        !self->px.lane[PROTO_LANE_SLOW].idle || !self->px.queue || !self->px.queued_at ||
-        !self->px.busy || index_handlers(self, cfg) != 0)
-        goto fail;
-    if (pthread_mutex_init(&self->mu, NULL) != 0)
-        goto fail;
-    if (pthread_cond_init(&self->cv, NULL) != 0) {
-        pthread_mutex_destroy(&self->mu);
-        goto fail;
+    self->qcap = cfg->slow_workers > 0 ? cfg->slow_queue : 0;
+    self->qring = self->qcap + cfg->slow_workers + 1;
+    self->queue = calloc((size_t)self->qring, sizeof *self->queue);
+    self->queued_at = calloc((size_t)self->qring, sizeof *self->queued_at);
+    self->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (self->queue) {
+        for (int i = 0; i < self->qring; i++)
+            mpmsg_init(&self->queue[i]);
     }
+    if (!self->bind || !self->workers || !self->queue || !self->queued_at || self->wake_fd < 0 ||
+        index_handlers(self, cfg) != 0)
+        goto fail;
+    if (init_sync(self) != 0)
+        goto fail;
     self->state = SRV_NEW;
-    /* Unique among live servers: the address of this one, plus the clock in
-     * case a freed server's address is reused before its endpoint is gone. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    snprintf(self->backend_addr, sizeof self->backend_addr, "inproc://proto-server-%p-%lld-%ld",
-             (void *)self, (long long)ts.tv_sec, ts.tv_nsec);
     return self;
 fail:
     server_free(self);
@@ -715,57 +622,46 @@ static int total_workers(const proto_server_t *self)
     return self->cfg.workers + self->cfg.slow_workers;
 }
 
-/* Every worker starts idle; the lowest index of a lane is handed its first request. */
-static void proxy_init(proto_server_t *self)
-{
-    proxy_t *px = &self->px;
-    px->srv = self;
-    px->nworkers = total_workers(self);
-    px->nfast = self->cfg.workers;
-    px->lane[PROTO_LANE_FAST].nidle = px->lane[PROTO_LANE_SLOW].nidle = 0;
-    for (int i = px->nworkers - 1; i >= 0; i--) {
-        lane_t *l = &px->lane[i >= px->nfast ? PROTO_LANE_SLOW : PROTO_LANE_FAST];
-        px->busy[i] = false;
-        l->idle[l->nidle++] = i;
-    }
-    px->qhead = px->qlen = 0;
-}
-
-/* Creates, configures and binds the frontend and backend ROUTERs. */
-static int open_sockets(proto_server_t *self)
+/* Creates, configures and binds the frontend ROUTER. */
+static int open_frontend(proto_server_t *self)
 {
     int64_t maxmsg = (int64_t)self->cfg.limits.max_msg_bytes;
     size_t len = sizeof self->endpoint;
     self->frontend = zmq_socket(self->zctx, ZMQ_ROUTER);
-    self->backend = zmq_socket(self->zctx, ZMQ_ROUTER);
-    if (!self->frontend || !self->backend)
+    if (!self->frontend)
         return -1;
     int rc = zmq_setsockopt(self->frontend, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     rc |= set_int(self->frontend, ZMQ_LINGER, FRONT_LINGER_MS);
     rc |= set_int(self->frontend, ZMQ_HEARTBEAT_IVL, SRV_HEARTBEAT_IVL);
     rc |= set_int(self->frontend, ZMQ_HEARTBEAT_TIMEOUT, SRV_HEARTBEAT_TMO);
-    rc |= set_int(self->backend, ZMQ_LINGER, 0);
-    rc |= set_int(self->backend, ZMQ_ROUTER_MANDATORY, 1); /* unknown worker: an error */
+    size_t fdlen = sizeof self->front_fd;
     if (rc != 0 || zmq_bind(self->frontend, self->bind) != 0 ||
         zmq_getsockopt(self->frontend, ZMQ_LAST_ENDPOINT, self->endpoint, &len) != 0 ||
-        zmq_bind(self->backend, self->backend_addr) != 0)
+        zmq_getsockopt(self->frontend, ZMQ_FD, &self->front_fd, &fdlen) != 0)
         return -1;
     return 0;
 }
 
-static void close_sockets(proto_server_t *self)
+static void close_frontend(proto_server_t *self)
 {
     if (self->frontend)
         zmq_close(self->frontend);
-    if (self->backend)
-        zmq_close(self->backend);
-    self->frontend = self->backend = NULL;
+    self->frontend = NULL;
 }
 
-/* Signals the workers to stop and joins those that were started. */
+/* Tells every worker to go and joins those that were started. */
 static void join_workers(proto_server_t *self)
 {
+    pthread_mutex_lock(&self->mu);
+    atomic_store(&self->stopping, 1);
+    pthread_cond_broadcast(&self->follow_cv);
+    pthread_cond_broadcast(&self->slow_cv);
+    pthread_mutex_unlock(&self->mu);
+    wake_poller(self);
+    pthread_mutex_lock(&self->life_mu);
     atomic_store(&self->stop_workers, 1);
+    pthread_cond_broadcast(&self->life_cv);
+    pthread_mutex_unlock(&self->life_mu);
     for (int i = 0; i < total_workers(self); i++) {
         if (self->workers[i].started)
             pthread_join(self->workers[i].thread, NULL);
@@ -773,7 +669,7 @@ static void join_workers(proto_server_t *self)
     }
 }
 
-/* Starts the workers and waits until each is connected (or failed). */
+/* Starts the workers and waits until each has its per-worker state. */
 static int start_workers(proto_server_t *self)
 {
     for (int i = 0; i < total_workers(self); i++) {
@@ -784,11 +680,11 @@ static int start_workers(proto_server_t *self)
             return -1;
         w->started = true;
     }
-    pthread_mutex_lock(&self->mu);
+    pthread_mutex_lock(&self->life_mu);
     while (self->nready + self->nfailed < total_workers(self))
-        pthread_cond_wait(&self->cv, &self->mu);
+        pthread_cond_wait(&self->life_cv, &self->life_mu);
     int failed = self->nfailed;
-    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->life_mu);
     return failed ? -1 : 0;
 }
 
@@ -796,26 +692,24 @@ int proto_server_start(proto_server_t *self)
 {
     if (!self)
         return -1;
-    pthread_mutex_lock(&self->mu);
+    pthread_mutex_lock(&self->life_mu);
     srv_state_t st = self->state;
-    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->life_mu);
     if (st != SRV_NEW)
         return -1;
-    proxy_init(self);
-    if (open_sockets(self) != 0 || start_workers(self) != 0 ||
-        pthread_create(&self->proxy, NULL, proxy_main, self) != 0)
+    if (open_frontend(self) != 0 || start_workers(self) != 0)
         goto fail;
-    pthread_mutex_lock(&self->mu);
+    pthread_mutex_lock(&self->life_mu);
     self->state = SRV_RUNNING;
-    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->life_mu);
     return 0;
 fail:
     join_workers(self);
-    close_sockets(self);
+    close_frontend(self);
     self->endpoint[0] = '\0';
-    pthread_mutex_lock(&self->mu);
+    pthread_mutex_lock(&self->life_mu);
     self->state = SRV_STOPPED;
-    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->life_mu);
     return -1;
 }
 
@@ -829,20 +723,40 @@ int proto_server_in_flight(proto_server_t *self)
     return self ? atomic_load(&self->in_flight) : 0;
 }
 
+/* Stops reading requests, answers queued slow ones, and waits (up to
+ * grace_ms) for the requests in flight. */
+static void drain(proto_server_t *self, int grace_ms)
+{
+    long long deadline = now_ms() + (grace_ms > 0 ? grace_ms : 0);
+    pthread_mutex_lock(&self->mu);
+    atomic_store(&self->stopping, 1);
+    refuse_queue(self);
+    pthread_cond_broadcast(&self->follow_cv);
+    pthread_cond_broadcast(&self->slow_cv);
+    pthread_mutex_unlock(&self->mu);
+    wake_poller(self);
+    while (atomic_load(&self->in_flight) > 0 && now_ms() < deadline) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void proto_server_stop(proto_server_t *self, int grace_ms)
 {
     if (!self)
         return;
     /* Held throughout, so a concurrent second stop returns only when done. */
-    pthread_mutex_lock(&self->mu);
-    if (self->state == SRV_RUNNING) {
-        atomic_store(&self->drain_deadline, now_ms() + (grace_ms > 0 ? grace_ms : 0));
-        atomic_store_explicit(&self->stop_proxy, 1, memory_order_release);
-        pthread_join(self->proxy, NULL);
-        join_workers(self);
-    }
+    pthread_mutex_lock(&self->stop_mu);
+    pthread_mutex_lock(&self->life_mu);
+    bool running = self->state == SRV_RUNNING;
     self->state = SRV_STOPPED;
-    pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->life_mu);
+    if (running) {
+        drain(self, grace_ms);
+        join_workers(self);
+        close_frontend(self);
+    }
+    pthread_mutex_unlock(&self->stop_mu);
 }
 
 void proto_server_destroy(proto_server_t **self_p)
@@ -851,7 +765,11 @@ void proto_server_destroy(proto_server_t **self_p)
         return;
     proto_server_t *self = *self_p;
     proto_server_stop(self, 0);
-    pthread_cond_destroy(&self->cv);
+    pthread_cond_destroy(&self->life_cv);
+    pthread_mutex_destroy(&self->life_mu);
+    pthread_mutex_destroy(&self->stop_mu);
+    pthread_cond_destroy(&self->slow_cv);
+    pthread_cond_destroy(&self->follow_cv);
     pthread_mutex_destroy(&self->mu);
     server_free(self);
     *self_p = NULL;

@@ -734,9 +734,19 @@ static void test_http_burst_of_connections_spread_over_threads(void **state)
     static const char *const four[] = {"GATEWAY_THREADS", "4", NULL};
     assert_int_equal(start_gateway(&fx, four), 0);
     meet_inside = 0;
+    /* All connected before any request is sent: each goes to the thread
+     * with the fewest connections, whatever their descriptor numbers. */
     int fd[MEET_N];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(fx.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < MEET_N; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd[i] >= 0);
+        struct timeval tv = {5, 0};
+        setsockopt(fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
     for (int i = 0; i < MEET_N; i++)
-        fd[i] = connect_gw();
+        assert_int_equal(connect(fd[i], (struct sockaddr *)&sa, sizeof sa), 0);
     for (int i = 0; i < MEET_N; i++)
         send_str(fd[i], "GET /api/v1/test/meet HTTP/1.1\r\nHost: t\r\n\r\n");
     for (int i = 0; i < MEET_N; i++) {
