@@ -1,14 +1,14 @@
 /*
- * proto_server: the RPC server. A ROUTER socket bound on the public endpoint
- * feeds a pool of REP worker threads over inproc through a small proxy loop
- * that counts requests in flight. Each worker decodes a frame, dispatches by
- * op through the service's handler table, and replies; a frame that does not
- * decode gets a bad_request reply, an op without a handler bad_request too.
- * Handlers never see undecoded input.
+ * proto_server: the RPC server. Worker threads share one ROUTER socket bound
+ * on the public endpoint (leader/followers under a mutex, no proxy thread:
+ * see proto_server.c) and count requests in flight. A worker decodes a frame,
+ * dispatches by op through the service's handler table and sends the reply
+ * itself; a frame that does not decode gets a bad_request reply, an op
+ * without a handler bad_request too. Handlers never see undecoded input.
  *
- * Shutdown (proto_server_stop): the proxy stops reading new requests, answers
- * queued slow requests `unavailable`, keeps forwarding replies until nothing
- * is in flight or the grace period ends, then the workers are joined.
+ * Shutdown (proto_server_stop): no new requests are read, queued slow
+ * requests are answered `unavailable`, the requests in flight get until the
+ * grace period ends, then the workers are joined.
  */
 #ifndef PROTO_SERVER_H
 #define PROTO_SERVER_H
@@ -46,7 +46,7 @@ typedef struct {
     /* Optional slow lane: with slow_workers > 0, ops of PROTO_LANE_SLOW run
      * only on these extra workers (indices workers .. workers+slow_workers-1)
      * and never wait behind fast ops, nor fast ops behind them. While every
-     * slow worker is busy up to slow_queue slow requests wait in the proxy;
+     * slow worker is busy up to slow_queue slow requests wait in a queue;
      * beyond that they are answered `unavailable` at once. slow_nice > 0
      * lowers the CPU priority of the slow workers (setpriority, Linux
      * per-thread), so fast work preempts hashing. */
@@ -64,7 +64,7 @@ typedef struct proto_server proto_server_t;
 /* `zctx` is borrowed. The config is copied (the handler table must outlive the server). */
 proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg);
 
-/* Binds and starts the proxy and workers. Returns 0, or -1 (e.g. address in use). */
+/* Binds and starts the workers. Returns 0, or -1 (e.g. address in use). */
 int proto_server_start(proto_server_t *self);
 
 /* The endpoint actually bound (with the real port when '*' was asked), borrowed. */
