@@ -545,39 +545,41 @@ static void server_free(proto_server_t *self)
     free(self);
 }
 
+/* The server's locks and condition variables; on failure none is left. */
 static int init_sync(proto_server_t *self)
 {
     pthread_condattr_t ca;
     if (pthread_condattr_init(&ca) != 0)
         return -1;
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_mutex_init(&self->mu, NULL);
-    if (rc == 0 && (rc = pthread_cond_init(&self->follow_cv, &ca)) != 0)
-        pthread_mutex_destroy(&self->mu);
-    if (rc == 0 && (rc = pthread_cond_init(&self->slow_cv, &ca)) != 0) {
-        pthread_cond_destroy(&self->follow_cv);
-        pthread_mutex_destroy(&self->mu);
-    }
-    if (rc == 0 && (rc = pthread_mutex_init(&self->life_mu, NULL)) != 0) {
-        pthread_cond_destroy(&self->slow_cv);
-        pthread_cond_destroy(&self->follow_cv);
-        pthread_mutex_destroy(&self->mu);
-    }
-    if (rc == 0 && (rc = pthread_cond_init(&self->life_cv, NULL)) != 0) {
-        pthread_mutex_destroy(&self->life_mu);
-        pthread_cond_destroy(&self->slow_cv);
-        pthread_cond_destroy(&self->follow_cv);
-        pthread_mutex_destroy(&self->mu);
-    }
-    if (rc == 0 && (rc = pthread_mutex_init(&self->stop_mu, NULL)) != 0) {
-        pthread_cond_destroy(&self->life_cv);
-        pthread_mutex_destroy(&self->life_mu);
-        pthread_cond_destroy(&self->slow_cv);
-        pthread_cond_destroy(&self->follow_cv);
-        pthread_mutex_destroy(&self->mu);
-    }
+    int rc = -1;
+    if (pthread_mutex_init(&self->mu, NULL) != 0)
+        goto done;
+    if (pthread_cond_init(&self->follow_cv, &ca) != 0)
+        goto no_follow;
+    if (pthread_cond_init(&self->slow_cv, &ca) != 0)
+        goto no_slow;
+    if (pthread_mutex_init(&self->life_mu, NULL) != 0)
+        goto no_life_mu;
+    if (pthread_cond_init(&self->life_cv, NULL) != 0)
+        goto no_life_cv;
+    if (pthread_mutex_init(&self->stop_mu, NULL) != 0)
+        goto no_stop_mu;
+    rc = 0;
+    goto done;
+no_stop_mu:
+    pthread_cond_destroy(&self->life_cv);
+no_life_cv:
+    pthread_mutex_destroy(&self->life_mu);
+no_life_mu:
+    pthread_cond_destroy(&self->slow_cv);
+no_slow:
+    pthread_cond_destroy(&self->follow_cv);
+no_follow:
+    pthread_mutex_destroy(&self->mu);
+done:
     pthread_condattr_destroy(&ca);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 proto_server_t *proto_server_new(void *zctx, const proto_server_config_t *cfg)
