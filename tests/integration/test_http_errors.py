@@ -300,10 +300,8 @@ def test_slow_body_trickle_is_cut_at_the_request_deadline(new_stack):
 # ------------------------------------------------------ per-IP connection limit
 
 
-def test_per_ip_connection_limit(new_stack):
-    limit = 4
-    s = new_stack("perip")
-    s.start_gateway(GATEWAY_MAX_CONNECTIONS_PER_IP=str(limit), GATEWAY_CONNECTION_TIMEOUT_SECONDS="30")
+def _ten_connections_at_most(s, limit):
+    """Opens 10 connections at once: 1..limit are served, the others closed."""
     # Let the readiness probe's connection be fully closed on the server side.
     time.sleep(0.2)
     conns = [it.raw_connect(s.http_port) for _ in range(10)]
@@ -325,7 +323,7 @@ def test_per_ip_connection_limit(new_stack):
             else:
                 assert resp.status == 200, resp
                 served += 1
-        assert 1 <= served <= limit, f"{served} of 10 connections from one IP served (limit {limit})"
+        assert 1 <= served <= limit, f"{served} of 10 connections served (limit {limit})"
         assert served + closed == 10, f"served {served}, closed {closed}, others hung"
     finally:
         for c in conns:
@@ -338,6 +336,19 @@ def test_per_ip_connection_limit(new_stack):
     for _ in range(limit):
         ok += it.http_get(s.url("/healthz"), timeout=5).status_code == 200
     assert ok == limit
+
+
+def test_per_ip_connection_limit(new_stack):
+    # 16 HTTP threads (the default): the limit holds across them, not per thread.
+    s = new_stack("perip")
+    s.start_gateway(GATEWAY_MAX_CONNECTIONS_PER_IP="4", GATEWAY_CONNECTION_TIMEOUT_SECONDS="30")
+    _ten_connections_at_most(s, 4)
+
+
+def test_total_connection_limit_across_threads(new_stack):
+    s = new_stack("maxconn")
+    s.start_gateway(GATEWAY_MAX_CONNECTIONS="4", GATEWAY_THREADS="3", GATEWAY_CONNECTION_TIMEOUT_SECONDS="30")
+    _ten_connections_at_most(s, 4)
 
 
 # --------------------------------------------------------------------- CORS
