@@ -20,20 +20,17 @@
  * entries at the tails of the lists that hold nothing any more.
  */
 #include "auth_limiter.h"
+#include "auth_keytab.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include <time.h>
 
-#define NIL                      UINT32_MAX
-#define SHARDS_MAX               16
-#define SHARD_MIN_KEYS           1024 /* fewer keys per shard: use fewer shards */
-#define EVICT_SCAN               32   /* open-list entries examined for a victim */
-#define SWEEP_STEPS              2    /* idle entries dropped per call, at most */
+#define NIL                      AUTH_KEYTAB_NIL
+#define EVICT_SCAN               32 /* open-list entries examined for a victim */
+#define SWEEP_STEPS              2  /* idle entries dropped per call, at most */
 #define DEFAULT_INFLIGHT_TIMEOUT 60
-#define TIME_MAX                 (INT64_C(1) << 62)
 
 enum { ON_FREE = 0, ON_OPEN, ON_BLOCKED };
 
@@ -70,7 +67,7 @@ struct auth_limiter {
     auth_limiter_config_t cfg;
     auth_clock_fn clock;
     void *clock_arg;
-    unsigned char sip_key[crypto_shorthash_siphashx24_KEYBYTES];
+    auth_keytab_hash_t hash;
     uint32_t nshards;
     shard_t *shards;
     size_t memory;
@@ -80,14 +77,6 @@ _Static_assert(sizeof(entry_t) == 64, "an entry is one cache line");
 
 /* Keys are hashed with libsodium's SipHash-2-4 (128-bit output) under a
  * random per-instance key, so nobody can aim many keys at one bucket. */
-
-static uint64_t load_le64(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* ---- lists and buckets ---- */
 
@@ -323,31 +312,13 @@ static bool settle(const auth_limiter_t *self, shard_t *s, uint32_t i,
 
 static int64_t read_clock(const auth_limiter_t *self)
 {
-    int64_t now;
-    if (self->clock != NULL) {
-        now = self->clock(self->clock_arg);
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (int64_t)ts.tv_sec;
-    }
-    return now < 0 ? 0 : now > TIME_MAX ? TIME_MAX : now;
+    return auth_keytab_now(self->clock, self->clock_arg);
 }
 
 /* Digest of `key`, or -1 when the key is NULL, empty or too long. */
 static int digest(const auth_limiter_t *self, const char *key, uint64_t d[2])
 {
-    size_t len;
-    if (key == NULL)
-        return -1;
-    len = strnlen(key, AUTH_LIMITER_KEY_MAX + 1);
-    if (len == 0 || len > AUTH_LIMITER_KEY_MAX)
-        return -1;
-    unsigned char out[crypto_shorthash_siphashx24_BYTES];
-    crypto_shorthash_siphashx24(out, (const unsigned char *)key, len, self->sip_key);
-    d[0] = load_le64(out, 8);
-    d[1] = load_le64(out + 8, 8);
-    return 0;
+    return auth_keytab_digest(&self->hash, key, AUTH_LIMITER_KEY_MAX, d);
 }
 
 static shard_t *shard_for(const auth_limiter_t *self, const uint64_t d[2])
@@ -465,19 +436,11 @@ static bool config_ok(const auth_limiter_config_t *cfg)
            cfg->max_keys >= 1 && cfg->max_keys <= AUTH_LIMITER_MAX_KEYS;
 }
 
-/* A random SipHash key (libsodium: the kernel's CSPRNG). */
-static void seed_hash(auth_limiter_t *self)
-{
-    randombytes_buf(self->sip_key, sizeof self->sip_key);
-}
-
 static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
 {
-    uint32_t nb = 1;
-    while (nb < cap)
-        nb <<= 1;
+    size_t bucket_bytes = 0;
     s->slots = calloc(cap, sizeof *s->slots);
-    s->buckets = malloc((size_t)nb * sizeof *s->buckets);
+    s->buckets = auth_keytab_buckets_new(cap, &s->mask, &bucket_bytes);
     if (s->slots == NULL || s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s->slots);
         free(s->buckets);
@@ -485,13 +448,11 @@ static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
         s->buckets = NULL;
         return -1;
     }
-    memset(s->buckets, 0xff, (size_t)nb * sizeof *s->buckets);
     s->cap = cap;
-    s->mask = nb - 1;
     s->free_head = NIL;
     s->open = (list_t){NIL, NIL, 0};
     s->blocked = (list_t){NIL, NIL, 0};
-    *memory += (size_t)cap * sizeof *s->slots + (size_t)nb * sizeof *s->buckets;
+    *memory += (size_t)cap * sizeof *s->slots + bucket_bytes;
     return 0;
 }
 
@@ -510,17 +471,14 @@ auth_limiter_t *auth_limiter_new(const auth_limiter_config_t *cfg, auth_clock_fn
         self->cfg.inflight_timeout_s = DEFAULT_INFLIGHT_TIMEOUT;
     self->clock = clock;
     self->clock_arg = clock_arg;
-    seed_hash(self);
-    self->nshards = 1;
-    while (self->nshards < SHARDS_MAX && cfg->max_keys / (self->nshards * 2) >= SHARD_MIN_KEYS)
-        self->nshards *= 2;
+    auth_keytab_seed(&self->hash);
+    self->nshards = auth_keytab_shards(cfg->max_keys);
     self->shards = calloc(self->nshards, sizeof *self->shards);
     if (self->shards == NULL)
         goto fail;
     self->memory = sizeof *self + self->nshards * sizeof *self->shards;
     for (uint32_t k = 0; k < self->nshards; k++) {
-        uint32_t cap =
-            (uint32_t)(cfg->max_keys / self->nshards + (k < cfg->max_keys % self->nshards ? 1 : 0));
+        uint32_t cap = auth_keytab_shard_cap(cfg->max_keys, self->nshards, k);
         if (shard_init(&self->shards[k], cap, &self->memory) != 0)
             goto fail;
     }

@@ -1,11 +1,11 @@
 /*
  * auth_ratelimit: two-bucket sliding-window request counters per key.
  *
- * The table is the same design as auth_limiter's (kept separate so each
- * module stands alone): shards by key hash, each with a mutex, a fixed
- * array of entries, chained buckets of uint32_t indices and one intrusive
- * LRU list (most recently used at the head). A key is stored as its keyed
- * 128-bit SipHash-2-4 digest.
+ * The table is the same design as auth_limiter's: shards by key hash, each
+ * with a mutex, a fixed array of entries, chained buckets of uint32_t
+ * indices and one intrusive LRU list (most recently used at the head;
+ * auth_limiter keeps two lists, so the lists stay per module). Digests,
+ * sizing, buckets and the clock come from auth_keytab.
  *
  * All arithmetic is exact: with W = window_s and e = seconds into the
  * current window, the weighted count scaled by W is
@@ -14,20 +14,17 @@
  * easily in 64 bits (limit < 2^32, W <= 86400).
  */
 #include "auth_ratelimit.h"
+#include "auth_keytab.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include <time.h>
 
-#define NIL            UINT32_MAX
-#define SHARDS_MAX     16
-#define SHARD_MIN_KEYS 1024 /* fewer keys per shard: use fewer shards */
-#define EVICT_SCAN     32   /* LRU entries examined for an idle victim */
-#define SWEEP_STEPS    2    /* idle entries dropped per call, at most */
-#define TIME_MAX       (INT64_C(1) << 62)
+#define NIL         AUTH_KEYTAB_NIL
+#define EVICT_SCAN  32 /* LRU entries examined for an idle victim */
+#define SWEEP_STEPS 2  /* idle entries dropped per call, at most */
 
 /* One tracked key: 48 bytes. */
 typedef struct {
@@ -50,7 +47,7 @@ struct auth_ratelimit {
     auth_ratelimit_config_t cfg;
     auth_clock_fn clock;
     void *clock_arg;
-    unsigned char sip_key[crypto_shorthash_siphashx24_KEYBYTES];
+    auth_keytab_hash_t hash;
     uint32_t nshards;
     shard_t *shards;
     size_t memory;
@@ -61,17 +58,6 @@ typedef struct {
     int64_t win;
     int64_t elapsed;
 } slot_time_t;
-
-/* Keys are hashed with libsodium's SipHash-2-4 (128-bit output) under a
- * random per-instance key, so nobody can aim many keys at one bucket. */
-
-static uint64_t load_le64(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* ---- LRU list and buckets ---- */
 
@@ -241,31 +227,13 @@ static int decide(const auth_ratelimit_t *self, entry_t *e, uint64_t limit, slot
 
 static slot_time_t read_clock(const auth_ratelimit_t *self)
 {
-    int64_t now;
-    if (self->clock != NULL) {
-        now = self->clock(self->clock_arg);
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (int64_t)ts.tv_sec;
-    }
-    now = now < 0 ? 0 : now > TIME_MAX ? TIME_MAX : now;
+    int64_t now = auth_keytab_now(self->clock, self->clock_arg);
     return (slot_time_t){now / self->cfg.window_s, now % self->cfg.window_s};
 }
 
 static int digest(const auth_ratelimit_t *self, const char *key, uint64_t d[2])
 {
-    size_t len;
-    if (key == NULL)
-        return -1;
-    len = strnlen(key, AUTH_RATELIMIT_KEY_MAX + 1);
-    if (len == 0 || len > AUTH_RATELIMIT_KEY_MAX)
-        return -1;
-    unsigned char out[crypto_shorthash_siphashx24_BYTES];
-    crypto_shorthash_siphashx24(out, (const unsigned char *)key, len, self->sip_key);
-    d[0] = load_le64(out, 8);
-    d[1] = load_le64(out + 8, 8);
-    return 0;
+    return auth_keytab_digest(&self->hash, key, AUTH_RATELIMIT_KEY_MAX, d);
 }
 
 int auth_ratelimit_check(auth_ratelimit_t *self, const char *key, uint32_t limit,
@@ -334,19 +302,11 @@ void auth_ratelimit_config_defaults(auth_ratelimit_config_t *cfg)
 
 /* ---- construction ---- */
 
-/* A random SipHash key (libsodium: the kernel's CSPRNG). */
-static void seed_hash(auth_ratelimit_t *self)
-{
-    randombytes_buf(self->sip_key, sizeof self->sip_key);
-}
-
 static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
 {
-    uint32_t nb = 1;
-    while (nb < cap)
-        nb <<= 1;
+    size_t bucket_bytes = 0;
     s->slots = calloc(cap, sizeof *s->slots);
-    s->buckets = malloc((size_t)nb * sizeof *s->buckets);
+    s->buckets = auth_keytab_buckets_new(cap, &s->mask, &bucket_bytes);
     if (s->slots == NULL || s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s->slots);
         free(s->buckets);
@@ -354,12 +314,10 @@ static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
         s->buckets = NULL;
         return -1;
     }
-    memset(s->buckets, 0xff, (size_t)nb * sizeof *s->buckets);
     s->cap = cap;
-    s->mask = nb - 1;
     s->free_head = NIL;
     s->head = s->tail = NIL;
-    *memory += (size_t)cap * sizeof *s->slots + (size_t)nb * sizeof *s->buckets;
+    *memory += (size_t)cap * sizeof *s->slots + bucket_bytes;
     return 0;
 }
 
@@ -377,17 +335,14 @@ auth_ratelimit_t *auth_ratelimit_new(const auth_ratelimit_config_t *cfg, auth_cl
     self->cfg = *cfg;
     self->clock = clock;
     self->clock_arg = clock_arg;
-    seed_hash(self);
-    self->nshards = 1;
-    while (self->nshards < SHARDS_MAX && cfg->max_keys / (self->nshards * 2) >= SHARD_MIN_KEYS)
-        self->nshards *= 2;
+    auth_keytab_seed(&self->hash);
+    self->nshards = auth_keytab_shards(cfg->max_keys);
     self->shards = calloc(self->nshards, sizeof *self->shards);
     if (self->shards == NULL)
         goto fail;
     self->memory = sizeof *self + self->nshards * sizeof *self->shards;
     for (uint32_t k = 0; k < self->nshards; k++) {
-        uint32_t cap =
-            (uint32_t)(cfg->max_keys / self->nshards + (k < cfg->max_keys % self->nshards ? 1 : 0));
+        uint32_t cap = auth_keytab_shard_cap(cfg->max_keys, self->nshards, k);
         if (shard_init(&self->shards[k], cap, &self->memory) != 0)
             goto fail;
     }
