@@ -37,6 +37,7 @@
 #include <zmq.h>
 
 #include "gw_app.h"
+#include "http_util.h"
 #include "proto_json.h"
 #include "proto_server.h"
 #include "rt_log.h"
@@ -334,14 +335,7 @@ static const char *base_env[] = {
 
 static const char *fake_getenv(const char *name, void *arg)
 {
-    const char *const *lists[] = {arg, base_env};
-    for (size_t i = 0; i < 2; i++) {
-        for (const char *const *p = lists[i]; p && p[0]; p += 2) {
-            if (strcmp(p[0], name) == 0)
-                return p[1];
-        }
-    }
-    return NULL;
+    return env_lookup(name, arg, base_env);
 }
 
 static int gw_start(gw_t *g, const char *const *overrides)
@@ -412,107 +406,7 @@ static int test_setup(void **state)
 /* a minimal HTTP/1.1 client                                            */
 /* ------------------------------------------------------------------ */
 
-#define MAX_HEADERS 48
-
-typedef struct {
-    int status; /* 0: the connection closed without an answer */
-    size_t nheaders;
-    char names[MAX_HEADERS][64];
-    char values[MAX_HEADERS][640];
-    char body[8192];
-    size_t body_len;
-} resp_t;
-
-static int connect_to(uint16_t p)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static const char *header(const resp_t *r, const char *name)
-{
-    for (size_t i = 0; i < r->nheaders; i++) {
-        if (strcasecmp(r->names[i], name) == 0)
-            return r->values[i];
-    }
-    return NULL;
-}
-
-static int parse_head(char *head, resp_t *r)
-{
-    char *save = NULL;
-    char *line = strtok_r(head, "\r\n", &save);
-    if (!line || sscanf(line, "HTTP/1.1 %d", &r->status) != 1)
-        return -1;
-    while ((line = strtok_r(NULL, "\r\n", &save)) && r->nheaders < MAX_HEADERS) {
-        char *colon = strchr(line, ':');
-        if (!colon)
-            return -1;
-        *colon = '\0';
-        snprintf(r->names[r->nheaders], sizeof r->names[0], "%s", line);
-        snprintf(r->values[r->nheaders], sizeof r->values[0], "%s", colon + 1 + (colon[1] == ' '));
-        r->nheaders++;
-    }
-    return 0;
-}
-
-/* Reads one response; 0, or -1 (then r->status is 0) when the peer closed. */
-static int read_response(int fd, resp_t *r)
-{
-    char buf[16384];
-    size_t got = 0;
-    char *end = NULL;
-    memset(r, 0, sizeof *r);
-    while (!end) {
-        if (got == sizeof buf - 1)
-            return -1;
-        ssize_t n = recv(fd, buf + got, 1, 0); /* byte by byte: never eat the next reply */
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-        buf[got] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    *end = '\0';
-    if (parse_head(buf, r) != 0) {
-        r->status = 0;
-        return -1;
-    }
-    const char *cl = header(r, "Content-Length");
-    size_t want = cl ? strtoul(cl, NULL, 10) : 0;
-    if (want >= sizeof r->body)
-        return -1;
-    while (r->body_len < want) {
-        ssize_t n = recv(fd, r->body + r->body_len, want - r->body_len, 0);
-        if (n <= 0)
-            return -1;
-        r->body_len += (size_t)n;
-    }
-    r->body[r->body_len] = '\0';
-    return 0;
-}
+/* resp_t, http_connect, read_response, header: http_util.h */
 
 /* Formats one request: `headers` are extra lines ("Name: v\r\n..."); a
  * non-NULL `json` is sent with Content-Type: application/json. */
@@ -538,10 +432,10 @@ static int request_to(uint16_t p, const char *method, const char *path, const ch
 {
     memset(r, 0, sizeof *r);
     char *raw = format_request(method, path, headers, json);
-    int fd = connect_to(p);
+    int fd = http_connect(p, 10);
     int rc = -1;
-    if (raw && fd >= 0 && send_all(fd, raw, strlen(raw)) == 0)
-        rc = read_response(fd, r);
+    if (raw && fd >= 0 && http_send_all(fd, raw, strlen(raw)) == 0)
+        rc = read_response(fd, r, 0);
     if (fd >= 0)
         close(fd);
     free(raw);
@@ -1391,15 +1285,15 @@ static void test_api_slow_request_outlives_request_deadline(void **state)
 
 static void test_api_slow_route_keeps_connection_alive(void **state)
 {
-    int fd = connect_to(port);
+    int fd = http_connect(port, 10);
     assert_true(fd >= 0);
     for (int i = 0; i < 3; i++) {
         char *raw = format_request("POST", "/api/v1/auth/token", NULL,
                                    "{\"username\":\"a\",\"password\":\"p\"}");
-        assert_int_equal(send_all(fd, raw, strlen(raw)), 0);
+        assert_int_equal(http_send_all(fd, raw, strlen(raw)), 0);
         free(raw);
         resp_t r;
-        assert_int_equal(read_response(fd, &r), 0);
+        assert_int_equal(read_response(fd, &r, 0), 0);
         assert_int_equal(r.status, 200);
         const char *conn = header(&r, "Connection");
         if (conn && strcasecmp(conn, "close") == 0)
@@ -1407,10 +1301,10 @@ static void test_api_slow_route_keeps_connection_alive(void **state)
     }
     /* A fast one on the same connection after the slow ones. */
     char *raw = format_request("GET", "/api/v1/users/me", AUTH_USER, NULL);
-    assert_int_equal(send_all(fd, raw, strlen(raw)), 0);
+    assert_int_equal(http_send_all(fd, raw, strlen(raw)), 0);
     free(raw);
     resp_t r;
-    assert_int_equal(read_response(fd, &r), 0);
+    assert_int_equal(read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 200);
     close(fd);
 }
