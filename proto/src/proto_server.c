@@ -210,15 +210,16 @@ static void wake_poller(proto_server_t *srv)
  * signal possibly consumed by us) must reach someone. */
 static void pass_on_readable(proto_server_t *srv)
 {
+    if (!srv->poller && srv->nfollowers == 0)
+        return; /* every fast worker is busy, and each reads before it sleeps */
     int ev = 0;
     size_t len = sizeof ev;
     if (zmq_getsockopt(srv->frontend, ZMQ_EVENTS, &ev, &len) != 0 || !(ev & ZMQ_POLLIN))
         return;
     if (srv->poller)
         wake_poller(srv);
-    else if (srv->nfollowers > 0)
+    else
         pthread_cond_signal(&srv->follow_cv);
-    /* else every fast worker is busy, and each reads before it sleeps */
 }
 
 /* Under mu: sends the routing frames and delimiter of `env` (all but its
