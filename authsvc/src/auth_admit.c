@@ -66,7 +66,7 @@ proto_err_t auth_authenticate(const auth_ctx_t *ctx, const char *rid, const char
                               auth_principal_t *out)
 {
     memset(out, 0, sizeof *out);
-    auth_jwt_status_t st = auth_jwt_verify(ctx->jwt, token, &out->claims);
+    auth_jwt_status_t st = auth_vcache_verify(ctx->vcache, ctx->jwt, token, &out->claims);
     if (st != AUTH_JWT_OK) {
         rt_debug(rid, "access token refused: %s", auth_jwt_status_str(st));
         return st == AUTH_JWT_INTERNAL ? PROTO_ERR_INTERNAL_ERROR : PROTO_ERR_UNAUTHORIZED;

@@ -109,6 +109,11 @@ static int make_ctx(auth_app_t *self)
         rt_error(NULL, "cannot create the user cache (AUTH_CACHE_SIZE)");
         return -1;
     }
+    if (cfg->token_cache_size > 0 &&
+        !(c->vcache = auth_vcache_new(c->jwt, (size_t)cfg->token_cache_size))) {
+        rt_error(NULL, "cannot create the token cache (AUTH_TOKEN_CACHE_SIZE)");
+        return -1;
+    }
     if (make_limiters(self) != 0) {
         rt_error(NULL, "cannot create the limiters (LOGIN_*, RATE_LIMIT_MAX_KEYS)");
         return -1;
@@ -118,6 +123,7 @@ static int make_ctx(auth_app_t *self)
 
 static void free_ctx(auth_ctx_t *c)
 {
+    auth_vcache_destroy(&c->vcache); /* before the verifier it borrows */
     auth_jwt_destroy(&c->jwt);
     auth_hash_destroy(&c->hash);
     auth_cache_destroy(&c->cache);

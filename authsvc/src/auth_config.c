@@ -48,6 +48,7 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"AUTHSVC_HASH_MAX_WAIT_MS", RT_CFG_INT, false, "3000", 0, 600000, F(hash_max_wait_ms)},
     {"AUTH_CACHE_TTL_SECONDS", RT_CFG_INT, false, "10", 0, 3600, F(cache_ttl_s)},
     {"AUTH_CACHE_SIZE", RT_CFG_INT, false, "65536", 16, 16777216, F(cache_size)},
+    {"AUTH_TOKEN_CACHE_SIZE", RT_CFG_INT, false, "16384", 0, 16777216, F(token_cache_size)},
 };
 #define AUTH_NSPECS (sizeof auth_specs / sizeof auth_specs[0])
 

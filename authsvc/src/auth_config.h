@@ -63,6 +63,9 @@ typedef struct {
     long cache_ttl_s; /* AUTH_CACHE_TTL_SECONDS (0: no cache) */
     long cache_size;  /* AUTH_CACHE_SIZE: users cached at most */
 
+    /* Verified access tokens (auth_vcache). */
+    long token_cache_size; /* AUTH_TOKEN_CACHE_SIZE (0: verify every time) */
+
     /* Derived by auth_config_load. */
     rt_log_level_t log_level;
 } auth_config_t;

@@ -8,6 +8,7 @@
 #define AUTH_HANDLERS_H
 
 #include "auth_cache.h"
+#include "auth_vcache.h"
 #include "auth_config.h"
 #include "auth_hash.h"
 #include "auth_jwt.h"
@@ -17,13 +18,14 @@
 #include "proto_server.h"
 
 typedef struct {
-    const auth_config_t *cfg;         /* borrowed */
-    proto_pool_t *storesvc;           /* borrowed; thread-safe */
-    auth_jwt_t *jwt;                  /* immutable */
-    auth_hash_t *hash;                /* immutable */
-    auth_cache_t *cache;              /* user admission state; NULL when AUTH_CACHE_TTL_SECONDS=0 */
-    auth_limiter_t *login_limiter;    /* per source IP (and per user for password changes) */
-    auth_ratelimit_t *api_limit;      /* RATE_LIMIT_PER_MINUTE */
+    const auth_config_t *cfg;      /* borrowed */
+    proto_pool_t *storesvc;        /* borrowed; thread-safe */
+    auth_jwt_t *jwt;               /* immutable */
+    auth_hash_t *hash;             /* immutable */
+    auth_cache_t *cache;           /* user admission state; NULL when AUTH_CACHE_TTL_SECONDS=0 */
+    auth_vcache_t *vcache;         /* verified access tokens; NULL when AUTH_TOKEN_CACHE_SIZE=0 */
+    auth_limiter_t *login_limiter; /* per source IP (and per user for password changes) */
+    auth_ratelimit_t *api_limit;   /* RATE_LIMIT_PER_MINUTE */
     auth_ratelimit_t *register_limit; /* REGISTER_RATE_LIMIT_PER_MINUTE */
 } auth_ctx_t;
 

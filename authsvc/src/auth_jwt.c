@@ -371,7 +371,8 @@ static int64_t issue_ms(const char *jti, int64_t iat)
 /* Leeway applies both ways: a token is expired once now >= exp + leeway
  * (RFC 7519: not accepted on or after exp), and not yet valid while iat or
  * nbf > now + leeway. */
-static auth_jwt_status_t check_claims(const auth_jwt_t *self, json_t *c, auth_jwt_claims_t *out)
+static auth_jwt_status_t check_claims(const auth_jwt_t *self, json_t *c, auth_jwt_claims_t *out,
+                                      auth_jwt_window_t *win)
 {
     auth_jwt_status_t st = extract_claims(c, out);
     if (st != AUTH_JWT_OK)
@@ -394,13 +395,17 @@ static auth_jwt_status_t check_claims(const auth_jwt_t *self, json_t *c, auth_jw
     if (out->iat > now + self->leeway_s || (has_nbf == 0 && nbf > now + self->leeway_s))
         return AUTH_JWT_NOT_YET_VALID;
     out->iat_ms = issue_ms(out->jti, out->iat);
+    /* The same checks pass for exactly the times in [from, until). */
+    int64_t valid_from = has_nbf == 0 && nbf > out->iat ? nbf : out->iat;
+    win->from = valid_from - self->leeway_s;
+    win->until = out->exp + self->leeway_s;
     return AUTH_JWT_OK;
 }
 
 /* ---- verify ------------------------------------------------------------ */
 
 static auth_jwt_status_t verify_token(const auth_jwt_t *self, const char *token,
-                                      auth_jwt_claims_t *out)
+                                      auth_jwt_claims_t *out, auth_jwt_window_t *win)
 {
     json_t *claims = NULL;
     segments_t seg;
@@ -420,22 +425,38 @@ static auth_jwt_status_t verify_token(const auth_jwt_t *self, const char *token,
         return AUTH_JWT_MALFORMED;
     st = check_libjwt(self, token);
     if (st == AUTH_JWT_OK)
-        st = check_claims(self, claims, out);
+        st = check_claims(self, claims, out, win);
     json_decref(claims);
+    return st;
+}
+
+auth_jwt_status_t auth_jwt_verify_window(const auth_jwt_t *self, const char *token,
+                                         auth_jwt_claims_t *out, auth_jwt_window_t *win)
+{
+    auth_jwt_claims_t scratch;
+    auth_jwt_window_t win_scratch;
+    auth_jwt_claims_t *dst = out ? out : &scratch;
+    auth_jwt_window_t *wdst = win ? win : &win_scratch;
+    memset(dst, 0, sizeof *dst);
+    memset(wdst, 0, sizeof *wdst);
+    if (self == NULL)
+        return AUTH_JWT_INTERNAL;
+    if (token == NULL)
+        return AUTH_JWT_MALFORMED;
+    auth_jwt_status_t st = verify_token(self, token, dst, wdst);
+    if (st != AUTH_JWT_OK) {
+        memset(dst, 0, sizeof *dst);
+        memset(wdst, 0, sizeof *wdst);
+    }
     return st;
 }
 
 auth_jwt_status_t auth_jwt_verify(const auth_jwt_t *self, const char *token, auth_jwt_claims_t *out)
 {
-    auth_jwt_claims_t scratch;
-    auth_jwt_claims_t *dst = out ? out : &scratch;
-    memset(dst, 0, sizeof *dst);
-    if (self == NULL)
-        return AUTH_JWT_INTERNAL;
-    if (token == NULL)
-        return AUTH_JWT_MALFORMED;
-    auth_jwt_status_t st = verify_token(self, token, dst);
-    if (st != AUTH_JWT_OK)
-        memset(dst, 0, sizeof *dst);
-    return st;
+    return auth_jwt_verify_window(self, token, out, NULL);
+}
+
+int64_t auth_jwt_now(const auth_jwt_t *self)
+{
+    return self ? self->clock() : -1;
 }

@@ -102,6 +102,25 @@ int auth_jwt_issue(const auth_jwt_t *self, const auth_jwt_claims_in_t *in, char 
 auth_jwt_status_t auth_jwt_verify(const auth_jwt_t *self, const char *token,
                                   auth_jwt_claims_t *out);
 
+/* The wall-clock seconds [from, until) in which a verified token keeps
+ * verifying: until = exp + leeway, from = max(iat, nbf) - leeway. Outside
+ * it, verification answers AUTH_JWT_EXPIRED or AUTH_JWT_NOT_YET_VALID;
+ * inside it, the same token gives the same answer (everything else checked
+ * depends only on the token and this verifier's secret, issuer and
+ * audience). */
+typedef struct {
+    int64_t from;
+    int64_t until;
+} auth_jwt_window_t;
+
+/* auth_jwt_verify that also fills `*win` (may be NULL; zeroed unless OK). */
+auth_jwt_status_t auth_jwt_verify_window(const auth_jwt_t *self, const char *token,
+                                         auth_jwt_claims_t *out, auth_jwt_window_t *win);
+
+/* The verifier's clock (the one given to _new, else the wall clock), in
+ * seconds since the epoch; -1 for a NULL verifier. */
+int64_t auth_jwt_now(const auth_jwt_t *self);
+
 /* A short stable name for a status ("ok", "expired", ...), for logs. */
 const char *auth_jwt_status_str(auth_jwt_status_t status);
 

@@ -64,6 +64,8 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.argon2_t, 3);
     assert_int_equal(c.argon2_m_kib, 65536);
     assert_int_equal(c.argon2_p, 4);
+    assert_int_equal(c.cache_size, 65536);
+    assert_int_equal(c.token_cache_size, 16384);
     assert_null(c.owner_username);
     auth_config_free(&c);
     auth_config_free(&c); /* twice is fine */
@@ -235,7 +237,8 @@ static void test_config_table_lists_every_variable(void **state)
                                         "AUTHSVC_HASH_QUEUE",
                                         "AUTHSVC_HASH_MAX_WAIT_MS",
                                         "AUTH_CACHE_TTL_SECONDS",
-                                        "AUTH_CACHE_SIZE"};
+                                        "AUTH_CACHE_SIZE",
+                                        "AUTH_TOKEN_CACHE_SIZE"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = auth_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -470,6 +471,36 @@ static void test_auth_jwt_rejects_nbf_in_future(void **state)
     assert_int_equal(verify_and_free(state, forge_hs256(c)), AUTH_JWT_MALFORMED);
 }
 
+/* The window verify_window reports is exactly where verify says OK. */
+static void test_auth_jwt_window_matches_time_checks(void **state)
+{
+    json_t *c = good_claims(T0);
+    json_object_set_new(c, "nbf", json_integer(T0 + 3)); /* later than iat: it counts */
+    char *token = forge_hs256(c);
+    auth_jwt_window_t w;
+    assert_int_equal(auth_jwt_verify_window(*state, token, NULL, &w), AUTH_JWT_OK);
+    assert_int_equal(w.from, T0 + 3 - LEEWAY);
+    assert_int_equal(w.until, T0 + TTL + LEEWAY);
+    const int64_t probes[] = {w.from - 1, w.from, w.until - 1, w.until};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        fake_now = probes[i];
+        bool inside = probes[i] >= w.from && probes[i] < w.until;
+        assert_int_equal(auth_jwt_verify(*state, token, NULL) == AUTH_JWT_OK, inside);
+    }
+    fake_now = T0;
+    char *issued = issue_default(state, NULL, NULL); /* no nbf: iat starts it */
+    assert_int_equal(auth_jwt_verify_window(*state, issued, NULL, &w), AUTH_JWT_OK);
+    assert_int_equal(w.from, T0 - LEEWAY);
+    fake_now = T0 + TTL + LEEWAY;
+    w.from = 1;
+    assert_int_equal(auth_jwt_verify_window(*state, issued, NULL, &w), AUTH_JWT_EXPIRED);
+    assert_int_equal(w.from, 0); /* zeroed when refused */
+    assert_int_equal(auth_jwt_now(*state), T0 + TTL + LEEWAY);
+    assert_int_equal(auth_jwt_now(NULL), -1);
+    free(token);
+    free(issued);
+}
+
 static void test_auth_jwt_rejects_non_integer_times(void **state)
 {
     json_t *c = good_claims(T0);
@@ -685,6 +716,7 @@ int main(void)
         T(test_auth_jwt_rejects_expired),
         T(test_auth_jwt_rejects_iat_in_future),
         T(test_auth_jwt_rejects_nbf_in_future),
+        T(test_auth_jwt_window_matches_time_checks),
         T(test_auth_jwt_rejects_non_integer_times),
         T(test_auth_jwt_rejects_wrong_type),
         T(test_auth_jwt_rejects_each_missing_claim),
