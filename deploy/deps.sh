@@ -7,7 +7,9 @@
 #          at run time (PostgreSQL 15 server, curl)
 #   test   build + Python 3 with pytest, requests, pyzmq, msgpack (integration tests),
 #          clang's sanitizer/fuzzer runtime (tests/fuzz)
-#   bench  wrk and nginx-light (benchmarks under tests/bench only)
+#   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
+#          FastAPI yardstick in ../shared/peer/fastapi needs (Debian's FastAPI,
+#          uvicorn, asyncpg...; node/npm for its s3rver)
 #
 # Idempotent: asks dpkg which packages are missing and runs `apt-get update`
 # + `apt-get install` only when something is. Needs root when it has to install.
@@ -20,7 +22,9 @@ BUILD_PKGS=(
   postgresql postgresql-contrib curl ca-certificates
 )
 TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev)
-BENCH_PKGS=(wrk nginx-light)
+BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
+  python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop
+  bc)
 
 usage() {
   echo "usage: $0 [build|test|bench|all]..." >&2
@@ -33,8 +37,9 @@ for set_name in "$@"; do
   case "$set_name" in
     build) wanted+=("${BUILD_PKGS[@]}") ;;
     test) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
-    bench) wanted+=("${BENCH_PKGS[@]}") ;;
-    all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+    bench) wanted+=("${BENCH_PKGS[@]}") ;;&
+    all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;&
+    bench | all) command -v npm >/dev/null || wanted+=(nodejs npm) ;; # nodesource's nodejs brings its own npm
     -h | --help) usage ;;
     *) echo "deps.sh: unknown package set '$set_name'" >&2; usage ;;
   esac
