@@ -10,7 +10,9 @@
 #include "proto_json.h"
 #include "rt_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- answer shapes ---- */
@@ -116,10 +118,52 @@ void gw_api_fail(gw_reply_t *reply, const char *rid, proto_op_t op, const proto_
 
 /* ---- calls ---- */
 
-static int pack_body(msgpack_sbuffer *sb, const json_t *fields, const gw_kv_t *kv, size_t nkv)
+/* A request body being packed: in `local` while it fits (most do), else
+ * on the heap. msgpack_sbuffer would malloc 8 KiB for every call. */
+typedef struct {
+    char *data;
+    size_t size, cap;
+    char local[1024];
+} body_buf_t;
+
+static void body_buf_init(body_buf_t *b)
+{
+    b->data = b->local;
+    b->size = 0;
+    b->cap = sizeof b->local;
+}
+
+static void body_buf_free(body_buf_t *b)
+{
+    if (b->data != b->local)
+        free(b->data);
+    body_buf_init(b);
+}
+
+static int body_buf_write(void *data, const char *buf, size_t len)
+{
+    body_buf_t *b = data;
+    if (len > b->cap - b->size) {
+        if (len > SIZE_MAX / 2 - b->size)
+            return -1;
+        size_t cap = (b->size + len) * 2;
+        char *nb = b->data == b->local ? malloc(cap) : realloc(b->data, cap);
+        if (!nb)
+            return -1;
+        if (b->data == b->local)
+            memcpy(nb, b->local, b->size);
+        b->data = nb;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->size, buf, len);
+    b->size += len;
+    return 0;
+}
+
+static int pack_body(body_buf_t *sb, const json_t *fields, const gw_kv_t *kv, size_t nkv)
 {
     msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, sb, body_buf_write);
     size_t n = json_is_object(fields) ? json_object_size(fields) : 0;
     for (size_t i = 0; i < nkv; i++)
         n += kv[i].is_int || kv[i].str;
@@ -155,28 +199,40 @@ static void take_rate(const msgpack_object *body, gw_reply_t *reply)
     reply->rate = (gw_rate_t){true, (long)limit, (long)remaining, (long)reset};
 }
 
+/* One call; on success `rep` holds the reply (the caller cleans it up) and
+ * the rate-limit figures it carried are in `reply`. */
+static int call_backend(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, proto_op_t op,
+                        const json_t *fields, const gw_kv_t *kv, size_t nkv, proto_reply_t *rep,
+                        gw_reply_t *reply)
+{
+    proto_pool_t *pool = svc == GW_SVC_STORESVC ? ctx->storesvc : ctx->authsvc;
+    body_buf_t sb;
+    body_buf_init(&sb);
+    if (pack_body(&sb, fields, kv, nkv) != 0) {
+        body_buf_free(&sb);
+        proto_reply_init(rep);
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot pack a request body");
+        return -1;
+    }
+    proto_err_t err = proto_pool_call(pool, op, req->rid, sb.data, sb.size, rep, -1);
+    body_buf_free(&sb);
+    if (err != PROTO_OK) {
+        gw_api_fail(reply, req->rid, op, rep);
+        proto_reply_cleanup(rep);
+        return -1;
+    }
+    take_rate(rep->body, reply);
+    return 0;
+}
+
 int gw_api_call(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, proto_op_t op,
                 const json_t *fields, const gw_kv_t *kv, size_t nkv, json_t **out,
                 gw_reply_t *reply)
 {
-    proto_pool_t *pool = svc == GW_SVC_STORESVC ? ctx->storesvc : ctx->authsvc;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    *out = NULL;
-    if (pack_body(&sb, fields, kv, nkv) != 0) {
-        msgpack_sbuffer_destroy(&sb);
-        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot pack a request body");
-        return -1;
-    }
     proto_reply_t rep;
-    proto_err_t err = proto_pool_call(pool, op, req->rid, sb.data, sb.size, &rep, -1);
-    msgpack_sbuffer_destroy(&sb);
-    if (err != PROTO_OK) {
-        gw_api_fail(reply, req->rid, op, &rep);
-        proto_reply_cleanup(&rep);
+    *out = NULL;
+    if (call_backend(ctx, req, svc, op, fields, kv, nkv, &rep, reply) != 0)
         return -1;
-    }
-    take_rate(rep.body, reply);
     json_t *j = proto_to_json(rep.body);
     proto_reply_cleanup(&rep);
     if (!json_is_object(j)) {
@@ -191,30 +247,23 @@ int gw_api_call(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, prot
 
 /* ---- authorisation ---- */
 
-/* Copies the string `key` of `o`; 0, or -1 when absent, not a string or too long. */
-static int take_str(const json_t *o, const char *key, char *out, size_t cap)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!json_is_string(v) || json_string_length(v) >= cap)
-        return -1;
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    return 0;
-}
-
-static int principal_from(const json_t *ans, gw_principal_t *out)
+/* The principal of an auth.authorize answer (read from the msgpack body:
+ * no JSON tree for the most frequent call); -1 when it names nobody. */
+static int principal_from(const msgpack_object *ans, gw_principal_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (json_is_true(json_object_get(ans, "anonymous")))
+    bool anonymous = false;
+    if (proto_get_bool(ans, "anonymous", &anonymous) == 0 && anonymous)
         return -1;
-    if (take_str(ans, "user_id", out->user_id, sizeof out->user_id) != 0 || !out->user_id[0] ||
-        take_str(ans, "role", out->role, sizeof out->role) != 0 || !out->role[0])
+    if (proto_get_str(ans, "user_id", out->user_id, sizeof out->user_id) != 0 || !out->user_id[0] ||
+        proto_get_str(ans, "role", out->role, sizeof out->role) != 0 || !out->role[0])
         return -1;
-    if (take_str(ans, "username", out->username, sizeof out->username) != 0)
+    if (proto_get_str(ans, "username", out->username, sizeof out->username) != 0)
         out->username[0] = '\0';
-    if (take_str(ans, "sid", out->sid, sizeof out->sid) != 0)
+    if (proto_get_str(ans, "sid", out->sid, sizeof out->sid) != 0)
         out->sid[0] = '\0';
-    const json_t *exp = json_object_get(ans, "exp");
-    out->exp = json_is_integer(exp) ? (int64_t)json_integer_value(exp) : 0;
+    int64_t exp = 0;
+    out->exp = proto_get_int(ans, "exp", &exp) == 0 ? exp : 0;
     return 0;
 }
 
@@ -226,12 +275,12 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
         {"client_ip", req->client_ip, false, 0},
         {"permission", permission, false, 0},
     };
-    json_t *ans = NULL;
-    if (gw_api_call(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv,
-                    sizeof kv / sizeof kv[0], &ans, reply) != 0)
+    proto_reply_t rep;
+    if (call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv,
+                     sizeof kv / sizeof kv[0], &rep, reply) != 0)
         return -1;
-    int rc = principal_from(ans, out);
-    json_decref(ans);
+    int rc = principal_from(rep.body, out);
+    proto_reply_cleanup(&rep);
     if (rc != 0) { /* fail closed: a protected route needs someone */
         rt_warn(req->rid, "auth.authorize granted %s without an identity", permission);
         gw_reply_error(reply, PROTO_ERR_UNAUTHORIZED, "Missing, invalid or expired credentials");

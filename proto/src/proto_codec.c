@@ -374,15 +374,34 @@ static bool rid_ok(const msgpack_object *o)
     return true;
 }
 
-/* Unpacks one bounded object filling the whole frame. */
+/* The first chunk of a frame's zone: about four bytes of objects per byte
+ * of frame holds a typical envelope whole, and staying under ~1 KiB keeps
+ * it in malloc's per-thread cache (msgpack_unpack_next would take 8 KiB
+ * per frame, from the shared arena). A bigger need grows the zone. */
+static size_t zone_chunk_for(size_t len)
+{
+    enum { MIN_CHUNK = 256, MAX_CHUNK = 960 };
+    size_t want = len < MAX_CHUNK / 4 ? len * 4 : MAX_CHUNK;
+    return want < MIN_CHUNK ? MIN_CHUNK : want;
+}
+
+/* Unpacks one bounded object filling the whole frame into `u` (its zone
+ * sized by zone_chunk_for; decoded strings point into `data`). */
 static int unpack_frame(const char *data, size_t len, const proto_limits_t *lim,
                         msgpack_unpacked *u)
 {
     size_t off = 0;
     if (proto_check_bounds(data, len, lim) != 0)
         return -1;
-    if (msgpack_unpack_next(u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+    msgpack_unpacked_destroy(u);
+    u->zone = msgpack_zone_new(zone_chunk_for(len));
+    if (!u->zone)
         return -1;
+    if (msgpack_unpack(data, len, &off, u->zone, &u->data) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        msgpack_unpacked_destroy(u);
+        return -1;
+    }
     return 0;
 }
 
