@@ -7,6 +7,7 @@
 #include "gw_cookie.h"
 #include "gw_problem.h"
 #include "gw_query.h"
+#include "gw_rpc.h"
 #include "proto_json.h"
 #include "rt_log.h"
 
@@ -214,7 +215,7 @@ static int call_backend(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t s
         gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot pack a request body");
         return -1;
     }
-    proto_err_t err = proto_pool_call(pool, op, req->rid, sb.data, sb.size, rep, -1);
+    proto_err_t err = gw_rpc_call(pool, op, req->rid, sb.data, sb.size, rep, -1);
     body_buf_free(&sb);
     if (err != PROTO_OK) {
         gw_api_fail(reply, req->rid, op, rep);

@@ -1,10 +1,10 @@
 /*
  * gw_app: wiring. Builds the backend pools (one per service, sized to twice
- * the HTTP threads so a request thread and a health helper thread never
- * wait for a client), a second pair for the slow-route workers (sized to
- * GATEWAY_SLOW_WORKERS, so a login flood never takes the clients the fast
- * routes need), hands them to the handlers through gw_ctx_t, and runs the
- * graceful shutdown sequence.
+ * the loop threads; the loops call over their own sockets and use a pool
+ * only where a call cannot wait on a coroutine, e.g. a health helper), a second pair for the
+ * slow-route workers (sized to GATEWAY_SLOW_WORKERS, so a login flood never takes the clients the
+ * fast routes need), hands them to the handlers through gw_ctx_t, and runs the graceful shutdown
+ * sequence.
  */
 #include "gw_app.h"
 #include "gw_http.h"
@@ -69,7 +69,8 @@ gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nr
                              .routes = routes,
                              .nroutes = nroutes,
                              .ctx = &self->ctx,
-                             .slow_ctx = &self->slow_ctx};
+                             .slow_ctx = &self->slow_ctx,
+                             .zctx = self->zctx}; /* each loop's own sockets (gw_rpc) */
     if (!(self->http = gw_http_new(&opt))) {
         rt_error(NULL, "cannot create the HTTP server");
         goto fail;

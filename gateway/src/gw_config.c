@@ -18,7 +18,7 @@ static const rt_cfg_spec_t gw_specs[] = {
      F(authsvc_endpoints)},
     {"STORESVC_ENDPOINTS", RT_CFG_ENDPOINT_LIST, false, "tcp://127.0.0.1:7002", 0, 4096,
      F(storesvc_endpoints)},
-    {"GATEWAY_THREADS", RT_CFG_INT, false, "16", 1, 256, F(threads)},
+    {"GATEWAY_THREADS", RT_CFG_INT, false, "2", 1, 256, F(threads)},
     {"GATEWAY_MAX_CONNECTIONS", RT_CFG_INT, false, "1024", 1, 65536, F(max_connections)},
     {"GATEWAY_MAX_CONNECTIONS_PER_IP", RT_CFG_INT, false, "128", 1, 65536,
      F(max_connections_per_ip)},

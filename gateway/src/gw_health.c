@@ -1,6 +1,8 @@
 /*
- * gw_health: health and readiness. The two backend calls run in parallel
- * (authsvc on a short-lived helper thread, storesvc on the request thread),
+ * gw_health: health and readiness. The two backend calls run in parallel:
+ * both at once on the event loop's own sockets (gw_rpc_call_all) when the
+ * request runs on a loop's coroutine; otherwise authsvc on a short-lived
+ * helper thread and storesvc on the request thread,
  * so the slowest answer bounds the request at about HEALTH_TIMEOUT_MS (the
  * RPC client retries an idempotent op once, so at most twice that).
  *
@@ -8,6 +10,7 @@
  * make health probes occupy every HTTP thread.
  */
 #include "gw_health.h"
+#include "gw_rpc.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -58,9 +61,35 @@ static void probe_storesvc(const gw_ctx_t *ctx, const char *rid, gw_health_check
     proto_reply_cleanup(&rep);
 }
 
+/* Both checks at once on the loop's own sockets (a coroutine of an event
+ * loop); -1 when this thread cannot, and nothing was asked. */
+static int collect_async(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
+{
+    proto_reply_t ra, rs;
+    int tmo = (int)ctx->cfg->health_timeout_ms;
+    gw_rpc_req_t reqs[] = {
+        {.pool = ctx->authsvc, .op = PROTO_OP_SYS_HEALTH, .timeout_ms = tmo, .reply = &ra},
+        {.pool = ctx->storesvc, .op = PROTO_OP_SYS_HEALTH, .timeout_ms = tmo, .reply = &rs},
+    };
+    if (gw_rpc_call_all(reqs, 2, rid) != 0)
+        return -1;
+    out->authsvc = reqs[0].err == PROTO_OK;
+    out->storesvc = reqs[1].err == PROTO_OK;
+    if (out->storesvc) {
+        const msgpack_object *checks = proto_map_get(rs.body, "checks");
+        out->database = check_ok(checks, "database");
+        out->objectstore = check_ok(checks, "objectstore");
+    }
+    proto_reply_cleanup(&ra);
+    proto_reply_cleanup(&rs);
+    return 0;
+}
+
 void gw_health_collect(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
 {
     memset(out, 0, sizeof *out);
+    if (collect_async(ctx, rid, out) == 0)
+        return;
     authsvc_probe_t ap = {ctx, rid, false};
     pthread_t tid;
     bool threaded = pthread_create(&tid, NULL, probe_authsvc, &ap) == 0;

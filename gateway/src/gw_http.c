@@ -10,8 +10,18 @@
  *                        (protected routes) + parse + field check + handler
  *   completed         -> one access-log line, context freed
  *
+ * Threads: GATEWAY_THREADS event loops, each driving one libmicrohttpd
+ * daemon in external-poll mode (shard_loop) together with its own backend
+ * sockets (gw_rpc). The work of a request (authorise, body, handler) runs
+ * on a coroutine of its loop (gw_coro); a backend call sends a tagged
+ * request and yields, the connection is suspended, and the loop serves
+ * other connections until the reply (or the deadline) resumes the
+ * coroutine, which resumes the connection; the access-handler call that
+ * follows answers. So a loop thread never sleeps on a backend, and the
+ * number of threads does not bound the requests in flight.
+ *
  * Slow routes (route->slow: their op hashes a password) never run their
- * handler on an HTTP thread. The last call copies what the handler needs
+ * handler on a loop thread. The last call copies what the handler needs
  * into the request context (gw_job_t), suspends the connection and hands
  * the job to the slow pool (gw_slow); the pool thread runs the handler,
  * stores the reply, marks the job done and resumes the connection, and the
@@ -33,10 +43,12 @@
 #include "gw_accept.h"
 #include "gw_api.h"
 #include "gw_clientip.h"
+#include "gw_coro.h"
 #include "gw_headers.h"
 #include "gw_iplimit.h"
 #include "gw_problem.h"
 #include "gw_reaper.h"
+#include "gw_rpc.h"
 #include "gw_slow.h"
 #include "rt_uuid.h"
 #include "rt_log.h"
@@ -45,6 +57,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -52,21 +65,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
-/* One libmicrohttpd daemon with one thread: each connection lives on the
- * shard that had the fewest when it was accepted (see gw_accept.h). */
+/* A connection accepted by gw_accept, waiting for its shard's loop. */
+typedef struct {
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t len;
+} gw_handoff_t;
+
+/* One libmicrohttpd daemon driven by one event-loop thread: each
+ * connection lives on the shard that had the fewest when it was accepted
+ * (see gw_accept.h). The loop polls the daemon's epoll descriptor, its
+ * inbox and its backend sockets (gw_rpc) together. */
 typedef struct {
     gw_http_t *http;
     struct MHD_Daemon *d;
     atomic_int conns; /* counted when handed over, uncounted when closed */
+    gw_rpc_t *rpc;    /* NULL: backend calls block the loop (no ZeroMQ context given) */
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool quit;
+    int wake_fd; /* eventfd: the inbox has connections, or quit was set */
+    pthread_mutex_t mu;
+    gw_handoff_t inbox[GW_INBOX_MAX]; /* guarded by mu */
+    size_t ninbox;
+    bool kick; /* the loop resumed a connection itself: run the daemon again at once */
 } gw_shard_t;
+
+/* The shard whose loop runs on this thread, NULL on other threads. */
+static _Thread_local gw_shard_t *tls_shard;
 
 struct gw_http {
     gw_http_options_t opt;
     gw_shard_t *shards; /* GATEWAY_THREADS of them, all running while started */
     size_t nshards;
+    size_t ninit;           /* shards whose wake_fd and mutex exist */
     atomic_uint next_shard; /* where the least-loaded search starts: ties rotate */
     gw_iplimit_t *iplimit;  /* GATEWAY_MAX_CONNECTIONS_PER_IP over all shards */
     gw_reaper_t *reaper;    /* absolute deadlines (header and body trickle) */
@@ -103,14 +140,27 @@ typedef struct {
     gw_principal_t principal;
     json_t *body;
     char *path, *bearer, *user_agent, *cookies;
-    struct MHD_Connection *conn; /* slow jobs: the suspended connection */
+    struct MHD_Connection *conn; /* the connection, for suspending and resuming it */
+    int out;                     /* OUT_*: how the work before the answer ended */
+    proto_err_t out_err;         /* OUT_PROBLEM: the problem, its detail and errors */
+    const char *out_detail;
+    json_t *out_errors;
 } gw_job_t;
 
 /* Where a slow request is; only the pool thread moves RUNNING to DONE. */
 enum { SLOW_NONE, SLOW_RUNNING, SLOW_DONE };
 
+/* Where the work before the answer is (loop thread only): running on a
+ * coroutine that waits for a backend (the connection is suspended), or done. */
+enum { FAST_NONE, FAST_RUNNING, FAST_DONE };
+
+/* How it ended: the reply in job.reply, a problem (job.out_*), or a slow
+ * route whose handler goes to the slow pool. */
+enum { OUT_REPLY, OUT_PROBLEM, OUT_SLOW };
+
 typedef struct {
     gw_http_t *http;
+    gw_shard_t *shard;      /* whose loop drives the connection */
     gw_reaper_slot_t *slot; /* the connection's deadline; may be NULL */
     uint64_t start_ns, deadline_ns;
     char rid[RT_UUID_BUF];
@@ -130,7 +180,9 @@ typedef struct {
     char *body;
     size_t body_len, body_cap, discarded;
     gw_job_t job;
-    atomic_int slow; /* SLOW_* */
+    atomic_int slow;     /* SLOW_* */
+    int fast;            /* FAST_* */
+    bool fast_suspended; /* the connection was suspended while the work waited */
 } gw_req_t;
 
 /* A reply ready to be queued; `body` is heap memory handed to libmicrohttpd. */
@@ -199,6 +251,15 @@ static void peer_ip(struct MHD_Connection *conn, char *out, size_t cap)
     }
 }
 
+static gw_shard_t *shard_of(gw_http_t *self, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+    for (size_t i = 0; ci && i < self->nshards; i++)
+        if (self->shards[i].d == ci->daemon)
+            return &self->shards[i];
+    return NULL;
+}
+
 static gw_req_t *req_new(gw_http_t *self, struct MHD_Connection *conn)
 {
     gw_req_t *r = calloc(1, sizeof *r);
@@ -216,6 +277,7 @@ static gw_req_t *req_new(gw_http_t *self, struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->slot = ci ? ci->socket_context : NULL;
+    r->shard = shard_of(self, conn);
     gw_reaper_arm(self->reaper, r->slot, r->deadline_ns);
     atomic_fetch_add(&self->in_flight, 1);
     return r;
@@ -229,6 +291,7 @@ static void req_free(gw_req_t *r)
     gw_job_t *j = &r->job;
     gw_reply_cleanup(&j->reply);
     json_decref(j->body);
+    json_decref(j->out_errors);
     free(j->path);
     free(j->bearer);
     free(j->user_agent);
@@ -615,8 +678,41 @@ static enum MHD_Result on_body(gw_http_t *self, gw_req_t *r, const char *data, s
 
 /* ---- last call ---- */
 
+/* Whether the JSON text nests arrays and objects at most `max` deep. Run
+ * before jansson, whose parser recurses once per level (2048 by default):
+ * that bounds the stack a request can use, on a coroutine's small stack as
+ * on a thread's. Brackets inside strings do not count. */
+static bool json_depth_ok(const char *s, size_t n, int max)
+{
+    int depth = 0;
+    bool in_str = false, esc = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 static proto_err_t parse_body(const gw_req_t *r, json_t **out, const char **detail)
 {
+    if (r->body && !json_depth_ok(r->body, r->body_len, GW_JSON_DEPTH_MAX)) {
+        *detail = "The request body is nested too deeply";
+        return PROTO_ERR_BAD_REQUEST;
+    }
     json_error_t je;
     json_t *v = json_loadb(r->body ? r->body : "", r->body_len,
                            JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
@@ -686,12 +782,33 @@ static int job_init(struct MHD_Connection *conn, gw_req_t *r)
 
 /* ---- slow routes ---- */
 
+static void wake(gw_shard_t *sh)
+{
+    uint64_t one = 1;
+    if (write(sh->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        rt_warn(NULL, "cannot wake an HTTP loop: %s", strerror(errno));
+}
+
+/* Resumes r's connection and makes sure its loop runs the daemon soon:
+ * libmicrohttpd 0.9.75 in external-poll mode does not make its epoll
+ * descriptor readable for a resume, so the loop that resumes one itself
+ * runs the daemon again without sleeping, and another thread (the slow
+ * pool) wakes the loop through its eventfd. */
+static void resume(gw_req_t *r)
+{
+    gw_shard_t *sh = r->shard;
+    MHD_resume_connection(r->job.conn); /* from here on `r` may be completed and freed */
+    if (tls_shard && tls_shard == sh)
+        sh->kick = true;
+    else if (sh)
+        wake(sh);
+}
+
 /* The job is over: publish the reply, then let libmicrohttpd go on. */
 static void slow_finish(gw_req_t *r)
 {
-    struct MHD_Connection *conn = r->job.conn;
     atomic_store_explicit(&r->slow, SLOW_DONE, memory_order_release);
-    MHD_resume_connection(conn); /* from here on `r` may be completed and freed */
+    resume(r);
 }
 
 static void slow_run(void *arg)
@@ -732,32 +849,77 @@ static enum MHD_Result start_slow(gw_http_t *self, struct MHD_Connection *conn, 
     return MHD_YES;
 }
 
-/* Runs the handler here, or on the slow pool for a slow route. */
-static enum MHD_Result dispatch(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+/* Authorisation, the body and (fast routes) the handler: everything
+ * between a whole request and its answer that may wait for a backend.
+ * Order: auth.authorize for protected routes, then the body's JSON and
+ * fields, then the handler. Authorising before looking at the body means a
+ * caller without a valid credential (or permission) learns nothing about a
+ * route's body rules: 401/403, never 400/422. Authorising is fast, so it
+ * runs here even for slow routes, and unauthorised requests never take a
+ * slow thread. Backend calls are bounded by RPC_TIMEOUT_MS /
+ * HEALTH_TIMEOUT_MS. */
+static void fast_work(gw_req_t *r)
 {
-    const gw_route_t *route = r->match.route;
+    gw_http_t *self = r->http;
     gw_job_t *j = &r->job;
-    if (route->slow)
+    const char *permission = r->match.route->permission;
+    j->out = OUT_REPLY;
+    if (permission) {
+        if (gw_api_authorize(self->opt.ctx, &j->req, permission, &j->principal, &j->reply) != 0)
+            return;
+        j->req.principal = &j->principal;
+    }
+    j->out_err = take_body(r, &j->body, &j->out_detail, &j->out_errors);
+    if (j->out_err != PROTO_OK) { /* answered with the limiter state authorize reported */
+        j->out = OUT_PROBLEM;
+        return;
+    }
+    j->req.body = j->body;
+    if (r->match.route->slow) {
+        j->out = OUT_SLOW;
+        return;
+    }
+    r->match.route->handler(self->opt.ctx, &j->req, &j->reply);
+}
+
+/* The coroutine of a request. When the work had to wait, the connection
+ * was suspended meanwhile; resuming it makes libmicrohttpd call the access
+ * handler again, which answers (on_complete, FAST_DONE). */
+static void fast_entry(void *arg)
+{
+    gw_req_t *r = arg;
+    fast_work(r);
+    r->fast = FAST_DONE;
+    if (r->fast_suspended)
+        resume(r);
+}
+
+/* Queues the answer the work decided on (or hands a slow route over). */
+static enum MHD_Result answer(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+{
+    gw_job_t *j = &r->job;
+    if (j->out == OUT_SLOW)
         return start_slow(self, conn, r);
-    /* Fast handlers run on this HTTP thread; their backend calls are
-     * bounded by RPC_TIMEOUT_MS / HEALTH_TIMEOUT_MS. */
-    route->handler(self->opt.ctx, &j->req, &j->reply);
+    if (j->out == OUT_PROBLEM)
+        return send_problem(self, conn, r, j->out_err, j->out_detail, j->out_errors, &j->reply);
     return send_reply(self, conn, r, &j->reply);
 }
 
-/* The last call. Order: errors found before the body (kept pending), CORS
- * preflight, auth.authorize for protected routes, then the body's JSON and
- * fields, then the handler. Authorising before looking at the body means a
- * caller without a valid credential (or permission) learns nothing about a
- * route's body rules: 401/403, never 400/422. It is fast, so it runs here
- * even for slow routes, and unauthorised requests never take a slow thread. */
+/* The last call (and the calls after a resume). Errors found before the
+ * body (kept pending) and CORS preflights are answered at once; the rest
+ * runs on a coroutine of this loop (gw_coro): when it waits for a backend,
+ * the connection is suspended and the loop serves others until the reply
+ * comes (gw_rpc). Without a free coroutine the work runs right here and
+ * its backend calls block this loop, as they would on a plain thread. */
 static enum MHD_Result on_complete(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
 {
     int slow = atomic_load_explicit(&r->slow, memory_order_acquire);
     if (slow == SLOW_DONE) /* the call after the resume: never the first call */
         return send_reply(self, conn, r, &r->job.reply);
-    if (slow == SLOW_RUNNING)
+    if (slow == SLOW_RUNNING || r->fast == FAST_RUNNING)
         return MHD_YES; /* suspended connections get no calls; nothing to do if one comes */
+    if (r->fast == FAST_DONE)
+        return answer(self, conn, r);
     if (r->pending != PROTO_OK)
         return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, NULL);
     if (r->preflight)
@@ -766,27 +928,18 @@ static enum MHD_Result on_complete(gw_http_t *self, struct MHD_Connection *conn,
      * about to be suspended), backend calls are bounded by their own
      * timeouts. */
     gw_reaper_arm(self->reaper, r->slot, 0);
-    gw_job_t *j = &r->job;
     if (job_init(conn, r) != 0) {
         rt_error(r->rid, "out of memory preparing a request");
         return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, NULL);
     }
-    const char *permission = r->match.route->permission;
-    if (permission) {
-        if (gw_api_authorize(self->opt.ctx, &j->req, permission, &j->principal, &j->reply) != 0)
-            return send_reply(self, conn, r, &j->reply);
-        j->req.principal = &j->principal;
+    r->job.conn = conn;
+    r->fast = FAST_RUNNING;
+    if (gw_coro_spawn(fast_entry, r, NULL)) { /* waiting for a backend */
+        r->fast_suspended = true;
+        MHD_suspend_connection(conn);
+        return MHD_YES;
     }
-    json_t *errors = NULL;
-    const char *detail = NULL;
-    proto_err_t err = take_body(r, &j->body, &detail, &errors);
-    if (err != PROTO_OK) { /* with the limiter state authorize reported, if any */
-        enum MHD_Result rc = send_problem(self, conn, r, err, detail, errors, &j->reply);
-        json_decref(errors);
-        return rc;
-    }
-    j->req.body = j->body;
-    return dispatch(self, conn, r);
+    return answer(self, conn, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -969,6 +1122,27 @@ static gw_shard_t *pick_shard(gw_http_t *self, bool *room)
     return best;
 }
 
+/* Queues an accepted connection for the shard's loop thread, which adds
+ * it to its daemon (libmicrohttpd in external-poll mode must only be
+ * driven from the loop's own thread). -1 when the inbox is full. */
+static int hand_over(gw_shard_t *sh, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    if (len > (socklen_t)sizeof(struct sockaddr_storage))
+        return -1;
+    pthread_mutex_lock(&sh->mu);
+    bool room = sh->ninbox < GW_INBOX_MAX;
+    if (room) {
+        gw_handoff_t *h = &sh->inbox[sh->ninbox++];
+        h->fd = fd;
+        memcpy(&h->addr, peer, len);
+        h->len = len;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    if (room)
+        wake(sh);
+    return room ? 0 : -1;
+}
+
 /* An accepted connection goes to the least-loaded shard, unless the
  * connection limits say no. libmicrohttpd closes the socket itself when it
  * refuses one (memory). */
@@ -983,11 +1157,104 @@ static void on_accept(void *cls, int fd, const struct sockaddr *peer, socklen_t 
         return;
     }
     atomic_fetch_add(&sh->conns, 1);
-    if (MHD_add_connection(sh->d, fd, peer, len) != MHD_YES) {
-        rt_debug(NULL, "connection refused: %s", strerror(errno));
+    if (hand_over(sh, fd, peer, len) != 0) {
+        rt_debug(NULL, "connection refused: the loop's inbox is full");
+        close(fd);
         atomic_fetch_sub(&sh->conns, 1);
         gw_iplimit_release(self->iplimit, peer, len);
     }
+}
+
+/* The loop's side of hand_over. */
+static void take_inbox(gw_shard_t *sh)
+{
+    gw_handoff_t batch[GW_INBOX_MAX];
+    uint64_t count;
+    if (read(sh->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+        rt_debug(NULL, "eventfd read: %s", strerror(errno));
+    pthread_mutex_lock(&sh->mu);
+    size_t n = sh->ninbox;
+    memcpy(batch, sh->inbox, n * sizeof batch[0]);
+    sh->ninbox = 0;
+    pthread_mutex_unlock(&sh->mu);
+    gw_http_t *self = sh->http;
+    for (size_t i = 0; i < n; i++) {
+        const struct sockaddr *peer = (const struct sockaddr *)&batch[i].addr;
+        if (MHD_add_connection(sh->d, batch[i].fd, peer, batch[i].len) != MHD_YES) {
+            rt_debug(NULL, "connection refused: %s", strerror(errno));
+            atomic_fetch_sub(&sh->conns, 1);
+            gw_iplimit_release(self->iplimit, peer, batch[i].len);
+        }
+    }
+}
+
+/* Connections handed over but never added (the loop stopped first). */
+static void drop_inbox(gw_shard_t *sh)
+{
+    gw_http_t *self = sh->http;
+    for (size_t i = 0; i < sh->ninbox; i++) {
+        close(sh->inbox[i].fd);
+        atomic_fetch_sub(&sh->conns, 1);
+        gw_iplimit_release(self->iplimit, (const struct sockaddr *)&sh->inbox[i].addr,
+                           sh->inbox[i].len);
+    }
+    sh->ninbox = 0;
+}
+
+/* ---- the event loops ---- */
+
+/* How long the loop may sleep: until libmicrohttpd's next timeout or the
+ * nearest backend deadline, at most GW_LOOP_TICK_MS. */
+static long loop_timeout(const gw_shard_t *sh)
+{
+    long t = GW_LOOP_TICK_MS;
+    if (sh->kick)
+        return 0;
+    MHD_UNSIGNED_LONG_LONG mt;
+    if (MHD_get_timeout(sh->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)t)
+        t = (long)mt;
+    long rt = sh->rpc ? gw_rpc_timeout_ms(sh->rpc) : -1;
+    if (rt >= 0 && rt < t)
+        t = rt;
+    return t;
+}
+
+static void *shard_loop(void *arg)
+{
+    gw_shard_t *sh = arg;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(sh->d, MHD_DAEMON_INFO_EPOLL_FD);
+    int epfd = di ? di->epoll_fd : -1;
+    tls_shard = sh;
+    gw_coro_setup(GW_CORO_PER_LOOP, 0);
+    gw_rpc_attach(sh->rpc);
+    while (!atomic_load(&sh->quit)) {
+        zmq_pollitem_t items[2 + GW_RPC_LINKS_MAX] = {
+            {.fd = epfd, .events = ZMQ_POLLIN},
+            {.fd = sh->wake_fd, .events = ZMQ_POLLIN},
+        };
+        int n = 2;
+        if (sh->rpc)
+            n += gw_rpc_items(sh->rpc, items + 2, GW_RPC_LINKS_MAX);
+        if (zmq_poll(items, n, loop_timeout(sh)) < 0 && errno != EINTR) {
+            rt_error(NULL, "HTTP loop: zmq_poll: %s", strerror(errno));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            take_inbox(sh);
+        if (sh->rpc)
+            gw_rpc_process(sh->rpc, items + 2, n - 2);
+        sh->kick = false;
+        MHD_run(sh->d);
+    }
+    /* Every call still out fails: their coroutines finish and resume their
+     * connections, which libmicrohttpd answers here or closes at stop. */
+    if (sh->rpc)
+        gw_rpc_shutdown(sh->rpc);
+    MHD_run(sh->d);
+    gw_rpc_attach(NULL);
+    gw_coro_teardown();
+    tls_shard = NULL;
+    return NULL;
 }
 
 /* ---- life cycle ---- */
@@ -1017,21 +1284,55 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
         gw_http_destroy(&self);
         return NULL;
     }
+    for (size_t i = 0; i < self->nshards; i++) {
+        gw_shard_t *sh = &self->shards[i];
+        sh->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (sh->wake_fd < 0 || pthread_mutex_init(&sh->mu, NULL) != 0) {
+            if (sh->wake_fd >= 0)
+                close(sh->wake_fd);
+            sh->wake_fd = -1;
+            gw_http_destroy(&self);
+            return NULL;
+        }
+        self->ninit = i + 1;
+    }
     return self;
 }
 
 static unsigned daemon_flags(const gw_config_t *cfg)
 {
     /* No listening socket of its own: gw_accept hands connections over. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME; /* slow: gw_slow */
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    /* External polling: shard_loop drives the daemon through its epoll
+     * descriptor; the ITC wakes it when another thread resumes a connection
+     * (the slow pool). */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (cfg->bind_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     return flags;
 }
 
-/* Starts one single-threaded daemon per GATEWAY_THREADS. */
+/* The shard's backend links: its own DEALER per service (gw_rpc). */
+static int shard_rpc(gw_http_t *self, gw_shard_t *sh)
+{
+    const gw_ctx_t *ctx = self->opt.ctx;
+    const gw_config_t *cfg = self->opt.cfg;
+    if (!self->opt.zctx)
+        return 0;
+    proto_limits_t lim = proto_limits_default();
+    sh->rpc = gw_rpc_new(self->opt.zctx, &lim);
+    if (!sh->rpc ||
+        (ctx->authsvc && gw_rpc_add(sh->rpc, ctx->authsvc, cfg->authsvc_endpoints,
+                                    (int)cfg->rpc_timeout_ms) != 0) ||
+        (ctx->storesvc && gw_rpc_add(sh->rpc, ctx->storesvc, cfg->storesvc_endpoints,
+                                     (int)cfg->rpc_timeout_ms) != 0)) {
+        gw_rpc_destroy(&sh->rpc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts one daemon and one loop thread per GATEWAY_THREADS. */
 static int start_shards(gw_http_t *self)
 {
     const gw_config_t *cfg = self->opt.cfg;
@@ -1039,6 +1340,7 @@ static int start_shards(gw_http_t *self)
         gw_shard_t *sh = &self->shards[i];
         sh->http = self;
         atomic_store(&sh->conns, 0);
+        atomic_store(&sh->quit, false);
         /* The logger must be the first option, or early messages bypass it.
          * Connection limits are applied before the hand-over (on_accept). */
         sh->d = MHD_start_daemon(
@@ -1048,19 +1350,36 @@ static int start_shards(gw_http_t *self)
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
             on_uri, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
             MHD_OPTION_NOTIFY_CONNECTION, on_connection, sh, MHD_OPTION_END);
-        if (!sh->d)
+        if (!sh->d || shard_rpc(self, sh) != 0)
             return -1;
+        if (pthread_create(&sh->thread, NULL, shard_loop, sh) != 0)
+            return -1;
+        sh->thread_started = true;
     }
     return 0;
 }
 
-/* Stops the daemons that run (each closes its connections: slots come back). */
+/* Stops the loops, then the daemons (each closes its connections: slots
+ * come back). */
 static void stop_shards(gw_http_t *self)
 {
     for (size_t i = 0; i < self->nshards; i++) {
-        if (self->shards[i].d)
-            MHD_stop_daemon(self->shards[i].d);
-        self->shards[i].d = NULL;
+        gw_shard_t *sh = &self->shards[i];
+        if (!sh->thread_started)
+            continue;
+        atomic_store(&sh->quit, true);
+        wake(sh);
+    }
+    for (size_t i = 0; i < self->nshards; i++) {
+        gw_shard_t *sh = &self->shards[i];
+        if (sh->thread_started)
+            pthread_join(sh->thread, NULL);
+        sh->thread_started = false;
+        if (sh->d)
+            MHD_stop_daemon(sh->d);
+        sh->d = NULL;
+        drop_inbox(sh);
+        gw_rpc_destroy(&sh->rpc);
     }
 }
 
@@ -1153,6 +1472,10 @@ void gw_http_destroy(gw_http_t **self_p)
     gw_slow_destroy(&self->slow);
     for (size_t i = 0; i < self->norigins; i++)
         free(self->origins[i]);
+    for (size_t i = 0; i < self->ninit; i++) {
+        close(self->shards[i].wake_fd);
+        pthread_mutex_destroy(&self->shards[i].mu);
+    }
     free(self->shards);
     free(self);
     *self_p = NULL;

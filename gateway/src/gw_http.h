@@ -10,7 +10,9 @@
  * close the connection), body calls accumulate a bounded body, and the last
  * call answers. An error found before the body is answered at once only
  * when a body follows (the connection is then closed instead of read).
- * Protected routes are authorised (auth.authorize) before their handler;
+ * Every request is served by one of GATEWAY_THREADS event loops, which
+ * never block on a backend call (gw_coro, gw_rpc). Protected routes are
+ * authorised (auth.authorize) before their handler;
  * slow routes run their handler on a bounded pool (GATEWAY_SLOW_WORKERS,
  * GATEWAY_SLOW_QUEUE) while the connection is suspended.
  */
@@ -29,9 +31,13 @@
  * and closes the connection. */
 #define GW_CONN_MEMORY    65536
 #define GW_DISCARD_MAX    (1024 * 1024) /* body bytes read to answer an error */
+#define GW_JSON_DEPTH_MAX 16            /* nested arrays/objects in a request body; deeper: 400 */
 #define GW_LOG_PATH_MAX   512           /* path bytes in the access log */
 #define GW_REAPER_TICK_MS 250           /* how often request deadlines are checked */
 #define GW_REAPER_SLACK   16            /* reaper slots beyond GATEWAY_MAX_CONNECTIONS */
+#define GW_INBOX_MAX      256           /* accepted connections waiting for one loop thread */
+#define GW_LOOP_TICK_MS   500           /* longest sleep of a loop thread */
+#define GW_CORO_PER_LOOP  4096          /* requests one loop keeps waiting on backends at once */
 
 typedef struct {
     const gw_config_t *cfg;   /* borrowed; outlives the server */
@@ -42,6 +48,10 @@ typedef struct {
      * pools, so slow calls never wait for a client of the fast ones);
      * NULL: ctx. Borrowed. */
     const gw_ctx_t *slow_ctx;
+    /* The ZeroMQ context for each loop's own backend sockets (gw_rpc), so
+     * that waiting for a reply never blocks a loop; NULL: handlers call
+     * the pools of ctx and block their loop while they wait. Borrowed. */
+    void *zctx;
 } gw_http_options_t;
 
 typedef struct gw_http gw_http_t;
@@ -49,7 +59,7 @@ typedef struct gw_http gw_http_t;
 /* Copies the options (not what they point to). NULL on bad options or OOM. */
 gw_http_t *gw_http_new(const gw_http_options_t *opt);
 
-/* Binds GATEWAY_BIND and starts the thread pool. Returns 0 or -1 (logged). */
+/* Binds GATEWAY_BIND and starts the event loops. Returns 0 or -1 (logged). */
 int gw_http_start(gw_http_t *self);
 
 /* The bound TCP port (useful with port 0), 0 before start. */

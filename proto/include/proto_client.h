@@ -15,6 +15,8 @@
 
 #include "proto_codec.h"
 
+#include <zmq.h>
+
 typedef struct proto_client proto_client_t;
 
 /* `zctx` is a libzmq context (zmq_ctx_new), borrowed. `endpoints` is copied.
@@ -30,6 +32,20 @@ void proto_client_destroy(proto_client_t **self_p);
 proto_err_t proto_client_call(proto_client_t *self, proto_op_t op, const char *rid,
                               const char *body, size_t body_len, proto_reply_t *reply,
                               int timeout_ms);
+
+/* For callers that run their own event loop (the gateway): a DEALER socket
+ * with the options of a client socket (ZMQ_MAXMSGSIZE, no linger,
+ * ZMQ_IMMEDIATE, heartbeats, connect timeout), connected to every endpoint
+ * of the list. It sends [tag][empty][request] and gets [tag][empty][reply]
+ * back (the servers echo the routing frames), so replies are matched to
+ * calls by tag and late ones can be told apart. NULL on failure. */
+void *proto_dealer_new(void *zctx, const char *endpoints, const proto_limits_t *lim);
+
+/* Decodes a received reply frame `msg` into `reply`, taking the frame over
+ * (msg is left empty): decoded strings point into it and it is freed with
+ * the reply. Returns 0, or -1 with reply set to PROTO_ERR_UNAVAILABLE
+ * ("malformed reply"). */
+int proto_reply_take_msg(zmq_msg_t *msg, const proto_limits_t *lim, proto_reply_t *reply);
 
 typedef struct proto_pool proto_pool_t;
 

@@ -89,9 +89,10 @@ static int connect_all(void *sock, const char *list)
     return n > 0 ? 0 : -1;
 }
 
-static int apply_options(proto_client_t *self, void *sock)
+/* The options every socket to a service gets; timeouts are the caller's. */
+static int apply_link_options(void *sock, const proto_limits_t *lim)
 {
-    int64_t maxmsg = (int64_t)self->lim.max_msg_bytes;
+    int64_t maxmsg = (int64_t)lim->max_msg_bytes;
     int rc = zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     rc |= set_int(sock, ZMQ_LINGER, CLIENT_LINGER_MS);
     rc |= set_int(sock, ZMQ_IMMEDIATE, 1);
@@ -99,6 +100,12 @@ static int apply_options(proto_client_t *self, void *sock)
     rc |= set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, CLIENT_HEARTBEAT_TMO);
     rc |= set_int(sock, ZMQ_HEARTBEAT_TTL, CLIENT_HEARTBEAT_TTL);
     rc |= set_int(sock, ZMQ_CONNECT_TIMEOUT, CLIENT_CONNECT_TIMEO_MS);
+    return rc == 0 ? 0 : -1;
+}
+
+static int apply_options(proto_client_t *self, void *sock)
+{
+    int rc = apply_link_options(sock, &self->lim);
     rc |= set_int(sock, ZMQ_SNDTIMEO, self->timeout_ms);
     rc |= set_int(sock, ZMQ_RCVTIMEO, self->timeout_ms);
     return rc == 0 ? 0 : -1;
@@ -207,12 +214,25 @@ static void free_frame(void *arg)
     free(frame);
 }
 
+void *proto_dealer_new(void *zctx, const char *endpoints, const proto_limits_t *lim)
+{
+    proto_limits_t l = lim ? *lim : proto_limits_default();
+    void *sock = zctx && endpoints ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
+    if (!sock)
+        return NULL;
+    if (apply_link_options(sock, &l) != 0 || connect_all(sock, endpoints) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
 /* Decodes the received frame into `reply`. Decoded strings point into the
  * frame's bytes (msgpack_unpack_next does not copy), so the frame is moved
  * to the heap and handed to the reply's zone, which frees it together with
  * the reply (proto_reply_cleanup): no copy, and the reply stays valid after
  * this client goes back to a pool. */
-static int decode_reply(proto_client_t *self, zmq_msg_t *msg, proto_reply_t *reply)
+int proto_reply_take_msg(zmq_msg_t *msg, const proto_limits_t *lim, proto_reply_t *reply)
 {
     zmq_msg_t *frame = NULL;
     if (zmq_msg_more(msg))
@@ -221,7 +241,7 @@ static int decode_reply(proto_client_t *self, zmq_msg_t *msg, proto_reply_t *rep
     if (!frame || zmq_msg_init(frame) != 0)
         goto malformed;
     zmq_msg_move(frame, msg);
-    if (proto_reply_decode(zmq_msg_data(frame), zmq_msg_size(frame), &self->lim, reply) != PROTO_OK)
+    if (proto_reply_decode(zmq_msg_data(frame), zmq_msg_size(frame), lim, reply) != PROTO_OK)
         goto malformed;
     if (!reply->unpacked.zone) {
         free_frame(frame); /* nothing decoded points into it */
@@ -258,7 +278,7 @@ static attempt_t attempt(proto_client_t *self, int timeout_ms, zmq_msg_t *msg, p
         proto_reply_set_error(reply, PROTO_ERR_UNAVAILABLE, "service timed out");
         return ATTEMPT_NO_REPLY;
     }
-    if (decode_reply(self, msg, reply) != 0)
+    if (proto_reply_take_msg(msg, &self->lim, reply) != 0)
         client_close(self); /* whatever answered is not our peer: start afresh */
     return ATTEMPT_DONE;
 }

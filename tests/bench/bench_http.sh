@@ -16,7 +16,7 @@
 #   2. starts nginx (worker_processes auto, access_log off, `return 200 'ok'`)
 #   3. starts its own stack: deploy/pg.sh (private PostgreSQL), storesvc
 #      migrate, storesvc, authsvc, gateway on free ports, default service
-#      settings (GATEWAY_THREADS 16, LOG_LEVEL INFO: one access-log line per
+#      settings (GATEWAY_THREADS 2, LOG_LEVEL INFO: one access-log line per
 #      request is part of the measured cost)
 #   4. wrk -t2 -c64 -d10s --latency (keep-alive) against nginx, gateway
 #      /healthz and gateway /api/v1/health (two ZeroMQ round trips per
@@ -127,7 +127,7 @@ ratio() { awk -v a="$1" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; e
 echo
 machine_line
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, keep-alive; nginx worker_processes $NGINX_WORKERS;"
-echo "gateway defaults (GATEWAY_THREADS 16, LOG_LEVEL ${BENCH_LOG_LEVEL:-INFO}); keep-alive: $KEEPALIVE"
+echo "gateway defaults (GATEWAY_THREADS 2, LOG_LEVEL ${BENCH_LOG_LEVEL:-INFO}); keep-alive: $KEEPALIVE"
 echo "(socket 'read' errors are expected on the Connection: close run only: wrk counts each close)"
 echo
 printf '%-38s %10s %9s %9s %9s  %-10s %s\n' target req/s p50_ms p99_ms vs_nginx non-2xx "socket errors"

@@ -288,6 +288,29 @@ def test_register_body_errors(st):
     assert r.status_code == 201, r.text
 
 
+def test_deeply_nested_bodies_are_400_before_parsing(st):
+    """Bodies nest at most 16 arrays/objects deep (README, gateway limits): deeper
+    ones are refused before the JSON parser, which recurses per level, and the
+    gateway keeps serving."""
+    url = "/auth/register"
+    hdr = {"Content-Type": "application/json"}
+    name = au.fresh_name()
+    for depth in (17, 1000, 20000):  # the whole body, counted from the outer object
+        raw = b'{"username":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+        r = au.call(st, "POST", url, data=raw, headers=hdr)
+        au.assert_problem(r, 400, "bad_request")
+        assert "nested too deeply" in r.json()["detail"], r.text
+    # 16 levels parse, and then fail the field rules like any other wrong type.
+    raw = b'{"username":' + b"[" * 15 + b"]" * 15 + b"}"
+    r = au.call(st, "POST", url, data=raw, headers=hdr)
+    au.assert_problem(r, 422, "validation_error")
+    # Brackets inside strings are text, not nesting.
+    body = {"username": name, "email": f"{name}@example.com", "password": au.strong_password() + "[" * 40}
+    r = au.call(st, "POST", url, data=json.dumps(body).encode(), headers=hdr)
+    assert r.status_code == 201, r.text
+    au.login_pair(st, name, body["password"])  # and the gateway still serves
+
+
 @pytest.mark.parametrize(
     "method,path",
     [("GET", "/auth/register"), ("GET", "/auth/token"), ("PUT", "/auth/login"), ("GET", "/auth/refresh"),

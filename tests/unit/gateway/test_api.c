@@ -1240,6 +1240,46 @@ static void test_api_fast_request_not_blocked_by_slow_ones(void **state)
     assert_int_equal(fake_calls(PROTO_OP_AUTH_TOKEN), NSLOW);
 }
 
+/* One event loop keeps many requests waiting on backends at once: with
+ * GATEWAY_THREADS=1 and every auth.authorize taking 300 ms, NWAIT requests
+ * finish in about one delay (one after the other they would take NWAIT
+ * delays), and a request that needs no backend is answered meanwhile. */
+static void test_api_one_loop_keeps_many_backend_calls_in_flight(void **state)
+{
+    enum { NWAIT = 24 };
+    static const char *const one[] = {"GATEWAY_THREADS", "1", NULL};
+    gw_t g;
+    assert_int_equal(gw_start(&g, one), 0);
+    fake_delay(PROTO_OP_AUTH_AUTHORIZE, 300);
+    static client_t cs[NWAIT];
+    long long t0 = now_ms();
+    for (size_t i = 0; i < NWAIT; i++) {
+        cs[i] = (client_t){
+            .port = g.port, .method = "GET", .path = "/api/v1/users/me", .headers = AUTH_USER};
+        assert_int_equal(pthread_create(&cs[i].tid, NULL, client_main, &cs[i]), 0);
+    }
+    wait_calls(PROTO_OP_AUTH_AUTHORIZE, NWAIT); /* all of them are out at once */
+    long long t1 = now_ms();
+    resp_t r;
+    assert_int_equal(request_to(g.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    long long quick = now_ms() - t1;
+    assert_int_equal(r.status, 200);
+    join_clients(cs, NWAIT);
+    long long took = now_ms() - t0;
+    for (size_t i = 0; i < NWAIT; i++) {
+        if (cs[i].r.status != 200)
+            fail_msg("request %zu: status %d", i, cs[i].r.status);
+    }
+    if (getenv("GW_TEST_VERBOSE"))
+        fprintf(stderr, "%d waiting requests: %lld ms; /healthz meanwhile %lld ms\n", NWAIT, took,
+                quick);
+    if (quick >= 150)
+        fail_msg("/healthz took %lld ms while %d requests waited on a backend", quick, NWAIT);
+    if (took >= 300 * NWAIT / 4)
+        fail_msg("%d requests of 300 ms each took %lld ms on one loop", NWAIT, took);
+    gw_stop(&g);
+}
+
 static void test_api_slow_queue_full_503_at_once(void **state)
 {
     static const char *const env[] = {"GATEWAY_SLOW_WORKERS", "1", "GATEWAY_SLOW_QUEUE", "1", NULL};
@@ -1392,6 +1432,7 @@ int main(void)
         T(test_api_client_ip_through_trusted_proxy),
         T(test_api_client_ip_untrusted_peer_ignores_headers),
         T(test_api_fast_request_not_blocked_by_slow_ones),
+        T(test_api_one_loop_keeps_many_backend_calls_in_flight),
         T(test_api_slow_queue_full_503_at_once),
         T(test_api_slow_request_outlives_request_deadline),
         T(test_api_slow_route_keeps_connection_alive),

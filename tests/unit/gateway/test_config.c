@@ -40,7 +40,7 @@ static void test_config_defaults(void **state)
     assert_string_equal(c.bind, "127.0.0.1:8000");
     assert_string_equal(c.authsvc_endpoints, "tcp://127.0.0.1:7001");
     assert_string_equal(c.storesvc_endpoints, "tcp://127.0.0.1:7002");
-    assert_int_equal(c.threads, 16);
+    assert_int_equal(c.threads, 2);
     assert_int_equal(c.max_connections, 1024);
     assert_int_equal(c.max_connections_per_ip, 128);
     assert_int_equal(c.connection_timeout_s, 30);
@@ -166,7 +166,7 @@ static void test_config_empty_value_means_default(void **state)
     gw_config_t c;
     char err[256];
     assert_int_equal(load(kv, &c, err, sizeof err), 0);
-    assert_int_equal(c.threads, 16);
+    assert_int_equal(c.threads, 2);
     assert_string_equal(c.cors_origins, "");
     gw_config_free(&c);
 }

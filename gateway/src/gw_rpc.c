@@ -1,0 +1,403 @@
+/*
+ * gw_rpc: tagged calls over DEALER sockets, resumed by the loop.
+ *
+ * A call lives on the stack of the coroutine that makes it (the frame stays
+ * while the coroutine is suspended) and is linked into the loop's list
+ * until it is done. Frames on the wire: [tag: 8 bytes][empty][request] out,
+ * [tag][empty][reply] back. The request is kept as a zmq_msg_t so that a
+ * send that has to wait, or the one retry of an idempotent op, costs a
+ * reference and no copy.
+ */
+#include "gw_rpc.h"
+#include "gw_coro.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    void *sock;
+    const proto_pool_t *pool;
+    int timeout_ms;
+} gw_link_t;
+
+typedef struct rpc_call {
+    struct rpc_call *prev, *next;
+    gw_link_t *link;
+    gw_coro_t *co;
+    proto_reply_t *reply;
+    zmq_msg_t req;
+    uint64_t tag;
+    long long deadline; /* monotonic ms */
+    int timeout_ms;
+    bool idempotent, sent, retried, done;
+} rpc_call_t;
+
+struct gw_rpc {
+    void *zctx;
+    proto_limits_t lim;
+    gw_link_t links[GW_RPC_LINKS_MAX];
+    int nlinks;
+    rpc_call_t *head; /* calls in flight */
+    size_t pending;
+    uint64_t next_tag;
+    bool stopping;
+    msgpack_sbuffer scratch; /* requests are encoded here, then copied into a frame */
+};
+
+static _Thread_local gw_rpc_t *tls_rpc;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim)
+{
+    if (!zctx)
+        return NULL;
+    gw_rpc_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->zctx = zctx;
+    self->lim = lim ? *lim : proto_limits_default();
+    msgpack_sbuffer_init(&self->scratch);
+    return self;
+}
+
+int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms)
+{
+    if (!self || !pool || !endpoints || timeout_ms <= 0 || self->nlinks >= GW_RPC_LINKS_MAX)
+        return -1;
+    void *sock = proto_dealer_new(self->zctx, endpoints, &self->lim);
+    if (!sock)
+        return -1;
+    self->links[self->nlinks++] = (gw_link_t){sock, pool, timeout_ms};
+    return 0;
+}
+
+void gw_rpc_destroy(gw_rpc_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gw_rpc_t *self = *self_p;
+    if (tls_rpc == self)
+        tls_rpc = NULL;
+    for (int i = 0; i < self->nlinks; i++)
+        zmq_close(self->links[i].sock);
+    msgpack_sbuffer_destroy(&self->scratch);
+    free(self);
+    *self_p = NULL;
+}
+
+void gw_rpc_attach(gw_rpc_t *self)
+{
+    tls_rpc = self;
+}
+
+/* ---- the list of calls in flight ---- */
+
+static void list_add(gw_rpc_t *self, rpc_call_t *c)
+{
+    c->prev = NULL;
+    c->next = self->head;
+    if (self->head)
+        self->head->prev = c;
+    self->head = c;
+    self->pending++;
+}
+
+static void list_del(gw_rpc_t *self, rpc_call_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        self->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    self->pending--;
+}
+
+/* The call is over (reply or error in c->reply): its coroutine goes on. */
+static void complete(gw_rpc_t *self, rpc_call_t *c)
+{
+    list_del(self, c);
+    c->done = true;
+    gw_coro_resume(c->co); /* `c` is gone once this returns */
+}
+
+static void fail(gw_rpc_t *self, rpc_call_t *c, const char *why)
+{
+    proto_reply_cleanup(c->reply);
+    proto_reply_set_error(c->reply, PROTO_ERR_UNAVAILABLE, why);
+    complete(self, c);
+}
+
+/* ---- sending ---- */
+
+/* 1 sent, 0 no peer can take it now, -1 the socket failed. */
+static int try_send(rpc_call_t *c)
+{
+    void *sock = c->link->sock;
+    if (zmq_send(sock, &c->tag, sizeof c->tag, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    /* The rest of a message whose first part was taken is always taken. */
+    zmq_msg_t body;
+    zmq_msg_init(&body);
+    int rc = zmq_send(sock, "", 0, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
+                     zmq_msg_copy(&body, &c->req) != 0 ||
+                     zmq_msg_send(&body, sock, ZMQ_DONTWAIT) < 0
+                 ? -1
+                 : 1;
+    zmq_msg_close(&body);
+    return rc;
+}
+
+/* Sends c, now or (sent = false) when a peer can take it. */
+static void start(gw_rpc_t *self, rpc_call_t *c)
+{
+    c->tag = ++self->next_tag;
+    c->deadline = now_ms() + c->timeout_ms;
+    int rc = try_send(c);
+    c->sent = rc == 1;
+    if (rc < 0)
+        fail(self, c, "no service reachable");
+}
+
+/* ---- receiving ---- */
+
+static rpc_call_t *find_call(gw_rpc_t *self, const gw_link_t *link, uint64_t tag)
+{
+    for (rpc_call_t *c = self->head; c; c = c->next)
+        if (c->link == link && c->tag == tag && c->sent)
+            return c;
+    return NULL;
+}
+
+static void drain_parts(void *sock, zmq_msg_t *m)
+{
+    while (zmq_msg_more(m)) {
+        zmq_msg_close(m);
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0)
+            break;
+    }
+}
+
+/* One message off the link: 1 handled (or dropped), 0 none waiting. */
+static int take_one(gw_rpc_t *self, gw_link_t *link)
+{
+    zmq_msg_t part[3];
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        zmq_msg_init(&part[i]);
+    if (zmq_msg_recv(&part[0], link->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part[0]);
+        return 0;
+    }
+    n = 1;
+    while (n < 3 && zmq_msg_more(&part[n - 1]) && zmq_msg_recv(&part[n], link->sock, 0) >= 0)
+        n++;
+    bool shaped = n == 3 && !zmq_msg_more(&part[2]) && zmq_msg_size(&part[0]) == sizeof(uint64_t) &&
+                  zmq_msg_size(&part[1]) == 0;
+    drain_parts(link->sock, &part[n - 1]); /* anything beyond the expected parts */
+    rpc_call_t *c = NULL;
+    if (shaped) {
+        uint64_t tag;
+        memcpy(&tag, zmq_msg_data(&part[0]), sizeof tag);
+        c = find_call(self, link, tag); /* NULL: late, or never ours: dropped */
+    }
+    if (c) {
+        proto_reply_cleanup(c->reply);
+        proto_reply_init(c->reply);
+        proto_reply_take_msg(&part[2], &self->lim, c->reply); /* or "malformed reply" */
+    }
+    for (int i = 0; i < 3; i++)
+        zmq_msg_close(&part[i]);
+    if (c)
+        complete(self, c);
+    return 1;
+}
+
+/* ---- the loop's side ---- */
+
+int gw_rpc_items(gw_rpc_t *self, zmq_pollitem_t *items, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < self->nlinks && n < cap; i++) {
+        short ev = ZMQ_POLLIN;
+        for (rpc_call_t *c = self->head; c; c = c->next)
+            if (c->link == &self->links[i] && !c->sent) {
+                ev |= ZMQ_POLLOUT;
+                break;
+            }
+        items[n++] = (zmq_pollitem_t){.socket = self->links[i].sock, .events = ev};
+    }
+    return n;
+}
+
+/* Sends the calls that waited for a peer; returns whether one went out. */
+static void send_waiting(gw_rpc_t *self)
+{
+    for (rpc_call_t *c = self->head; c; c = c->next) {
+        if (c->sent)
+            continue;
+        int rc = try_send(c);
+        if (rc < 0) {
+            fail(self, c, "no service reachable");
+            return; /* the list changed; the next round goes on */
+        }
+        c->sent = rc == 1;
+    }
+}
+
+/* Times out one overdue call; false when none is. */
+static bool expire_one(gw_rpc_t *self, long long now)
+{
+    for (rpc_call_t *c = self->head; c; c = c->next) {
+        if (c->deadline > now)
+            continue;
+        if (!c->sent) {
+            fail(self, c, "no service reachable");
+        } else if (c->idempotent && !c->retried) {
+            c->retried = true; /* a fresh tag: the first reply, if late, is dropped */
+            start(self, c);
+        } else {
+            fail(self, c, "service timed out");
+        }
+        return true;
+    }
+    return false;
+}
+
+void gw_rpc_process(gw_rpc_t *self, const zmq_pollitem_t *items, int n)
+{
+    (void)items, (void)n; /* every link is drained: replies are never left behind */
+    for (int i = 0; i < self->nlinks; i++)
+        while (take_one(self, &self->links[i]) == 1) {
+        }
+    send_waiting(self);
+    long long now = now_ms();
+    while (expire_one(self, now)) {
+    }
+}
+
+long gw_rpc_timeout_ms(const gw_rpc_t *self)
+{
+    if (!self->head)
+        return -1;
+    long long first = self->head->deadline;
+    for (const rpc_call_t *c = self->head; c; c = c->next)
+        if (c->deadline < first)
+            first = c->deadline;
+    long long left = first - now_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+size_t gw_rpc_pending(const gw_rpc_t *self)
+{
+    return self ? self->pending : 0;
+}
+
+void gw_rpc_shutdown(gw_rpc_t *self)
+{
+    self->stopping = true;
+    while (self->head)
+        fail(self, self->head, "the server is shutting down");
+}
+
+/* ---- the handler's side ---- */
+
+static gw_link_t *find_link(gw_rpc_t *self, const proto_pool_t *pool)
+{
+    for (int i = 0; i < self->nlinks; i++)
+        if (self->links[i].pool == pool)
+            return &self->links[i];
+    return NULL;
+}
+
+/* Prepares c (encoded request, link, deadline fields) for `op`; 0 or -1
+ * with the error in `reply`. */
+static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t op, const char *rid,
+                     const char *body, size_t body_len, proto_reply_t *reply, int timeout_ms)
+{
+    proto_reply_init(reply);
+    const proto_op_def_t *def = proto_op_def(op);
+    *c = (rpc_call_t){.link = link,
+                      .co = gw_coro_current(),
+                      .reply = reply,
+                      .timeout_ms = timeout_ms < 0 ? link->timeout_ms : timeout_ms,
+                      .idempotent = def && def->idempotent};
+    if (!def) {
+        proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "bad call");
+        return -1;
+    }
+    if (self->stopping) {
+        proto_reply_set_error(reply, PROTO_ERR_UNAVAILABLE, "the server is shutting down");
+        return -1;
+    }
+    self->scratch.size = 0; /* keep the allocation */
+    if (proto_request_encode(&self->scratch, op, rid, body, body_len) != 0 ||
+        zmq_msg_init_size(&c->req, self->scratch.size) != 0) {
+        proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot encode request");
+        return -1;
+    }
+    memcpy(zmq_msg_data(&c->req), self->scratch.data, self->scratch.size);
+    return 0;
+}
+
+proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
+                        size_t body_len, proto_reply_t *reply, int timeout_ms)
+{
+    gw_rpc_t *self = tls_rpc;
+    gw_link_t *link = self && gw_coro_current() ? find_link(self, pool) : NULL;
+    if (!link)
+        return proto_pool_call(pool, op, rid, body, body_len, reply, timeout_ms);
+    rpc_call_t c;
+    if (call_init(self, &c, link, op, rid, body, body_len, reply, timeout_ms) != 0)
+        return reply->err;
+    list_add(self, &c);
+    start(self, &c);
+    while (!c.done)
+        gw_coro_yield(); /* the loop resumes us when the call is over */
+    zmq_msg_close(&c.req);
+    return reply->err;
+}
+
+#define CALL_ALL_MAX 8
+
+int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
+{
+    gw_rpc_t *self = tls_rpc;
+    gw_link_t *links[CALL_ALL_MAX];
+    if (!self || !gw_coro_current() || n == 0 || n > CALL_ALL_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!(links[i] = find_link(self, reqs[i].pool)))
+            return -1;
+    rpc_call_t c[CALL_ALL_MAX];
+    bool live[CALL_ALL_MAX] = {false};
+    for (size_t i = 0; i < n; i++) {
+        if (call_init(self, &c[i], links[i], reqs[i].op, rid, reqs[i].body, reqs[i].body_len,
+                      reqs[i].reply, reqs[i].timeout_ms) != 0)
+            continue; /* that one failed at once; the others still go */
+        live[i] = true;
+        list_add(self, &c[i]);
+        start(self, &c[i]);
+    }
+    for (size_t i = 0; i < n; i++) /* each completion resumes us; wait for the last */
+        while (live[i] && !c[i].done)
+            gw_coro_yield();
+    for (size_t i = 0; i < n; i++) {
+        if (live[i])
+            zmq_msg_close(&c[i].req);
+        reqs[i].err = reqs[i].reply->err;
+    }
+    return 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * gw_rpc: backend calls that do not block the gateway's event loops.
+ *
+ * Each loop thread owns one gw_rpc_t: a DEALER socket per backend service
+ * (proto_dealer_new) and the list of calls in flight. A handler running on
+ * a coroutine of that thread (gw_coro) calls gw_rpc_call as it would call
+ * proto_pool_call; the request goes out tagged on the DEALER, the coroutine
+ * yields, and the loop resumes it when the reply with its tag arrives or
+ * its deadline passes. Everything else (a handler on a slow-pool thread, a
+ * health helper thread, a loop whose coroutines ran out) gets the blocking
+ * proto_pool_call, with the same answers.
+ *
+ * The failure policy is proto_client's: no peer took the request before
+ * the deadline -> unavailable, never retried; sent but no reply in time ->
+ * unavailable, idempotent ops sent once more with a fresh tag and deadline;
+ * a reply that does not decode -> unavailable. A reply that comes after
+ * its call gave up carries a tag nobody waits for and is dropped, so it can
+ * never answer another call (the reason REQ sockets had to be recycled).
+ *
+ * Not thread-safe: one loop thread uses its gw_rpc_t.
+ */
+#ifndef GW_RPC_H
+#define GW_RPC_H
+
+#include "proto_client.h"
+
+#include <stddef.h>
+#include <zmq.h>
+
+#define GW_RPC_LINKS_MAX 4 /* services one loop talks to */
+
+typedef struct gw_rpc gw_rpc_t;
+
+/* `zctx` is borrowed. NULL on OOM. */
+gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim);
+
+/* Calls made on `pool` from this loop's coroutines go over a DEALER
+ * connected to `endpoints` (the pool's own), each bounded by `timeout_ms`
+ * unless the call says otherwise. 0, or -1 (socket, endpoints, too many). */
+int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms);
+
+/* Every call must be over (gw_rpc_shutdown fails those still waiting). */
+void gw_rpc_destroy(gw_rpc_t **self_p);
+
+/* Makes `self` the loop of the calling thread (NULL: none). */
+void gw_rpc_attach(gw_rpc_t *self);
+
+/* The sockets to poll, into items[0 .. cap): POLLIN always, POLLOUT while
+ * a call waits for a peer to take it. Returns how many were written. */
+int gw_rpc_items(gw_rpc_t *self, zmq_pollitem_t *items, int cap);
+
+/* After zmq_poll on those items: takes the replies that came (resuming
+ * their coroutines), sends what waited for a peer and expires overdue
+ * calls. Safe to call with nothing ready. */
+void gw_rpc_process(gw_rpc_t *self, const zmq_pollitem_t *items, int n);
+
+/* Milliseconds until the nearest call deadline (0 when one has passed),
+ * -1 when no call is waiting. */
+long gw_rpc_timeout_ms(const gw_rpc_t *self);
+
+/* Calls in flight. */
+size_t gw_rpc_pending(const gw_rpc_t *self);
+
+/* Fails every call in flight as unavailable (resuming its coroutine) and
+ * every later one at once: for a loop that is stopping. */
+void gw_rpc_shutdown(gw_rpc_t *self);
+
+/* proto_pool_call, without blocking the thread when called on a coroutine
+ * of a loop that has a link for `pool`. Same contract: always fills
+ * `reply` (proto_reply_cleanup afterwards), returns reply->err. */
+proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
+                        size_t body_len, proto_reply_t *reply, int timeout_ms);
+
+/* One call of a fan-out (gw_rpc_call_all). */
+typedef struct {
+    proto_pool_t *pool;
+    proto_op_t op;
+    const char *body; /* packed msgpack map, or NULL */
+    size_t body_len;
+    int timeout_ms;       /* < 0: the link's */
+    proto_reply_t *reply; /* filled as by gw_rpc_call */
+    proto_err_t err;      /* reply->err */
+} gw_rpc_req_t;
+
+/* Sends every call at once and returns when all are over, on a coroutine
+ * of a loop with a link for each pool. Returns 0 when it ran them so (each
+ * reqs[i].err and reply set), -1 when this thread cannot (outside a
+ * coroutine, or a pool without a link): nothing was sent, and the caller
+ * does it another way. */
+int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid);
+
+#endif
