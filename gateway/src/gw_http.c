@@ -90,6 +90,7 @@ typedef struct {
     bool thread_started;
     atomic_bool quit;
     int wake_fd; /* eventfd: the inbox has connections, or quit was set */
+    int epfd;    /* the daemon's epoll descriptor, polled by the loop */
     pthread_mutex_t mu;
     gw_handoff_t inbox[GW_INBOX_MAX]; /* guarded by mu */
     size_t ninbox;
@@ -1222,8 +1223,7 @@ static long loop_timeout(const gw_shard_t *sh)
 static void *shard_loop(void *arg)
 {
     gw_shard_t *sh = arg;
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(sh->d, MHD_DAEMON_INFO_EPOLL_FD);
-    int epfd = di ? di->epoll_fd : -1;
+    int epfd = sh->epfd;
     tls_shard = sh;
     gw_coro_setup(GW_CORO_PER_LOOP, 0);
     gw_rpc_attach(sh->rpc);
@@ -1352,6 +1352,10 @@ static int start_shards(gw_http_t *self)
             MHD_OPTION_NOTIFY_CONNECTION, on_connection, sh, MHD_OPTION_END);
         if (!sh->d || shard_rpc(self, sh) != 0)
             return -1;
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(sh->d, MHD_DAEMON_INFO_EPOLL_FD);
+        sh->epfd = di ? di->epoll_fd : -1;
+        if (sh->epfd < 0)
+            return -1; /* the loop has nothing to wait on */
         if (pthread_create(&sh->thread, NULL, shard_loop, sh) != 0)
             return -1;
         sh->thread_started = true;
