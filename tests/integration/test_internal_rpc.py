@@ -4,7 +4,9 @@ and tokens come from the HTTP API; the checks are on the msgpack replies.
 """
 
 
+import msgpack
 import pytest
+import zmq
 
 import authutil as au
 import restc_it as it
@@ -203,3 +205,44 @@ def test_authorize_enforces_the_api_rate_limit(pm, idb, jwt_secret, tmp_path):
         ok_body(authorize(s, client_ip="192.0.2.10"))
     assert err_code(authorize(s, client_ip="192.0.2.10")) == "rate_limited"
     assert ok_body(authorize(s, client_ip="192.0.2.11"))["anonymous"] is True
+
+
+# ============================================================ DEALER framing
+
+
+def test_dealer_with_tags_keeps_many_calls_in_flight(st, users):
+    """proto/PROTOCOL.md "Transport": a DEALER may send [tag][empty][request];
+    the reply comes back as [tag][empty][reply], so several calls can be out
+    on one socket at once and each reply names its call (what the gateway's
+    event loops do)."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.connect(st.auth_ep)
+    try:
+        token = users["user"].access
+        calls = {}
+        for i in range(8):
+            tag = i.to_bytes(8, "little")
+            if i % 2:
+                req = {"v": 1, "op": "auth.verify", "rid": f"it-dealer-{i}", "body": {"token": token}}
+            else:
+                req = {"v": 1, "op": "sys.ping", "rid": f"it-dealer-{i}", "body": {}}
+            calls[tag] = req["op"]
+            sock.send_multipart([tag, b"", msgpack.packb(req)])
+        seen = set()
+        for _ in range(8):
+            frames = sock.recv_multipart()
+            assert len(frames) == 3 and frames[1] == b"", frames
+            tag = frames[0]
+            assert tag in calls and tag not in seen, (tag, seen)
+            seen.add(tag)
+            body = ok_body(msgpack.unpackb(frames[2], raw=False))
+            if calls[tag] == "auth.verify":
+                assert body["user_id"] == users["user"].info["id"], body
+            else:
+                assert body.get("svc") == "authsvc", body
+        assert len(seen) == 8
+    finally:
+        sock.close()
