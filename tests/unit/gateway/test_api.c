@@ -1240,6 +1240,18 @@ static void test_api_fast_request_not_blocked_by_slow_ones(void **state)
     assert_int_equal(fake_calls(PROTO_OP_AUTH_TOKEN), NSLOW);
 }
 
+static const char *const one_loop[] = {"GATEWAY_THREADS", "1", NULL};
+
+/* n clients, each GET /api/v1/users/me as a user, on threads. */
+static void start_me_clients(client_t *cs, size_t n, uint16_t p)
+{
+    for (size_t i = 0; i < n; i++) {
+        cs[i] = (client_t){
+            .port = p, .method = "GET", .path = "/api/v1/users/me", .headers = AUTH_USER};
+        assert_int_equal(pthread_create(&cs[i].tid, NULL, client_main, &cs[i]), 0);
+    }
+}
+
 /* One event loop keeps many requests waiting on backends at once: with
  * GATEWAY_THREADS=1 and every auth.authorize taking 300 ms, NWAIT requests
  * finish in about one delay (one after the other they would take NWAIT
@@ -1247,17 +1259,12 @@ static void test_api_fast_request_not_blocked_by_slow_ones(void **state)
 static void test_api_one_loop_keeps_many_backend_calls_in_flight(void **state)
 {
     enum { NWAIT = 24 };
-    static const char *const one[] = {"GATEWAY_THREADS", "1", NULL};
     gw_t g;
-    assert_int_equal(gw_start(&g, one), 0);
+    assert_int_equal(gw_start(&g, one_loop), 0);
     fake_delay(PROTO_OP_AUTH_AUTHORIZE, 300);
     static client_t cs[NWAIT];
     long long t0 = now_ms();
-    for (size_t i = 0; i < NWAIT; i++) {
-        cs[i] = (client_t){
-            .port = g.port, .method = "GET", .path = "/api/v1/users/me", .headers = AUTH_USER};
-        assert_int_equal(pthread_create(&cs[i].tid, NULL, client_main, &cs[i]), 0);
-    }
+    start_me_clients(cs, NWAIT, g.port);
     wait_calls(PROTO_OP_AUTH_AUTHORIZE, NWAIT); /* all of them are out at once */
     long long t1 = now_ms();
     resp_t r;
@@ -1288,16 +1295,11 @@ static void test_api_one_loop_keeps_many_backend_calls_in_flight(void **state)
 static void test_api_stop_while_calls_wait_on_a_backend(void **state)
 {
     enum { NWAIT = 6 };
-    static const char *const one[] = {"GATEWAY_THREADS", "1", NULL};
     gw_t g;
-    assert_int_equal(gw_start(&g, one), 0);
+    assert_int_equal(gw_start(&g, one_loop), 0);
     fake_delay(PROTO_OP_AUTH_AUTHORIZE, 4000);
     static client_t cs[NWAIT];
-    for (size_t i = 0; i < NWAIT; i++) {
-        cs[i] = (client_t){
-            .port = g.port, .method = "GET", .path = "/api/v1/users/me", .headers = AUTH_USER};
-        assert_int_equal(pthread_create(&cs[i].tid, NULL, client_main, &cs[i]), 0);
-    }
+    start_me_clients(cs, NWAIT, g.port);
     wait_calls(PROTO_OP_AUTH_AUTHORIZE, NWAIT);
     long long t0 = now_ms();
     gw_stop(&g); /* 1 s of grace, then the calls still out fail */
