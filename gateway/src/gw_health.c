@@ -46,18 +46,25 @@ static bool check_ok(const msgpack_object *checks, const char *key)
     return checks && proto_get_str(checks, key, val, sizeof val) == 0 && strcmp(val, "ok") == 0;
 }
 
+/* storesvc's answer to sys.health: itself, and its own database and
+ * object-store checks. */
+static void read_storesvc(proto_err_t err, const proto_reply_t *rep, gw_health_checks_t *out)
+{
+    out->storesvc = (err == PROTO_OK);
+    if (out->storesvc) {
+        const msgpack_object *checks = proto_map_get(rep->body, "checks");
+        out->database = check_ok(checks, "database");
+        out->objectstore = check_ok(checks, "objectstore");
+    }
+}
+
 static void probe_storesvc(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
 {
     proto_reply_t rep;
     proto_reply_init(&rep);
     proto_err_t err = proto_pool_call(ctx->storesvc, PROTO_OP_SYS_HEALTH, rid, NULL, 0, &rep,
                                       (int)ctx->cfg->health_timeout_ms);
-    out->storesvc = (err == PROTO_OK);
-    if (out->storesvc) {
-        const msgpack_object *checks = proto_map_get(rep.body, "checks");
-        out->database = check_ok(checks, "database");
-        out->objectstore = check_ok(checks, "objectstore");
-    }
+    read_storesvc(err, &rep, out);
     proto_reply_cleanup(&rep);
 }
 
@@ -74,12 +81,7 @@ static int collect_async(const gw_ctx_t *ctx, const char *rid, gw_health_checks_
     if (gw_rpc_call_all(reqs, 2, rid) != 0)
         return -1;
     out->authsvc = reqs[0].err == PROTO_OK;
-    out->storesvc = reqs[1].err == PROTO_OK;
-    if (out->storesvc) {
-        const msgpack_object *checks = proto_map_get(rs.body, "checks");
-        out->database = check_ok(checks, "database");
-        out->objectstore = check_ok(checks, "objectstore");
-    }
+    read_storesvc(reqs[1].err, &rs, out);
     proto_reply_cleanup(&ra);
     proto_reply_cleanup(&rs);
     return 0;

@@ -836,7 +836,6 @@ static void slow_cancel(void *arg, gw_slow_why_t why)
  * resuming one that is not suspended is undefined in libmicrohttpd. */
 static enum MHD_Result start_slow(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
 {
-    r->job.conn = conn;
     atomic_store_explicit(&r->slow, SLOW_RUNNING, memory_order_relaxed);
     MHD_suspend_connection(conn);
     if (gw_slow_submit(self->slow, slow_run, slow_cancel, r) != 0) {
@@ -1242,7 +1241,7 @@ static void *shard_loop(void *arg)
         if (items[1].revents & ZMQ_POLLIN)
             take_inbox(sh);
         if (sh->rpc)
-            gw_rpc_process(sh->rpc, items + 2, n - 2);
+            gw_rpc_process(sh->rpc);
         sh->kick = false;
         MHD_run(sh->d);
     }

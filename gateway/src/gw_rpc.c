@@ -22,6 +22,7 @@ typedef struct {
     void *sock;
     const proto_pool_t *pool;
     int timeout_ms;
+    int unsent; /* calls in flight on this link that no peer has taken yet */
 } gw_link_t;
 
 typedef struct rpc_call {
@@ -77,7 +78,7 @@ int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, 
     void *sock = proto_dealer_new(self->zctx, endpoints, &self->lim);
     if (!sock)
         return -1;
-    self->links[self->nlinks++] = (gw_link_t){sock, pool, timeout_ms};
+    self->links[self->nlinks++] = (gw_link_t){sock, pool, timeout_ms, 0};
     return 0;
 }
 
@@ -110,6 +111,8 @@ static void list_add(gw_rpc_t *self, rpc_call_t *c)
         self->head->prev = c;
     self->head = c;
     self->pending++;
+    if (!c->sent)
+        c->link->unsent++;
 }
 
 static void list_del(gw_rpc_t *self, rpc_call_t *c)
@@ -122,6 +125,16 @@ static void list_del(gw_rpc_t *self, rpc_call_t *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     self->pending--;
+    if (!c->sent)
+        c->link->unsent--;
+}
+
+/* c->sent, keeping its link's count of unsent calls (c is in the list). */
+static void mark_sent(rpc_call_t *c, bool sent)
+{
+    if (c->sent != sent)
+        c->link->unsent += sent ? -1 : 1;
+    c->sent = sent;
 }
 
 /* The call is over (reply or error in c->reply): its coroutine goes on. */
@@ -165,7 +178,7 @@ static void start(gw_rpc_t *self, rpc_call_t *c)
     c->tag = ++self->next_tag;
     c->deadline = now_ms() + c->timeout_ms;
     int rc = try_send(c);
-    c->sent = rc == 1;
+    mark_sent(c, rc == 1);
     if (rc < 0)
         fail(self, c, "no service reachable");
 }
@@ -231,20 +244,25 @@ int gw_rpc_items(gw_rpc_t *self, zmq_pollitem_t *items, int cap)
 {
     int n = 0;
     for (int i = 0; i < self->nlinks && n < cap; i++) {
-        short ev = ZMQ_POLLIN;
-        for (rpc_call_t *c = self->head; c; c = c->next)
-            if (c->link == &self->links[i] && !c->sent) {
-                ev |= ZMQ_POLLOUT;
-                break;
-            }
+        short ev = self->links[i].unsent > 0 ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN;
         items[n++] = (zmq_pollitem_t){.socket = self->links[i].sock, .events = ev};
     }
     return n;
 }
 
-/* Sends the calls that waited for a peer; returns whether one went out. */
+static bool any_unsent(const gw_rpc_t *self)
+{
+    for (int i = 0; i < self->nlinks; i++)
+        if (self->links[i].unsent > 0)
+            return true;
+    return false;
+}
+
+/* Sends the calls that waited for a peer. */
 static void send_waiting(gw_rpc_t *self)
 {
+    if (!any_unsent(self))
+        return; /* the usual case: no walk of the list */
     for (rpc_call_t *c = self->head; c; c = c->next) {
         if (c->sent)
             continue;
@@ -253,7 +271,7 @@ static void send_waiting(gw_rpc_t *self)
             fail(self, c, "no service reachable");
             return; /* the list changed; the next round goes on */
         }
-        c->sent = rc == 1;
+        mark_sent(c, rc == 1);
     }
 }
 
@@ -276,9 +294,8 @@ static bool expire_one(gw_rpc_t *self, long long now)
     return false;
 }
 
-void gw_rpc_process(gw_rpc_t *self, const zmq_pollitem_t *items, int n)
+void gw_rpc_process(gw_rpc_t *self)
 {
-    (void)items, (void)n; /* every link is drained: replies are never left behind */
     for (int i = 0; i < self->nlinks; i++)
         while (take_one(self, &self->links[i]) == 1) {
         }
@@ -352,24 +369,6 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
     return 0;
 }
 
-proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
-                        size_t body_len, proto_reply_t *reply, int timeout_ms)
-{
-    gw_rpc_t *self = tls_rpc;
-    gw_link_t *link = self && gw_coro_current() ? find_link(self, pool) : NULL;
-    if (!link)
-        return proto_pool_call(pool, op, rid, body, body_len, reply, timeout_ms);
-    rpc_call_t c;
-    if (call_init(self, &c, link, op, rid, body, body_len, reply, timeout_ms) != 0)
-        return reply->err;
-    list_add(self, &c);
-    start(self, &c);
-    while (!c.done)
-        gw_coro_yield(); /* the loop resumes us when the call is over */
-    zmq_msg_close(&c.req);
-    return reply->err;
-}
-
 #define CALL_ALL_MAX 8
 
 int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
@@ -400,4 +399,13 @@ int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
         reqs[i].err = reqs[i].reply->err;
     }
     return 0;
+}
+
+proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
+                        size_t body_len, proto_reply_t *reply, int timeout_ms)
+{
+    gw_rpc_req_t one = {pool, op, body, body_len, timeout_ms, reply, PROTO_OK};
+    if (gw_rpc_call_all(&one, 1, rid) != 0) /* not on a loop's coroutine: block */
+        return proto_pool_call(pool, op, rid, body, body_len, reply, timeout_ms);
+    return one.err;
 }

@@ -49,10 +49,10 @@ void gw_rpc_attach(gw_rpc_t *self);
  * a call waits for a peer to take it. Returns how many were written. */
 int gw_rpc_items(gw_rpc_t *self, zmq_pollitem_t *items, int cap);
 
-/* After zmq_poll on those items: takes the replies that came (resuming
+/* After zmq_poll on those items: takes every reply that came (resuming
  * their coroutines), sends what waited for a peer and expires overdue
  * calls. Safe to call with nothing ready. */
-void gw_rpc_process(gw_rpc_t *self, const zmq_pollitem_t *items, int n);
+void gw_rpc_process(gw_rpc_t *self);
 
 /* Milliseconds until the nearest call deadline (0 when one has passed),
  * -1 when no call is waiting. */

@@ -226,7 +226,7 @@ static void drive(job_t *jobs, int n, int max_ms)
         int k = gw_rpc_items(g_loop.rpc, items, GW_RPC_LINKS_MAX);
         long t = gw_rpc_timeout_ms(g_loop.rpc);
         zmq_poll(items, k, t < 0 || t > 20 ? 20 : t);
-        gw_rpc_process(g_loop.rpc, items, k);
+        gw_rpc_process(g_loop.rpc);
     }
 }
 
@@ -386,7 +386,7 @@ static void test_rpc_no_peer_is_unavailable_at_the_deadline(void **state)
         int k = gw_rpc_items(lonely, items, GW_RPC_LINKS_MAX);
         assert_true(items[0].events & ZMQ_POLLOUT); /* it waits for a peer */
         zmq_poll(items, k, 20);
-        gw_rpc_process(lonely, items, k);
+        gw_rpc_process(lonely);
     }
     assert_true(j.done);
     assert_int_equal(j.err, PROTO_ERR_UNAVAILABLE);
