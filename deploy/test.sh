@@ -16,7 +16,7 @@
 # counting unit tests (ctest) and integration tests (pytest) of both builds;
 # a failed build or a step that hit its time limit counts as one failure.
 #
-#   6. fuzz         tests/fuzz/fuzz_codec (clang, libFuzzer) for RESTC_FUZZ_SECONDS
+#   6. fuzz         tests/fuzz/fuzz_codec and fuzz_h1 (clang, libFuzzer), RESTC_FUZZ_SECONDS each
 #
 # Knobs: RESTC_TEST_JOBS (default: nproc), RESTC_SKIP_ASAN=1,
 # RESTC_SKIP_INTEGRATION=1, RESTC_FUZZ_SECONDS (30; 0 skips),
@@ -170,32 +170,38 @@ elif build_tree asan build-asan -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
   integration_tests asan build-asan "ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks:abort_on_error=0}"
 fi
 
-# Fuzz smoke: the codec fuzzer (clang, libFuzzer + ASan + UBSan) for
-# RESTC_FUZZ_SECONDS (default 30; 0 skips) from the seed corpus. A crash
-# counts as a failure; the crashing input is kept in build-fuzz/.
+# Fuzz smoke: each libFuzzer target (clang, libFuzzer + ASan + UBSan) for
+# RESTC_FUZZ_SECONDS (default 30; 0 skips) from its seed corpus: fuzz_codec
+# (the wire codec) and fuzz_h1 (HTTP request heads and chunked bodies). A
+# crash counts as a failure; the crashing input is kept in build-fuzz/.
+FUZZ_TARGETS=(codec h1)
 fuzz_smoke() {
-  local secs=${RESTC_FUZZ_SECONDS:-30} work t=$SECONDS
+  local secs=${RESTC_FUZZ_SECONDS:-30} work t=$SECONDS name
   if [[ "$secs" == 0 ]]; then
     note "fuzz skipped (RESTC_FUZZ_SECONDS=0)"
     return 0
   fi
-  say "fuzz: fuzz_codec for ${secs}s"
+  say "fuzz: ${FUZZ_TARGETS[*]} for ${secs}s each"
   if ! run_step configure-fuzz 600 cmake -S . -B build-fuzz -DFUZZ=ON -DCMAKE_C_COMPILER=clang \
-    -DBUILD_TESTING=OFF || ! run_step build-fuzz 1200 cmake --build build-fuzz -j "$JOBS" --target fuzz_codec; then
+    -DBUILD_TESTING=OFF || ! run_step build-fuzz 1200 cmake --build build-fuzz -j "$JOBS" \
+    --target "${FUZZ_TARGETS[@]/#/fuzz_}"; then
     note "fuzz build FAILED"
     failed=$((failed + 1))
     return 1
   fi
-  work=$(mktemp -d /tmp/restc-fuzz.XXXXXX) # the first corpus dir is written to
-  if run_step fuzz $((secs + 120)) build-fuzz/tests/fuzz/fuzz_codec -max_total_time="$secs" \
-    -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ "$work" tests/fuzz/corpus/codec; then
-    passed=$((passed + 1))
-    note "fuzz ok ($(grep -Eo 'Done [0-9]+ runs' "$STEPLOG/fuzz.log" | tail -n 1), $(elapsed "$t"))"
-  else
-    failed=$((failed + 1))
-    note "fuzz FAILED (input kept under build-fuzz/)"
-  fi
-  rm -rf "$work"
+  for name in "${FUZZ_TARGETS[@]}"; do
+    t=$SECONDS
+    work=$(mktemp -d /tmp/restc-fuzz.XXXXXX) # the first corpus dir is written to
+    if run_step "fuzz-$name" $((secs + 120)) "build-fuzz/tests/fuzz/fuzz_$name" -max_total_time="$secs" \
+      -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ "$work" "tests/fuzz/corpus/$name"; then
+      passed=$((passed + 1))
+      note "fuzz_$name ok ($(grep -Eo 'Done [0-9]+ runs' "$STEPLOG/fuzz-$name.log" | tail -n 1), $(elapsed "$t"))"
+    else
+      failed=$((failed + 1))
+      note "fuzz_$name FAILED (input kept under build-fuzz/)"
+    fi
+    rm -rf "$work"
+  done
 }
 fuzz_smoke
 

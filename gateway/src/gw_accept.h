@@ -1,14 +1,13 @@
 /*
  * gw_accept: the gateway's listening socket and the thread that accepts on it.
  *
- * Each accepted connection goes to a callback: gw_http hands it, with
- * MHD_add_connection, to the one-thread libmicrohttpd daemon that has the
- * fewest connections. libmicrohttpd's own thread pool does not balance: with
- * epoll, whichever pool thread wakes first accepts up to ten connections in a
- * row, and a burst of 64 keep-alive connections was seen landing 33 on one
- * thread and none on seven others; every request on that thread queued
- * behind 32 others (p99 6 x p50). MHD_add_connection on a pool picks the
- * thread by descriptor number, which is no better than random.
+ * Each accepted connection goes to a callback: gw_http hands it to the
+ * event loop that has the fewest connections. Letting every loop accept on
+ * a shared socket does not balance: with epoll, whichever thread wakes
+ * first accepts up to ten connections in a row, and a burst of 64
+ * keep-alive connections was seen landing 33 on one thread and none on
+ * seven others; every request on that thread queued behind 32 others (p99
+ * 6 x p50).
  *
  * Stopping: gw_accept_pause ends the thread (no more connections are taken;
  * the socket stays open so late connects wait in the backlog rather than
@@ -23,7 +22,7 @@
 typedef struct gw_accept gw_accept_t;
 
 /* Takes ownership of `fd` (non-blocking, close-on-exec): handed over, the
- * callback must close it whatever happens (MHD_add_connection does). */
+ * callback must close it whatever happens. */
 typedef void (*gw_accept_fn)(void *arg, int fd, const struct sockaddr *peer, socklen_t len);
 
 /* Binds and listens on `addr` (SO_REUSEADDR; IPv6 sockets IPv6 only).

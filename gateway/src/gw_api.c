@@ -289,6 +289,17 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
     return rc;
 }
 
+int gw_api_rate_anonymous(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    const gw_kv_t kv[] = {{"client_ip", req->client_ip, false, 0}};
+    proto_reply_t rep;
+    if (call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv, 1, &rep, reply) !=
+        0)
+        return -1;
+    proto_reply_cleanup(&rep);
+    return 0;
+}
+
 /* ---- the generic handler ---- */
 
 static bool id_ok(const char *v)

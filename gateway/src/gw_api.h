@@ -80,6 +80,13 @@ extern const gw_key_t gw_shape_login[];     /* the browser shape: no refresh tok
 int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *permission,
                      gw_principal_t *out, gw_reply_t *reply);
 
+/* Counts an anonymous request from req->client_ip with the API rate
+ * limiter (auth.authorize without credential or permission), for public
+ * routes whose handler does not call authsvc. Returns 0 with the limiter
+ * state in reply->rate, or -1 with the problem in `reply` (rate_limited,
+ * or unavailable when authsvc cannot be asked). */
+int gw_api_rate_anonymous(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
+
 /* Calls `op` on `svc` with a body of the members of `fields` (an object or
  * NULL) and the pairs of `kv`. Returns 0 with `*out` the reply body as a
  * new JSON object without its "rate" (which goes to reply->rate), or -1

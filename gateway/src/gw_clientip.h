@@ -68,8 +68,7 @@ int gw_clientip_normalise(const char *ip, char *out, size_t cap);
  *    X-Real-IP if it is a valid address, else the peer.
  * `xff` must be the whole field: when a request carries several
  * X-Forwarded-For lines, join them in order with "," first (a proxy that adds
- * its own line leaves the client's line first, and libmicrohttpd's
- * MHD_lookup_connection_value returns only the first line).
+ * its own line leaves the client's line first).
  * The result is canonical text (see gw_clientip_normalise) in out[cap];
  * cap >= GW_CLIENTIP_LEN always suffices. Returns 0, or -1 if `peer_ip` is
  * invalid or `out` too small (then out is "" when cap > 0). */

@@ -21,7 +21,7 @@ typedef struct {
     char *bind;               /* GATEWAY_BIND "host:port" */
     char *authsvc_endpoints;  /* AUTHSVC_ENDPOINTS */
     char *storesvc_endpoints; /* STORESVC_ENDPOINTS */
-    long threads;             /* GATEWAY_THREADS: event-loop threads (one MHD daemon each) */
+    long threads;             /* GATEWAY_THREADS: event-loop threads */
     long max_connections;     /* GATEWAY_MAX_CONNECTIONS */
     long max_connections_per_ip;
     long connection_timeout_s; /* inactivity timeout */

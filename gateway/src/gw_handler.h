@@ -5,9 +5,9 @@
  * for protected routes the principal authsvc vouched for), a reply out (a
  * JSON body with a status, or an error code that gw_http turns into problem
  * JSON, plus the rate-limit state and cookie that become headers). They
- * never touch libmicrohttpd, so gw_http may run them on an HTTP thread or
+ * never touch a connection, so gw_http may run them on an event loop or
  * on a slow-lane worker (gw_slow) alike: everything a request points to is
- * owned by the gateway's request context, not by libmicrohttpd.
+ * owned by the gateway's request context, not by the connection's buffer.
  */
 #ifndef GW_HANDLER_H
 #define GW_HANDLER_H

@@ -1,74 +1,80 @@
 /*
- * gw_http: the libmicrohttpd server. The request life cycle is:
+ * gw_http: the HTTP/1.1 server (see gw_http.h). A connection goes through
  *
- *   URI callback      -> request context: start time, deadline, request id
- *   first call        -> bounds and framing checks, route match, media type,
- *                        declared length, client IP; any error is kept as
- *                        "pending"
- *   body calls        -> bounded accumulation (JSON routes) or discarding
- *   last call         -> pending error, CORS preflight, or auth.authorize
- *                        (protected routes) + parse + field check + handler
- *   completed         -> one access-log line, context freed
+ *   HEAD      bytes are read into its buffer until a whole request head is
+ *             in (gw_h1_head_end); the head is copied into the request
+ *             context, parsed (gw_h1) and checked (prechecks below)
+ *   CONTINUE  "100 Continue" is being sent (the client asked for it)
+ *   BODY      the body is read: kept (JSON routes, MAX_JSON_BYTES) or
+ *             dropped, by Content-Length or chunked (gw_chunked)
+ *   WORK      the request runs on a coroutine of the loop (gw_coro) or on
+ *             the slow pool (gw_slow); nothing is read meanwhile
+ *   WRITE     the response is being sent; then HEAD again (keep-alive;
+ *             pipelined bytes already read start the next request) or
+ *   LINGER    after a response that closes the connection: our side is
+ *             shut down and the client's unread input drained for at most
+ *             GW_LINGER_MS / GW_DISCARD_MAX, so that closing does not reset
+ *             the connection before the client has read the answer.
  *
- * Threads: GATEWAY_THREADS event loops, each driving one libmicrohttpd
- * daemon in external-poll mode (shard_loop) together with its own backend
- * sockets (gw_rpc). The work of a request (authorise, body, handler) runs
- * on a coroutine of its loop (gw_coro); a backend call sends a tagged
- * request and yields, the connection is suspended, and the loop serves
- * other connections until the reply (or the deadline) resumes the
- * coroutine, which resumes the connection; the access-handler call that
- * follows answers. So a loop thread never sleeps on a backend, and the
- * number of threads does not bound the requests in flight.
+ * Every refusal (malformed head, too large, bad framing, a request that
+ * trickles past GATEWAY_REQUEST_TIMEOUT_SECONDS) is an ordinary response
+ * built like any other, so it carries problem JSON, X-Request-ID and the
+ * security headers, and is counted in the access log.
  *
- * Slow routes (route->slow: their op hashes a password) never run their
- * handler on a loop thread. The last call copies what the handler needs
- * into the request context (gw_job_t), suspends the connection and hands
- * the job to the slow pool (gw_slow); the pool thread runs the handler,
- * stores the reply, marks the job done and resumes the connection, and the
- * access-handler call that follows the resume queues the stored reply. A
- * full pool answers 503 the same way (resumed at once). Suspended
- * connections have no deadline (disarmed before any handler) and
- * libmicrohttpd does not time them out; gw_http_stop stops the pool (queued
- * jobs answered 503, running ones finished, every connection resumed)
- * before it stops libmicrohttpd, which must never see a suspended
- * connection at stop.
- *
- * Why the split: libmicrohttpd 0.9.75 closes the connection when a response
- * is queued in the first call, so only errors that must not read a body
- * (oversized Content-Length, ambiguous framing) are answered there.
- * libmicrohttpd also resolves a duplicated Content-Length to the first one and
- * lets Transfer-Encoding win over Content-Length; both are rejected here.
+ * Threads: gw_accept accepts and hands each connection to the loop with
+ * the fewest (its inbox, an eventfd). A loop polls its epoll set (edge-
+ * triggered: a connection remembers whether it is readable / writable),
+ * its inbox and its backend sockets (gw_rpc) together. The work of a
+ * request (authorise, body, handler) runs on a coroutine; a backend call
+ * yields and the loop serves other connections until the reply (or the
+ * deadline) resumes it; the finished request goes on the loop's ready
+ * list and is answered there. Slow routes (their op hashes a password) run
+ * on the slow pool; a pool thread that finishes puts the request on the
+ * loop's done list and wakes the loop. Deadlines are checked every
+ * GW_SWEEP_MS by the loop itself.
  */
 #include "gw_http.h"
+#include "gw_access.h"
 #include "gw_accept.h"
 #include "gw_api.h"
+#include "gw_chunked.h"
 #include "gw_clientip.h"
+#include "gw_cookie.h"
 #include "gw_coro.h"
+#include "gw_h1.h"
 #include "gw_headers.h"
 #include "gw_iplimit.h"
+#include "gw_origin.h"
+#include "gw_out.h"
 #include "gw_problem.h"
-#include "gw_reaper.h"
 #include "gw_rpc.h"
 #include "gw_slow.h"
-#include "rt_uuid.h"
 #include "rt_log.h"
+#include "rt_uuid.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#define EVENTS_MAX 128 /* epoll events taken per loop turn */
+
+typedef struct gw_conn gw_conn_t;
+typedef struct gw_req gw_req_t;
+typedef struct gw_shard gw_shard_t;
 
 /* A connection accepted by gw_accept, waiting for its shard's loop. */
 typedef struct {
@@ -77,28 +83,27 @@ typedef struct {
     socklen_t len;
 } gw_handoff_t;
 
-/* One libmicrohttpd daemon driven by one event-loop thread: each
- * connection lives on the shard that had the fewest when it was accepted
- * (see gw_accept.h). The loop polls the daemon's epoll descriptor, its
- * inbox and its backend sockets (gw_rpc) together. */
-typedef struct {
+/* One event loop: its connections, its backend sockets, its inboxes. */
+struct gw_shard {
     gw_http_t *http;
-    struct MHD_Daemon *d;
     atomic_int conns; /* counted when handed over, uncounted when closed */
     gw_rpc_t *rpc;    /* NULL: backend calls block the loop (no ZeroMQ context given) */
     pthread_t thread;
     bool thread_started;
     atomic_bool quit;
-    int wake_fd; /* eventfd: the inbox has connections, or quit was set */
-    int epfd;    /* the daemon's epoll descriptor, polled by the loop */
+    int wake_fd; /* eventfd: the inbox or the done list has something, or quit was set */
+    int epfd;
     pthread_mutex_t mu;
     gw_handoff_t inbox[GW_INBOX_MAX]; /* guarded by mu */
     size_t ninbox;
-    bool kick; /* the loop resumed a connection itself: run the daemon again at once */
-} gw_shard_t;
-
-/* The shard whose loop runs on this thread, NULL on other threads. */
-static _Thread_local gw_shard_t *tls_shard;
+    gw_req_t *done; /* slow requests finished by the pool; guarded by mu */
+    /* Loop thread only: */
+    gw_conn_t *all;   /* every open connection */
+    gw_conn_t *ready; /* connections whose request finished its work */
+    uint64_t next_sweep_ns;
+    time_t date_s;
+    char date[40]; /* the Date header value for date_s */
+};
 
 struct gw_http {
     gw_http_options_t opt;
@@ -107,43 +112,35 @@ struct gw_http {
     size_t ninit;           /* shards whose wake_fd and mutex exist */
     atomic_uint next_shard; /* where the least-loaded search starts: ties rotate */
     gw_iplimit_t *iplimit;  /* GATEWAY_MAX_CONNECTIONS_PER_IP over all shards */
-    gw_reaper_t *reaper;    /* absolute deadlines (header and body trickle) */
     gw_slow_t *slow;        /* runs the handlers of slow routes */
     gw_accept_t *acceptor;  /* owns the listening socket */
     char *origins[GW_CORS_ORIGINS_MAX];
     size_t norigins;
     atomic_int in_flight;
     atomic_bool stopping;
-    atomic_bool running; /* MHD messages are warnings until the daemon runs */
+    atomic_bool running;
     uint16_t port;
 };
 
-/* What the first call learns from the request headers in one pass. */
+/* What the prechecks learn from the request header fields in one pass.
+ * Pointers borrow from the request's copy of its head. */
 typedef struct {
-    size_t bytes;
-    int cl_count, te_count;
-    bool te_chunked;
-    uint64_t content_length;
-    const char *content_type; /* borrowed from libmicrohttpd for the request */
-    const char *origin;
-    const char *acr_method; /* Access-Control-Request-Method */
-    const char *authorization;
-    int authz_count;
-    const char *user_agent;
+    int cl_count, te_count, host_count, authz_count;
+    bool cl_bad, cl_huge, te_chunked, expect_continue, conn_close, conn_keep_alive;
+    unsigned long long content_length;
+    const char *content_type, *origin, *acr_method, *authorization, *user_agent, *host, *fetch_site;
 } gw_hdrs_t;
 
-/* Everything a handler reads, owned by the request context (never by
- * libmicrohttpd), so that it may run on a slow-pool thread while the
- * connection is suspended. */
+/* Everything a handler reads, owned by the request context, so that it may
+ * run on a slow-pool thread while the loop goes on. */
 typedef struct {
     gw_request_t req;
     gw_reply_t reply;
     gw_principal_t principal;
     json_t *body;
     char *path, *bearer, *user_agent, *cookies;
-    struct MHD_Connection *conn; /* the connection, for suspending and resuming it */
-    int out;                     /* OUT_*: how the work before the answer ended */
-    proto_err_t out_err;         /* OUT_PROBLEM: the problem, its detail and errors */
+    int out;             /* OUT_*: how the work before the answer ended */
+    proto_err_t out_err; /* OUT_PROBLEM: the problem, its detail and errors */
     const char *out_detail;
     json_t *out_errors;
 } gw_job_t;
@@ -151,51 +148,78 @@ typedef struct {
 /* Where a slow request is; only the pool thread moves RUNNING to DONE. */
 enum { SLOW_NONE, SLOW_RUNNING, SLOW_DONE };
 
-/* Where the work before the answer is (loop thread only): running on a
- * coroutine that waits for a backend (the connection is suspended), or done. */
+/* Where the work before the answer is (loop thread only). */
 enum { FAST_NONE, FAST_RUNNING, FAST_DONE };
 
-/* How it ended: the reply in job.reply, a problem (job.out_*), or a slow
- * route whose handler goes to the slow pool. */
+/* How the work ended: the reply in job.reply, a problem (job.out_*), or a
+ * slow route whose handler goes to the slow pool. */
 enum { OUT_REPLY, OUT_PROBLEM, OUT_SLOW };
 
-typedef struct {
+struct gw_req {
     gw_http_t *http;
-    gw_shard_t *shard;      /* whose loop drives the connection */
-    gw_reaper_slot_t *slot; /* the connection's deadline; may be NULL */
-    uint64_t start_ns, deadline_ns;
+    gw_conn_t *conn;
+    gw_req_t *done_next; /* on the shard's done list */
+    uint64_t start_ns;
     char rid[RT_UUID_BUF];
-    char peer[GW_IP_MAX];           /* the TCP peer */
     char client_ip[GW_IP_MAX];      /* resolved through LOGIN_TRUSTED_PROXY_IPS */
-    char *query;                    /* raw query string, NULL when none */
     char method[16];                /* for the log, sanitised */
-    char path[GW_LOG_PATH_MAX + 1]; /* for the log, sanitised */
-    const char *url, *mhd_method;   /* borrowed from libmicrohttpd */
-    bool started, uri_too_long, preflight, dropped;
-    int status;
+    char path[GW_LOG_PATH_MAX + 1]; /* for the log, sanitised, no query */
+    const char *verb, *url;         /* the parsed request line, in raw */
+    int minor;
+    bool head_only;   /* HEAD: the response goes without its body */
+    bool preflight;   /* OPTIONS on a known path */
+    bool close_after; /* the connection cannot carry another request */
+    bool timed_out;
+    int status; /* of the response queued, 0 before */
     gw_hdrs_t hdrs;
     gw_match_result_t mres;
     gw_match_t match;
     proto_err_t pending; /* error decided before the handler; PROTO_OK if none */
     const char *pending_detail;
+    char *query; /* raw query string, NULL when none */
     char *body;
     size_t body_len, body_cap, discarded;
+    unsigned long long body_left; /* Content-Length bytes still to come */
+    bool chunked;
+    gw_chunked_t chunk;
     gw_job_t job;
-    atomic_int slow;     /* SLOW_* */
-    int fast;            /* FAST_* */
-    bool fast_suspended; /* the connection was suspended while the work waited */
-} gw_req_t;
+    atomic_int slow; /* SLOW_* */
+    int fast;        /* FAST_* */
+    bool fast_suspended;
+    size_t raw_len;
+    char raw[]; /* a copy of the request head, parsed in place */
+};
 
-/* A reply ready to be queued; `body` is heap memory handed to libmicrohttpd. */
-typedef struct {
-    int status;
-    const char *ctype;
-    char *body;
-    size_t len;
-    const char *allow;
-    const gw_reply_t *reply; /* its rate-limit, challenge and cookie headers; may be NULL */
-    bool preflight;
-} gw_out_t;
+enum { C_HEAD, C_CONTINUE, C_BODY, C_WORK, C_WRITE, C_LINGER };
+
+/* What a step of a connection's state machine left: wait for an event, go
+ * on with the next state, or the connection is gone (freed). */
+typedef enum { ST_WAIT, ST_NEXT, ST_GONE } step_t;
+
+struct gw_conn {
+    gw_shard_t *sh;
+    gw_conn_t *prev, *next; /* sh->all */
+    gw_conn_t *ready_next;  /* sh->ready */
+    bool in_ready;
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char peer[GW_IP_MAX];
+    int state;
+    bool readable, writable, rd_eof, keep_alive;
+    uint64_t io_ns;           /* last progress in either direction */
+    uint64_t req_deadline_ns; /* the request being received must be in by then; 0: none */
+    uint64_t linger_until_ns;
+    size_t lingered;
+    size_t rlen, rpos, scanned; /* rbuf[rpos .. rlen) not yet consumed */
+    gw_req_t *req;
+    /* The response being sent: out.buf, then obody (heap, owned). */
+    char *obody;
+    size_t obody_len, ooff;
+    bool interim; /* what is being sent is "100 Continue" */
+    gw_out_head_t out;
+    char rbuf[GW_READ_BUF];
+};
 
 static const struct {
     const char *name, *value;
@@ -210,7 +234,9 @@ static const struct {
 #define CORS_ALLOW_HEADERS "Authorization, Content-Type, X-API-Key"
 #define CORS_EXPOSE_HEADERS                                                                        \
     "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
-#define HSTS_VALUE "max-age=31536000; includeSubDomains"
+#define HSTS_VALUE     "max-age=31536000; includeSubDomains"
+#define CONTINUE_LINE  "HTTP/1.1 100 Continue\r\n\r\n"
+#define DETAIL_TIMEOUT "The request was not received in time"
 
 static uint64_t now_ns(void)
 {
@@ -219,27 +245,15 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Copies at most `n` bytes of `src`, printable ASCII only, so log lines stay
- * valid JSON and single-line. */
-static void copy_sanitised(char *dst, size_t cap, const char *src, size_t n)
+static uint64_t secs_ns(long s)
 {
-    size_t i = 0;
-    for (; src && i < n && src[i] && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    dst[i] = '\0';
+    return (uint64_t)s * 1000000000u;
 }
 
 /* The TCP peer; IPv4-mapped IPv6 addresses count as IPv4. */
-static void peer_ip(struct MHD_Connection *conn, char *out, size_t cap)
+static void peer_ip(const struct sockaddr *sa, char *out, size_t cap)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(out, cap, "unknown");
-    if (!ci || !ci->client_addr)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
                   (socklen_t)cap);
@@ -252,34 +266,48 @@ static void peer_ip(struct MHD_Connection *conn, char *out, size_t cap)
     }
 }
 
-static gw_shard_t *shard_of(gw_http_t *self, struct MHD_Connection *conn)
+static void wake(gw_shard_t *sh)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
-    for (size_t i = 0; ci && i < self->nshards; i++)
-        if (self->shards[i].d == ci->daemon)
-            return &self->shards[i];
-    return NULL;
+    uint64_t one = 1;
+    if (write(sh->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        rt_warn(NULL, "cannot wake an HTTP loop: %s", strerror(errno));
 }
 
-static gw_req_t *req_new(gw_http_t *self, struct MHD_Connection *conn)
+/* ---- request contexts ---- */
+
+/* Method and path for the log from a head that may not parse. */
+static void log_names(gw_req_t *r)
 {
-    gw_req_t *r = calloc(1, sizeof *r);
+    const char *p = r->raw;
+    const char *end = r->raw + r->raw_len;
+    while (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+        p += 2;
+    size_t ml = strcspn(p, " \r\n");
+    gw_access_sanitise(r->method, sizeof r->method, p, ml);
+    const char *t = p + ml + (p[ml] == ' ');
+    gw_access_sanitise(r->path, sizeof r->path, t, strcspn(t, " ?#\r\n"));
+}
+
+/* A request context with a copy of the head at head[0 .. len). */
+static gw_req_t *req_new(gw_conn_t *c, const char *head, size_t len)
+{
+    gw_http_t *self = c->sh->http;
+    gw_req_t *r = calloc(1, sizeof *r + len + 1);
     if (!r)
         return NULL;
     r->http = self;
+    r->conn = c;
     r->start_ns = now_ns();
-    r->deadline_ns = r->start_ns + (uint64_t)self->opt.cfg->request_timeout_s * 1000000000u;
     r->pending = PROTO_OK;
+    r->mres = GW_MATCH_NOT_FOUND; /* until the route check says otherwise */
+    r->minor = 1;
     rt_uuid_v4(r->rid);
-    peer_ip(conn, r->peer, sizeof r->peer);
-    memcpy(r->client_ip, r->peer, sizeof r->client_ip);
+    memcpy(r->client_ip, c->peer, sizeof r->client_ip);
+    memcpy(r->raw, head, len);
+    r->raw_len = len;
+    log_names(r);
     gw_reply_init(&r->job.reply);
     atomic_init(&r->slow, SLOW_NONE);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    r->slot = ci ? ci->socket_context : NULL;
-    r->shard = shard_of(self, conn);
-    gw_reaper_arm(self->reaper, r->slot, r->deadline_ns);
     atomic_fetch_add(&self->in_flight, 1);
     return r;
 }
@@ -302,161 +330,254 @@ static void req_free(gw_req_t *r)
     free(r);
 }
 
-/* ---- headers of the reply ---- */
-
-static const char *allowed_origin(const gw_http_t *self, const char *origin)
+static void log_request(const gw_conn_t *c, const gw_req_t *r, const char *outcome)
 {
-    for (size_t i = 0; origin && i < self->norigins; i++) {
-        if (strcasecmp(origin, self->origins[i]) == 0)
-            return self->origins[i];
-    }
-    return NULL;
+    gw_access_t a = {.rid = r->rid,
+                     .method = r->method,
+                     .path = r->path,
+                     .status = r->status,
+                     .duration_ms = (double)(now_ns() - r->start_ns) / 1e6,
+                     .client_ip = r->client_ip,
+                     .peer = c->peer,
+                     .outcome = r->timed_out ? "deadline" : outcome};
+    gw_access_log(&a);
 }
 
-static int add_cors(gw_http_t *self, const gw_req_t *r, struct MHD_Response *resp,
-                    const gw_out_t *o)
+/* ---- response heads ---- */
+
+static const char *http_date(gw_shard_t *sh)
 {
-    int ok = MHD_YES;
+    time_t t = time(NULL);
+    if (t != sh->date_s) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(sh->date, sizeof sh->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        sh->date_s = t;
+    }
+    return sh->date;
+}
+
+/* What a response is made of besides its head's standard lines. */
+typedef struct {
+    int status;
+    const char *ctype;
+    char *body; /* heap, handed over */
+    size_t len;
+    const char *allow;
+    const gw_reply_t *reply; /* its rate-limit, challenge and cookie headers; may be NULL */
+    bool preflight;
+} gw_resp_t;
+
+static void add_cors(gw_http_t *self, const gw_req_t *r, gw_out_head_t *h, const gw_resp_t *o)
+{
     if (self->norigins > 0 && r->hdrs.origin)
-        ok &= MHD_add_response_header(resp, "Vary", "Origin");
-    const char *origin = allowed_origin(self, r->hdrs.origin);
+        gw_out_add(h, "Vary", "Origin");
+    const char *origin = gw_origin_listed(r->hdrs.origin, self->origins, self->norigins);
     if (!origin)
-        return ok;
-    ok &= MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-    ok &= MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+        return;
+    gw_out_add(h, "Access-Control-Allow-Origin", origin);
+    gw_out_add(h, "Access-Control-Allow-Credentials", "true");
     if (o->preflight) {
-        ok &= MHD_add_response_header(resp, "Access-Control-Allow-Methods", r->match.allow);
-        ok &= MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
-        ok &= MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+        gw_out_add(h, "Access-Control-Allow-Methods", r->match.allow);
+        gw_out_add(h, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        gw_out_add(h, "Access-Control-Max-Age", "600");
     } else {
-        ok &= MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+        gw_out_add(h, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
     }
-    return ok;
 }
 
-static int add_headers(gw_http_t *self, const gw_req_t *r, struct MHD_Response *resp,
-                       const gw_out_t *o)
+static void add_headers(gw_conn_t *c, const gw_req_t *r, gw_out_head_t *h, const gw_resp_t *o)
 {
-    int ok = MHD_add_response_header(resp, "X-Request-ID", r->rid);
+    gw_http_t *self = c->sh->http;
+    gw_out_start(h, o->status);
+    gw_out_add(h, "Date", http_date(c->sh));
+    gw_out_add(h, "X-Request-ID", r->rid);
     for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
-        ok &= MHD_add_response_header(resp, security_headers[i].name, security_headers[i].value);
-    if (r->url && strncmp(r->url, "/api/", 5) == 0)
-        ok &= MHD_add_response_header(resp, "Cache-Control", "no-store");
+        gw_out_add(h, security_headers[i].name, security_headers[i].value);
+    /* Every /api/ answer, and every refusal (whatever its target). */
+    bool api = r->url && strncmp(r->url, "/api/", 5) == 0;
+    if (api || o->status >= 400)
+        gw_out_add(h, "Cache-Control", "no-store");
     if (self->opt.cfg->hsts_enabled)
-        ok &= MHD_add_response_header(resp, "Strict-Transport-Security", HSTS_VALUE);
+        gw_out_add(h, "Strict-Transport-Security", HSTS_VALUE);
     if (o->ctype)
-        ok &= MHD_add_response_header(resp, "Content-Type", o->ctype);
+        gw_out_add(h, "Content-Type", o->ctype);
+    if (gw_out_has_body(o->status))
+        gw_out_add_uint(h, "Content-Length", o->len);
     if (o->allow && *o->allow)
-        ok &= MHD_add_response_header(resp, "Allow", o->allow);
+        gw_out_add(h, "Allow", o->allow);
     if (o->reply) {
         gw_headers_t hs;
         gw_headers_for_reply(o->reply, &hs);
         for (size_t i = 0; i < hs.n; i++)
-            ok &= MHD_add_response_header(resp, hs.h[i].name, hs.h[i].value);
+            gw_out_add(h, hs.h[i].name, hs.h[i].value);
     }
-    if (atomic_load(&self->stopping))
-        ok &= MHD_add_response_header(resp, "Connection", "close");
-    return ok & add_cors(self, r, resp, o);
+    add_cors(self, r, h, o);
+    if (!c->keep_alive)
+        gw_out_add(h, "Connection", "close");
+    else if (r->minor == 0)
+        gw_out_add(h, "Connection", "keep-alive");
 }
 
-/* ---- queuing replies ---- */
-
-static enum MHD_Result send_out(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
-                                gw_out_t *o)
+/* Whether the connection may carry another request after this one. */
+static bool may_keep_alive(const gw_conn_t *c, const gw_req_t *r)
 {
-    struct MHD_Response *resp;
-    if (o->body)
-        resp = MHD_create_response_from_buffer(o->len, o->body, MHD_RESPMEM_MUST_FREE);
-    else
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
+    if (r->close_after || c->rd_eof || atomic_load(&c->sh->http->stopping))
+        return false;
+    return r->minor == 1 ? !r->hdrs.conn_close : r->hdrs.conn_keep_alive;
+}
+
+/* Queues a response; the connection goes to WRITE. The body is handed
+ * over (freed here on failure). */
+static void respond(gw_conn_t *c, gw_resp_t *o)
+{
+    gw_req_t *r = c->req;
+    c->keep_alive = may_keep_alive(c, r);
+    add_headers(c, r, &c->out, o);
+    if (gw_out_end(&c->out) != 0) { /* cannot happen with our own headers; stay well-formed */
+        rt_error(r->rid, "a response head did not fit in %d bytes", GW_OUT_HEAD_MAX);
+        c->keep_alive = false;
         free(o->body);
-        return MHD_NO;
+        o->body = NULL;
+        o->len = 0;
+        o->status = 500;
+        gw_out_start(&c->out, 500);
+        gw_out_add(&c->out, "Content-Length", "0");
+        gw_out_add(&c->out, "Connection", "close");
+        gw_out_end(&c->out);
     }
-    o->body = NULL; /* libmicrohttpd owns it now */
-    enum MHD_Result rc = MHD_NO;
-    if (add_headers(self, r, resp, o) == MHD_YES)
-        rc = MHD_queue_response(conn, (unsigned)o->status, resp);
-    MHD_destroy_response(resp);
-    if (rc == MHD_YES)
-        r->status = o->status;
-    return rc;
+    c->obody = o->body;
+    c->obody_len = (r->head_only || !gw_out_has_body(o->status)) ? 0 : o->len;
+    c->ooff = 0;
+    c->interim = false;
+    r->status = o->status;
+    c->state = C_WRITE;
 }
 
-static enum MHD_Result send_problem(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
-                                    proto_err_t err, const char *detail, const json_t *errors,
-                                    const gw_reply_t *reply)
+static void respond_problem(gw_conn_t *c, proto_err_t err, const char *detail, const json_t *errors,
+                            const gw_reply_t *reply)
 {
-    gw_out_t o = {
+    gw_req_t *r = c->req;
+    gw_resp_t o = {
         .status = gw_problem_status(err), .ctype = "application/problem+json", .reply = reply};
     o.body = gw_problem_dumps(err, detail, r->rid, errors, &o.len);
-    if (!o.body)
-        return MHD_NO;
+    if (!o.body) { /* out of memory: still one well-formed answer */
+        o.ctype = NULL;
+        o.len = 0;
+        r->close_after = true;
+    }
     if (err == PROTO_ERR_METHOD_NOT_ALLOWED)
         o.allow = r->match.allow;
-    return send_out(self, conn, r, &o);
+    respond(c, &o);
 }
 
 /* OPTIONS on a known path: a CORS preflight when the origin is allowed and
  * the browser asks for a method, a plain 204 with Allow otherwise. */
-static enum MHD_Result send_options(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+static void respond_options(gw_conn_t *c)
 {
-    gw_out_t o = {.status = 204, .allow = r->match.allow};
-    o.preflight = r->hdrs.acr_method && allowed_origin(self, r->hdrs.origin);
-    return send_out(self, conn, r, &o);
+    gw_http_t *self = c->sh->http;
+    gw_req_t *r = c->req;
+    gw_resp_t o = {.status = 204, .allow = r->match.allow};
+    o.preflight =
+        r->hdrs.acr_method && gw_origin_listed(r->hdrs.origin, self->origins, self->norigins);
+    respond(c, &o);
 }
 
-static enum MHD_Result send_reply(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
-                                  const gw_reply_t *reply)
+static void respond_reply(gw_conn_t *c, const gw_reply_t *reply)
 {
+    gw_req_t *r = c->req;
     if (reply->err != PROTO_OK) {
-        if (gw_problem_status(reply->err) >= 500)
-            rt_error(r->rid, "%s %s failed: %s: %s", r->method, r->path, proto_err_code(reply->err),
-                     reply->detail);
-        return send_problem(self, conn, r, reply->err, reply->detail, reply->errors, reply);
+        if (reply->err == PROTO_ERR_INTERNAL_ERROR)
+            rt_error(r->rid, "%s %s failed: %s", r->method, r->path, reply->detail);
+        respond_problem(c, reply->err, reply->detail, reply->errors, reply);
+        return;
     }
-    gw_out_t o = {.status = reply->status ? reply->status : 200, .reply = reply};
+    gw_resp_t o = {.status = reply->status ? reply->status : 200, .reply = reply};
     if (reply->json) {
         o.body = json_dumps(reply->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (!o.body)
-            return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, reply);
+        if (!o.body) {
+            respond_problem(c, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, reply);
+            return;
+        }
         o.len = strlen(o.body);
         o.ctype = "application/json";
     }
-    return send_out(self, conn, r, &o);
+    respond(c, &o);
 }
 
-/* ---- first call: checks on the request line and headers ---- */
+/* ---- the request head: fields and prechecks ---- */
 
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    size_t key_size, const char *value, size_t value_size)
+/* Joins the values of every `name` field, in order, with `sep` (heap
+ * string); NULL when there is none or out of memory. */
+static char *joined(const gw_h1_head_t *h, const char *name, const char *sep)
 {
-    gw_hdrs_t *h = cls;
-    h->bytes += key_size + value_size + 4; /* ": " and CRLF */
-    if (strcasecmp(key, "Content-Length") == 0) {
-        if (h->cl_count++ == 0)
-            h->content_length = strtoull(value, NULL, 10);
-    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
-        h->te_count++;
-        h->te_chunked = strcasecmp(value, "chunked") == 0;
-    } else if (strcasecmp(key, "Content-Type") == 0 && !h->content_type) {
-        h->content_type = value;
-    } else if (strcasecmp(key, "Origin") == 0 && !h->origin) {
-        h->origin = value;
-    } else if (strcasecmp(key, "Access-Control-Request-Method") == 0) {
-        h->acr_method = value;
-    } else if (strcasecmp(key, "Authorization") == 0) {
-        if (h->authz_count++ == 0)
-            h->authorization = value;
-    } else if (strcasecmp(key, "User-Agent") == 0 && !h->user_agent) {
-        h->user_agent = value;
+    size_t total = 0, sl = strlen(sep), n = 0;
+    for (size_t i = 0; i < h->nfields; i++)
+        if (strcasecmp(h->fields[i].name, name) == 0)
+            total += h->fields[i].value_len + (n++ ? sl : 0);
+    if (n == 0)
+        return NULL;
+    char *out = malloc(total + 1), *p = out;
+    if (!out)
+        return NULL;
+    n = 0;
+    for (size_t i = 0; i < h->nfields; i++) {
+        if (strcasecmp(h->fields[i].name, name) != 0)
+            continue;
+        if (n++) {
+            memcpy(p, sep, sl);
+            p += sl;
+        }
+        memcpy(p, h->fields[i].value, h->fields[i].value_len);
+        p += h->fields[i].value_len;
     }
-    return MHD_YES;
+    *p = '\0';
+    return out;
+}
+
+/* One pass over the fields into r->hdrs (first occurrence wins for the
+ * ones that may not repeat anyway; those are counted). */
+static void read_fields(gw_req_t *r, const gw_h1_head_t *h)
+{
+    gw_hdrs_t *d = &r->hdrs;
+    for (size_t i = 0; i < h->nfields; i++) {
+        const char *k = h->fields[i].name, *v = h->fields[i].value;
+        if (strcasecmp(k, "Content-Length") == 0) {
+            if (d->cl_count++ == 0 && gw_h1_content_length(v, &d->content_length) != 0) {
+                d->cl_huge = v[0] && strspn(v, "0123456789") == strlen(v);
+                d->cl_bad = !d->cl_huge;
+            }
+        } else if (strcasecmp(k, "Transfer-Encoding") == 0) {
+            d->te_count++;
+            d->te_chunked = strcasecmp(v, "chunked") == 0;
+        } else if (strcasecmp(k, "Host") == 0) {
+            if (d->host_count++ == 0)
+                d->host = v;
+        } else if (strcasecmp(k, "Content-Type") == 0 && !d->content_type) {
+            d->content_type = v;
+        } else if (strcasecmp(k, "Origin") == 0 && !d->origin) {
+            d->origin = v;
+        } else if (strcasecmp(k, "Access-Control-Request-Method") == 0) {
+            d->acr_method = v;
+        } else if (strcasecmp(k, "Authorization") == 0) {
+            if (d->authz_count++ == 0)
+                d->authorization = v;
+        } else if (strcasecmp(k, "User-Agent") == 0 && !d->user_agent) {
+            d->user_agent = v;
+        } else if (strcasecmp(k, "Sec-Fetch-Site") == 0 && !d->fetch_site) {
+            d->fetch_site = v;
+        } else if (strcasecmp(k, "Expect") == 0) {
+            d->expect_continue = strcasecmp(v, "100-continue") == 0;
+        } else if (strcasecmp(k, "Connection") == 0) {
+            d->conn_close |= gw_h1_has_token(v, "close");
+            d->conn_keep_alive |= gw_h1_has_token(v, "keep-alive");
+        }
+    }
 }
 
 static bool has_body(const gw_hdrs_t *h)
 {
-    return h->te_count > 0 || h->content_length > 0;
+    return h->te_count > 0 || h->cl_bad || h->cl_huge || h->content_length > 0;
 }
 
 /* "application/json", optionally followed by parameters (charset=utf-8). */
@@ -475,37 +596,53 @@ static bool media_is_json(const char *ct)
 
 typedef proto_err_t (*precheck_fn)(gw_http_t *self, gw_req_t *r, const char **detail);
 
-static proto_err_t check_uri(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    *detail = "The request target is too long";
-    return r->uri_too_long ? PROTO_ERR_URI_TOO_LONG : PROTO_OK;
-}
-
-static proto_err_t check_header_size(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    *detail = "The request headers are too large";
-    return r->hdrs.bytes > GW_HEADER_BYTES_MAX ? PROTO_ERR_HEADER_TOO_LARGE : PROTO_OK;
-}
-
+/* Length headers that leave the end of the body in doubt: the connection
+ * cannot go on after the answer (request smuggling). */
 static proto_err_t check_framing(gw_http_t *self, gw_req_t *r, const char **detail)
 {
     const gw_hdrs_t *h = &r->hdrs;
+    r->close_after = true;
     *detail = "Ambiguous message framing: conflicting or repeated length headers";
     if (h->cl_count > 1 || h->te_count > 1 || (h->te_count && h->cl_count))
         return PROTO_ERR_BAD_REQUEST;
+    *detail = "Invalid Content-Length";
+    if (h->cl_bad)
+        return PROTO_ERR_BAD_REQUEST;
     *detail = "Unsupported Transfer-Encoding";
-    return (h->te_count && !h->te_chunked) ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
+    if (h->te_count && (!h->te_chunked || r->minor == 0))
+        return PROTO_ERR_BAD_REQUEST;
+    r->close_after = false;
+    return PROTO_OK;
+}
+
+/* A Host field value: an authority without userinfo (RFC 9110 7.2). */
+static bool host_ok(const char *v)
+{
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789-._~%!$&'()*+,;=:[]";
+    return strspn(v, allowed) == strlen(v);
+}
+
+/* RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
+static proto_err_t check_host(gw_http_t *self, gw_req_t *r, const char **detail)
+{
+    const gw_hdrs_t *h = &r->hdrs;
+    *detail = "The request must have exactly one Host header";
+    if (h->host_count > 1 || (r->minor == 1 && h->host_count == 0))
+        return PROTO_ERR_BAD_REQUEST;
+    *detail = "Invalid Host header";
+    return (h->host && !host_ok(h->host)) ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
 }
 
 static proto_err_t check_route(gw_http_t *self, gw_req_t *r, const char **detail)
 {
-    r->mres = gw_route_match(self->opt.routes, self->opt.nroutes, r->mhd_method, r->url, &r->match);
+    r->mres = gw_route_match(self->opt.routes, self->opt.nroutes, r->verb, r->url, &r->match);
     if (r->mres == GW_MATCH_NOT_FOUND) {
         *detail = "The requested resource was not found";
         return PROTO_ERR_NOT_FOUND;
     }
     if (r->mres == GW_MATCH_METHOD_NOT_ALLOWED) {
-        r->preflight = strcmp(r->mhd_method, "OPTIONS") == 0;
+        r->preflight = strcmp(r->verb, "OPTIONS") == 0;
         *detail = "The method is not allowed for this resource";
         return r->preflight ? PROTO_OK : PROTO_ERR_METHOD_NOT_ALLOWED;
     }
@@ -532,152 +669,81 @@ static proto_err_t check_media_type(gw_http_t *self, gw_req_t *r, const char **d
 static proto_err_t check_length(gw_http_t *self, gw_req_t *r, const char **detail)
 {
     *detail = "The request body is too large";
-    if (r->hdrs.content_length > (uint64_t)self->opt.cfg->max_json_bytes)
+    if (r->hdrs.cl_huge ||
+        r->hdrs.content_length > (unsigned long long)self->opt.cfg->max_json_bytes)
         return PROTO_ERR_PAYLOAD_TOO_LARGE;
     return PROTO_OK;
 }
 
 /* In order: the first failing check decides the answer. */
 static const precheck_fn prechecks[] = {
-    check_uri, check_header_size, check_framing, check_route, check_media_type, check_length,
+    check_framing, check_host, check_route, check_media_type, check_length,
 };
 
-/* Joins every line of one header, in order, with `sep`. */
-typedef struct {
-    const char *name, *sep;
-    char *buf; /* NULL while no line was seen */
-    size_t len;
-    bool oom;
-} joiner_t;
-
-static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   size_t key_size, const char *value, size_t value_size)
-{
-    joiner_t *j = cls;
-    if (j->oom || strcasecmp(key, j->name) != 0)
-        return MHD_YES;
-    size_t sl = j->buf ? strlen(j->sep) : 0;
-    char *nb = realloc(j->buf, j->len + sl + value_size + 1);
-    if (!nb) {
-        j->oom = true;
-        return MHD_YES;
-    }
-    memcpy(nb + j->len, j->sep, sl);
-    memcpy(nb + j->len + sl, value, value_size);
-    j->len += sl + value_size;
-    nb[j->len] = '\0';
-    j->buf = nb;
-    return MHD_YES;
-}
-
-/* A heap string of every `name` line joined by `sep`; NULL when none (or OOM). */
-static char *joined_header(struct MHD_Connection *conn, const char *name, const char *sep)
-{
-    joiner_t j = {.name = name, .sep = sep};
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, join_header, &j);
-    if (j.oom) {
-        free(j.buf);
-        return NULL;
-    }
-    return j.buf;
-}
-
-/* The client address behind our trusted proxies (API.md, "Client IP").
- * X-Forwarded-For may come as several lines: they are one list, in order. */
-static void resolve_client_ip(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+/* The client address behind our trusted proxies: X-Forwarded-For may come
+ * as several lines, which are one list, in order. */
+static void resolve_client_ip(gw_http_t *self, gw_req_t *r, const gw_h1_head_t *h)
 {
     const gw_trusted_t *trusted = self->opt.cfg->trusted;
     if (gw_trusted_count(trusted) == 0)
         return; /* the peer, already in client_ip */
-    char *xff = joined_header(conn, "X-Forwarded-For", ",");
-    const char *xri = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Real-IP");
+    char *xff = joined(h, "X-Forwarded-For", ",");
+    const gw_h1_field_t *xri = gw_h1_get(h, "X-Real-IP");
     char out[GW_CLIENTIP_LEN];
-    if (gw_clientip_resolve(trusted, r->peer, xff, xri, out, sizeof out) == 0)
+    if (gw_clientip_resolve(trusted, r->conn->peer, xff, xri ? xri->value : NULL, out,
+                            sizeof out) == 0)
         snprintf(r->client_ip, sizeof r->client_ip, "%s", out);
     free(xff);
 }
 
-static enum MHD_Result on_headers(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r,
-                                  const char *url, const char *method)
+/* Copies what the handler reads into the job (the body comes later, once
+ * authorised). Returns 0 or -1 (out of memory). */
+static int job_init(gw_req_t *r, const gw_h1_head_t *h)
 {
-    r->started = true;
-    r->url = url;
-    r->mhd_method = method;
-    copy_sanitised(r->method, sizeof r->method, method, SIZE_MAX);
-    copy_sanitised(r->path, sizeof r->path, url, SIZE_MAX);
-    if (now_ns() > r->deadline_ns) {
-        r->dropped = true; /* headers trickled in past the deadline */
-        return MHD_NO;
+    gw_job_t *j = &r->job;
+    j->path = strndup(r->url, strcspn(r->url, "?#"));
+    j->cookies = joined(h, "Cookie", "; ");
+    if (r->hdrs.authz_count == 1 && (j->bearer = malloc(GW_BEARER_MAX + 1)) &&
+        gw_bearer_parse(r->hdrs.authorization, j->bearer, GW_BEARER_MAX + 1) != 0) {
+        free(j->bearer); /* malformed or duplicated: as if absent (authsvc answers 401) */
+        j->bearer = NULL;
     }
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &r->hdrs);
-    for (size_t i = 0; i < sizeof prechecks / sizeof prechecks[0]; i++) {
-        r->pending = prechecks[i](self, r, &r->pending_detail);
-        if (r->pending != PROTO_OK)
-            break;
-    }
-    /* An error with a body to follow is answered now, so the body is never
-     * read (libmicrohttpd then closes the connection). Otherwise wait for the
-     * next call, which keeps the connection alive. */
-    if (r->pending != PROTO_OK && has_body(&r->hdrs))
-        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, NULL);
-    resolve_client_ip(self, conn, r);
-    return MHD_YES;
+    if (r->hdrs.user_agent && r->hdrs.user_agent[0] && (j->user_agent = malloc(GW_UA_MAX + 1)))
+        gw_sanitise_ascii(j->user_agent, GW_UA_MAX + 1, r->hdrs.user_agent);
+    const char *q = strchr(r->url, '?');
+    if (q) /* for list routes; NULL on OOM reads as "no parameters" */
+        r->query = strndup(q + 1, strcspn(q + 1, "#"));
+    if (!j->path)
+        return -1;
+    j->req = (gw_request_t){.method = r->method,
+                            .path = j->path,
+                            .rid = r->rid,
+                            .client_ip = r->client_ip,
+                            .params = r->match.params,
+                            .nparams = r->match.nparams,
+                            .query = r->query,
+                            .bearer = j->bearer,
+                            .user_agent = j->user_agent,
+                            .cookies = j->cookies,
+                            .call = r->mres == GW_MATCH_OK ? r->match.route->call : NULL};
+    return 0;
 }
 
-/* ---- body calls ---- */
-
-static proto_err_t body_append(gw_req_t *r, const char *data, size_t n, size_t max)
+static proto_err_t from_h1(gw_h1_status_t st)
 {
-    if (r->body_len + n > max)
-        return PROTO_ERR_PAYLOAD_TOO_LARGE;
-    if (r->body_len + n > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 1024;
-        while (cap < r->body_len + n)
-            cap *= 2;
-        if (cap > max)
-            cap = max;
-        char *nb = realloc(r->body, cap);
-        if (!nb)
-            return PROTO_ERR_INTERNAL_ERROR;
-        r->body = nb;
-        r->body_cap = cap;
+    switch (st) {
+    case GW_H1_URI_TOO_LONG:
+        return PROTO_ERR_URI_TOO_LONG;
+    case GW_H1_TOO_LARGE:
+        return PROTO_ERR_HEADER_TOO_LARGE;
+    case GW_H1_BAD_VERSION:
+        return PROTO_ERR_HTTP_VERSION_NOT_SUPPORTED;
+    default:
+        return PROTO_ERR_BAD_REQUEST;
     }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
-    return PROTO_OK;
 }
 
-static void set_pending(gw_req_t *r, proto_err_t err)
-{
-    if (err == PROTO_ERR_INTERNAL_ERROR)
-        rt_error(r->rid, "out of memory buffering a request body");
-    r->pending = err;
-    r->pending_detail = err == PROTO_ERR_PAYLOAD_TOO_LARGE ? "The request body is too large" : NULL;
-}
-
-static enum MHD_Result on_body(gw_http_t *self, gw_req_t *r, const char *data, size_t *size)
-{
-    size_t n = *size;
-    *size = 0;
-    if (now_ns() > r->deadline_ns) {
-        r->dropped = true; /* a body trickling in: drop, a reply would wait for it */
-        return MHD_NO;
-    }
-    size_t max = (size_t)self->opt.cfg->max_json_bytes;
-    if (r->pending == PROTO_OK && route_takes_json(r)) {
-        proto_err_t err = body_append(r, data, n, max);
-        if (err == PROTO_OK)
-            return MHD_YES;
-        set_pending(r, err);
-    }
-    r->discarded += n;
-    if (r->pending == PROTO_OK && r->discarded > max)
-        set_pending(r, PROTO_ERR_PAYLOAD_TOO_LARGE);
-    /* An answer cannot go out before the body ends; stop reading a flood. */
-    return r->discarded > GW_DISCARD_MAX ? MHD_NO : MHD_YES;
-}
-
-/* ---- last call ---- */
+/* ---- the body's JSON ---- */
 
 /* Whether the JSON text nests arrays and objects at most `max` deep. Run
  * before jansson, whose parser recurses once per level (2048 by default):
@@ -716,7 +782,12 @@ static proto_err_t parse_body(const gw_req_t *r, json_t **out, const char **deta
     }
     json_error_t je;
     json_t *v = json_loadb(r->body ? r->body : "", r->body_len,
-                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!v && strstr(je.text, "NUL")) {
+        /* Valid JSON whose member name holds \u0000: no field is named so. */
+        *detail = "The request body has invalid fields";
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
     if (!v) {
         *detail = "The request body is not valid JSON";
         return PROTO_ERR_BAD_REQUEST;
@@ -748,68 +819,36 @@ static proto_err_t take_body(const gw_req_t *r, json_t **out, const char **detai
         *detail = "The request body has invalid fields";
         return PROTO_ERR_VALIDATION_ERROR;
     }
+    if (route->fields && gw_schema_clean(route->fields, *out) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        return PROTO_ERR_INTERNAL_ERROR;
+    }
     return PROTO_OK;
 }
 
-/* Copies what the handler reads out of libmicrohttpd's memory into the job
- * (the body comes later, once authorised). Returns 0 or -1 (out of memory). */
-static int job_init(struct MHD_Connection *conn, gw_req_t *r)
+/* ---- the work of a request ---- */
+
+static void mark_ready(gw_conn_t *c)
 {
-    gw_job_t *j = &r->job;
-    j->path = strndup(r->url, strcspn(r->url, "?"));
-    j->cookies = joined_header(conn, "Cookie", "; ");
-    if (r->hdrs.authz_count == 1 && (j->bearer = malloc(GW_BEARER_MAX + 1)) &&
-        gw_bearer_parse(r->hdrs.authorization, j->bearer, GW_BEARER_MAX + 1) != 0) {
-        free(j->bearer); /* malformed or duplicated: as if absent (authsvc answers 401) */
-        j->bearer = NULL;
-    }
-    if (r->hdrs.user_agent && r->hdrs.user_agent[0] && (j->user_agent = malloc(GW_UA_MAX + 1)))
-        gw_sanitise_ascii(j->user_agent, GW_UA_MAX + 1, r->hdrs.user_agent);
-    if (!j->path)
-        return -1;
-    j->req = (gw_request_t){.method = r->method,
-                            .path = j->path,
-                            .rid = r->rid,
-                            .client_ip = r->client_ip,
-                            .params = r->match.params,
-                            .nparams = r->match.nparams,
-                            .query = r->query,
-                            .bearer = j->bearer,
-                            .user_agent = j->user_agent,
-                            .cookies = j->cookies,
-                            .call = r->match.route->call};
-    return 0;
+    if (c->in_ready)
+        return;
+    c->in_ready = true;
+    c->ready_next = c->sh->ready;
+    c->sh->ready = c;
 }
 
-/* ---- slow routes ---- */
-
-static void wake(gw_shard_t *sh)
-{
-    uint64_t one = 1;
-    if (write(sh->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-        rt_warn(NULL, "cannot wake an HTTP loop: %s", strerror(errno));
-}
-
-/* Resumes r's connection and makes sure its loop runs the daemon soon:
- * libmicrohttpd 0.9.75 in external-poll mode does not make its epoll
- * descriptor readable for a resume, so the loop that resumes one itself
- * runs the daemon again without sleeping, and another thread (the slow
- * pool) wakes the loop through its eventfd. */
-static void resume(gw_req_t *r)
-{
-    gw_shard_t *sh = r->shard;
-    MHD_resume_connection(r->job.conn); /* from here on `r` may be completed and freed */
-    if (tls_shard && tls_shard == sh)
-        sh->kick = true;
-    else if (sh)
-        wake(sh);
-}
-
-/* The job is over: publish the reply, then let libmicrohttpd go on. */
+/* The job is over (on a pool thread, or the loop for a refusal): hand the
+ * request back to its loop. */
 static void slow_finish(gw_req_t *r)
 {
+    gw_shard_t *sh = r->conn->sh;
     atomic_store_explicit(&r->slow, SLOW_DONE, memory_order_release);
-    resume(r);
+    pthread_mutex_lock(&sh->mu);
+    r->done_next = sh->done;
+    sh->done = r;
+    pthread_mutex_unlock(&sh->mu);
+    wake(sh);
 }
 
 static void slow_run(void *arg)
@@ -832,273 +871,571 @@ static void slow_cancel(void *arg, gw_slow_why_t why)
     slow_finish(r);
 }
 
-/* Suspends first: a pool thread may resume the connection at once, and
- * resuming one that is not suspended is undefined in libmicrohttpd. */
-static enum MHD_Result start_slow(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+static void start_slow(gw_http_t *self, gw_req_t *r)
 {
     atomic_store_explicit(&r->slow, SLOW_RUNNING, memory_order_relaxed);
-    MHD_suspend_connection(conn);
     if (gw_slow_submit(self->slow, slow_run, slow_cancel, r) != 0) {
         bool stopping = atomic_load(&self->stopping);
         gw_reply_error(&r->job.reply, PROTO_ERR_UNAVAILABLE,
                        stopping ? "The server is shutting down"
                                 : "Too many requests in progress. Please try again later.");
         r->job.reply.retry_after = stopping ? -1 : 1;
-        slow_finish(r); /* answered by the call that follows the resume */
+        slow_finish(r); /* answered when the loop takes its done list */
     }
-    return MHD_YES;
+}
+
+/* Whether a cookie-authenticated request comes from an origin we trust. */
+static bool cookie_origin_ok(gw_http_t *self, const gw_req_t *r)
+{
+    const gw_route_t *route = r->match.route;
+    if (!(route->flags & GW_ROUTE_COOKIE))
+        return true;
+    if (json_is_string(json_object_get(r->job.body, "refresh_token")))
+        return true; /* the token is in the body: no cookie involved */
+    gw_cookie_vals_t cv;
+    gw_cookie_find(r->job.cookies, GW_REFRESH_COOKIE, &cv);
+    if (cv.seen == 0)
+        return true;
+    return gw_origin_may_use_cookie(r->hdrs.origin, r->hdrs.fetch_site, r->hdrs.host, self->origins,
+                                    self->norigins);
+}
+
+/* The API rate limit for a public route that does not count itself
+ * (GW_ROUTE_LIMITED): 0 to go on (the limiter state kept for the headers),
+ * -1 with the refusal in the reply. When authsvc cannot be asked the route
+ * still runs: the health route reports authsvc down itself. */
+static int limit_anonymous(gw_http_t *self, gw_job_t *j)
+{
+    gw_request_t anon = j->req;
+    anon.bearer = NULL;
+    if (gw_api_rate_anonymous(self->opt.ctx, &anon, &j->reply) == 0)
+        return 0;
+    if (j->reply.err == PROTO_ERR_RATE_LIMITED)
+        return -1;
+    gw_reply_cleanup(&j->reply);
+    gw_reply_init(&j->reply);
+    return 0;
 }
 
 /* Authorisation, the body and (fast routes) the handler: everything
  * between a whole request and its answer that may wait for a backend.
- * Order: auth.authorize for protected routes, then the body's JSON and
- * fields, then the handler. Authorising before looking at the body means a
- * caller without a valid credential (or permission) learns nothing about a
- * route's body rules: 401/403, never 400/422. Authorising is fast, so it
- * runs here even for slow routes, and unauthorised requests never take a
- * slow thread. Backend calls are bounded by RPC_TIMEOUT_MS /
- * HEALTH_TIMEOUT_MS. */
-static void fast_work(gw_req_t *r)
-{
-    gw_http_t *self = r->http;
-    gw_job_t *j = &r->job;
-    const char *permission = r->match.route->permission;
-    j->out = OUT_REPLY;
-    if (permission) {
-        if (gw_api_authorize(self->opt.ctx, &j->req, permission, &j->principal, &j->reply) != 0)
-            return;
-        j->req.principal = &j->principal;
-    }
-    j->out_err = take_body(r, &j->body, &j->out_detail, &j->out_errors);
-    if (j->out_err != PROTO_OK) { /* answered with the limiter state authorize reported */
-        j->out = OUT_PROBLEM;
-        return;
-    }
-    j->req.body = j->body;
-    if (r->match.route->slow) {
-        j->out = OUT_SLOW;
-        return;
-    }
-    r->match.route->handler(self->opt.ctx, &j->req, &j->reply);
-}
+ * Order: auth.authorize for protected routes (or the anonymous rate limit
+ * for the public routes that need it), then the body's JSON and fields,
+ * the cookie's origin, then the handler. Authorising before looking at
+ * the body means a caller without a valid credential (or permission)
+ * learns nothing about a route's body rules: 401/403, never 400/422. */
+static void fast_work(gw_req_t *r);
 
-/* The coroutine of a request. When the work had to wait, the connection
- * was suspended meanwhile; resuming it makes libmicrohttpd call the access
- * handler again, which answers (on_complete, FAST_DONE). */
+/* The coroutine of a request: when it had to wait, the loop answers it
+ * from its ready list. */
 static void fast_entry(void *arg)
 {
     gw_req_t *r = arg;
     fast_work(r);
     r->fast = FAST_DONE;
     if (r->fast_suspended)
-        resume(r);
+        mark_ready(r->conn);
 }
 
 /* Queues the answer the work decided on (or hands a slow route over). */
-static enum MHD_Result answer(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+static void answer(gw_conn_t *c)
 {
+    gw_req_t *r = c->req;
     gw_job_t *j = &r->job;
-    if (j->out == OUT_SLOW)
-        return start_slow(self, conn, r);
-    if (j->out == OUT_PROBLEM)
-        return send_problem(self, conn, r, j->out_err, j->out_detail, j->out_errors, &j->reply);
-    return send_reply(self, conn, r, &j->reply);
+    if (j->out == OUT_SLOW) {
+        start_slow(c->sh->http, r);
+        return;
+    }
+    if (j->out == OUT_PROBLEM) {
+        respond_problem(c, j->out_err, j->out_detail, j->out_errors, &j->reply);
+        return;
+    }
+    respond_reply(c, &j->reply);
 }
 
-/* The last call (and the calls after a resume). Errors found before the
- * body (kept pending) and CORS preflights are answered at once; the rest
- * runs on a coroutine of this loop (gw_coro): when it waits for a backend,
- * the connection is suspended and the loop serves others until the reply
- * comes (gw_rpc). Without a free coroutine the work runs right here and
- * its backend calls block this loop, as they would on a plain thread. */
-static enum MHD_Result on_complete(gw_http_t *self, struct MHD_Connection *conn, gw_req_t *r)
+/* The whole request is in: refusals decided earlier and preflights are
+ * answered at once; the rest runs on a coroutine of this loop. Without a
+ * free coroutine the work runs right here and its backend calls block the
+ * loop, as they would on a plain thread. */
+static void request_ready(gw_conn_t *c)
 {
-    int slow = atomic_load_explicit(&r->slow, memory_order_acquire);
-    if (slow == SLOW_DONE) /* the call after the resume: never the first call */
-        return send_reply(self, conn, r, &r->job.reply);
-    if (slow == SLOW_RUNNING || r->fast == FAST_RUNNING)
-        return MHD_YES; /* suspended connections get no calls; nothing to do if one comes */
-    if (r->fast == FAST_DONE)
-        return answer(self, conn, r);
-    if (r->pending != PROTO_OK)
-        return send_problem(self, conn, r, r->pending, r->pending_detail, NULL, NULL);
-    if (r->preflight)
-        return send_options(self, conn, r);
-    /* The whole request is in: the deadline stops here (also for a request
-     * about to be suspended), backend calls are bounded by their own
-     * timeouts. */
-    gw_reaper_arm(self->reaper, r->slot, 0);
-    if (job_init(conn, r) != 0) {
-        rt_error(r->rid, "out of memory preparing a request");
-        return send_problem(self, conn, r, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, NULL);
+    gw_req_t *r = c->req;
+    c->req_deadline_ns = 0; /* backend calls are bounded by their own timeouts */
+    c->state = C_WORK;
+    if (r->pending != PROTO_OK) {
+        respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
+        return;
     }
-    r->job.conn = conn;
+    if (r->preflight) {
+        respond_options(c);
+        return;
+    }
     r->fast = FAST_RUNNING;
-    if (gw_coro_spawn(fast_entry, r, NULL)) { /* waiting for a backend */
-        r->fast_suspended = true;
-        MHD_suspend_connection(conn);
-        return MHD_YES;
-    }
-    return answer(self, conn, r);
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
-{
-    gw_http_t *self = cls;
-    gw_req_t *r = *con_cls;
-    if (!r) { /* the URI callback could not allocate; try once more */
-        if (!(r = req_new(self, conn)))
-            return MHD_NO;
-        *con_cls = r;
-    }
-    if (!r->started)
-        return on_headers(self, conn, r, url, method);
-    if (*upload_data_size > 0)
-        return on_body(self, r, upload_data, upload_data_size);
-    if (r->status != 0)
-        return MHD_YES; /* answered in the first call */
-    return on_complete(self, conn, r);
-}
-
-/* ---- libmicrohttpd callbacks around the request ---- */
-
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    gw_req_t *r = req_new(cls, conn);
-    if (!r)
-        return NULL;
-    r->uri_too_long = strnlen(uri, GW_URI_MAX + 1) > GW_URI_MAX;
-    const char *q = strchr(uri, '?');
-    if (q && !r->uri_too_long) /* for list routes; NULL on OOM reads as "no parameters" */
-        r->query = strndup(q + 1, strcspn(q + 1, "#"));
-    /* For the log in case libmicrohttpd answers before our first call; never
-     * the query string, which may carry credentials. */
-    copy_sanitised(r->path, sizeof r->path, uri, strcspn(uri, "?"));
-    return r;
-}
-
-static const char *const termination_names[] = {
-    "completed", "error", "timeout", "shutdown", "read_error", "client_abort",
-};
-
-static const char *outcome_name(const gw_req_t *r, enum MHD_RequestTerminationCode toe)
-{
-    size_t t = (size_t)toe;
-    if (r->dropped)
-        return "deadline";
-    return t < sizeof termination_names / sizeof termination_names[0] ? termination_names[t]
-                                                                      : "error";
-}
-
-/* Appends printf output to f[*n .. cap); false when it does not fit. */
-static bool __attribute__((format(printf, 4, 5)))
-put_raw(char *f, size_t cap, size_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(f + *n, cap - *n, fmt, ap);
-    va_end(ap);
-    if (w < 0 || (size_t)w >= cap - *n)
-        return false;
-    *n += (size_t)w;
-    return true;
-}
-
-/* Appends ["," ]"key":"<escaped value>". */
-static bool put_str(char *f, size_t cap, size_t *n, const char *key, const char *val)
-{
-    return put_raw(f, cap, n, "%s\"%s\":", *n ? "," : "", key) && rt_json_str(f, cap, n, val) == 0;
-}
-
-static void access_log(const gw_req_t *r, enum MHD_RequestTerminationCode toe)
-{
-    if (!rt_log_enabled(RT_LOG_INFO))
+    if (gw_coro_spawn(fast_entry, r, NULL)) {
+        r->fast_suspended = true; /* answered from the ready list */
         return;
-    /* Formatted by hand: one line per request, the hottest log line there
-     * is (a jansson tree for it cost a quarter of /healthz throughput). */
-    char f[1200];
-    size_t n = 0;
-    double ms = (double)(now_ns() - r->start_ns) / 1e6;
-    int status = r->dropped ? 408 : r->status;
-    bool ok = put_str(f, sizeof f, &n, "method", r->method) &&
-              put_str(f, sizeof f, &n, "path", r->path) &&
-              put_raw(f, sizeof f, &n, ",\"status\":%d,\"duration_ms\":%.3f", status, ms) &&
-              put_str(f, sizeof f, &n, "client_ip", r->client_ip) &&
-              put_str(f, sizeof f, &n, "peer", r->peer);
-    if (ok && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        ok = put_str(f, sizeof f, &n, "outcome", outcome_name(r, toe));
-    rt_log_line(RT_LOG_INFO, r->rid, "request", ok ? f : NULL);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    gw_http_t *self = cls;
-    gw_req_t *r = *con_cls;
-    if (!r)
-        return;
-    if (gw_reaper_reaped(self->reaper, r->slot))
-        r->dropped = true;
-    /* Until the next request line arrives the connection may idle (the
-     * inactivity timeout applies) and then has a whole request's time. */
-    const gw_config_t *cfg = self->opt.cfg;
-    gw_reaper_arm(self->reaper, r->slot,
-                  now_ns() +
-                      (uint64_t)(cfg->connection_timeout_s + cfg->request_timeout_s) * 1000000000u);
-    if (r->status == 0) { /* libmicrohttpd may have answered itself (e.g. 431) */
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
-        r->status = ci ? (int)ci->http_status : 0;
     }
-    access_log(r, toe);
-    req_free(r);
-    *con_cls = NULL;
+    answer(c);
 }
 
-/* The length of a peer address libmicrohttpd reports (it keeps no length). */
-static socklen_t peer_len(const struct sockaddr *sa)
+/* ---- body ---- */
+
+static proto_err_t body_append(gw_req_t *r, const char *data, size_t n, size_t max)
 {
-    if (!sa)
+    if (r->body_len + n > max)
+        return PROTO_ERR_PAYLOAD_TOO_LARGE;
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + n)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return PROTO_ERR_INTERNAL_ERROR;
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return PROTO_OK;
+}
+
+/* Body bytes: kept for JSON routes, counted and dropped for the others.
+ * Returns the error that ends the request now, PROTO_OK to go on. */
+static proto_err_t body_feed(gw_conn_t *c, const char *data, size_t n)
+{
+    gw_req_t *r = c->req;
+    size_t max = (size_t)c->sh->http->opt.cfg->max_json_bytes;
+    if (route_takes_json(r))
+        return body_append(r, data, n, max);
+    r->discarded += n;
+    return r->discarded > max ? PROTO_ERR_PAYLOAD_TOO_LARGE : PROTO_OK;
+}
+
+/* Takes what the buffer holds of the body. 1: the body is complete, 0: more
+ * is needed, -1: it was refused (answered). */
+static int body_consume(gw_conn_t *c)
+{
+    gw_req_t *r = c->req;
+    proto_err_t err = PROTO_OK;
+    int done = 0;
+    while (c->rpos < c->rlen && !done && err == PROTO_OK) {
+        const char *in = c->rbuf + c->rpos;
+        size_t avail = c->rlen - c->rpos;
+        if (!r->chunked) {
+            size_t take = avail < r->body_left ? avail : (size_t)r->body_left;
+            err = body_feed(c, in, take);
+            c->rpos += take;
+            r->body_left -= take;
+            done = r->body_left == 0;
+            continue;
+        }
+        size_t used, dlen;
+        const char *data;
+        gw_chunked_status_t st = gw_chunked_next(&r->chunk, in, avail, &used, &data, &dlen);
+        c->rpos += used;
+        if (st == GW_CHUNKED_DATA)
+            err = body_feed(c, data, dlen);
+        else if (st == GW_CHUNKED_DONE)
+            done = 1;
+        else if (st == GW_CHUNKED_BAD)
+            err = PROTO_ERR_BAD_REQUEST;
+    }
+    if (!r->chunked && r->body_left == 0)
+        done = 1;
+    if (err == PROTO_OK)
+        return done;
+    if (err == PROTO_ERR_INTERNAL_ERROR)
+        rt_error(r->rid, "out of memory buffering a request body");
+    r->close_after = true; /* the rest of the body is never read */
+    c->state = C_WORK;
+    c->req_deadline_ns = 0;
+    respond_problem(c, err,
+                    err == PROTO_ERR_PAYLOAD_TOO_LARGE ? "The request body is too large"
+                    : err == PROTO_ERR_BAD_REQUEST     ? "Malformed chunked request body"
+                                                       : NULL,
+                    NULL, NULL);
+    return -1;
+}
+
+/* ---- connections ---- */
+
+static void conn_close(gw_conn_t *c, const char *outcome)
+{
+    gw_shard_t *sh = c->sh;
+    gw_http_t *self = sh->http;
+    if (c->req) {
+        log_request(c, c->req, outcome);
+        req_free(c->req);
+        c->req = NULL;
+    }
+    free(c->obody);
+    close(c->fd); /* leaves the epoll set with it */
+    gw_iplimit_release(self->iplimit, (const struct sockaddr *)&c->addr, c->addrlen);
+    atomic_fetch_sub(&sh->conns, 1);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sh->all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+/* Reads what the socket has. 1: bytes came, 0: nothing now (or no room),
+ * -1: end of input or an error. */
+static int conn_fill(gw_conn_t *c)
+{
+    if (c->rd_eof)
+        return -1;
+    if (!c->readable || c->rlen == GW_READ_BUF)
         return 0;
-    return sa->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
-                                     : (socklen_t)sizeof(struct sockaddr_in);
-}
-
-/* Registers each connection with the reaper (socket context = its slot);
- * a closed connection gives back its shard and per-IP counts. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    gw_shard_t *shard = cls;
-    gw_http_t *self = shard->http;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        uint64_t deadline = now_ns() + (uint64_t)self->opt.cfg->request_timeout_s * 1000000000u;
-        *socket_context = ci ? gw_reaper_add(self->reaper, ci->connect_fd, deadline) : NULL;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        gw_reaper_remove(self->reaper, *socket_context); /* before MHD closes the fd */
-        *socket_context = NULL;
-        const union MHD_ConnectionInfo *ai =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ai && ai->client_addr)
-            gw_iplimit_release(self->iplimit, ai->client_addr, peer_len(ai->client_addr));
-        atomic_fetch_sub(&shard->conns, 1);
+    for (;;) {
+        ssize_t n = recv(c->fd, c->rbuf + c->rlen, GW_READ_BUF - c->rlen, 0);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            c->io_ns = now_ns();
+            return 1;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->readable = false;
+            return 0;
+        }
+        c->rd_eof = true;
+        return -1;
     }
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+/* The head is whole at rbuf[0 .. end): the request starts. */
+static step_t start_request(gw_conn_t *c, size_t end)
 {
-    gw_http_t *self = cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    msg[strcspn(msg, "\r\n")] = '\0';
-    /* After start, libmicrohttpd mostly reports what clients did wrong. */
-    rt_log(atomic_load(&self->running) ? RT_LOG_DEBUG : RT_LOG_WARNING, NULL, "libmicrohttpd: %s",
-           msg);
+    gw_http_t *self = c->sh->http;
+    gw_req_t *r = req_new(c, c->rbuf, end);
+    if (!r) {
+        rt_error(NULL, "out of memory for a request");
+        conn_close(c, "error");
+        return ST_GONE;
+    }
+    c->req = r;
+    c->rpos = end;
+    c->scanned = 0;
+    static const gw_h1_limits_t lim = {.target_max = GW_URI_MAX,
+                                       .field_bytes_max = GW_HEADER_BYTES_MAX};
+    gw_h1_head_t head;
+    size_t scanned = 0;
+    const char *detail;
+    gw_h1_status_t st = gw_h1_parse(r->raw, end, end + 1, &lim, &scanned, &head, &detail);
+    c->state = C_WORK;
+    if (st != GW_H1_DONE) {
+        r->close_after = true; /* what follows a malformed head is not a request */
+        respond_problem(c, from_h1(st), detail, NULL, NULL);
+        return ST_NEXT;
+    }
+    r->verb = head.method;
+    r->url = head.target;
+    r->minor = head.minor;
+    r->head_only = strcmp(head.method, "HEAD") == 0;
+    gw_access_sanitise(r->method, sizeof r->method, head.method, SIZE_MAX);
+    gw_access_sanitise(r->path, sizeof r->path, head.target, strcspn(head.target, "?#"));
+    read_fields(r, &head);
+    for (size_t i = 0; i < sizeof prechecks / sizeof prechecks[0]; i++) {
+        r->pending = prechecks[i](self, r, &r->pending_detail);
+        if (r->pending != PROTO_OK)
+            break;
+    }
+    resolve_client_ip(self, r, &head);
+    if (job_init(r, &head) != 0) {
+        rt_error(r->rid, "out of memory preparing a request");
+        r->pending = PROTO_ERR_INTERNAL_ERROR;
+    }
+    /* A refusal with a body to follow is answered now and the body never
+     * read (the connection closes after the answer). */
+    if (r->pending != PROTO_OK && has_body(&r->hdrs)) {
+        r->close_after = true;
+        respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
+        return ST_NEXT;
+    }
+    if (!has_body(&r->hdrs)) {
+        request_ready(c);
+        return ST_NEXT;
+    }
+    r->chunked = r->hdrs.te_count > 0;
+    r->body_left = r->hdrs.content_length;
+    gw_chunked_init(&r->chunk);
+    c->req_deadline_ns = r->start_ns + secs_ns(self->opt.cfg->request_timeout_s);
+    if (r->hdrs.expect_continue && r->minor == 1) {
+        c->state = C_CONTINUE;
+        c->ooff = 0;
+        c->interim = true;
+        return ST_NEXT;
+    }
+    c->state = C_BODY;
+    return ST_NEXT;
 }
+
+/* Refuses a head that filled the whole buffer without ending. */
+static step_t refuse_head(gw_conn_t *c)
+{
+    gw_h1_head_t head;
+    size_t scanned = c->scanned;
+    const char *detail;
+    static const gw_h1_limits_t lim = {.target_max = GW_URI_MAX,
+                                       .field_bytes_max = GW_HEADER_BYTES_MAX};
+    gw_h1_status_t st = gw_h1_parse(c->rbuf, c->rlen, GW_READ_BUF, &lim, &scanned, &head, &detail);
+    gw_req_t *r = req_new(c, c->rbuf, 1024); /* enough of it for the log */
+    if (!r) {
+        conn_close(c, "error");
+        return ST_GONE;
+    }
+    c->req = r;
+    c->rlen = c->rpos = c->scanned = 0;
+    r->close_after = true;
+    c->state = C_WORK;
+    respond_problem(c, from_h1(st), detail, NULL, NULL);
+    return ST_NEXT;
+}
+
+static step_t step_head(gw_conn_t *c)
+{
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = c->scanned = 0;
+    } else if (c->rpos > 0) { /* a pipelined request: move it to the front */
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+        c->scanned = 0;
+    }
+    for (;;) {
+        if (c->rlen > 0) {
+            if (!c->req_deadline_ns)
+                c->req_deadline_ns = now_ns() + secs_ns(c->sh->http->opt.cfg->request_timeout_s);
+            size_t end = gw_h1_head_end(c->rbuf, c->rlen, &c->scanned);
+            if (end)
+                return start_request(c, end);
+            if (c->rlen == GW_READ_BUF)
+                return refuse_head(c);
+        }
+        int rd = conn_fill(c);
+        if (rd == 0)
+            return ST_WAIT;
+        if (rd < 0) { /* closed between requests, or in the middle of a head */
+            conn_close(c, NULL);
+            return ST_GONE;
+        }
+    }
+}
+
+static step_t step_body(gw_conn_t *c)
+{
+    for (;;) {
+        int done = body_consume(c);
+        if (done != 0) {
+            if (done > 0)
+                request_ready(c);
+            return ST_NEXT;
+        }
+        c->rpos = c->rlen = 0;
+        int rd = conn_fill(c);
+        if (rd == 0)
+            return ST_WAIT;
+        if (rd < 0) {
+            conn_close(c, "client_abort");
+            return ST_GONE;
+        }
+    }
+}
+
+/* The request is over: one access-log line; the connection goes on with
+ * the next request or closes. */
+static step_t finish_request(gw_conn_t *c)
+{
+    log_request(c, c->req, NULL);
+    req_free(c->req);
+    c->req = NULL;
+    free(c->obody);
+    c->obody = NULL;
+    c->req_deadline_ns = 0;
+    if (c->keep_alive) {
+        c->state = C_HEAD;
+        return ST_NEXT;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->state = C_LINGER;
+    c->lingered = 0;
+    c->linger_until_ns = now_ns() + (uint64_t)GW_LINGER_MS * 1000000u;
+    return ST_NEXT;
+}
+
+static step_t step_write(gw_conn_t *c)
+{
+    const char *head = c->interim ? CONTINUE_LINE : c->out.buf;
+    size_t hlen = c->interim ? sizeof CONTINUE_LINE - 1 : c->out.len;
+    size_t total = hlen + (c->interim ? 0 : c->obody_len);
+    while (c->ooff < total) {
+        if (!c->writable)
+            return ST_WAIT;
+        struct iovec iov[2];
+        int n = 0;
+        if (c->ooff < hlen)
+            iov[n++] = (struct iovec){(void *)(head + c->ooff), hlen - c->ooff};
+        if (!c->interim && c->obody_len) {
+            size_t boff = c->ooff > hlen ? c->ooff - hlen : 0;
+            iov[n++] = (struct iovec){c->obody + boff, c->obody_len - boff};
+        }
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (w > 0) {
+            c->ooff += (size_t)w;
+            c->io_ns = now_ns();
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->writable = false;
+            return ST_WAIT;
+        } else {
+            conn_close(c, "client_abort");
+            return ST_GONE;
+        }
+    }
+    if (c->interim) {
+        c->interim = false;
+        c->state = C_BODY;
+        return ST_NEXT;
+    }
+    return finish_request(c);
+}
+
+/* After a closing answer: drop what the client still sends until it
+ * closes too, GW_DISCARD_MAX bytes or GW_LINGER_MS. */
+static step_t step_linger(gw_conn_t *c)
+{
+    for (;;) {
+        c->rpos = c->rlen = 0;
+        int rd = conn_fill(c);
+        if (rd == 0)
+            return ST_WAIT;
+        c->lingered += c->rlen;
+        if (rd < 0 || c->lingered > GW_DISCARD_MAX) {
+            conn_close(c, NULL);
+            return ST_GONE;
+        }
+    }
+}
+
+/* Runs the connection's state machine until it must wait. */
+static void conn_drive(gw_conn_t *c)
+{
+    for (;;) {
+        step_t st = ST_WAIT;
+        switch (c->state) {
+        case C_HEAD:
+            st = step_head(c);
+            break;
+        case C_CONTINUE:
+            st = step_write(c);
+            break;
+        case C_BODY:
+            st = step_body(c);
+            break;
+        case C_WORK:
+            return; /* its coroutine or the slow pool answers */
+        case C_WRITE:
+            st = step_write(c);
+            break;
+        case C_LINGER:
+            st = step_linger(c);
+            break;
+        }
+        if (st != ST_NEXT)
+            return;
+    }
+}
+
+/* A request that did not come in by GATEWAY_REQUEST_TIMEOUT_SECONDS (or
+ * stalled for GATEWAY_CONNECTION_TIMEOUT_SECONDS): 408, then close. */
+static void conn_timeout(gw_conn_t *c)
+{
+    if (!c->req) {
+        size_t n = c->rlen - c->rpos;
+        if (!(c->req = req_new(c, c->rbuf + c->rpos, n < 1024 ? n : 1024))) {
+            conn_close(c, "deadline");
+            return;
+        }
+    }
+    c->req->timed_out = true;
+    c->req->close_after = true;
+    c->req_deadline_ns = 0;
+    c->state = C_WORK;
+    respond_problem(c, PROTO_ERR_REQUEST_TIMEOUT, DETAIL_TIMEOUT, NULL, NULL);
+    conn_drive(c);
+}
+
+/* Deadlines of every connection of the loop, every GW_SWEEP_MS. */
+static void sweep(gw_shard_t *sh, uint64_t now)
+{
+    const gw_config_t *cfg = sh->http->opt.cfg;
+    uint64_t idle = secs_ns(cfg->connection_timeout_s);
+    gw_conn_t *next;
+    for (gw_conn_t *c = sh->all; c; c = next) {
+        next = c->next;
+        bool stalled = now - c->io_ns > idle;
+        bool late = c->req_deadline_ns && now > c->req_deadline_ns;
+        switch (c->state) {
+        case C_HEAD:
+            if (c->rlen > c->rpos && (late || stalled))
+                conn_timeout(c); /* part of a head */
+            else if (c->rlen == c->rpos && stalled)
+                conn_close(c, NULL); /* an idle keep-alive connection */
+            break;
+        case C_CONTINUE:
+        case C_BODY:
+            if (late || stalled)
+                conn_timeout(c);
+            break;
+        case C_WRITE:
+            if (stalled)
+                conn_close(c, "timeout"); /* the client does not read its answer */
+            break;
+        case C_LINGER:
+            if (now > c->linger_until_ns)
+                conn_close(c, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static gw_conn_t *conn_new(gw_shard_t *sh, const gw_handoff_t *h)
+{
+    gw_conn_t *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, offsetof(gw_conn_t, out));
+    c->sh = sh;
+    c->fd = h->fd;
+    memcpy(&c->addr, &h->addr, h->len);
+    c->addrlen = h->len;
+    peer_ip((const struct sockaddr *)&c->addr, c->peer, sizeof c->peer);
+    c->state = C_HEAD;
+    c->readable = c->writable = true;
+    c->io_ns = now_ns();
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->next = sh->all;
+    if (sh->all)
+        sh->all->prev = c;
+    sh->all = c;
+    return c;
+}
+
+/* ---- accepting ---- */
 
 /* The shard with the fewest connections, and whether all of them together
  * are below GATEWAY_MAX_CONNECTIONS. The search starts one further each
@@ -1122,9 +1459,8 @@ static gw_shard_t *pick_shard(gw_http_t *self, bool *room)
     return best;
 }
 
-/* Queues an accepted connection for the shard's loop thread, which adds
- * it to its daemon (libmicrohttpd in external-poll mode must only be
- * driven from the loop's own thread). -1 when the inbox is full. */
+/* Queues an accepted connection for the shard's loop. -1 when the inbox is
+ * full. */
 static int hand_over(gw_shard_t *sh, int fd, const struct sockaddr *peer, socklen_t len)
 {
     if (len > (socklen_t)sizeof(struct sockaddr_storage))
@@ -1144,8 +1480,7 @@ static int hand_over(gw_shard_t *sh, int fd, const struct sockaddr *peer, sockle
 }
 
 /* An accepted connection goes to the least-loaded shard, unless the
- * connection limits say no. libmicrohttpd closes the socket itself when it
- * refuses one (memory). */
+ * connection limits say no (then it is closed at once). */
 static void on_accept(void *cls, int fd, const struct sockaddr *peer, socklen_t len)
 {
     gw_http_t *self = cls;
@@ -1165,7 +1500,7 @@ static void on_accept(void *cls, int fd, const struct sockaddr *peer, socklen_t 
     }
 }
 
-/* The loop's side of hand_over. */
+/* The loop's side of hand_over and slow_finish. */
 static void take_inbox(gw_shard_t *sh)
 {
     gw_handoff_t batch[GW_INBOX_MAX];
@@ -1176,19 +1511,27 @@ static void take_inbox(gw_shard_t *sh)
     size_t n = sh->ninbox;
     memcpy(batch, sh->inbox, n * sizeof batch[0]);
     sh->ninbox = 0;
+    gw_req_t *done = sh->done;
+    sh->done = NULL;
     pthread_mutex_unlock(&sh->mu);
+    for (; done; done = done->done_next)
+        mark_ready(done->conn);
     gw_http_t *self = sh->http;
     for (size_t i = 0; i < n; i++) {
-        const struct sockaddr *peer = (const struct sockaddr *)&batch[i].addr;
-        if (MHD_add_connection(sh->d, batch[i].fd, peer, batch[i].len) != MHD_YES) {
+        gw_conn_t *c = conn_new(sh, &batch[i]);
+        if (!c) {
             rt_debug(NULL, "connection refused: %s", strerror(errno));
+            close(batch[i].fd);
             atomic_fetch_sub(&sh->conns, 1);
-            gw_iplimit_release(self->iplimit, peer, batch[i].len);
+            gw_iplimit_release(self->iplimit, (const struct sockaddr *)&batch[i].addr,
+                               batch[i].len);
+            continue;
         }
+        conn_drive(c);
     }
 }
 
-/* Connections handed over but never added (the loop stopped first). */
+/* Connections handed over but never taken (the loop stopped first). */
 static void drop_inbox(gw_shard_t *sh)
 {
     gw_http_t *self = sh->http;
@@ -1203,57 +1546,144 @@ static void drop_inbox(gw_shard_t *sh)
 
 /* ---- the event loops ---- */
 
-/* How long the loop may sleep: until libmicrohttpd's next timeout or the
- * nearest backend deadline, at most GW_LOOP_TICK_MS. */
-static long loop_timeout(const gw_shard_t *sh)
+/* Answers the requests whose work is over. */
+static void run_ready(gw_shard_t *sh)
 {
-    long t = GW_LOOP_TICK_MS;
-    if (sh->kick)
+    while (sh->ready) {
+        gw_conn_t *c = sh->ready;
+        sh->ready = c->ready_next;
+        c->in_ready = false;
+        gw_req_t *r = c->req;
+        if (c->state != C_WORK || !r)
+            continue;
+        if (atomic_load_explicit(&r->slow, memory_order_acquire) == SLOW_DONE)
+            respond_reply(c, &r->job.reply);
+        else if (r->fast == FAST_DONE)
+            answer(c);
+        conn_drive(c);
+    }
+}
+
+static void take_events(gw_shard_t *sh)
+{
+    struct epoll_event ev[EVENTS_MAX];
+    int n = epoll_wait(sh->epfd, ev, EVENTS_MAX, 0);
+    for (int i = 0; i < n; i++) {
+        gw_conn_t *c = ev[i].data.ptr;
+        if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->readable = true;
+        if (ev[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+            c->writable = true;
+        if (c->state != C_WORK)
+            conn_drive(c);
+    }
+}
+
+/* How long the loop may sleep: until the next sweep or the nearest
+ * backend deadline, at most GW_LOOP_TICK_MS. */
+static long loop_timeout(const gw_shard_t *sh, uint64_t now)
+{
+    if (sh->ready)
         return 0;
-    MHD_UNSIGNED_LONG_LONG mt;
-    if (MHD_get_timeout(sh->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)t)
-        t = (long)mt;
+    long t = GW_LOOP_TICK_MS;
+    if (sh->all) {
+        long s = sh->next_sweep_ns > now ? (long)((sh->next_sweep_ns - now) / 1000000u) + 1 : 0;
+        if (s < t)
+            t = s;
+    }
     long rt = sh->rpc ? gw_rpc_timeout_ms(sh->rpc) : -1;
     if (rt >= 0 && rt < t)
         t = rt;
     return t;
 }
 
+static void loop_turn(gw_shard_t *sh)
+{
+    zmq_pollitem_t items[2 + GW_RPC_LINKS_MAX] = {
+        {.fd = sh->epfd, .events = ZMQ_POLLIN},
+        {.fd = sh->wake_fd, .events = ZMQ_POLLIN},
+    };
+    int n = 2;
+    if (sh->rpc)
+        n += gw_rpc_items(sh->rpc, items + 2, GW_RPC_LINKS_MAX);
+    if (zmq_poll(items, n, loop_timeout(sh, now_ns())) < 0 && errno != EINTR)
+        rt_error(NULL, "HTTP loop: zmq_poll: %s", strerror(errno));
+    if (items[1].revents & ZMQ_POLLIN)
+        take_inbox(sh);
+    if (sh->rpc)
+        gw_rpc_process(sh->rpc);
+    take_events(sh);
+    run_ready(sh);
+    uint64_t now = now_ns();
+    if (now >= sh->next_sweep_ns) {
+        sweep(sh, now);
+        sh->next_sweep_ns = now + (uint64_t)GW_SWEEP_MS * 1000000u;
+    }
+}
+
+/* A stopping loop: every call still out fails, so every coroutine ends
+ * and its request is answered (one attempt to send it); then every
+ * connection closes. */
+static void loop_close(gw_shard_t *sh)
+{
+    if (sh->rpc)
+        gw_rpc_shutdown(sh->rpc);
+    take_inbox(sh);
+    run_ready(sh);
+    while (sh->all) {
+        gw_conn_t *c = sh->all;
+        if (c->state == C_WRITE && c->writable)
+            conn_drive(c);
+        if (sh->all == c)
+            conn_close(c, "shutdown");
+    }
+}
+
 static void *shard_loop(void *arg)
 {
     gw_shard_t *sh = arg;
-    int epfd = sh->epfd;
-    tls_shard = sh;
     gw_coro_setup(GW_CORO_PER_LOOP, 0);
     gw_rpc_attach(sh->rpc);
-    while (!atomic_load(&sh->quit)) {
-        zmq_pollitem_t items[2 + GW_RPC_LINKS_MAX] = {
-            {.fd = epfd, .events = ZMQ_POLLIN},
-            {.fd = sh->wake_fd, .events = ZMQ_POLLIN},
-        };
-        int n = 2;
-        if (sh->rpc)
-            n += gw_rpc_items(sh->rpc, items + 2, GW_RPC_LINKS_MAX);
-        if (zmq_poll(items, n, loop_timeout(sh)) < 0 && errno != EINTR) {
-            rt_error(NULL, "HTTP loop: zmq_poll: %s", strerror(errno));
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-            take_inbox(sh);
-        if (sh->rpc)
-            gw_rpc_process(sh->rpc);
-        sh->kick = false;
-        MHD_run(sh->d);
-    }
-    /* Every call still out fails: their coroutines finish and resume their
-     * connections, which libmicrohttpd answers here or closes at stop. */
-    if (sh->rpc)
-        gw_rpc_shutdown(sh->rpc);
-    MHD_run(sh->d);
+    while (!atomic_load(&sh->quit))
+        loop_turn(sh);
+    loop_close(sh);
     gw_rpc_attach(NULL);
     gw_coro_teardown();
-    tls_shard = NULL;
     return NULL;
+}
+
+static void fast_work(gw_req_t *r)
+{
+    gw_http_t *self = r->http;
+    gw_job_t *j = &r->job;
+    const gw_route_t *route = r->match.route;
+    j->out = OUT_REPLY;
+    if (route->permission) {
+        if (gw_api_authorize(self->opt.ctx, &j->req, route->permission, &j->principal, &j->reply) !=
+            0)
+            return;
+        j->req.principal = &j->principal;
+    } else if ((route->flags & GW_ROUTE_LIMITED) && limit_anonymous(self, j) != 0) {
+        return;
+    }
+    j->out_err = take_body(r, &j->body, &j->out_detail, &j->out_errors);
+    if (j->out_err != PROTO_OK) { /* answered with the limiter state authorize reported */
+        j->out = OUT_PROBLEM;
+        return;
+    }
+    j->req.body = j->body;
+    if (!cookie_origin_ok(self, r)) {
+        rt_warn(r->rid, "refresh cookie sent from an origin that may not use it");
+        j->out = OUT_PROBLEM;
+        j->out_err = PROTO_ERR_FORBIDDEN;
+        j->out_detail = "This origin may not use the session cookie";
+        return;
+    }
+    if (route->flags & GW_ROUTE_SLOW) {
+        j->out = OUT_SLOW;
+        return;
+    }
+    route->handler(self->opt.ctx, &j->req, &j->reply);
 }
 
 /* ---- life cycle ---- */
@@ -1285,6 +1715,7 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
     }
     for (size_t i = 0; i < self->nshards; i++) {
         gw_shard_t *sh = &self->shards[i];
+        sh->epfd = -1;
         sh->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (sh->wake_fd < 0 || pthread_mutex_init(&sh->mu, NULL) != 0) {
             if (sh->wake_fd >= 0)
@@ -1296,19 +1727,6 @@ gw_http_t *gw_http_new(const gw_http_options_t *opt)
         self->ninit = i + 1;
     }
     return self;
-}
-
-static unsigned daemon_flags(const gw_config_t *cfg)
-{
-    /* No listening socket of its own: gw_accept hands connections over. */
-    /* External polling: shard_loop drives the daemon through its epoll
-     * descriptor; the ITC wakes it when another thread resumes a connection
-     * (the slow pool). */
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
-                     MHD_ALLOW_SUSPEND_RESUME;
-    if (cfg->bind_addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    return flags;
 }
 
 /* The shard's backend links: its own DEALER per service (gw_rpc). */
@@ -1331,30 +1749,17 @@ static int shard_rpc(gw_http_t *self, gw_shard_t *sh)
     return 0;
 }
 
-/* Starts one daemon and one loop thread per GATEWAY_THREADS. */
+/* Starts one loop thread per GATEWAY_THREADS. */
 static int start_shards(gw_http_t *self)
 {
-    const gw_config_t *cfg = self->opt.cfg;
     for (size_t i = 0; i < self->nshards; i++) {
         gw_shard_t *sh = &self->shards[i];
         sh->http = self;
         atomic_store(&sh->conns, 0);
         atomic_store(&sh->quit, false);
-        /* The logger must be the first option, or early messages bypass it.
-         * Connection limits are applied before the hand-over (on_accept). */
-        sh->d = MHD_start_daemon(
-            daemon_flags(cfg), 0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER,
-            on_mhd_log, self, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
-            on_uri, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-            MHD_OPTION_NOTIFY_CONNECTION, on_connection, sh, MHD_OPTION_END);
-        if (!sh->d || shard_rpc(self, sh) != 0)
+        sh->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (sh->epfd < 0 || shard_rpc(self, sh) != 0)
             return -1;
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(sh->d, MHD_DAEMON_INFO_EPOLL_FD);
-        sh->epfd = di ? di->epoll_fd : -1;
-        if (sh->epfd < 0)
-            return -1; /* the loop has nothing to wait on */
         if (pthread_create(&sh->thread, NULL, shard_loop, sh) != 0)
             return -1;
         sh->thread_started = true;
@@ -1362,8 +1767,7 @@ static int start_shards(gw_http_t *self)
     return 0;
 }
 
-/* Stops the loops, then the daemons (each closes its connections: slots
- * come back). */
+/* Stops the loops (each closes its connections). */
 static void stop_shards(gw_http_t *self)
 {
     for (size_t i = 0; i < self->nshards; i++) {
@@ -1378,34 +1782,26 @@ static void stop_shards(gw_http_t *self)
         if (sh->thread_started)
             pthread_join(sh->thread, NULL);
         sh->thread_started = false;
-        if (sh->d)
-            MHD_stop_daemon(sh->d);
-        sh->d = NULL;
         drop_inbox(sh);
         gw_rpc_destroy(&sh->rpc);
+        if (sh->epfd >= 0)
+            close(sh->epfd);
+        sh->epfd = -1;
     }
 }
 
 int gw_http_start(gw_http_t *self)
 {
     const gw_config_t *cfg = self->opt.cfg;
-    self->reaper = gw_reaper_new((size_t)cfg->max_connections + GW_REAPER_SLACK, GW_REAPER_TICK_MS,
-                                 NULL, NULL);
-    if (!self->reaper || gw_reaper_start(self->reaper) != 0) {
-        rt_error(NULL, "cannot start the connection reaper");
-        gw_reaper_destroy(&self->reaper);
-        return -1;
-    }
-    self->iplimit = gw_iplimit_new((size_t)cfg->max_connections + GW_REAPER_SLACK,
+    self->iplimit = gw_iplimit_new((size_t)cfg->max_connections + GW_IPLIMIT_SLACK,
                                    (unsigned)cfg->max_connections_per_ip);
     if (!self->iplimit) {
         rt_error(NULL, "cannot allocate the per-address connection table");
-        gw_reaper_destroy(&self->reaper);
         return -1;
     }
     if (gw_slow_start(self->slow) != 0) {
         rt_error(NULL, "cannot start the slow-request pool (GATEWAY_SLOW_WORKERS)");
-        gw_reaper_destroy(&self->reaper);
+        gw_iplimit_destroy(&self->iplimit);
         return -1;
     }
     self->acceptor =
@@ -1413,15 +1809,16 @@ int gw_http_start(gw_http_t *self)
     if (!self->acceptor) {
         rt_error(NULL, "cannot listen on GATEWAY_BIND %s: %s", cfg->bind, strerror(errno));
         gw_slow_stop(self->slow);
-        gw_reaper_destroy(&self->reaper);
+        gw_iplimit_destroy(&self->iplimit);
         return -1;
     }
     if (start_shards(self) != 0 || gw_accept_start(self->acceptor) != 0) {
         rt_error(NULL, "cannot start the HTTP server on GATEWAY_BIND %s", cfg->bind);
+        gw_accept_pause(self->acceptor);
+        gw_slow_stop(self->slow);
         stop_shards(self);
         gw_accept_destroy(&self->acceptor);
-        gw_slow_stop(self->slow);
-        gw_reaper_destroy(&self->reaper);
+        gw_iplimit_destroy(&self->iplimit);
         return -1;
     }
     self->port = gw_accept_port(self->acceptor);
@@ -1452,16 +1849,12 @@ void gw_http_stop(gw_http_t *self)
         return;
     atomic_store(&self->stopping, true);
     gw_accept_pause(self->acceptor);
-    /* libmicrohttpd must never be stopped with a suspended connection.
-     * Stopping the pool answers every queued slow job (503) and waits for
-     * the running ones; each resumes its connection. A slow request that
-     * arrives from now on is refused and resumed by its own HTTP thread
-     * before that thread can exit, and MHD_stop_daemon processes pending
-     * resumes before it checks for suspended connections. */
+    /* Stopping the pool answers every queued slow job (503) and waits for
+     * the running ones; each lands on its loop's done list, which the
+     * loops answer before they close their connections. */
     gw_slow_stop(self->slow);
-    stop_shards(self); /* closes every connection: slots come back */
+    stop_shards(self);
     atomic_store(&self->running, false);
-    gw_reaper_destroy(&self->reaper);
     gw_accept_destroy(&self->acceptor);
     gw_iplimit_destroy(&self->iplimit);
 }

@@ -1,20 +1,20 @@
 /*
- * gw_http: the HTTP server (libmicrohttpd). It owns everything HTTP: request
- * ids, bounds on the request line, headers and bodies, the route match,
- * CORS, security headers, JSON and problem JSON replies and the access log.
- * Handlers (gw_handler.h) see none of it.
+ * gw_http: the HTTP/1.1 server. It owns everything HTTP: reading and
+ * bounding requests (gw_h1 heads, gw_chunked bodies), request ids, the
+ * route match, CORS, security headers, JSON and problem-JSON replies,
+ * keep-alive and pipelining, deadlines and the access log. Handlers
+ * (gw_handler.h) see none of it.
  *
- * Per request: the URI callback creates the request context (start time,
- * request id); the first access-handler call checks headers and the route
- * and returns without a response (queuing there makes libmicrohttpd 0.9.75
- * close the connection), body calls accumulate a bounded body, and the last
- * call answers. An error found before the body is answered at once only
- * when a body follows (the connection is then closed instead of read).
- * Every request is served by one of GATEWAY_THREADS event loops, which
+ * The gateway reads every byte of a request itself, so every answer it
+ * sends - refusals of a malformed head, an oversized header block or
+ * target, a trickling client - is one well-formed HTTP/1.1 response with
+ * problem JSON, the request id and the security headers.
+ *
+ * Every connection is served by one of GATEWAY_THREADS event loops, which
  * never block on a backend call (gw_coro, gw_rpc). Protected routes are
- * authorised (auth.authorize) before their handler;
- * slow routes run their handler on a bounded pool (GATEWAY_SLOW_WORKERS,
- * GATEWAY_SLOW_QUEUE) while the connection is suspended.
+ * authorised (auth.authorize) before their handler; slow routes run their
+ * handler on a bounded pool (GATEWAY_SLOW_WORKERS, GATEWAY_SLOW_QUEUE)
+ * while their request waits.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -25,16 +25,17 @@
 #include <stdint.h>
 
 #define GW_URI_MAX          8192  /* request target bytes; longer: 414 */
-#define GW_HEADER_BYTES_MAX 16384 /* sum of header names and values; more: 431 */
-/* Per-connection memory of libmicrohttpd. Above it (far above the two
- * limits above), libmicrohttpd itself answers 414/431 with a short HTML body
- * and closes the connection. */
-#define GW_CONN_MEMORY    65536
-#define GW_DISCARD_MAX    (1024 * 1024) /* body bytes read to answer an error */
+#define GW_HEADER_BYTES_MAX 16384 /* sum of header names and values (+4 per line); more: 431 */
+/* A connection's read buffer: the longest request head it takes (request
+ * line, header lines, blank line). A head that has not ended when it is
+ * full is refused: 414 when the request line has not ended, else 431. */
+#define GW_READ_BUF       32768
+#define GW_DISCARD_MAX    (1024 * 1024) /* bytes read and dropped after a refusal, at most */
+#define GW_LINGER_MS      2000          /* after a refusal, how long unread input is drained */
 #define GW_JSON_DEPTH_MAX 16            /* nested arrays/objects in a request body; deeper: 400 */
 #define GW_LOG_PATH_MAX   512           /* path bytes in the access log */
-#define GW_REAPER_TICK_MS 250           /* how often request deadlines are checked */
-#define GW_REAPER_SLACK   16            /* reaper slots beyond GATEWAY_MAX_CONNECTIONS */
+#define GW_SWEEP_MS       250           /* how often deadlines are checked */
+#define GW_IPLIMIT_SLACK  16            /* per-address table slots beyond GATEWAY_MAX_CONNECTIONS */
 #define GW_INBOX_MAX      256           /* accepted connections waiting for one loop thread */
 #define GW_LOOP_TICK_MS   500           /* longest sleep of a loop thread */
 #define GW_CORO_PER_LOOP  4096          /* requests one loop keeps waiting on backends at once */

@@ -1,9 +1,8 @@
 /*
  * gw_iplimit: open connections per client address, for
- * GATEWAY_MAX_CONNECTIONS_PER_IP across all of the gateway's HTTP threads
- * (each runs its own libmicrohttpd daemon, whose per-IP limit would count
- * one thread only). A fixed table (linear probing, backward-shift deletion,
- * so it never fills with tombstones) sized for the connection limit:
+ * GATEWAY_MAX_CONNECTIONS_PER_IP across all of the gateway's event loops
+ * (a count per loop would let a client open that many on each). A fixed table (linear probing,
+ * backward-shift deletion, so it never fills with tombstones) sized for the connection limit:
  * addresses are entries only while they have connections open.
  */
 #ifndef GW_IPLIMIT_H

@@ -39,7 +39,7 @@ static const gw_field_t f_register[] = {
     REQ("username", GW_JSON_STRING, 512),
     REQ("email", GW_JSON_STRING, 512),
     REQ("password", GW_JSON_STRING, 1024),
-    OPT("full_name", GW_JSON_STRING_OR_NULL, 1024),
+    OPT("full_name", GW_JSON_TEXT_OR_NULL, 1024),
     END,
 };
 static const gw_field_t f_token[] = {
@@ -54,7 +54,7 @@ static const gw_field_t f_refresh_token[] = {
     END,
 };
 static const gw_field_t f_update_self[] = {
-    OPT("full_name", GW_JSON_STRING_OR_NULL, 1024),
+    OPT("full_name", GW_JSON_TEXT_OR_NULL, 1024),
     OPT("email", GW_JSON_STRING, 512),
     END,
 };
@@ -129,21 +129,23 @@ static const gw_call_t c_stats = {.op = PROTO_OP_AUTH_STATS, .svc = AUTH, .shape
 #define NONE     GW_BODY_NONE
 #define JSON     GW_BODY_JSON
 #define OPT_JSON GW_BODY_JSON_OPTIONAL
-#define SLOW     true
-#define FAST     false
+#define SLOW     GW_ROUTE_SLOW
+#define FAST     0
+#define COOKIE   GW_ROUTE_COOKIE
+#define LIMITED  GW_ROUTE_LIMITED
 
 /* Order matters where patterns overlap: /users/me before /users/{id}. */
 static const gw_route_t gw_routes[] = {
     {"GET", "/healthz", gw_health_live, NULL, NONE, NULL, FAST, NULL},
     {"GET", "/readyz", gw_health_ready, NULL, NONE, NULL, FAST, NULL},
-    {"GET", "/api/v1/health", gw_health_full, NULL, NONE, NULL, FAST, NULL},
+    {"GET", "/api/v1/health", gw_health_full, NULL, NONE, NULL, LIMITED, NULL},
 
     {"POST", "/api/v1/auth/register", gw_api_handle, NULL, JSON, f_register, SLOW, &c_register},
     {"POST", "/api/v1/auth/token", gw_api_handle, NULL, JSON, f_token, SLOW, &c_token},
     {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SLOW, &c_token},
-    {"POST", "/api/v1/auth/refresh", gw_auth_refresh, NULL, OPT_JSON, f_refresh_token, FAST,
+    {"POST", "/api/v1/auth/refresh", gw_auth_refresh, NULL, OPT_JSON, f_refresh_token, COOKIE,
      &c_refresh},
-    {"POST", "/api/v1/auth/logout", gw_auth_logout, NULL, OPT_JSON, f_refresh_token, FAST,
+    {"POST", "/api/v1/auth/logout", gw_auth_logout, NULL, OPT_JSON, f_refresh_token, COOKIE,
      &c_logout},
     {"POST", "/api/v1/auth/logout-all", gw_api_handle, "self:read", NONE, NULL, FAST,
      &c_logout_all},

@@ -21,6 +21,21 @@ typedef enum {
     GW_BODY_JSON_OPTIONAL, /* the same, or no body at all (then no Content-Type is needed) */
 } gw_body_kind_t;
 
+/* What a route is besides its columns. */
+enum {
+    /* The handler blocks on a slow op (Argon2): it runs on the slow pool
+     * while its request waits, never on an event loop. */
+    GW_ROUTE_SLOW = 1u << 0,
+    /* The request may authenticate with the refresh-token cookie: refused
+     * (403) when it does and its Origin is not one the API trusts
+     * (gw_origin.h). */
+    GW_ROUTE_COOKIE = 1u << 1,
+    /* A public /api/ route whose handler does not count the request for
+     * the API rate limiter itself: gw_http asks authsvc (auth.authorize,
+     * anonymous) first. */
+    GW_ROUTE_LIMITED = 1u << 2,
+};
+
 typedef struct {
     const char *method;
     const char *pattern;
@@ -32,9 +47,7 @@ typedef struct {
     /* JSON routes: the fields a body may have (NULL-terminated); anything
      * else is 422. NULL: any object (test routes only). */
     const gw_field_t *fields;
-    /* The handler blocks on a slow op (Argon2): it runs on the slow pool
-     * while the connection is suspended, never on an HTTP thread. */
-    bool slow;
+    unsigned flags;        /* GW_ROUTE_* */
     const gw_call_t *call; /* what gw_api_handle and friends send; see gw_api.h */
 } gw_route_t;
 

@@ -6,6 +6,7 @@
 #include "gw_schema.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const gw_field_t *gw_schema_field(const gw_field_t *fields, const char *name)
@@ -38,6 +39,7 @@ static int add_error(json_t *errors, const char *field, const char *message)
 static const char *const type_messages[] = {
     [GW_JSON_STRING] = "must be a string",
     [GW_JSON_STRING_OR_NULL] = "must be a string or null",
+    [GW_JSON_TEXT_OR_NULL] = "must be a string or null",
     [GW_JSON_BOOL] = "must be a boolean",
     [GW_JSON_INTEGER] = "must be an integer",
 };
@@ -48,6 +50,7 @@ static bool type_ok(gw_json_type_t t, const json_t *v)
     case GW_JSON_STRING:
         return json_is_string(v);
     case GW_JSON_STRING_OR_NULL:
+    case GW_JSON_TEXT_OR_NULL:
         return json_is_string(v) || json_is_null(v);
     case GW_JSON_BOOL:
         return json_is_boolean(v);
@@ -68,7 +71,34 @@ static const char *field_problem(const gw_field_t *f, const json_t *v, char *buf
         snprintf(buf, cap, "must be at most %zu bytes long", f->max_bytes);
         return buf;
     }
+    if (json_is_string(v) && f->type != GW_JSON_TEXT_OR_NULL &&
+        strlen(json_string_value(v)) != json_string_length(v))
+        return "must not contain NUL characters";
     return NULL;
+}
+
+int gw_schema_clean(const gw_field_t *fields, json_t *body)
+{
+    for (const gw_field_t *f = fields; f && f->name; f++) {
+        json_t *v = json_object_get(body, f->name);
+        if (f->type != GW_JSON_TEXT_OR_NULL || !json_is_string(v))
+            continue;
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v), k = 0;
+        if (strlen(s) == n)
+            continue;
+        char *clean = malloc(n + 1);
+        if (!clean)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (s[i])
+                clean[k++] = s[i];
+        int rc = json_object_set_new(body, f->name, json_stringn(clean, k));
+        free(clean);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int gw_schema_check(const gw_field_t *fields, const json_t *body, json_t **errors)

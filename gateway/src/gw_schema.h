@@ -4,7 +4,8 @@
  * Requests: each JSON route declares the fields its body may carry (name,
  * JSON type, required, longest string) in the route table. A body is
  * checked against that table before any backend sees it: an unknown field,
- * a wrong JSON type, a missing required field or an over-long string is a
+ * a wrong JSON type, a missing required field, an over-long string or a
+ * string holding NUL (\u0000) in a field with rules is a
  * 422 validation_error with one {"field","message"} per problem, so a
  * client can never slip "role" or "is_active" into a body (mass
  * assignment). Field values (password strength, username rules) are the
@@ -26,6 +27,10 @@
 typedef enum {
     GW_JSON_STRING,
     GW_JSON_STRING_OR_NULL, /* null clears an optional value, or stands for "absent" */
+    /* Free text (a person's name), string or null: NUL characters are
+     * removed (gw_schema_clean) rather than refused, as the service removes
+     * the other control characters; every other string field refuses NUL. */
+    GW_JSON_TEXT_OR_NULL,
     GW_JSON_BOOL,
     GW_JSON_INTEGER,
 } gw_json_type_t;
@@ -47,6 +52,11 @@ typedef struct {
  * name is a plain identifier ([A-Za-z0-9_.-], at most GW_SCHEMA_NAME_MAX
  * bytes), else "field" is "". A non-object `body` is -1 with one error. */
 int gw_schema_check(const gw_field_t *fields, const json_t *body, json_t **errors);
+
+/* Removes the NUL characters of the GW_JSON_TEXT_OR_NULL strings of a
+ * body that passed gw_schema_check (a JSON string may hold \u0000, the
+ * wire protocol's strings may not). Returns 0, or -1 when out of memory. */
+int gw_schema_clean(const gw_field_t *fields, json_t *body);
 
 /* The field `name` of `fields`, or NULL. */
 const gw_field_t *gw_schema_field(const gw_field_t *fields, const char *name);

@@ -3,9 +3,9 @@
  * work never blocks fast work").
  *
  * Routes flagged slow call Argon2-backed ops that take 50-500 ms. Running
- * them on libmicrohttpd's threads would let a login flood hold every HTTP
- * thread, so gw_http suspends such a connection and submits a job here; a
- * pool thread runs it (the blocking RPC) and resumes the connection. The
+ * them on the event loops would let a login flood hold every HTTP
+ * thread, so gw_http parks such a request and submits a job here; a
+ * pool thread runs it (the blocking RPC) and hands it back to its loop. The
  * pool has a fixed number of threads and a bounded queue: a job that finds
  * every thread busy and the queue full is refused at once, and the caller
  * answers 503.
@@ -15,8 +15,7 @@
  * (on the thread calling gw_slow_stop), or when a job waited longer than
  * max_wait_ms for a thread (on that thread: under overload, answering 503
  * beats running a login whose client has long given up). gw_http relies
- * on that to resume every suspended connection before libmicrohttpd is
- * stopped.
+ * on that to answer every parked request before its loops stop.
  */
 #ifndef GW_SLOW_H
 #define GW_SLOW_H

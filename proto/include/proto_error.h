@@ -27,6 +27,7 @@
     X(PROTO_ERR_ACCOUNT_DISABLED, "account_disabled", 403, "Forbidden")                            \
     X(PROTO_ERR_NOT_FOUND, "not_found", 404, "Not Found")                                          \
     X(PROTO_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, "Method Not Allowed")               \
+    X(PROTO_ERR_REQUEST_TIMEOUT, "request_timeout", 408, "Request Timeout")                        \
     X(PROTO_ERR_CONFLICT, "conflict", 409, "Conflict")                                             \
     X(PROTO_ERR_PAYLOAD_TOO_LARGE, "payload_too_large", 413, "Content Too Large")                  \
     X(PROTO_ERR_URI_TOO_LONG, "uri_too_long", 414, "URI Too Long")                                 \
@@ -37,7 +38,9 @@
     X(PROTO_ERR_RATE_LIMITED, "rate_limited", 429, "Too Many Requests")                            \
     X(PROTO_ERR_HEADER_TOO_LARGE, "header_too_large", 431, "Request Header Fields Too Large")      \
     X(PROTO_ERR_INTERNAL_ERROR, "internal_error", 500, "Internal Server Error")                    \
-    X(PROTO_ERR_UNAVAILABLE, "unavailable", 503, "Service Unavailable")
+    X(PROTO_ERR_UNAVAILABLE, "unavailable", 503, "Service Unavailable")                            \
+    X(PROTO_ERR_HTTP_VERSION_NOT_SUPPORTED, "http_version_not_supported", 505,                     \
+      "HTTP Version Not Supported")
 
 typedef enum {
 #define PROTO_ERR_ENUM(name, code, status, title) name,

@@ -121,7 +121,7 @@ def test_per_user_limit_spans_sessions_and_routes_not_other_users(setup, rl):
 # ================================================== per-IP (anonymous)
 
 
-def test_anonymous_limit_is_per_client_ip_and_health_is_exempt(pm, rdb, jwt_secret, tmp_path, setup):
+def test_anonymous_limit_is_per_client_ip_and_probes_are_exempt(pm, rdb, jwt_secret, tmp_path, setup):
     s = au.start_stack(pm, rdb, jwt_secret, tmp_path, "anon", authsvc={"RATE_LIMIT_PER_MINUTE": LIMIT})
     u = au.new_user(setup)
     remaining = []
@@ -135,14 +135,41 @@ def test_anonymous_limit_is_per_client_ip_and_health_is_exempt(pm, rdb, jwt_secr
     r = au.token(s, u.username, u.password)
     assert_rate_limited(r)
     assert_rate_limited(au.register(s))
-    # Health routes are not rate-limited.
+    # GET /api/v1/health is an /api/ route like the others (it fans out to
+    # every backend): limited, with the headers...
+    assert_rate_limited(it.http_get(s.url("/api/v1/health")))
+    # ...while the probes outside /api/ are never limited.
     for _ in range(3 * LIMIT):
-        for path in ("/healthz", "/readyz", "/api/v1/health"):
+        for path in ("/healthz", "/readyz"):
             r = it.http_get(s.url(path))
             assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
+            assert "RateLimit-Limit" not in r.headers, r.headers
     # An authenticated user from the same address has a bucket of its own.
     r = au.get(s, "/users/me", token=u.access)
     assert r.status_code == 200, r.text
+
+
+def test_health_is_counted_and_carries_the_headers(pm, rdb, jwt_secret, tmp_path):
+    s = au.start_stack(pm, rdb, jwt_secret, tmp_path, "health", authsvc={"RATE_LIMIT_PER_MINUTE": LIMIT})
+    remaining = []
+    for i in range(LIMIT):
+        r = it.http_get(s.url("/api/v1/health"))
+        assert r.status_code == 200, f"health {i + 1}: {r.status_code} {r.text}"
+        remaining.append(assert_rate_headers(r)[1])
+    assert remaining == sorted(remaining, reverse=True) and remaining[-1] == 0, remaining
+    assert_rate_limited(it.http_get(s.url("/api/v1/health")))
+    # The health answer shares the address's bucket with the other anonymous routes.
+    assert_rate_limited(au.post(s, "/auth/logout", {"refresh_token": random_refresh()}))
+
+
+def test_health_still_reports_when_authsvc_is_down(pm, rdb, jwt_secret, tmp_path):
+    """The limiter lives in authsvc: without it the health route answers its
+    503 with the checks rather than a bare unavailable."""
+    s = au.start_stack(pm, rdb, jwt_secret, tmp_path, "hdown", authsvc={"RATE_LIMIT_PER_MINUTE": LIMIT})
+    s.authsvc.terminate()
+    r = it.http_get(s.url("/api/v1/health"))
+    assert r.status_code == 503, r.text
+    assert r.json()["checks"]["authsvc"] == "down", r.json()
 
 
 def test_requests_refused_for_their_body_still_count(pm, rdb, jwt_secret, tmp_path, setup):

@@ -559,7 +559,7 @@ static void test_http_keepalive_connection_reused(void **state)
     close(fd);
 }
 
-static void test_http_trickling_body_dropped_at_deadline(void **state)
+static void test_http_trickling_body_answered_408_at_deadline(void **state)
 {
     int fd = connect_gw();
     send_str(fd, "POST /api/v1/test/echo HTTP/1.1\r\nHost: t\r\n"
@@ -567,6 +567,10 @@ static void test_http_trickling_body_dropped_at_deadline(void **state)
     struct timespec ts = {1, 300 * 1000000L}; /* past GATEWAY_REQUEST_TIMEOUT_SECONDS=1 */
     nanosleep(&ts, NULL);
     send(fd, "\"", 1, MSG_NOSIGNAL);
+    resp_t r; /* answered (not just dropped), then closed */
+    assert_int_equal(read_response(fd, &r, 0), 0);
+    assert_problem(&r, 408, "request_timeout");
+    assert_string_equal(header(&r, "Connection"), "close");
     assert_true(peer_closed(fd));
     close(fd);
 }
@@ -645,7 +649,7 @@ static void *slow_client(void *arg)
 
 /* A burst of connections is dealt over the pool threads: MEET_N connections
  * opened together on a gateway of MEET_N threads are served at the same time.
- * (libmicrohttpd's own accept put a whole burst on the first thread awake.) */
+ * (an accept shared by all threads put a whole burst on the first one awake.) */
 static void test_http_burst_of_connections_spread_over_threads(void **state)
 {
     fixture_t saved = fx;
@@ -727,7 +731,7 @@ int main(void)
         cmocka_unit_test(test_http_cors_other_origin_gets_nothing),
         cmocka_unit_test(test_http_cors_preflight_204),
         cmocka_unit_test(test_http_keepalive_connection_reused),
-        cmocka_unit_test(test_http_trickling_body_dropped_at_deadline),
+        cmocka_unit_test(test_http_trickling_body_answered_408_at_deadline),
         cmocka_unit_test(test_http_access_log_line),
         cmocka_unit_test(test_http_hsts_when_enabled),
         cmocka_unit_test(test_http_burst_of_connections_spread_over_threads),

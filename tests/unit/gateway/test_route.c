@@ -211,6 +211,7 @@ static bool type_fits(gw_json_type_t jt, proto_type_t pt)
     case GW_JSON_STRING:
         return pt == PROTO_T_STR || pt == PROTO_T_NIL_OR_STR;
     case GW_JSON_STRING_OR_NULL:
+    case GW_JSON_TEXT_OR_NULL:
         return pt == PROTO_T_NIL_OR_STR;
     case GW_JSON_BOOL:
         return pt == PROTO_T_BOOL;
@@ -291,7 +292,7 @@ static void check_route_against_catalogue(const gw_route_t *r)
             fail_msg("%s %s: nothing supplies %s of %s", r->method, r->pattern, pf->name,
                      def->name);
     }
-    if (r->slow != (def->lane == PROTO_LANE_SLOW))
+    if (((r->flags & GW_ROUTE_SLOW) != 0) != (def->lane == PROTO_LANE_SLOW))
         fail_msg("%s %s: slow flag disagrees with the lane of %s", r->method, r->pattern,
                  def->name);
 }
@@ -313,7 +314,29 @@ static void test_route_public_table_matches_catalogue(void **state)
         if (r->call)
             check_route_against_catalogue(r);
         else
-            assert_false(r->slow);
+            assert_false(r->flags & GW_ROUTE_SLOW);
+    }
+}
+
+/* The API rate limit covers every /api/ route: protected ones through
+ * auth.authorize, public ones through their own authsvc op (which counts
+ * the request) or, for those without one, an anonymous auth.authorize
+ * (GW_ROUTE_LIMITED); the probes outside /api/ are never limited. */
+static void test_route_every_api_route_is_rate_limited(void **state)
+{
+    size_t n = 0;
+    const gw_route_t *t = gw_route_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        const gw_route_t *r = &t[i];
+        bool api = strncmp(r->pattern, "/api/", 5) == 0;
+        bool own_op = r->call && r->call->svc == GW_SVC_AUTHSVC;
+        bool limited = r->permission || own_op || (r->flags & GW_ROUTE_LIMITED);
+        if (api && !limited)
+            fail_msg("%s %s: not rate-limited", r->method, r->pattern);
+        if (!api && (r->flags & GW_ROUTE_LIMITED))
+            fail_msg("%s %s: a probe must not be rate-limited", r->method, r->pattern);
+        if (r->permission && (r->flags & GW_ROUTE_LIMITED))
+            fail_msg("%s %s: limited twice", r->method, r->pattern);
     }
 }
 
@@ -371,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_route_param_length_bounds),
         cmocka_unit_test(test_route_public_table_has_health),
         cmocka_unit_test(test_route_public_table_matches_catalogue),
+        cmocka_unit_test(test_route_every_api_route_is_rate_limited),
         cmocka_unit_test(test_route_public_table_api_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
