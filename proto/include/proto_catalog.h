@@ -54,7 +54,24 @@
     X(STORE_TOKEN_ROTATE, "store.token_rotate", false, PROTO_LANE_FAST)                            \
     X(STORE_TOKEN_REVOKE, "store.token_revoke", true, PROTO_LANE_FAST)                             \
     X(STORE_SESSIONS, "store.sessions", true, PROTO_LANE_FAST)                                     \
-    X(STORE_STATS, "store.stats", true, PROTO_LANE_FAST)
+    X(STORE_STATS, "store.stats", true, PROTO_LANE_FAST)                                           \
+    X(STORE_FILE_BEGIN, "store.file_begin", false, PROTO_LANE_FAST)                                \
+    X(STORE_FILE_PART, "store.file_part", true, PROTO_LANE_FAST)                                   \
+    X(STORE_FILE_COMPLETE, "store.file_complete", false, PROTO_LANE_FAST)                          \
+    X(STORE_FILE_ABORT, "store.file_abort", true, PROTO_LANE_FAST)                                 \
+    X(STORE_FILE_GET, "store.file_get", true, PROTO_LANE_FAST)                                     \
+    X(STORE_FILE_LIST, "store.file_list", true, PROTO_LANE_FAST)                                   \
+    X(STORE_FILE_READ, "store.file_read", true, PROTO_LANE_FAST)                                   \
+    X(STORE_FILE_DELETE, "store.file_delete", true, PROTO_LANE_FAST)
+
+/* Files travel in parts (store.file_part) and are read in chunks
+ * (store.file_read): the bounds of one message's bytes. The storesvc link
+ * uses proto_limits_files (proto_codec.h) so such messages fit. */
+#define PROTO_FILE_PART_MAX  (8u * 1024 * 1024) /* bytes of one part */
+#define PROTO_FILE_READ_MAX  (4u * 1024 * 1024) /* bytes of one read */
+#define PROTO_FILE_NAME_MAX  255                /* bytes of a file name */
+#define PROTO_FILE_TYPE_MAX  255                /* bytes of a media type */
+#define PROTO_FILE_PARTS_MAX 10000              /* parts of one upload (S3's bound) */
 
 typedef enum {
     PROTO_LANE_FAST = 0,

@@ -39,6 +39,10 @@ typedef struct {
 /* 1 MiB frames, depth 8, 64 KiB strings, 1024 items. */
 proto_limits_t proto_limits_default(void);
 
+/* The default limits, with room for a file part or read (PROTO_FILE_*):
+ * the links to and from storesvc. */
+proto_limits_t proto_limits_files(void);
+
 /* Walks `data` as exactly one msgpack object without allocating.
  * Returns 0 when it is well-formed, within `lim`, with no trailing bytes;
  * -1 otherwise. */

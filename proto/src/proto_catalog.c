@@ -151,6 +151,32 @@ static const proto_field_t F_STORE_TOKEN_REVOKE[] = {
 static const proto_field_t F_STORE_SESSIONS[] = {STR("user_id", B_ID), FIELDS_END};
 static const proto_field_t F_STORE_STATS[] = {FIELDS_END};
 
+/* storesvc: files. actor_id (and actor_role where the answer depends on
+ * who may see what) come from auth.authorize; the object key is always
+ * made by storesvc. An upload is begin, parts 1..n in order, complete (or
+ * abort); its state (upload id, part ETags) lives in PostgreSQL and the
+ * object store, so any replica takes any step. */
+#define B_SHA256 64 /* hex */
+static const proto_field_t F_STORE_FILE_BEGIN[] = {
+    STR("actor_id", B_ID), STR("name", PROTO_FILE_NAME_MAX),
+    STR("content_type", PROTO_FILE_TYPE_MAX), FIELDS_END};
+static const proto_field_t F_STORE_FILE_PART[] = {STR("id", B_ID), STR("actor_id", B_ID),
+                                                  INT("part_no"), BIN("data", PROTO_FILE_PART_MAX),
+                                                  FIELDS_END};
+static const proto_field_t F_STORE_FILE_COMPLETE[] = {
+    STR("id", B_ID), STR("actor_id", B_ID), INT("size"), STR("sha256", B_SHA256), FIELDS_END};
+static const proto_field_t F_STORE_FILE_ABORT[] = {STR("id", B_ID), STR("actor_id", B_ID),
+                                                   FIELDS_END};
+static const proto_field_t F_STORE_FILE_GET[] = {STR("id", B_ID), STR("actor_id", B_ID),
+                                                 STR("actor_role", B_ROLE), FIELDS_END};
+static const proto_field_t F_STORE_FILE_LIST[] = {STR("actor_id", B_ID), STR("actor_role", B_ROLE),
+                                                  INT("page"), INT("per_page"), FIELDS_END};
+static const proto_field_t F_STORE_FILE_READ[] = {
+    STR("id", B_ID), STR("actor_id", B_ID), STR("actor_role", B_ROLE),
+    INT("offset"),   INT("length"),         FIELDS_END};
+static const proto_field_t F_STORE_FILE_DELETE[] = {STR("id", B_ID), STR("actor_id", B_ID),
+                                                    STR("actor_role", B_ROLE), FIELDS_END};
+
 /* ---- the op table, generated from the X-macro ---- */
 
 #define NFIELDS(tbl) (sizeof(tbl) / sizeof((tbl)[0]) - 1)

@@ -31,6 +31,14 @@ proto_limits_t proto_limits_default(void)
     return lim;
 }
 
+proto_limits_t proto_limits_files(void)
+{
+    proto_limits_t lim = proto_limits_default();
+    lim.max_msg_bytes = PROTO_FILE_PART_MAX + 64 * 1024;
+    lim.max_str = PROTO_FILE_PART_MAX;
+    return lim;
+}
+
 /* ---- the allocation-free walker ---- */
 
 static uint64_t read_be(const unsigned char *p, int n)
