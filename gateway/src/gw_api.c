@@ -36,6 +36,14 @@ const gw_key_t gw_shape_stats[] = {
     {"users", NULL},           {"files", NULL},           {"bytes_stored", NULL},
     {"active_sessions", NULL}, {"blocked_sources", NULL}, {NULL, NULL},
 };
+const gw_key_t gw_shape_file[] = {
+    {"id", NULL},     {"name", NULL},     {"content_type", NULL}, {"size", NULL},
+    {"sha256", NULL}, {"owner_id", NULL}, {"created_at", NULL},   {NULL, NULL},
+};
+const gw_key_t gw_shape_file_list[] = {
+    {"files", gw_shape_file}, {"total", NULL}, {"page", NULL},
+    {"per_page", NULL},       {"pages", NULL}, {NULL, NULL},
+};
 const gw_key_t gw_shape_token[] = {
     {"access_token", NULL},  {"token_type", NULL},         {"expires_in", NULL},
     {"refresh_token", NULL}, {"refresh_expires_in", NULL}, {NULL, NULL},

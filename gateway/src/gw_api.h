@@ -71,6 +71,8 @@ extern const gw_key_t gw_shape_user_list[]; /* {users, total, page, per_page, pa
 extern const gw_key_t gw_shape_sessions[];  /* {sessions: [...]} */
 extern const gw_key_t gw_shape_stats[];     /* admin stats */
 extern const gw_key_t gw_shape_token[];     /* the pair for programmatic clients */
+extern const gw_key_t gw_shape_file[];      /* File */
+extern const gw_key_t gw_shape_file_list[]; /* {files, total, page, per_page, pages} */
 extern const gw_key_t gw_shape_login[];     /* the browser shape: no refresh token */
 
 /* Asks authsvc whether the caller (req->bearer; NULL asks as anonymous)

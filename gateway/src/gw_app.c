@@ -32,17 +32,18 @@ static int make_pools(gw_app_t *self)
 {
     const gw_config_t *cfg = self->cfg;
     proto_limits_t lim = proto_limits_default();
+    proto_limits_t files = proto_limits_files(); /* storesvc carries file parts and reads */
     int size = (int)cfg->threads * 2;
     self->authsvc =
         proto_pool_new(self->zctx, cfg->authsvc_endpoints, size, (int)cfg->rpc_timeout_ms, &lim);
     self->storesvc =
-        proto_pool_new(self->zctx, cfg->storesvc_endpoints, size, (int)cfg->rpc_timeout_ms, &lim);
+        proto_pool_new(self->zctx, cfg->storesvc_endpoints, size, (int)cfg->rpc_timeout_ms, &files);
     /* Clients are created lazily: the slow pair costs nothing until used. */
     int slow = (int)cfg->slow_workers;
     self->authsvc_slow =
         proto_pool_new(self->zctx, cfg->authsvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &lim);
     self->storesvc_slow =
-        proto_pool_new(self->zctx, cfg->storesvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &lim);
+        proto_pool_new(self->zctx, cfg->storesvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &files);
     return (self->authsvc && self->storesvc && self->authsvc_slow && self->storesvc_slow) ? 0 : -1;
 }
 

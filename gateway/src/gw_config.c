@@ -28,6 +28,10 @@ static const rt_cfg_spec_t gw_specs[] = {
     {"RPC_TIMEOUT_MS", RT_CFG_INT, false, "5000", 10, 600000, F(rpc_timeout_ms)},
     {"HEALTH_TIMEOUT_MS", RT_CFG_INT, false, "1000", 10, 60000, F(health_timeout_ms)},
     {"MAX_JSON_BYTES", RT_CFG_INT, false, "65536", 2, 16777216, F(max_json_bytes)},
+    /* At most PROTO_FILE_PARTS_MAX parts of GW_UPLOAD_PART_BYTES (48 GiB). */
+    {"MAX_UPLOAD_BYTES", RT_CFG_INT, false, "52428800", 1, 52428800000L, F(max_upload_bytes)},
+    {"UPLOAD_ALLOWED_TYPES", RT_CFG_STR, false, GW_UPLOAD_TYPES_DEFAULT, 0, 4096,
+     F(upload_allowed_types)},
     {"CORS_ORIGINS", RT_CFG_STR, false, "", 0, 4096, F(cors_origins)},
     {"HSTS_ENABLED", RT_CFG_BOOL, false, "false", 0, 0, F(hsts_enabled)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},

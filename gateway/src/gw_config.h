@@ -16,6 +16,11 @@
 #include <sys/socket.h>
 
 #define GW_CORS_ORIGINS_MAX 32 /* entries of CORS_ORIGINS */
+/* Media types an upload may have unless UPLOAD_ALLOWED_TYPES says otherwise:
+ * none that a browser renders or runs (HTML, SVG, XML, JavaScript). */
+#define GW_UPLOAD_TYPES_DEFAULT                                                                    \
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv,"               \
+    "application/json,application/zip,application/gzip,application/octet-stream"
 
 typedef struct {
     char *bind;               /* GATEWAY_BIND "host:port" */
@@ -29,7 +34,9 @@ typedef struct {
     long rpc_timeout_ms;
     long health_timeout_ms;
     long max_json_bytes;
-    char *cors_origins; /* comma-separated, "" = none */
+    long max_upload_bytes;      /* MAX_UPLOAD_BYTES: largest file */
+    char *upload_allowed_types; /* UPLOAD_ALLOWED_TYPES: comma-separated media types */
+    char *cors_origins;         /* comma-separated, "" = none */
     bool hsts_enabled;
     char *log_level_text;
     long shutdown_grace_s;

@@ -13,23 +13,26 @@
 #define GW_HANDLER_H
 
 #include "gw_config.h"
+#include "gw_stream.h"
 #include "proto_client.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GW_PARAMS_MAX     4   /* {param} segments per pattern */
-#define GW_PARAM_MAX      128 /* bytes of one parameter value */
-#define GW_RID_LEN        36  /* a UUID in text form */
-#define GW_IP_MAX         64  /* text form of a client address */
-#define GW_DETAIL_MAX     256 /* problem "detail" */
-#define GW_ID_MAX         64  /* a user or session id (a UUID, with room) */
-#define GW_NAME_MAX       128 /* a username in a principal */
-#define GW_ROLE_MAX       32
-#define GW_UA_MAX         512  /* User-Agent bytes passed on (sanitised, truncated) */
-#define GW_BEARER_MAX     4200 /* longest bearer token passed on (B_JWT in the catalogue) */
-#define GW_SET_COOKIE_MAX 512  /* one Set-Cookie value */
+#define GW_PARAMS_MAX        4   /* {param} segments per pattern */
+#define GW_PARAM_MAX         128 /* bytes of one parameter value */
+#define GW_RID_LEN           36  /* a UUID in text form */
+#define GW_IP_MAX            64  /* text form of a client address */
+#define GW_DETAIL_MAX        256 /* problem "detail" */
+#define GW_ID_MAX            64  /* a user or session id (a UUID, with room) */
+#define GW_NAME_MAX          128 /* a username in a principal */
+#define GW_ROLE_MAX          32
+#define GW_UA_MAX            512  /* User-Agent bytes passed on (sanitised, truncated) */
+#define GW_BEARER_MAX        4200 /* longest bearer token passed on (B_JWT in the catalogue) */
+#define GW_SET_COOKIE_MAX    512  /* one Set-Cookie value */
+#define GW_ETAG_MAX          72   /* "<sha256 hex>" with its quotes */
+#define GW_CONTENT_RANGE_MAX 64
 
 /* Shared by every handler: borrowed configuration and backend pools. */
 typedef struct {
@@ -70,6 +73,11 @@ typedef struct {
     const char *cookies;    /* every Cookie header line joined by "; ", NULL when none */
     const gw_principal_t *principal; /* protected routes: the caller; NULL on public ones */
     const gw_call_t *call;           /* the route's backend call, NULL when it has none */
+    const char *content_type;        /* the request's Content-Type, NULL when absent */
+    const char *range;               /* Range, NULL when absent */
+    const char *if_none_match;       /* If-None-Match, NULL when absent */
+    bool head;                       /* a HEAD request (served by its GET route) */
+    gw_stream_t *stream;             /* the body and response as streams (gw_stream.h) */
 } gw_request_t;
 
 /* The API rate limiter's state after a request, when a backend reported it. */
@@ -87,7 +95,12 @@ typedef struct {
     long retry_after; /* seconds for Retry-After; -1 omits it */
     long rate_limit;  /* rate_limited: the limit per window (RateLimit-Limit); -1 absent */
     gw_rate_t rate;   /* RateLimit-* headers, on success and error answers alike */
-    char set_cookie[GW_SET_COOKIE_MAX]; /* a Set-Cookie header value; "" for none */
+    char set_cookie[GW_SET_COOKIE_MAX];       /* a Set-Cookie header value; "" for none */
+    char etag[GW_ETAG_MAX];                   /* an ETag header value; "" for none */
+    char content_range[GW_CONTENT_RANGE_MAX]; /* a Content-Range header value; "" for none */
+    /* The handler sent the response itself (gw_stream_start): gw_http only
+     * finishes the request. */
+    bool streamed;
 } gw_reply_t;
 
 typedef void (*gw_handler_fn)(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);

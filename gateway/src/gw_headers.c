@@ -58,6 +58,10 @@ void gw_headers_for_reply(const gw_reply_t *reply, gw_headers_t *out)
         add(out, "WWW-Authenticate", "Bearer");
     if (reply->set_cookie[0])
         add(out, "Set-Cookie", "%s", reply->set_cookie);
+    if (reply->etag[0])
+        add(out, "ETag", "%s", reply->etag);
+    if (reply->content_range[0])
+        add(out, "Content-Range", "%s", reply->content_range);
 }
 
 const char *gw_headers_get(const gw_headers_t *hs, const char *name)

@@ -13,7 +13,8 @@
  *   429 login_rate_limited             Retry-After;
  *   any 401                            WWW-Authenticate: Bearer (RFC 9110
  *                                      requires a challenge on every 401);
- *   a cookie set or cleared            Set-Cookie.
+ *   a cookie set or cleared            Set-Cookie;
+ *   a file's entity tag, a range       ETag, Content-Range (304, 416).
  */
 #ifndef GW_HEADERS_H
 #define GW_HEADERS_H
@@ -22,7 +23,7 @@
 
 #include <stddef.h>
 
-#define GW_HEADERS_MAX         8
+#define GW_HEADERS_MAX         10
 #define GW_HEADER_VALUE_MAX    GW_SET_COOKIE_MAX
 #define GW_RETRY_AFTER_DEFAULT 60 /* a 429 whose backend gave no retry_after */
 

@@ -44,6 +44,7 @@
 #include "gw_h1.h"
 #include "gw_headers.h"
 #include "gw_iplimit.h"
+#include "gw_multipart.h"
 #include "gw_origin.h"
 #include "gw_out.h"
 #include "gw_problem.h"
@@ -128,7 +129,8 @@ typedef struct {
     int cl_count, te_count, host_count, authz_count;
     bool cl_bad, cl_huge, te_chunked, expect_continue, conn_close, conn_keep_alive;
     unsigned long long content_length;
-    const char *content_type, *origin, *acr_method, *authorization, *user_agent, *host, *fetch_site;
+    const char *content_type, *origin, *acr_method, *authorization, *user_agent, *host, *fetch_site,
+        *range, *if_none_match;
 } gw_hdrs_t;
 
 /* Everything a handler reads, owned by the request context, so that it may
@@ -186,6 +188,14 @@ struct gw_req {
     atomic_int slow; /* SLOW_* */
     int fast;        /* FAST_* */
     bool fast_suspended;
+    /* Streamed bodies and responses (gw_stream.h). */
+    struct gw_stream {
+        gw_conn_t *conn;
+    } stream;
+    bool body_done;       /* the whole body has been read */
+    bool continued;       /* "100 Continue" was sent */
+    uint64_t stream_left; /* bytes of a streamed response still to send */
+    const char *outcome;  /* for the log, when it did not end as it should */
     size_t raw_len;
     char raw[]; /* a copy of the request head, parsed in place */
 };
@@ -217,6 +227,10 @@ struct gw_conn {
     char *obody;
     size_t obody_len, ooff;
     bool interim; /* what is being sent is "100 Continue" */
+    /* A coroutine waiting for this socket (gw_stream), and why it was woken. */
+    gw_coro_t *io_waiter;
+    gw_stream_err_t io_err;
+    bool io_reading;
     gw_out_head_t out;
     char rbuf[GW_READ_BUF];
 };
@@ -366,6 +380,8 @@ typedef struct {
     const char *allow;
     const gw_reply_t *reply; /* its rate-limit, challenge and cookie headers; may be NULL */
     bool preflight;
+    const gw_stream_header_t *extra; /* a streamed response's own headers */
+    size_t nextra;
 } gw_resp_t;
 
 static void add_cors(gw_http_t *self, const gw_req_t *r, gw_out_head_t *h, const gw_resp_t *o)
@@ -406,6 +422,8 @@ static void add_headers(gw_conn_t *c, const gw_req_t *r, gw_out_head_t *h, const
         gw_out_add_uint(h, "Content-Length", o->len);
     if (o->allow && *o->allow)
         gw_out_add(h, "Allow", o->allow);
+    for (size_t i = 0; i < o->nextra; i++)
+        gw_out_add(h, o->extra[i].name, o->extra[i].value);
     if (o->reply) {
         gw_headers_t hs;
         gw_headers_for_reply(o->reply, &hs);
@@ -422,7 +440,7 @@ static void add_headers(gw_conn_t *c, const gw_req_t *r, gw_out_head_t *h, const
 /* Whether the connection may carry another request after this one. */
 static bool may_keep_alive(const gw_conn_t *c, const gw_req_t *r)
 {
-    if (r->close_after || c->rd_eof || atomic_load(&c->sh->http->stopping))
+    if (r->close_after || !r->body_done || c->rd_eof || atomic_load(&c->sh->http->stopping))
         return false;
     return r->minor == 1 ? !r->hdrs.conn_close : r->hdrs.conn_keep_alive;
 }
@@ -566,6 +584,10 @@ static void read_fields(gw_req_t *r, const gw_h1_head_t *h)
             d->user_agent = v;
         } else if (strcasecmp(k, "Sec-Fetch-Site") == 0 && !d->fetch_site) {
             d->fetch_site = v;
+        } else if (strcasecmp(k, "Range") == 0 && !d->range) {
+            d->range = v;
+        } else if (strcasecmp(k, "If-None-Match") == 0 && !d->if_none_match) {
+            d->if_none_match = v;
         } else if (strcasecmp(k, "Expect") == 0) {
             d->expect_continue = strcasecmp(v, "100-continue") == 0;
         } else if (strcasecmp(k, "Connection") == 0) {
@@ -666,11 +688,28 @@ static proto_err_t check_media_type(gw_http_t *self, gw_req_t *r, const char **d
     return PROTO_OK;
 }
 
+static bool route_streams(const gw_req_t *r)
+{
+    return r->mres == GW_MATCH_OK && r->match.route->body == GW_BODY_STREAM;
+}
+
+/* The largest body a route takes: MAX_JSON_BYTES, or for uploads
+ * MAX_UPLOAD_BYTES and, for a multipart form, room for its framing. */
+static unsigned long long body_max(gw_http_t *self, const gw_req_t *r)
+{
+    const gw_config_t *cfg = self->opt.cfg;
+    if (!route_streams(r))
+        return (unsigned long long)cfg->max_json_bytes;
+    bool form = gw_multipart_is_form(r->hdrs.content_type);
+    return (unsigned long long)cfg->max_upload_bytes + (form ? GW_FORM_OVERHEAD_MAX : 0);
+}
+
+/* A body declared larger than the route takes is refused before a byte
+ * of it is read (also after "Expect: 100-continue": no Continue is sent). */
 static proto_err_t check_length(gw_http_t *self, gw_req_t *r, const char **detail)
 {
     *detail = "The request body is too large";
-    if (r->hdrs.cl_huge ||
-        r->hdrs.content_length > (unsigned long long)self->opt.cfg->max_json_bytes)
+    if (r->hdrs.cl_huge || r->hdrs.content_length > body_max(self, r))
         return PROTO_ERR_PAYLOAD_TOO_LARGE;
     return PROTO_OK;
 }
@@ -725,7 +764,13 @@ static int job_init(gw_req_t *r, const gw_h1_head_t *h)
                             .bearer = j->bearer,
                             .user_agent = j->user_agent,
                             .cookies = j->cookies,
-                            .call = r->mres == GW_MATCH_OK ? r->match.route->call : NULL};
+                            .call = r->mres == GW_MATCH_OK ? r->match.route->call : NULL,
+                            .content_type = r->hdrs.content_type,
+                            .range = r->hdrs.range,
+                            .if_none_match = r->hdrs.if_none_match,
+                            .head = r->head_only,
+                            .stream = &r->stream};
+    r->stream.conn = r->conn;
     return 0;
 }
 
@@ -937,11 +982,24 @@ static void fast_entry(void *arg)
         mark_ready(r->conn);
 }
 
-/* Queues the answer the work decided on (or hands a slow route over). */
+static step_t finish_request(gw_conn_t *c);
+
+/* Queues the answer the work decided on (or hands a slow route over). A
+ * handler that streamed its response only needs the request finished. */
 static void answer(gw_conn_t *c)
 {
     gw_req_t *r = c->req;
     gw_job_t *j = &r->job;
+    if (j->reply.streamed) {
+        if (r->stream_left > 0) { /* the client went away, or the source failed midway */
+            r->outcome = "incomplete";
+            c->keep_alive = false;
+        }
+        (void)finish_request(c);
+        return;
+    }
+    if (route_streams(r) && !r->body_done)
+        r->close_after = true; /* the rest of the body is never read */
     if (j->out == OUT_SLOW) {
         start_slow(c->sh->http, r);
         return;
@@ -960,7 +1018,8 @@ static void answer(gw_conn_t *c)
 static void request_ready(gw_conn_t *c)
 {
     gw_req_t *r = c->req;
-    c->req_deadline_ns = 0; /* backend calls are bounded by their own timeouts */
+    if (!route_streams(r))
+        c->req_deadline_ns = 0; /* backend calls are bounded by their own timeouts */
     c->state = C_WORK;
     if (r->pending != PROTO_OK) {
         respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
@@ -1159,6 +1218,7 @@ static step_t start_request(gw_conn_t *c, size_t end)
         return ST_NEXT;
     }
     if (!has_body(&r->hdrs)) {
+        r->body_done = true;
         request_ready(c);
         return ST_NEXT;
     }
@@ -1166,6 +1226,10 @@ static step_t start_request(gw_conn_t *c, size_t end)
     r->body_left = r->hdrs.content_length;
     gw_chunked_init(&r->chunk);
     c->req_deadline_ns = r->start_ns + secs_ns(self->opt.cfg->request_timeout_s);
+    if (route_streams(r)) { /* its handler reads the body (gw_stream_read) */
+        request_ready(c);
+        return ST_NEXT;
+    }
     if (r->hdrs.expect_continue && r->minor == 1) {
         c->state = C_CONTINUE;
         c->ooff = 0;
@@ -1233,8 +1297,10 @@ static step_t step_body(gw_conn_t *c)
     for (;;) {
         int done = body_consume(c);
         if (done != 0) {
-            if (done > 0)
+            if (done > 0) {
+                c->req->body_done = true;
                 request_ready(c);
+            }
             return ST_NEXT;
         }
         c->rpos = c->rlen = 0;
@@ -1252,7 +1318,7 @@ static step_t step_body(gw_conn_t *c)
  * the next request or closes. */
 static step_t finish_request(gw_conn_t *c)
 {
-    log_request(c, c->req, NULL);
+    log_request(c, c->req, c->req->outcome);
     req_free(c->req);
     c->req = NULL;
     free(c->obody);
@@ -1403,7 +1469,14 @@ static void sweep(gw_shard_t *sh, uint64_t now)
             if (now > c->linger_until_ns)
                 conn_close(c, NULL);
             break;
-        default:
+        case C_WORK:
+            /* A stream stalled, or an upload not in by its deadline. */
+            if (c->io_waiter && (stalled || (late && c->io_reading))) {
+                c->io_err = GW_STREAM_TIMEOUT;
+                if (c->req)
+                    c->req->timed_out = true;
+                gw_coro_resume(c->io_waiter);
+            }
             break;
         }
     }
@@ -1433,6 +1506,167 @@ static gw_conn_t *conn_new(gw_shard_t *sh, const gw_handoff_t *h)
         sh->all->prev = c;
     sh->all = c;
     return c;
+}
+
+/* ---- streams (gw_stream.h) ---- */
+
+/* Suspends the calling coroutine until its loop sees the socket ready (or
+ * the sweep gives up on it). 0, or -1 with `*err`. */
+static int io_wait(gw_conn_t *c, bool reading, gw_stream_err_t *err)
+{
+    c->io_waiter = gw_coro_current();
+    c->io_reading = reading;
+    c->io_err = GW_STREAM_OK;
+    gw_coro_yield();
+    c->io_waiter = NULL;
+    if (c->io_err != GW_STREAM_OK) {
+        *err = c->io_err;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends `n` bytes, waiting while the socket is full. */
+static int send_all(gw_conn_t *c, const char *data, size_t n, gw_stream_err_t *err)
+{
+    while (n > 0) {
+        if (!c->writable && io_wait(c, false, err) != 0)
+            return -1;
+        ssize_t w = send(c->fd, data, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            data += w;
+            n -= (size_t)w;
+            c->io_ns = now_ns();
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->writable = false;
+        } else if (!(w < 0 && errno == EINTR)) {
+            *err = GW_STREAM_CLOSED;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+long long gw_stream_length(const gw_stream_t *s)
+{
+    const gw_req_t *r = s->conn->req;
+    return r->hdrs.te_count ? -1 : (long long)r->hdrs.content_length;
+}
+
+/* Body bytes from what the connection buffer holds: > 0 copied, 0 when the
+ * body ended, -2 when more must be read, -1 malformed. */
+static long take_buffered(gw_conn_t *c, char *buf, size_t cap)
+{
+    gw_req_t *r = c->req;
+    while (c->rpos < c->rlen) {
+        const char *in = c->rbuf + c->rpos;
+        size_t avail = c->rlen - c->rpos;
+        if (!r->chunked) {
+            size_t take = avail < r->body_left ? avail : (size_t)r->body_left;
+            take = take < cap ? take : cap;
+            memcpy(buf, in, take);
+            c->rpos += take;
+            r->body_left -= take;
+            r->body_done = r->body_left == 0;
+            return (long)take;
+        }
+        size_t used, dlen;
+        const char *data;
+        gw_chunked_status_t st =
+            gw_chunked_next(&r->chunk, in, avail < cap ? avail : cap, &used, &data, &dlen);
+        c->rpos += used;
+        if (st == GW_CHUNKED_DATA && dlen > 0) {
+            memcpy(buf, data, dlen);
+            return (long)dlen;
+        }
+        if (st == GW_CHUNKED_DONE) {
+            r->body_done = true;
+            return 0;
+        }
+        if (st == GW_CHUNKED_BAD)
+            return -1;
+    }
+    return -2;
+}
+
+long gw_stream_read(gw_stream_t *s, void *buf, size_t cap, gw_stream_err_t *err)
+{
+    gw_conn_t *c = s->conn;
+    gw_req_t *r = c->req;
+    *err = GW_STREAM_OK;
+    if (!gw_coro_current()) {
+        *err = GW_STREAM_BUSY;
+        return -1;
+    }
+    if (r->body_done || cap == 0)
+        return 0;
+    if (r->hdrs.expect_continue && r->minor == 1 && !r->continued) {
+        r->continued = true;
+        if (send_all(c, CONTINUE_LINE, sizeof CONTINUE_LINE - 1, err) != 0)
+            return -1;
+    }
+    for (;;) {
+        long got = take_buffered(c, buf, cap);
+        if (got >= 0)
+            return got;
+        if (got == -1) {
+            *err = GW_STREAM_BAD;
+            return -1;
+        }
+        c->rpos = c->rlen = 0;
+        int rd = conn_fill(c);
+        if (rd < 0) {
+            *err = GW_STREAM_CLOSED;
+            return -1;
+        }
+        if (rd == 0 && io_wait(c, true, err) != 0)
+            return -1;
+    }
+}
+
+int gw_stream_start(gw_stream_t *s, int status, const char *ctype, uint64_t length,
+                    const gw_stream_header_t *extra, size_t nextra, gw_stream_err_t *err)
+{
+    gw_conn_t *c = s->conn;
+    gw_req_t *r = c->req;
+    *err = GW_STREAM_OK;
+    if (!gw_coro_current()) {
+        *err = GW_STREAM_BUSY;
+        return -1;
+    }
+    gw_resp_t o = {.status = status,
+                   .ctype = ctype,
+                   .len = (size_t)length,
+                   .reply = &r->job.reply,
+                   .extra = extra,
+                   .nextra = nextra};
+    c->keep_alive = may_keep_alive(c, r);
+    add_headers(c, r, &c->out, &o);
+    if (gw_out_end(&c->out) != 0) {
+        *err = GW_STREAM_BAD;
+        return -1;
+    }
+    r->status = status;
+    r->stream_left = (r->head_only || !gw_out_has_body(status)) ? 0 : length;
+    r->job.reply.streamed = true;
+    return send_all(c, c->out.buf, c->out.len, err);
+}
+
+int gw_stream_write(gw_stream_t *s, const void *data, size_t n, gw_stream_err_t *err)
+{
+    gw_conn_t *c = s->conn;
+    gw_req_t *r = c->req;
+    *err = GW_STREAM_OK;
+    if (r->head_only)
+        return 0;
+    if (n > r->stream_left) {
+        *err = GW_STREAM_BAD;
+        return -1;
+    }
+    if (send_all(c, data, n, err) != 0)
+        return -1;
+    r->stream_left -= n;
+    return 0;
 }
 
 /* ---- accepting ---- */
@@ -1576,6 +1810,8 @@ static void take_events(gw_shard_t *sh)
             c->writable = true;
         if (c->state != C_WORK)
             conn_drive(c);
+        else if (c->io_waiter) /* a streamed body or response waits for the socket */
+            gw_coro_resume(c->io_waiter);
     }
 }
 
@@ -1737,12 +1973,13 @@ static int shard_rpc(gw_http_t *self, gw_shard_t *sh)
     if (!self->opt.zctx)
         return 0;
     proto_limits_t lim = proto_limits_default();
+    proto_limits_t files = proto_limits_files(); /* file parts and reads go to storesvc */
     sh->rpc = gw_rpc_new(self->opt.zctx, &lim);
     if (!sh->rpc ||
         (ctx->authsvc && gw_rpc_add(sh->rpc, ctx->authsvc, cfg->authsvc_endpoints,
                                     (int)cfg->rpc_timeout_ms) != 0) ||
-        (ctx->storesvc && gw_rpc_add(sh->rpc, ctx->storesvc, cfg->storesvc_endpoints,
-                                     (int)cfg->rpc_timeout_ms) != 0)) {
+        (ctx->storesvc && gw_rpc_add_limits(sh->rpc, ctx->storesvc, cfg->storesvc_endpoints,
+                                            (int)cfg->rpc_timeout_ms, &files) != 0)) {
         gw_rpc_destroy(&sh->rpc);
         return -1;
     }

@@ -29,16 +29,17 @@
 /* A connection's read buffer: the longest request head it takes (request
  * line, header lines, blank line). A head that has not ended when it is
  * full is refused: 414 when the request line has not ended, else 431. */
-#define GW_READ_BUF       32768
-#define GW_DISCARD_MAX    (1024 * 1024) /* bytes read and dropped after a refusal, at most */
-#define GW_LINGER_MS      2000          /* after a refusal, how long unread input is drained */
-#define GW_JSON_DEPTH_MAX 16            /* nested arrays/objects in a request body; deeper: 400 */
-#define GW_LOG_PATH_MAX   512           /* path bytes in the access log */
-#define GW_SWEEP_MS       250           /* how often deadlines are checked */
-#define GW_IPLIMIT_SLACK  16            /* per-address table slots beyond GATEWAY_MAX_CONNECTIONS */
-#define GW_INBOX_MAX      256           /* accepted connections waiting for one loop thread */
-#define GW_LOOP_TICK_MS   500           /* longest sleep of a loop thread */
-#define GW_CORO_PER_LOOP  4096          /* requests one loop keeps waiting on backends at once */
+#define GW_READ_BUF          32768
+#define GW_DISCARD_MAX       (1024 * 1024) /* bytes read and dropped after a refusal, at most */
+#define GW_LINGER_MS         2000          /* after a refusal, how long unread input is drained */
+#define GW_FORM_OVERHEAD_MAX (64 * 1024)   /* multipart framing allowed beyond MAX_UPLOAD_BYTES */
+#define GW_JSON_DEPTH_MAX    16   /* nested arrays/objects in a request body; deeper: 400 */
+#define GW_LOG_PATH_MAX      512  /* path bytes in the access log */
+#define GW_SWEEP_MS          250  /* how often deadlines are checked */
+#define GW_IPLIMIT_SLACK     16   /* per-address table slots beyond GATEWAY_MAX_CONNECTIONS */
+#define GW_INBOX_MAX         256  /* accepted connections waiting for one loop thread */
+#define GW_LOOP_TICK_MS      500  /* longest sleep of a loop thread */
+#define GW_CORO_PER_LOOP     4096 /* requests one loop keeps waiting on backends at once */
 
 typedef struct {
     const gw_config_t *cfg;   /* borrowed; outlives the server */

@@ -10,6 +10,7 @@
 #include "gw_route.h"
 #include "gw_api.h"
 #include "gw_auth.h"
+#include "gw_files.h"
 #include "gw_health.h"
 
 #include <stdbool.h>
@@ -125,10 +126,25 @@ static const gw_call_t c_user_delete = {.op = PROTO_OP_AUTH_USER_DELETE,
                                         .param = "id",
                                         .status = 204};
 static const gw_call_t c_stats = {.op = PROTO_OP_AUTH_STATS, .svc = AUTH, .shape = gw_shape_stats};
+static const gw_call_t c_file_list = {.op = PROTO_OP_STORE_FILE_LIST,
+                                      .svc = STORE,
+                                      .args = ACTOR | ROLE,
+                                      .shape = gw_shape_file_list};
+static const gw_call_t c_file_get = {.op = PROTO_OP_STORE_FILE_GET,
+                                     .svc = STORE,
+                                     .args = ACTOR | ROLE,
+                                     .param = "id",
+                                     .shape = gw_shape_file};
+static const gw_call_t c_file_delete = {.op = PROTO_OP_STORE_FILE_DELETE,
+                                        .svc = STORE,
+                                        .args = ACTOR | ROLE,
+                                        .param = "id",
+                                        .status = 204};
 
 #define NONE     GW_BODY_NONE
 #define JSON     GW_BODY_JSON
 #define OPT_JSON GW_BODY_JSON_OPTIONAL
+#define STREAM   GW_BODY_STREAM
 #define SLOW     GW_ROUTE_SLOW
 #define FAST     0
 #define COOKIE   GW_ROUTE_COOKIE
@@ -166,6 +182,16 @@ static const gw_route_t gw_routes[] = {
     {"DELETE", "/api/v1/users/{id}", gw_api_handle, "users:delete", NONE, NULL, FAST,
      &c_user_delete},
     {"GET", "/api/v1/admin/stats", gw_api_handle, "admin:read", NONE, NULL, FAST, &c_stats},
+
+    /* Files: the owner sees their own, admins and moderators all (storesvc
+     * scopes every query by actor_id and actor_role); deleting needs to be
+     * the owner or hold content:delete, which storesvc decides likewise. */
+    {"POST", "/api/v1/files", gw_files_upload, "content:write", STREAM, NULL, FAST, NULL},
+    {"GET", "/api/v1/files", gw_api_users_list, "content:read", NONE, NULL, FAST, &c_file_list},
+    {"GET", "/api/v1/files/{id}", gw_api_handle, "content:read", NONE, NULL, FAST, &c_file_get},
+    {"GET", "/api/v1/files/{id}/content", gw_files_content, "content:read", NONE, NULL, FAST, NULL},
+    {"DELETE", "/api/v1/files/{id}", gw_api_handle, "content:read", NONE, NULL, FAST,
+     &c_file_delete},
 };
 
 const gw_route_t *gw_route_table(size_t *n)

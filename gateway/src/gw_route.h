@@ -19,6 +19,9 @@ typedef enum {
     GW_BODY_NONE,          /* no body expected (one is read and discarded, within MAX_JSON_BYTES) */
     GW_BODY_JSON,          /* application/json object, at most MAX_JSON_BYTES */
     GW_BODY_JSON_OPTIONAL, /* the same, or no body at all (then no Content-Type is needed) */
+    /* Any body, up to MAX_UPLOAD_BYTES, read by the handler as it arrives
+     * (gw_stream_read) and never held whole. */
+    GW_BODY_STREAM,
 } gw_body_kind_t;
 
 /* What a route is besides its columns. */

@@ -22,7 +22,8 @@ typedef struct {
     void *sock;
     const proto_pool_t *pool;
     int timeout_ms;
-    int unsent; /* calls in flight on this link that no peer has taken yet */
+    int unsent;         /* calls in flight on this link that no peer has taken yet */
+    proto_limits_t lim; /* of the socket and of the replies it reads */
 } gw_link_t;
 
 typedef struct rpc_call {
@@ -73,12 +74,18 @@ gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim)
 
 int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms)
 {
-    if (!self || !pool || !endpoints || timeout_ms <= 0 || self->nlinks >= GW_RPC_LINKS_MAX)
+    return self ? gw_rpc_add_limits(self, pool, endpoints, timeout_ms, &self->lim) : -1;
+}
+
+int gw_rpc_add_limits(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints,
+                      int timeout_ms, const proto_limits_t *lim)
+{
+    if (!self || !pool || !endpoints || !lim || timeout_ms <= 0 || self->nlinks >= GW_RPC_LINKS_MAX)
         return -1;
-    void *sock = proto_dealer_new(self->zctx, endpoints, &self->lim);
+    void *sock = proto_dealer_new(self->zctx, endpoints, lim);
     if (!sock)
         return -1;
-    self->links[self->nlinks++] = (gw_link_t){sock, pool, timeout_ms, 0};
+    self->links[self->nlinks++] = (gw_link_t){sock, pool, timeout_ms, 0, *lim};
     return 0;
 }
 
@@ -229,7 +236,7 @@ static int take_one(gw_rpc_t *self, gw_link_t *link)
     if (c) {
         proto_reply_cleanup(c->reply);
         proto_reply_init(c->reply);
-        proto_reply_take_msg(&part[2], &self->lim, c->reply); /* or "malformed reply" */
+        proto_reply_take_msg(&part[2], &c->link->lim, c->reply); /* or "malformed reply" */
     }
     for (int i = 0; i < 3; i++)
         zmq_msg_close(&part[i]);
@@ -341,8 +348,35 @@ static gw_link_t *find_link(gw_rpc_t *self, const proto_pool_t *pool)
 
 /* Prepares c (encoded request, link, deadline fields) for `op`; 0 or -1
  * with the error in `reply`. */
+static void free_tail(void *data, void *hint)
+{
+    (void)data;
+    free(hint);
+}
+
+/* The frame is the encoded envelope (in scratch) followed by the tail's
+ * bytes: the envelope is copied into the room before them and ZeroMQ
+ * takes the buffer (freed when it has sent the last copy). */
+static int frame_around(gw_rpc_t *self, rpc_call_t *c, gw_rpc_tail_t *tail, proto_reply_t *reply)
+{
+    size_t head = self->scratch.size;
+    if (head > tail->room) {
+        proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "request head too large");
+        return -1;
+    }
+    char *start = tail->buf + tail->room - head;
+    memcpy(start, self->scratch.data, head);
+    if (zmq_msg_init_data(&c->req, start, head + tail->len, free_tail, tail->buf) != 0) {
+        proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot build request");
+        return -1;
+    }
+    tail->buf = NULL; /* ZeroMQ's now */
+    return 0;
+}
+
 static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t op, const char *rid,
-                     const char *body, size_t body_len, proto_reply_t *reply, int timeout_ms)
+                     const char *body, size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply,
+                     int timeout_ms)
 {
     proto_reply_init(reply);
     const proto_op_def_t *def = proto_op_def(op);
@@ -360,8 +394,13 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
         return -1;
     }
     self->scratch.size = 0; /* keep the allocation */
-    if (proto_request_encode(&self->scratch, op, rid, body, body_len) != 0 ||
-        zmq_msg_init_size(&c->req, self->scratch.size) != 0) {
+    if (proto_request_encode(&self->scratch, op, rid, body, body_len) != 0) {
+        proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot encode request");
+        return -1;
+    }
+    if (tail) /* the frame's end is already in the caller's buffer: no copy of it */
+        return frame_around(self, c, tail, reply);
+    if (zmq_msg_init_size(&c->req, self->scratch.size) != 0) {
         proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot encode request");
         return -1;
     }
@@ -370,6 +409,20 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
 }
 
 #define CALL_ALL_MAX 8
+
+proto_err_t gw_rpc_call_tail(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
+                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply)
+{
+    gw_rpc_req_t one = {pool, op, body, body_len, -1, reply, PROTO_OK, tail};
+    if (gw_rpc_call_all(&one, 1, rid) != 0) {
+        proto_reply_init(reply);
+        proto_reply_set_error(reply, PROTO_ERR_UNAVAILABLE, "not on an event loop");
+        one.err = PROTO_ERR_UNAVAILABLE;
+    }
+    free(tail->buf); /* NULL once ZeroMQ took it */
+    tail->buf = NULL;
+    return one.err;
+}
 
 int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
 {
@@ -384,7 +437,7 @@ int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
     bool live[CALL_ALL_MAX] = {false};
     for (size_t i = 0; i < n; i++) {
         if (call_init(self, &c[i], links[i], reqs[i].op, rid, reqs[i].body, reqs[i].body_len,
-                      reqs[i].reply, reqs[i].timeout_ms) != 0)
+                      reqs[i].tail, reqs[i].reply, reqs[i].timeout_ms) != 0)
             continue; /* that one failed at once; the others still go */
         live[i] = true;
         list_add(self, &c[i]);
@@ -404,7 +457,7 @@ int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
 proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
                         size_t body_len, proto_reply_t *reply, int timeout_ms)
 {
-    gw_rpc_req_t one = {pool, op, body, body_len, timeout_ms, reply, PROTO_OK};
+    gw_rpc_req_t one = {pool, op, body, body_len, timeout_ms, reply, PROTO_OK, NULL};
     if (gw_rpc_call_all(&one, 1, rid) != 0) /* not on a loop's coroutine: block */
         return proto_pool_call(pool, op, rid, body, body_len, reply, timeout_ms);
     return one.err;

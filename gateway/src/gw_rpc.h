@@ -39,6 +39,11 @@ gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim);
  * unless the call says otherwise. 0, or -1 (socket, endpoints, too many). */
 int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms);
 
+/* gw_rpc_add with the limits of the link's socket and replies (e.g.
+ * proto_limits_files for storesvc). */
+int gw_rpc_add_limits(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints,
+                      int timeout_ms, const proto_limits_t *lim);
+
 /* Every call must be over (gw_rpc_shutdown fails those still waiting). */
 void gw_rpc_destroy(gw_rpc_t **self_p);
 
@@ -71,6 +76,23 @@ void gw_rpc_shutdown(gw_rpc_t *self);
 proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
                         size_t body_len, proto_reply_t *reply, int timeout_ms);
 
+/* The end of a request frame already in a heap buffer, so that a file part
+ * is never copied: buf[room .. room + len) holds the bytes that follow the
+ * encoded envelope and body fields (e.g. a msgpack bin's payload), and
+ * buf[0 .. room) is free for them. The call takes `buf` (it becomes
+ * ZeroMQ's, freed once sent; NULL afterwards). */
+typedef struct {
+    char *buf;
+    size_t room, len;
+} gw_rpc_tail_t;
+
+/* gw_rpc_call for a request whose body ends with `tail`: `body` is the
+ * start of the body (its map header and fields, up to the bin header of
+ * the tail). Only on a coroutine of a loop with a link for `pool`; else
+ * unavailable. The tail's buffer is taken either way. */
+proto_err_t gw_rpc_call_tail(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
+                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply);
+
 /* One call of a fan-out (gw_rpc_call_all). */
 typedef struct {
     proto_pool_t *pool;
@@ -80,6 +102,7 @@ typedef struct {
     int timeout_ms;       /* < 0: the link's */
     proto_reply_t *reply; /* filled as by gw_rpc_call */
     proto_err_t err;      /* reply->err */
+    gw_rpc_tail_t *tail;  /* NULL, or the frame's end (gw_rpc_call_tail) */
 } gw_rpc_req_t;
 
 /* Sends every call at once and returns when all are over, on a coroutine

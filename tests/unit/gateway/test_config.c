@@ -202,6 +202,8 @@ static void test_config_table_lists_every_variable(void **state)
         "RPC_TIMEOUT_MS",
         "HEALTH_TIMEOUT_MS",
         "MAX_JSON_BYTES",
+        "MAX_UPLOAD_BYTES",
+        "UPLOAD_ALLOWED_TYPES",
         "CORS_ORIGINS",
         "HSTS_ENABLED",
         "LOG_LEVEL",

@@ -1,0 +1,514 @@
+/*
+ * gw_files: uploads and downloads (see gw_files.h).
+ */
+#include "gw_files.h"
+#include "gw_api.h"
+#include "gw_fname.h"
+#include "gw_multipart.h"
+#include "gw_range.h"
+#include "gw_rpc.h"
+#include "gw_sniff.h"
+#include "rt_log.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAIL_ROOM 512 /* envelope and fields before a part's bytes */
+#define READ_STEP (64 * 1024)
+
+/* ---- small packing helpers ---- */
+
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} packed_t;
+
+static void packed_init(packed_t *p, size_t nfields)
+{
+    msgpack_sbuffer_init(&p->sb);
+    msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&p->pk, nfields);
+}
+
+static void packed_free(packed_t *p)
+{
+    msgpack_sbuffer_destroy(&p->sb);
+}
+
+/* ---- uploads ---- */
+
+typedef struct {
+    const gw_ctx_t *ctx;
+    const gw_request_t *req;
+    gw_reply_t *reply;
+    char id[GW_ID_MAX + 1]; /* of the pending file, "" before store.file_begin */
+    char name[GW_FNAME_MAX + 1];
+    char ctype[GW_MP_TYPE_MAX + 1];
+    bool checked; /* type and first bytes looked at */
+    char *buf;    /* the part being filled: data from buf + TAIL_ROOM */
+    size_t fill;
+    int part_no;
+    uint64_t total;
+    crypto_hash_sha256_state sha;
+} upload_t;
+
+static void upload_fail(upload_t *u, proto_err_t err, const char *detail, const char *field)
+{
+    if (u->reply->err != PROTO_OK)
+        return; /* the first failure is the answer */
+    gw_reply_error(u->reply, err, detail);
+    if (field) {
+        json_decref(u->reply->errors);
+        u->reply->errors = json_pack("[{s:s, s:s}]", "field", field, "message", detail);
+    }
+}
+
+static void actor_kv(const upload_t *u, gw_kv_t *kv)
+{
+    kv[0] = (gw_kv_t){"id", u->id, false, 0};
+    kv[1] = (gw_kv_t){"actor_id", u->req->principal->user_id, false, 0};
+}
+
+/* store.file_begin: the pending row and the upload. */
+static int upload_begin(upload_t *u)
+{
+    const gw_kv_t kv[] = {
+        {"actor_id", u->req->principal->user_id, false, 0},
+        {"name", u->name, false, 0},
+        {"content_type", u->ctype, false, 0},
+    };
+    json_t *ans = NULL;
+    if (gw_api_call(u->ctx, u->req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_BEGIN, NULL, kv, 3, &ans,
+                    u->reply) != 0)
+        return -1;
+    const char *id = json_string_value(json_object_get(ans, "id"));
+    int rc = id && strlen(id) <= GW_ID_MAX ? 0 : -1;
+    if (rc == 0)
+        snprintf(u->id, sizeof u->id, "%s", id);
+    else
+        gw_reply_error(u->reply, PROTO_ERR_INTERNAL_ERROR, "store.file_begin without an id");
+    json_decref(ans);
+    return rc;
+}
+
+/* Sends the filled buffer as the next part; the buffer goes with it. */
+static int upload_part(upload_t *u)
+{
+    if (!u->id[0] && upload_begin(u) != 0)
+        return -1;
+    packed_t p;
+    packed_init(&p, 4);
+    proto_pack_kv_str(&p.pk, "id", u->id);
+    proto_pack_kv_str(&p.pk, "actor_id", u->req->principal->user_id);
+    proto_pack_kv_int(&p.pk, "part_no", ++u->part_no);
+    proto_pack_cstr(&p.pk, "data");
+    msgpack_pack_bin(&p.pk, u->fill); /* its bytes are already in the tail */
+    gw_rpc_tail_t tail = {u->buf, TAIL_ROOM, u->fill};
+    u->buf = NULL;
+    u->fill = 0;
+    proto_reply_t rep;
+    proto_err_t err = gw_rpc_call_tail(u->ctx->storesvc, PROTO_OP_STORE_FILE_PART, u->req->rid,
+                                       p.sb.data, p.sb.size, &tail, &rep);
+    packed_free(&p);
+    if (err != PROTO_OK)
+        gw_api_fail(u->reply, u->req->rid, PROTO_OP_STORE_FILE_PART, &rep);
+    proto_reply_cleanup(&rep);
+    return err == PROTO_OK ? 0 : -1;
+}
+
+static void upload_abort(upload_t *u)
+{
+    if (!u->id[0])
+        return;
+    gw_kv_t kv[2];
+    actor_kv(u, kv);
+    gw_reply_t scratch;
+    gw_reply_init(&scratch);
+    json_t *ans = NULL;
+    if (gw_api_call(u->ctx, u->req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_ABORT, NULL, kv, 2, &ans,
+                    &scratch) != 0)
+        rt_warn(u->req->rid, "store.file_abort failed: the sweeper will remove file %s", u->id);
+    json_decref(ans);
+    gw_reply_cleanup(&scratch);
+}
+
+/* The type and the first bytes, before anything is stored. */
+static int upload_check(upload_t *u)
+{
+    const char *allowed = u->ctx->cfg->upload_allowed_types;
+    u->checked = true;
+    if (!gw_sniff_type_allowed(u->ctype, allowed)) {
+        upload_fail(u, PROTO_ERR_UNSUPPORTED_MEDIA_TYPE, "This file type is not accepted", NULL);
+        return -1;
+    }
+    if (gw_sniff_is_markup(u->buf + TAIL_ROOM, u->fill) && !gw_sniff_type_is_active(u->ctype)) {
+        upload_fail(u, PROTO_ERR_UNSUPPORTED_MEDIA_TYPE,
+                    "The content does not match its declared type", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* File bytes from the body (raw) or the form's file part. */
+static int upload_put(upload_t *u, const char *data, size_t n)
+{
+    const gw_config_t *cfg = u->ctx->cfg;
+    if (u->total + n > (uint64_t)cfg->max_upload_bytes) {
+        upload_fail(u, PROTO_ERR_PAYLOAD_TOO_LARGE, "The file is too large", NULL);
+        return -1;
+    }
+    u->total += n;
+    crypto_hash_sha256_update(&u->sha, (const unsigned char *)data, n);
+    while (n > 0) {
+        if (!u->buf && !(u->buf = malloc(TAIL_ROOM + GW_UPLOAD_PART_BYTES))) {
+            upload_fail(u, PROTO_ERR_UNAVAILABLE, "Out of memory", NULL);
+            return -1;
+        }
+        size_t take = GW_UPLOAD_PART_BYTES - u->fill;
+        take = take < n ? take : n;
+        memcpy(u->buf + TAIL_ROOM + u->fill, data, take);
+        u->fill += take;
+        data += take;
+        n -= take;
+        if (!u->checked && u->fill >= GW_SNIFF_BYTES && upload_check(u) != 0)
+            return -1;
+        if (u->fill == GW_UPLOAD_PART_BYTES && upload_part(u) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The last part and store.file_complete; the answer is the File. */
+static int upload_finish(upload_t *u)
+{
+    if (u->total == 0) {
+        upload_fail(u, PROTO_ERR_VALIDATION_ERROR, "The file is empty", "file");
+        return -1;
+    }
+    if (!u->checked && upload_check(u) != 0)
+        return -1;
+    if (u->fill > 0 && upload_part(u) != 0)
+        return -1;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    crypto_hash_sha256_final(&u->sha, digest);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    const gw_kv_t kv[] = {
+        {"id", u->id, false, 0},
+        {"actor_id", u->req->principal->user_id, false, 0},
+        {"size", NULL, true, (int64_t)u->total},
+        {"sha256", hex, false, 0},
+    };
+    json_t *ans = NULL;
+    if (gw_api_call(u->ctx, u->req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_COMPLETE, NULL, kv, 4,
+                    &ans, u->reply) != 0)
+        return -1;
+    const gw_call_t created = {.shape = gw_shape_file, .status = 201};
+    gw_api_answer(u->ctx, &created, ans, u->reply);
+    json_decref(ans);
+    u->id[0] = '\0'; /* ready: nothing to abort any more */
+    return 0;
+}
+
+static int stream_failed(upload_t *u, gw_stream_err_t e)
+{
+    static const struct {
+        gw_stream_err_t e;
+        proto_err_t err;
+        const char *detail;
+    } rows[] = {
+        {GW_STREAM_CLOSED, PROTO_ERR_BAD_REQUEST, "The upload did not complete"},
+        {GW_STREAM_TIMEOUT, PROTO_ERR_REQUEST_TIMEOUT, "The upload was not received in time"},
+        {GW_STREAM_BAD, PROTO_ERR_BAD_REQUEST, "Malformed chunked request body"},
+        {GW_STREAM_BUSY, PROTO_ERR_UNAVAILABLE, "Too many requests in progress"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].e == e)
+            upload_fail(u, rows[i].err, rows[i].detail, NULL);
+    return -1;
+}
+
+/* A raw body: the file itself. */
+static int upload_raw(upload_t *u)
+{
+    char chunk[READ_STEP];
+    for (;;) {
+        gw_stream_err_t e;
+        long n = gw_stream_read(u->req->stream, chunk, sizeof chunk, &e);
+        if (n < 0)
+            return stream_failed(u, e);
+        if (n == 0)
+            return upload_finish(u);
+        if (upload_put(u, chunk, (size_t)n) != 0)
+            return -1;
+    }
+}
+
+/* One event of the form; 1 when the form is over. */
+static int form_event(upload_t *u, gw_multipart_t *mp, gw_mp_status_t st, const char *d, size_t dl,
+                      int *files)
+{
+    switch (st) {
+    case GW_MP_PART:
+        if (strcmp(mp->name, "file") != 0 || !mp->has_filename || ++*files > 1) {
+            upload_fail(u, PROTO_ERR_VALIDATION_ERROR,
+                        *files > 1 ? "Only one file per upload" : "Unexpected form field", "file");
+            return -1;
+        }
+        if (!u->name[0])
+            gw_fname_sanitise(mp->filename, strlen(mp->filename), u->name, sizeof u->name);
+        snprintf(u->ctype, sizeof u->ctype, "%s",
+                 mp->content_type[0] ? mp->content_type : "application/octet-stream");
+        return 0;
+    case GW_MP_DATA:
+        return upload_put(u, d, dl);
+    case GW_MP_DONE:
+        return 1;
+    case GW_MP_BAD:
+        upload_fail(u, PROTO_ERR_BAD_REQUEST, "Malformed multipart body", NULL);
+        return -1;
+    default:
+        return 0;
+    }
+}
+
+/* A multipart/form-data body with one "file" part. */
+static int upload_form(upload_t *u)
+{
+    gw_multipart_t *mp = malloc(sizeof *mp); /* 10 KiB: not on the coroutine's stack */
+    char chunk[READ_STEP];
+    int files = 0, rc = -1;
+    if (!mp || gw_multipart_init(mp, u->req->content_type) != 0) {
+        upload_fail(u, PROTO_ERR_BAD_REQUEST, "Malformed multipart Content-Type", NULL);
+        goto cleanup;
+    }
+    for (;;) {
+        gw_stream_err_t e;
+        long n = gw_stream_read(u->req->stream, chunk, sizeof chunk, &e);
+        if (n < 0) {
+            stream_failed(u, e);
+            goto cleanup;
+        }
+        if (n == 0) {
+            upload_fail(u, PROTO_ERR_BAD_REQUEST, "The multipart body has no closing boundary",
+                        NULL);
+            goto cleanup;
+        }
+        for (size_t off = 0; off < (size_t)n;) {
+            size_t used, dl;
+            const char *d;
+            gw_mp_status_t st = gw_multipart_next(mp, chunk + off, (size_t)n - off, &used, &d, &dl);
+            off += used;
+            int ev = form_event(u, mp, st, d, dl, &files);
+            if (ev < 0)
+                goto cleanup;
+            if (ev > 0) {
+                if (files == 0) {
+                    upload_fail(u, PROTO_ERR_VALIDATION_ERROR, "The form has no file part", "file");
+                    goto cleanup;
+                }
+                rc = upload_finish(u);
+                goto cleanup;
+            }
+            if (used == 0 && st == GW_MP_MORE)
+                break;
+        }
+    }
+cleanup:
+    free(mp);
+    return rc;
+}
+
+/* The "name" query parameter, sanitised; 0 absent, 1 found, -1 malformed. */
+static int query_name(const char *q, char *out, size_t cap)
+{
+    int found = 0;
+    while (q && *q) {
+        size_t n = strcspn(q, "&");
+        if (n > 5 && strncmp(q, "name=", 5) == 0) {
+            char raw[GW_FNAME_IN_MAX * 3 + 1];
+            long len = gw_fname_unescape(q + 5, n - 5, raw, sizeof raw);
+            if (len < 0 || found++)
+                return -1; /* malformed, too long, or given twice */
+            gw_fname_sanitise(raw, (size_t)len, out, cap);
+        }
+        q += n + (q[n] == '&');
+    }
+    return found;
+}
+
+void gw_files_upload(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    upload_t *u = calloc(1, sizeof *u);
+    if (!u || !req->principal || !req->stream) {
+        free(u);
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "upload without its context");
+        return;
+    }
+    *u = (upload_t){.ctx = ctx, .req = req, .reply = reply};
+    crypto_hash_sha256_init(&u->sha);
+    bool form = gw_multipart_is_form(req->content_type);
+    int named = query_name(req->query, u->name, sizeof u->name);
+    if (named < 0) {
+        upload_fail(u, PROTO_ERR_BAD_REQUEST, "Malformed name parameter", NULL);
+    } else if (!form && named == 0) {
+        upload_fail(u, PROTO_ERR_VALIDATION_ERROR, "A name is required (?name=)", "name");
+    } else if (!form && gw_sniff_bare_type(req->content_type, u->ctype, sizeof u->ctype) != 0) {
+        upload_fail(u, PROTO_ERR_UNSUPPORTED_MEDIA_TYPE, "A Content-Type is required", NULL);
+    } else if (!form && !gw_sniff_type_allowed(u->ctype, ctx->cfg->upload_allowed_types)) {
+        upload_fail(u, PROTO_ERR_UNSUPPORTED_MEDIA_TYPE, "This file type is not accepted", NULL);
+    } else if (gw_stream_length(req->stream) == 0) {
+        upload_fail(u, PROTO_ERR_VALIDATION_ERROR, "The file is empty", "file");
+    } else if ((form ? upload_form(u) : upload_raw(u)) != 0) {
+        upload_abort(u);
+    }
+    free(u->buf);
+    free(u);
+}
+
+/* ---- downloads ---- */
+
+typedef struct {
+    const gw_ctx_t *ctx;
+    const gw_request_t *req;
+    gw_reply_t *reply;
+    const char *id;
+    char role[GW_ROLE_MAX + 1];
+} download_t;
+
+/* store.file_read of [offset, offset + len): the reply holds the bytes. */
+static int read_chunk(download_t *d, uint64_t offset, size_t len, proto_reply_t *rep,
+                      const char **data, size_t *got)
+{
+    packed_t p;
+    packed_init(&p, 5);
+    proto_pack_kv_str(&p.pk, "id", d->id);
+    proto_pack_kv_str(&p.pk, "actor_id", d->req->principal->user_id);
+    proto_pack_kv_str(&p.pk, "actor_role", d->req->principal->role);
+    proto_pack_kv_int(&p.pk, "offset", (int64_t)offset);
+    proto_pack_kv_int(&p.pk, "length", (int64_t)len);
+    proto_err_t err = gw_rpc_call(d->ctx->storesvc, PROTO_OP_STORE_FILE_READ, d->req->rid,
+                                  p.sb.data, p.sb.size, rep, -1);
+    packed_free(&p);
+    if (err != PROTO_OK) {
+        gw_api_fail(d->reply, d->req->rid, PROTO_OP_STORE_FILE_READ, rep);
+        return -1;
+    }
+    const msgpack_object *bin = proto_map_get(rep->body, "data");
+    if (!bin || bin->type != MSGPACK_OBJECT_BIN || bin->via.bin.size > len) {
+        gw_reply_error(d->reply, PROTO_ERR_INTERNAL_ERROR, "store.file_read: malformed reply");
+        return -1;
+    }
+    *data = bin->via.bin.ptr;
+    *got = bin->via.bin.size;
+    return 0;
+}
+
+/* Streams [first, last]; the first chunk is read before the response
+ * starts, so a file deleted meanwhile is still a clean 404. */
+static void send_range(download_t *d, int status, uint64_t first, uint64_t last, uint64_t size,
+                       const char *ctype, const gw_stream_header_t *hdrs, size_t nh)
+{
+    uint64_t length = size ? last - first + 1 : 0, off = first;
+    bool started = false;
+    gw_stream_err_t e;
+    do {
+        proto_reply_t rep;
+        proto_reply_init(&rep);
+        const char *data = NULL;
+        size_t got = 0, want = length - (off - first) < GW_DOWNLOAD_CHUNK_BYTES
+                                   ? (size_t)(length - (off - first))
+                                   : GW_DOWNLOAD_CHUNK_BYTES;
+        bool need = length > 0 && !d->req->head;
+        if (need && read_chunk(d, off, want, &rep, &data, &got) != 0) {
+            proto_reply_cleanup(&rep);
+            if (started)
+                rt_warn(d->req->rid, "download of %s cut short: %s", d->id,
+                        proto_err_code(d->reply->err));
+            return; /* before the start: the reply is the answer */
+        }
+        if (need && got != want) {
+            proto_reply_cleanup(&rep);
+            rt_warn(d->req->rid, "file %s shorter than its size", d->id);
+            if (!started)
+                gw_reply_error(d->reply, PROTO_ERR_NOT_FOUND,
+                               "The requested resource was not found");
+            return;
+        }
+        int rc = 0;
+        if (!started) {
+            rc = gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
+            started = true;
+        }
+        if (rc == 0 && got)
+            rc = gw_stream_write(d->req->stream, data, got, &e);
+        proto_reply_cleanup(&rep);
+        if (rc != 0)
+            return; /* the client went away: gw_http closes the connection */
+        off += got;
+        if (!need)
+            break;
+    } while (off <= last && off - first < length);
+}
+
+void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    download_t d = {ctx, req, reply, gw_request_param(req, "id"), ""};
+    const gw_kv_t kv[] = {
+        {"id", d.id, false, 0},
+        {"actor_id", req->principal->user_id, false, 0},
+        {"actor_role", req->principal->role, false, 0},
+    };
+    json_t *meta = NULL;
+    if (!d.id || strlen(d.id) > GW_ID_MAX ||
+        strspn(d.id, "0123456789abcdefABCDEF-") != strlen(d.id)) {
+        gw_reply_error(reply, PROTO_ERR_NOT_FOUND, "The requested resource was not found");
+        return;
+    }
+    if (gw_api_call(ctx, req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_GET, NULL, kv, 3, &meta,
+                    reply) != 0)
+        return;
+    json_int_t size = json_integer_value(json_object_get(meta, "size"));
+    const char *sha = json_string_value(json_object_get(meta, "sha256"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ctype = json_string_value(json_object_get(meta, "content_type"));
+    char disposition[GW_FNAME_MAX * 3 + 64], crange[GW_CONTENT_RANGE_MAX];
+    if (size < 0 || !sha || strlen(sha) > 64 || !name || !ctype ||
+        gw_fname_disposition(name, disposition, sizeof disposition) != 0) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "store.file_get: malformed reply");
+        json_decref(meta);
+        return;
+    }
+    snprintf(reply->etag, sizeof reply->etag, "\"%s\"", sha);
+    uint64_t first = 0, last = size ? (uint64_t)size - 1 : 0;
+    int status = 200;
+    if (gw_range_none_match(req->if_none_match, sha)) {
+        gw_reply_json(reply, 304, NULL);
+    } else {
+        gw_range_status_t rs = gw_range_parse(req->range, (uint64_t)size, &first, &last);
+        if (rs == GW_RANGE_UNSATISFIED) {
+            snprintf(reply->content_range, sizeof reply->content_range, "bytes */%" PRId64,
+                     (int64_t)size);
+            gw_reply_error(reply, PROTO_ERR_RANGE_NOT_SATISFIABLE, "The range is outside the file");
+        } else {
+            if (rs == GW_RANGE_OK) {
+                status = 206;
+                snprintf(crange, sizeof crange, "bytes %" PRIu64 "-%" PRIu64 "/%" PRId64, first,
+                         last, (int64_t)size);
+            }
+            const gw_stream_header_t hdrs[] = {
+                {"Content-Disposition", disposition},
+                {"Accept-Ranges", "bytes"},
+                {"Content-Range", crange},
+            };
+            const char *served =
+                gw_sniff_type_is_active(ctype) ? "application/octet-stream" : ctype;
+            send_range(&d, status, first, last, (uint64_t)size, served, hdrs,
+                       status == 206 ? 3 : 2);
+        }
+    }
+    json_decref(meta);
+}
