@@ -4,7 +4,7 @@
  * Token hashes travel as msgpack bin and go to PostgreSQL as binary bytea
  * parameters (never as text, never logged). Every statement that revokes
  * tokens goes through store_revoke_user_tokens and every rotation through
- * store_token_rotate (PL/pgSQL, migration 1): both take the same per-user
+ * store_token_rotate (PL/pgSQL, migrations 1 and 2): both take the same per-user
  * transaction lock first, so a token minted by a concurrent rotation can
  * never escape a revocation (logout-all, password change, reuse).
  */

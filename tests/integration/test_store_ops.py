@@ -98,6 +98,35 @@ class Store:
         assert r.returncode == 0, f"psql failed: {r.stderr}"
         return [line.split("|") for line in r.stdout.splitlines() if line]
 
+    def sql_background(self, query, name):
+        """Starts `query` in a psql of its own (application_name `name`) and
+        returns the Popen; `finish` collects its rows. For holding a
+        transaction open while a test sends other requests."""
+        env = dict(os.environ, PGAPPNAME=name)
+        return subprocess.Popen(
+            ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", self.db_url, "-c", query],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+
+    def wait_backend(self, name, wait_event, timeout=10):
+        """Waits until the session `name` is inside a wait of `wait_event`
+        (PgSleep, advisory, tuple ...)."""
+        q = (
+            "SELECT count(*) FROM pg_stat_activity"
+            f" WHERE application_name = '{name}' AND state = 'active' AND wait_event = '{wait_event}'"
+        )
+        it.wait_for(lambda: self.scalar(q) == "1", timeout, what=f"psql session {name} waiting on {wait_event}")
+
+    @staticmethod
+    def finish(proc, timeout=30):
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, f"psql failed: {err}"
+        return [line.split("|") for line in out.splitlines() if line]
+
     def scalar(self, query):
         rows = self.sql(query)
         assert len(rows) == 1 and len(rows[0]) == 1, rows
@@ -803,11 +832,52 @@ def test_token_rotate_concurrent_without_grace_never_rotates_twice(store):
         reps = run_parallel(WORKERS, lambda i: store.rotate(h, grace_s=0))
         outcomes = [r["outcome"] for r in reps]
         assert outcomes.count("rotated") == 1, outcomes
-        # After a reuse the family is revoked, so later ones are invalid.
-        assert set(outcomes) <= {"rotated", "grace", "reused", "invalid"}, outcomes
+        # No grace at all: every other one is reuse, or (after the family
+        # was revoked by a reuse) invalid.
+        assert set(outcomes) <= {"rotated", "reused", "invalid"}, outcomes
         assert ("invalid" in outcomes) <= ("reused" in outcomes), outcomes
         if "reused" in outcomes:
             assert store.live_tokens(fam) == 0
+
+
+def rotate_sql(h, grace_s, new=None):
+    """A direct call of the rotation function, as storesvc makes it."""
+    new = new or token_hash()
+    return (
+        f"SELECT o_outcome FROM store_token_rotate('\\x{h.hex()}'::bytea, '\\x{new.hex()}'::bytea,"
+        f" {grace_s}, 3600, NULL, NULL)"
+    )
+
+
+def test_token_rotate_without_grace_a_transaction_older_than_the_rotation_is_reuse(store):
+    """grace 0: a request whose transaction began before the winning rotation
+    (and decided after it) is reuse, not grace: the window is measured from
+    the rotation to the decision, not from the start of the transaction."""
+    u = store.new_user()
+    h, fam = store.new_token(u["id"])
+    name = "it-old-txn-" + secrets.token_hex(3)
+    late = store.sql_background(f"BEGIN; SELECT pg_sleep(1.5); {rotate_sql(h, 0)}; COMMIT;", name)
+    try:
+        store.wait_backend(name, "PgSleep")  # its transaction has begun
+        assert store.rotate(h, grace_s=0)["outcome"] == "rotated"
+    finally:
+        rows = store.finish(late)
+    assert rows == [["reused"]], rows
+    assert store.live_tokens(fam) == 0
+
+
+def test_token_rotate_grace_window_counts_from_the_rotation(store):
+    """grace 2: the winner's transaction began 2.5 s before it rotated (it
+    waited); a request decided right after the rotation is within the window
+    and gets a new token in the family."""
+    u = store.new_user()
+    h, fam = store.new_token(u["id"])
+    name = "it-slow-rot-" + secrets.token_hex(3)
+    slow = store.sql_background(f"BEGIN; SELECT pg_sleep(2.5); {rotate_sql(h, 2)}; COMMIT;", name)
+    assert store.finish(slow) == [["rotated"]]
+    rep = store.rotate(h, grace_s=2)
+    assert rep["outcome"] == "grace", rep
+    assert store.live_tokens(fam) == 3
 
 
 def test_token_reuse_racing_a_rotation_leaves_no_live_token(store):
