@@ -100,11 +100,19 @@ static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const 
 AUTH_HANDLER(auth_op_authorize)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char credential[AUTH_JWT_MAX_TOKEN + 1], ip[64], perm_name[33] = "", key[AUTH_KEY_BUF];
-    bool has_cred =
-        proto_get_str(req->body, "credential", credential, sizeof credential) == 0 && credential[0];
-    proto_get_str(req->body, "client_ip", ip, sizeof ip);
-    proto_get_str(req->body, "permission", perm_name, sizeof perm_name);
+    char credential[PROTO_STR_BUF(PROTO_B_JWT)], ip[PROTO_STR_BUF(PROTO_B_IP)];
+    char perm_name[PROTO_STR_BUF(PROTO_B_PERM)], key[AUTH_KEY_BUF];
+    const proto_str_arg_t args[] = {
+        {"credential", credential, sizeof credential, NULL},
+        {"client_ip", ip, sizeof ip, NULL},
+        {"permission", perm_name, sizeof perm_name, NULL},
+    };
+    proto_err_t derr = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (derr != PROTO_OK)
+        return derr;
+    /* A credential given but empty is no credential (anonymous). One that is
+     * too long to be a token is a bad token: auth_authenticate refuses it. */
+    bool has_cred = credential[0] != '\0';
     auth_perm_t perm = perm_name[0] ? auth_perm_parse(perm_name) : AUTH_PERM_INVALID;
     if (perm_name[0] && perm == AUTH_PERM_INVALID) {
         auth_fail_msg(fail, "unknown permission");
@@ -149,13 +157,13 @@ AUTH_HANDLER(auth_op_authorize)
 AUTH_HANDLER(auth_op_verify)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char token[AUTH_JWT_MAX_TOKEN + 1];
+    char token[PROTO_STR_BUF(PROTO_B_JWT)];
     auth_principal_t p;
-    if (proto_get_str(req->body, "token", token, sizeof token) != 0) {
-        auth_fail_msg(fail, "Invalid or expired token");
-        return PROTO_ERR_UNAUTHORIZED;
-    }
-    proto_err_t err = auth_authenticate(ctx, req->rid, token, &p);
+    const proto_str_arg_t args[] = {{"token", token, sizeof token, NULL}};
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
+    err = auth_authenticate(ctx, req->rid, token, &p);
     if (err != PROTO_OK) {
         if (err == PROTO_ERR_UNAUTHORIZED)
             auth_fail_msg(fail, "Invalid or expired token");

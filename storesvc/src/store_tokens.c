@@ -17,8 +17,8 @@
 #include <string.h>
 
 #define HASH_LEN 32 /* SHA-256 */
-#define CAP_IP   65
-#define CAP_UA   513
+#define CAP_IP   PROTO_STR_BUF(PROTO_B_IP)
+#define CAP_UA   PROTO_STR_BUF(PROTO_B_UA)
 
 static const store_sql_map_t map_create[] = {{"23503", PROTO_ERR_NOT_FOUND}, /* no such user */
                                              {"23505", PROTO_ERR_CONFLICT},  /* hash exists */

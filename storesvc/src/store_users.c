@@ -27,11 +27,12 @@
 
 #define LIST_MAX_PER_PAGE 100
 
-/* Field bounds of the catalogue (proto_catalog.c), plus the NUL. */
-#define CAP_LOGIN 513
-#define CAP_NAME  1025
-#define CAP_HASH  513
-#define CAP_ROLE  33
+/* Buffers for the catalogue's field bounds (proto_catalog.h). */
+#define CAP_LOGIN PROTO_STR_BUF(PROTO_B_LOGIN)
+#define CAP_EMAIL PROTO_STR_BUF(PROTO_B_EMAIL)
+#define CAP_NAME  PROTO_STR_BUF(PROTO_B_NAME)
+#define CAP_HASH  PROTO_STR_BUF(PROTO_B_HASH)
+#define CAP_ROLE  PROTO_STR_BUF(PROTO_B_ROLE)
 
 static const char *const roles[] = {"admin", "moderator", "user", "viewer"};
 
@@ -98,7 +99,7 @@ static const char sql_create[] =
 proto_err_t store_users_create(const proto_call_ctx_t *cc, const proto_request_t *req,
                                msgpack_packer *body, proto_fail_t *fail)
 {
-    char username[CAP_LOGIN], email[CAP_LOGIN], name[CAP_NAME], hash[CAP_HASH], role[CAP_ROLE];
+    char username[CAP_LOGIN], email[CAP_EMAIL], name[CAP_NAME], hash[CAP_HASH], role[CAP_ROLE];
     const char *full_name = NULL;
     bool if_no_admin = false;
     if (proto_get_str(req->body, "username", username, sizeof username) != 0 ||
@@ -279,7 +280,7 @@ static const char sql_update[] = "UPDATE users SET"
 proto_err_t store_users_update(const proto_call_ctx_t *cc, const proto_request_t *req,
                                msgpack_packer *body, proto_fail_t *fail)
 {
-    char id[STORE_UUID_CAP], name[CAP_NAME], email[CAP_LOGIN], role[CAP_ROLE];
+    char id[STORE_UUID_CAP], name[CAP_NAME], email[CAP_EMAIL], role[CAP_ROLE];
     const char *full_name = NULL, *new_email = NULL, *new_role = NULL;
     if (store_sql_uuid(req->body, "id", id) != 0)
         return PROTO_ERR_NOT_FOUND;
