@@ -469,16 +469,17 @@ done:
 
 /* ---- auth.logout ---- */
 
-/* Revokes by token hash, or by the session of a valid access token. */
+/* Revokes by token hash when a refresh token was given (even an empty or
+ * unknown one: then nothing), else by the session of a valid access token. */
 static proto_err_t revoke_for_logout(const auth_ctx_t *ctx, const char *rid, const char *token,
-                                     const char *credential)
+                                     bool has_token, const char *credential)
 {
     unsigned char hash[AUTH_TOKEN_HASHLEN];
     auth_principal_t p;
     auth_body_t b;
     proto_reply_t rep;
     auth_body_init(&b);
-    if (token[0]) {
+    if (has_token) {
         auth_token_hash(token, hash);
         msgpack_pack_map(&b.pk, 1);
         proto_pack_cstr(&b.pk, "token_hash");
@@ -504,8 +505,9 @@ AUTH_HANDLER(auth_op_logout)
     char token[PROTO_STR_BUF(PROTO_B_TOKEN)], credential[PROTO_STR_BUF(PROTO_B_JWT)];
     char ip[PROTO_STR_BUF(PROTO_B_IP)];
     auth_rate_t rate;
+    bool has_token = false;
     const proto_str_arg_t args[] = {
-        {"refresh_token", token, sizeof token, NULL},
+        {"refresh_token", token, sizeof token, &has_token},
         {"credential", credential, sizeof credential, NULL},
         {"client_ip", ip, sizeof ip, NULL},
     };
@@ -513,7 +515,7 @@ AUTH_HANDLER(auth_op_logout)
     if (err == PROTO_OK)
         err = ip_rate(ctx, ip, &rate, fail);
     if (err == PROTO_OK)
-        err = revoke_for_logout(ctx, req->rid, token, credential);
+        err = revoke_for_logout(ctx, req->rid, token, has_token, credential);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, auth_rate_entries(&rate));
         auth_pack_rate(body, &rate);

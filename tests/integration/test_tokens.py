@@ -156,3 +156,58 @@ def test_a_refresh_decided_late_inside_the_grace_window_gets_a_pair(pm, tdb, jwt
     assert second.json()["refresh_token"] != first.json()["refresh_token"]
     sid = au.jwt_payload(first.json()["access_token"])["sid"]
     assert au.jwt_payload(second.json()["access_token"])["sid"] == sid
+
+
+# =============================================== refresh tokens of any shape
+
+
+def wrong_tokens(u):
+    """Strings no refresh token of ours can be: an access token, over the
+    wire bound (256) by a little and by a lot, and odd shapes within it."""
+    return {
+        "access-token": u.access,
+        "257-chars": "A" * 257,
+        "300-chars": "x" * 300,
+        "40-KiB": "y" * (40 * 1024),
+        "empty": "",
+        "spaces": "   ",
+        "not-base64url": "!@#$%^&*()" * 5,
+        "unicode": "\u00e9\u4e2d\U0001f600" * 10,
+    }
+
+
+@pytest.mark.parametrize("what", ["access-token", "257-chars", "300-chars", "40-KiB", "empty", "spaces",
+                                  "not-base64url", "unicode"])
+def test_refresh_with_a_token_of_the_wrong_shape_or_length_is_401(st, what):
+    u = au.new_user(st)
+    rt = wrong_tokens(u)[what]
+    r = refresh(st, rt)
+    p = au.assert_problem(r, 401, "invalid_refresh_token")
+    if len(rt) > 8:
+        assert rt[:64] not in r.text, "the token is echoed"
+    assert "errors" not in p, p
+    # The user's real session is untouched.
+    assert refresh(st, u.refresh).status_code == 200
+
+
+@pytest.mark.parametrize("what", ["access-token", "300-chars", "40-KiB", "empty"])
+def test_logout_with_a_token_of_the_wrong_shape_or_length_is_an_idempotent_204(st, what):
+    u = au.new_user(st)
+    rt = wrong_tokens(u)[what]
+    for headers in (None, au.bearer(u.access)):
+        r = au.post(st, "/auth/logout", {"refresh_token": rt}, headers=headers)
+        assert r.status_code == 204, f"{what}: {r.status_code} {r.text[:200]}"
+        cleared = au.refresh_cookie(r)
+        assert cleared and cleared[0] in ("", '""'), au.set_cookies(r)
+    # An unknown token revokes nothing, the bearer's session included.
+    assert au.get(st, "/users/me", token=u.access).status_code == 200
+    assert refresh(st, u.refresh).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+@pytest.mark.parametrize("value", [42, 4.5, {"t": "x"}, ["x"], True, None],
+                         ids=["int", "float", "object", "array", "bool", "null"])
+def test_a_refresh_token_that_is_not_a_string_is_422(st, path, value):
+    r = au.post(st, path, {"refresh_token": value})
+    p = au.assert_problem(r, 422, "validation_error")
+    assert [e["field"] for e in p["errors"]] == ["refresh_token"], p
