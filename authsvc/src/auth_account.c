@@ -129,8 +129,10 @@ AUTH_HANDLER(auth_op_session_revoke)
         auth_fail_msg(fail, "No such session");
     }
     proto_reply_cleanup(&rep);
-    if (err == PROTO_OK)
+    if (err == PROTO_OK) {
+        auth_user_forget(ctx, actor); /* its access tokens are refused from now on */
         msgpack_pack_map(body, 0);
+    }
     return err;
 }
 

@@ -391,6 +391,16 @@ done:
 
 /* ---- auth.refresh ---- */
 
+/* After a revocation storesvc confirmed: the owner's cached state (with its
+ * list of revoked sessions) is dropped, so this replica refuses the
+ * session's access tokens from this answer on. */
+static void forget_owner(const auth_ctx_t *ctx, const msgpack_object *reply_body)
+{
+    char user_id[PROTO_STR_BUF(PROTO_B_ID)];
+    if (auth_copy_str(reply_body, "user_id", user_id, sizeof user_id) == 0 && user_id[0])
+        auth_user_forget(ctx, user_id);
+}
+
 static void log_reuse(const char *rid, const char *ip, const msgpack_object *b)
 {
     char user[RT_UUID_BUF + 8], family[RT_UUID_BUF + 8];
@@ -450,6 +460,7 @@ AUTH_HANDLER(auth_op_refresh)
     auth_copy_str(rep.body, "user_id", user_id, sizeof user_id);
     auth_copy_str(rep.body, "family_id", pair.family, sizeof pair.family);
     if (strcmp(outcome, "reused") == 0) {
+        forget_owner(ctx, rep.body); /* the family is revoked: its access tokens die too */
         log_reuse(req->rid, ip, rep.body);
         err = PROTO_ERR_REFRESH_TOKEN_REUSED;
         auth_fail_msg(fail, "Refresh token already used: the session is revoked");
@@ -495,6 +506,8 @@ static proto_err_t revoke_for_logout(const auth_ctx_t *ctx, const char *rid, con
     }
     proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_TOKEN_REVOKE, &b, &rep);
     auth_body_cleanup(&b);
+    if (err == PROTO_OK)
+        forget_owner(ctx, rep.body);
     proto_reply_cleanup(&rep);
     return err;
 }

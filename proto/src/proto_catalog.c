@@ -119,7 +119,10 @@ static const proto_field_t F_STORE_USER_CREATE[] = {STR("username", B_LOGIN),
 static const proto_field_t F_STORE_USER_GET[] = {STR("id", B_ID), FIELDS_END};
 static const proto_field_t F_STORE_USER_LIST[] = {INT("page"), INT("per_page"), FIELDS_END};
 static const proto_field_t F_STORE_USER_FIND_LOGIN[] = {STR("login", B_LOGIN), FIELDS_END};
-static const proto_field_t F_STORE_USER_AUTH_STATE[] = {STR("id", B_ID), FIELDS_END};
+/* revoked_within_s, revoked_max: also list the sessions of the user revoked
+ * within that many seconds, at most that many (newest first). */
+static const proto_field_t F_STORE_USER_AUTH_STATE[] = {
+    STR("id", B_ID), OPT_INT("revoked_within_s"), OPT_INT("revoked_max"), FIELDS_END};
 static const proto_field_t F_STORE_USER_UPDATE[] = {
     STR("id", B_ID),         OPT_STR("full_name", B_NAME), OPT_STR("email", B_EMAIL),
     OPT_STR("role", B_ROLE), OPT_BOOL("is_active"),        FIELDS_END};

@@ -178,9 +178,17 @@ static const char m2_rotate_clock[] =
     "    v_now + p_expires_s * interval '1 second', p_client_ip, p_user_agent, v_now);"
     "END $fn$;";
 
+/* Migration 3: store.user_auth_state lists the sessions of a user revoked
+ * within an access token's lifetime (authsvc refuses their access tokens);
+ * this index keeps that lookup to the user's revoked rows. */
+static const char m3_revoked_index[] =
+    "CREATE INDEX refresh_tokens_revoked_idx ON refresh_tokens (user_id, revoked_at)"
+    " WHERE revoked_at IS NOT NULL;";
+
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},
     {2, "token rotation decides by the clock after its locks", m2_rotate_clock},
+    {3, "index of revoked sessions per user", m3_revoked_index},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -493,6 +493,56 @@ def test_user_auth_state(store):
     assert store.err("store.user_auth_state", {"id": str(uuid.uuid4())}) == "not_found"
 
 
+def revoked_state(store, uid, within=900, most=8):
+    return store.ok("store.user_auth_state", {"id": uid, "revoked_within_s": within, "revoked_max": most})
+
+
+def test_user_auth_state_lists_the_sessions_revoked_within_the_window(store):
+    u = store.new_user()
+    (_, fa), (_, fb), (hc, fc) = (store.new_token(u["id"]) for _ in range(3))
+    st = revoked_state(store, u["id"])
+    assert st["revoked_sids"] == [] and "revoked_cut_ms" not in st, st
+    assert {k: st[k] for k in AUTH_STATE_KEYS} == store.ok("store.user_auth_state", {"id": u["id"]})
+    store.ok("store.token_revoke", {"family_id": fa})
+    store.ok("store.token_revoke", {"token_hash": hc})
+    store.sql(f"UPDATE refresh_tokens SET revoked_at = now() - interval '5 seconds' WHERE family_id = '{fa}'")
+    assert revoked_state(store, u["id"])["revoked_sids"] == [fc, fa]  # newest first
+    # Older than the window: no token of it can be alive any more.
+    assert revoked_state(store, u["id"], within=3)["revoked_sids"] == [fc]
+    store.sql(f"UPDATE refresh_tokens SET revoked_at = now() - interval '1 hour' WHERE family_id = '{fc}'")
+    assert revoked_state(store, u["id"])["revoked_sids"] == [fa]
+    # Another user's revocations are not ours; the live family is not listed.
+    other = store.new_user()
+    _, fo = store.new_token(other["id"])
+    store.ok("store.token_revoke", {"family_id": fo})
+    assert fb not in revoked_state(store, u["id"])["revoked_sids"]
+    assert revoked_state(store, other["id"])["revoked_sids"] == [fo]
+
+
+def test_user_auth_state_beyond_the_bound_gives_the_newest_other_revocation(store):
+    u = store.new_user()
+    fams = [store.new_token(u["id"])[1] for _ in range(5)]
+    for i, fam in enumerate(fams):  # fams[0] newest .. fams[4] oldest
+        store.ok("store.token_revoke", {"family_id": fam})
+        store.sql(f"UPDATE refresh_tokens SET revoked_at = now() - interval '{i + 1} seconds'"
+                  f" WHERE family_id = '{fam}'")
+    st = revoked_state(store, u["id"], most=3)
+    assert st["revoked_sids"] == fams[:3], st
+    want = int(store.scalar(f"SELECT floor(extract(epoch FROM max(revoked_at)) * 1000)::bigint"
+                            f" FROM refresh_tokens WHERE family_id = '{fams[3]}'"))
+    assert st["revoked_cut_ms"] == want, (st, want)
+    st = revoked_state(store, u["id"], most=5)
+    assert st["revoked_sids"] == fams and "revoked_cut_ms" not in st, st
+
+
+def test_user_auth_state_revoked_fields_go_together_and_are_bounded(store):
+    u = store.new_user()
+    for body in ({"revoked_within_s": 900}, {"revoked_max": 8}, {"revoked_within_s": 0, "revoked_max": 8},
+                 {"revoked_within_s": 900, "revoked_max": 0}, {"revoked_within_s": 900, "revoked_max": 65},
+                 {"revoked_within_s": 2**31, "revoked_max": 8}):
+        assert store.err("store.user_auth_state", {"id": u["id"], **body}) == "bad_request", body
+
+
 # ------------------------------------------------------------ user_update
 
 
@@ -919,9 +969,10 @@ def test_token_revoke_by_hash_revokes_the_family(store):
     h2 = token_hash()
     store.rotate(h1, h2)
     _, other = store.new_token(u["id"])
-    assert store.ok("store.token_revoke", {"token_hash": h1}) == {"revoked": 2}
+    assert store.ok("store.token_revoke", {"token_hash": h1}) == {"revoked": 2, "user_id": u["id"]}
     assert store.live_tokens(fam) == 0 and store.live_tokens(other) == 1
-    assert store.ok("store.token_revoke", {"token_hash": h2}) == {"revoked": 0}  # idempotent
+    # Idempotent; the owner is named whenever the token is known.
+    assert store.ok("store.token_revoke", {"token_hash": h2}) == {"revoked": 0, "user_id": u["id"]}
     assert store.ok("store.token_revoke", {"token_hash": token_hash()}) == {"revoked": 0}  # unknown
 
 
@@ -929,8 +980,8 @@ def test_token_revoke_by_family(store):
     u = store.new_user()
     h, fam = store.new_token(u["id"])
     store.rotate(h)
-    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 2}
-    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 0}
+    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 2, "user_id": u["id"]}
+    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 0, "user_id": u["id"]}
     assert store.ok("store.token_revoke", {"family_id": str(uuid.uuid4())}) == {"revoked": 0}
     body = {"family_id": str(uuid.uuid4()), "user_id": None}
     assert store.ok("store.token_revoke", body) == {"revoked": 0}
@@ -942,7 +993,8 @@ def test_token_revoke_scoped_to_a_user(store):
     assert store.ok("store.token_revoke", {"family_id": fam, "user_id": intruder["id"]}) == {"revoked": 0}
     assert store.ok("store.token_revoke", {"token_hash": h, "user_id": intruder["id"]}) == {"revoked": 0}
     assert store.live_tokens(fam) == 1
-    assert store.ok("store.token_revoke", {"family_id": fam, "user_id": owner["id"]}) == {"revoked": 1}
+    assert store.ok("store.token_revoke", {"family_id": fam, "user_id": owner["id"]}) == {
+        "revoked": 1, "user_id": owner["id"]}
     assert store.live_tokens(fam) == 0
 
 

@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -211,3 +212,134 @@ def test_a_refresh_token_that_is_not_a_string_is_422(st, path, value):
     r = au.post(st, path, {"refresh_token": value})
     p = au.assert_problem(r, 422, "validation_error")
     assert [e["field"] for e in p["errors"]] == ["refresh_token"], p
+
+
+# ======================================= revoked sessions and their tokens
+
+
+def rpc_code(rep):
+    assert rep.get("v") == 1, rep
+    return None if rep.get("ok") else rep["err"]["code"]
+
+
+def token_paths(s, tok):
+    """What each path answers for access token `tok`: HTTP /users/me, and
+    auth.authorize (with and without a permission) and auth.verify over
+    raw ZeroMQ. None where it was accepted."""
+    r = au.get(s, "/users/me", token=tok)
+    http = None if r.status_code == 200 else au.assert_unauthorized(r)["code"]
+    return {
+        "GET /users/me": http,
+        "auth.authorize self:read": rpc_code(au.rpc(s, "auth.authorize", {"credential": tok, "client_ip": "192.0.2.9",
+                                                                           "permission": "self:read"})),
+        "auth.authorize": rpc_code(au.rpc(s, "auth.authorize", {"credential": tok, "client_ip": "192.0.2.9"})),
+        "auth.verify": rpc_code(au.rpc(s, "auth.verify", {"token": tok})),
+    }
+
+
+def assert_accepted(s, tok, what):
+    got = token_paths(s, tok)
+    assert all(v is None for v in got.values()), f"{what}: {got}"
+
+
+def assert_refused(s, tok, what):
+    got = token_paths(s, tok)
+    assert all(v == "unauthorized" for v in got.values()), f"{what}: {got}"
+
+
+def sessions_of(s, n):
+    """A fresh user with `n` sessions; each session's tokens were used on
+    every path once (so every cache in authsvc holds them)."""
+    first = au.new_user(s)
+    out = [first]
+    for _ in range(n - 1):
+        other = au.User(first.username, first.password, first.email, first.info)
+        au.relogin(s, other)
+        out.append(other)
+    for x in out:
+        assert_accepted(s, x.access, "before the revocation")
+    return out
+
+
+@pytest.mark.parametrize("how", ["body", "cookie", "bearer"])
+def test_logout_kills_the_access_tokens_of_that_session_at_once(st, how):
+    a, b = sessions_of(st, 2)
+    if how == "body":
+        r = au.post(st, "/auth/logout", {"refresh_token": a.refresh})
+    elif how == "cookie":
+        r = au.post(st, "/auth/logout", {}, headers=au.cookie_header(a.refresh))
+    else:
+        r = au.post(st, "/auth/logout", {}, token=a.access)
+    assert r.status_code == 204, r.text
+    assert_refused(st, a.access, f"logout ({how})")
+    assert_accepted(st, b.access, "another session of the same user")
+    assert refresh(st, b.refresh).status_code == 200
+
+
+def test_deleting_a_session_kills_its_access_tokens_at_once(st):
+    a, b, c = sessions_of(st, 3)
+    r = au.delete(st, f"/auth/sessions/{b.sid}", token=a.access)
+    assert r.status_code == 204, r.text
+    assert_refused(st, b.access, "DELETE /auth/sessions/{id}")
+    assert_accepted(st, a.access, "the session that deleted it")
+    assert_accepted(st, c.access, "a third session")
+    # Its own session, deleted through its own token: refused from then on.
+    r = au.delete(st, f"/auth/sessions/{c.sid}", token=c.access)
+    assert r.status_code == 204, r.text
+    assert_refused(st, c.access, "a session deleted by itself")
+    assert_accepted(st, a.access, "the last session")
+
+
+def test_refresh_token_reuse_kills_the_access_tokens_of_the_family(grace0):
+    s = grace0
+    a, b = sessions_of(s, 2)
+    r = refresh(s, a.refresh)
+    assert r.status_code == 200, r.text
+    rotated = r.json()["access_token"]
+    assert_accepted(s, rotated, "the rotated access token")
+    au.assert_problem(refresh(s, a.refresh), 401, "refresh_token_reused")
+    assert_refused(s, a.access, "the first access token after reuse")
+    assert_refused(s, rotated, "the rotated access token after reuse")
+    assert_accepted(s, b.access, "another session of the same user")
+
+
+def test_a_new_session_after_a_revocation_works(st):
+    (a,) = sessions_of(st, 1)
+    assert au.post(st, "/auth/logout", {"refresh_token": a.refresh}).status_code == 204
+    assert_refused(st, a.access, "logout")
+    au.relogin(st, a)
+    assert_accepted(st, a.access, "a session opened after the logout")
+
+
+def test_many_revoked_sessions_stay_refused(st):
+    """More sessions revoked within the access-token lifetime than authsvc
+    remembers by id: the older ones are still refused (fail closed), and a
+    session opened afterwards works."""
+    users = sessions_of(st, 12)
+    for u in users[:11]:
+        assert au.post(st, "/auth/logout", {"refresh_token": u.refresh}).status_code == 204
+    for u in users[:11]:
+        assert_refused(st, u.access, "one of 11 revoked sessions")
+    au.relogin(st, users[11])
+    assert_accepted(st, users[11].access, "a session opened after 11 revocations")
+
+
+def test_another_replica_refuses_within_the_cache_ttl(pm, tdb, jwt_secret, tmp_path):
+    """Two authsvc replicas on one storesvc: a logout through one of them is
+    seen by the other within AUTH_CACHE_TTL_SECONDS."""
+    ttl = 2
+    s = au.start_stack(pm, tdb, jwt_secret, tmp_path, "replicas", authsvc={"AUTH_CACHE_TTL_SECONDS": str(ttl)})
+    port = it.free_port()
+    other_ep = f"tcp://127.0.0.1:{port}"
+    env = s.authsvc_env(AUTHSVC_BIND=other_ep)
+    pm.spawn("authsvc", [it.binary("authsvc")], env, log_name="replicas-authsvc-b")
+    it.wait_for(lambda: it.ping_ok(other_ep, "authsvc"), 15, what="the second authsvc")
+    a, b = sessions_of(s, 2)
+    verify_b = lambda tok: rpc_code(it.rpc(other_ep, "auth.verify", {"token": tok}, timeout=5))  # noqa: E731
+    assert verify_b(a.access) is None  # replica b has cached the user now
+    assert au.post(s, "/auth/logout", {"refresh_token": a.refresh}).status_code == 204
+    t0 = time.monotonic()
+    it.wait_for(lambda: verify_b(a.access) == "unauthorized", ttl + 3, step=0.05, what="replica b refusing")
+    took = time.monotonic() - t0
+    assert took <= ttl + 1.0, f"replica b refused after {took:.2f}s (AUTH_CACHE_TTL_SECONDS={ttl})"
+    assert verify_b(b.access) is None
