@@ -238,7 +238,8 @@ static void test_config_table_lists_every_variable(void **state)
                                         "AUTHSVC_HASH_MAX_WAIT_MS",
                                         "AUTH_CACHE_TTL_SECONDS",
                                         "AUTH_CACHE_SIZE",
-                                        "AUTH_TOKEN_CACHE_SIZE"};
+                                        "AUTH_TOKEN_CACHE_SIZE",
+                                        "AUTHSVC_TEST_STARTUP_DELAY_MS"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = auth_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
