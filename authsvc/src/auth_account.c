@@ -7,7 +7,7 @@
  * (role, active, "tokens valid after") invalidates that user's cache entry
  * after storesvc confirmed the change.
  *
- * Administration rules (API.md leaves the finer points open; these are the
+ * Administration rules (the API contract leaves the finer points open; these are the
  * ones a careful operator expects): only an admin changes roles; a
  * moderator may enable or disable only user and viewer accounts; nobody
  * changes their own role or status through these ops (no accidental

@@ -1,5 +1,5 @@
 /*
- * auth_flows: the public flows of API.md "Authentication": register,
+ * auth_flows: the public authentication flows of the API contract: register,
  * token (password grant), refresh and logout.
  *
  * Every flow is rate-limited per client address first (RATE_LIMIT_PER_MINUTE,
@@ -117,7 +117,7 @@ static void pack_pair(const auth_ctx_t *ctx, msgpack_packer *pk, const pair_t *p
 
 /* ---- auth.register ---- */
 
-/* The field rules of API.md; on a break, the reason goes to fail->msg. */
+/* The field rules of the API contract; on a break, the reason goes to fail->msg. */
 static proto_err_t check_registration(const char *username, const char *email, const char *password,
                                       const char *full_name, bool has_name, char *email_out,
                                       char *name_out, proto_fail_t *fail)

@@ -193,7 +193,7 @@ proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *
 
 #define LOGIN_COLS "id, username, role, is_active, totp_enabled, password_hash, " VALID_AFTER_MS
 
-/* Usernames cannot contain '@' (API.md), so a login with one is an email. */
+/* Usernames cannot contain '@' (the API contract), so a login with one is an email. */
 static const char sql_login_email[] = "SELECT " LOGIN_COLS " FROM users WHERE email = lower($1)";
 static const char sql_login_name[] =
     "SELECT " LOGIN_COLS " FROM users WHERE lower(username) = lower($1)";

@@ -1,4 +1,4 @@
-"""Authentication over HTTP (API.md "Authentication", 2FA, password reset and
+"""Authentication over HTTP (the API contract, "Authentication"; 2FA, password reset and
 API keys excluded): registration and its field rules, /auth/token and
 /auth/login, refresh rotation with the grace window and reuse detection,
 logout, logout-all, /auth/session(s), and forged access tokens.
@@ -241,7 +241,7 @@ FIELD_CASES = [
 
 @pytest.mark.parametrize("case,kw,field", FIELD_CASES, ids=[c[0] for c in FIELD_CASES])
 def test_validation_errors_list_the_offending_field(st, case, kw, field):
-    """API.md Conventions: 'Validation errors add "errors": [{"field", "message"}]'."""
+    """The API contract, Conventions: 'Validation errors add "errors": [{"field", "message"}]'."""
     r = au.register(st, **kw)
     p = au.assert_problem(r, 422, "validation_error")
     errs = p.get("errors")

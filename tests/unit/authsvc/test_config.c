@@ -50,7 +50,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.health_timeout_ms, 1000);
     assert_int_equal(c.log_level, RT_LOG_INFO);
     assert_int_equal(c.shutdown_grace_s, 30);
-    /* API.md defaults. */
+    /* The defaults of the API contract. */
     assert_string_equal(c.jwt_algorithm, "HS256");
     assert_int_equal(c.access_ttl_min, 15);
     assert_int_equal(c.refresh_ttl_days, 7);

@@ -88,7 +88,7 @@ static json_t *jparse(const char *text)
     return v;
 }
 
-/* Role -> permissions, as API.md lists them (a stub of authsvc's RBAC). */
+/* Role -> permissions, as the API contract lists them (a stub of authsvc's RBAC). */
 static bool role_may(const char *role, const char *perm)
 {
     static const char *const rows[][2] = {
