@@ -7,7 +7,7 @@
  * (role, active, "tokens valid after") invalidates that user's cache entry
  * after storesvc confirmed the change.
  *
- * Administration rules (API.md leaves the finer points open; these are the
+ * Administration rules (the API contract leaves the finer points open; these are the
  * ones a careful operator expects): only an admin changes roles; a
  * moderator may enable or disable only user and viewer accounts; nobody
  * changes their own role or status through these ops (no accidental
@@ -22,7 +22,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#define ID_BUF (RT_UUID_BUF + 28) /* the wire allows 64 bytes */
+#define ID_BUF PROTO_STR_BUF(PROTO_B_ID) /* an id as the wire allows it */
 
 /* Packs the storesvc reply body as our reply (or {} for NULL). */
 static void pass_through(msgpack_packer *pk, const proto_reply_t *rep)
@@ -41,12 +41,15 @@ AUTH_HANDLER(auth_op_logout_all)
     char actor[ID_BUF];
     auth_body_t b;
     proto_reply_t rep;
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
+    const proto_str_arg_t args[] = {{"actor_id", actor, sizeof actor, NULL}};
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
     auth_body_init(&b);
     msgpack_pack_map(&b.pk, 2);
     proto_pack_kv_str(&b.pk, "id", actor);
     proto_pack_kv_int(&b.pk, "at_ms", auth_now_ms());
-    proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_REVOKE_ALL, &b, &rep);
+    err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_REVOKE_ALL, &b, &rep);
     auth_body_cleanup(&b);
     proto_reply_cleanup(&rep);
     if (err == PROTO_OK) {
@@ -80,15 +83,20 @@ static void pack_sessions(msgpack_packer *pk, const msgpack_object *list, const 
 AUTH_HANDLER(auth_op_sessions)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char actor[ID_BUF], sid[ID_BUF] = "";
+    char actor[ID_BUF], sid[ID_BUF];
     auth_body_t b;
     proto_reply_t rep;
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
-    proto_get_str(req->body, "actor_sid", sid, sizeof sid);
+    const proto_str_arg_t args[] = {
+        {"actor_id", actor, sizeof actor, NULL},
+        {"actor_sid", sid, sizeof sid, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
     auth_body_init(&b);
     msgpack_pack_map(&b.pk, 1);
     proto_pack_kv_str(&b.pk, "user_id", actor);
-    proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_SESSIONS, &b, &rep);
+    err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_SESSIONS, &b, &rep);
     auth_body_cleanup(&b);
     if (err == PROTO_OK)
         pack_sessions(body, proto_map_get(rep.body, "sessions"), sid);
@@ -103,21 +111,28 @@ AUTH_HANDLER(auth_op_session_revoke)
     auth_body_t b;
     proto_reply_t rep;
     int64_t revoked = 0;
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
-    proto_get_str(req->body, "session_id", session, sizeof session);
+    const proto_str_arg_t args[] = {
+        {"actor_id", actor, sizeof actor, NULL},
+        {"session_id", session, sizeof session, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
     auth_body_init(&b);
     msgpack_pack_map(&b.pk, 2);
     proto_pack_kv_str(&b.pk, "family_id", session);
     proto_pack_kv_str(&b.pk, "user_id", actor); /* scoped: only the actor's own */
-    proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_TOKEN_REVOKE, &b, &rep);
+    err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_TOKEN_REVOKE, &b, &rep);
     auth_body_cleanup(&b);
     if (err == PROTO_OK && (proto_get_int(rep.body, "revoked", &revoked) != 0 || revoked <= 0)) {
         err = PROTO_ERR_NOT_FOUND;
         auth_fail_msg(fail, "No such session");
     }
     proto_reply_cleanup(&rep);
-    if (err == PROTO_OK)
+    if (err == PROTO_OK) {
+        auth_user_forget(ctx, actor); /* its access tokens are refused from now on */
         msgpack_pack_map(body, 0);
+    }
     return err;
 }
 
@@ -126,11 +141,18 @@ AUTH_HANDLER(auth_op_session_revoke)
 AUTH_HANDLER(auth_op_update_self)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char actor[ID_BUF], email[513], name[1025], norm[AUTH_EMAIL_BUF], clean[AUTH_FULL_NAME_BUF];
-    const msgpack_object *name_v = proto_map_get(req->body, "full_name");
-    bool has_email = proto_get_str(req->body, "email", email, sizeof email) == 0;
-    bool has_name = proto_get_str(req->body, "full_name", name, sizeof name) == 0;
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
+    char actor[ID_BUF], email[PROTO_STR_BUF(PROTO_B_EMAIL)], name[PROTO_STR_BUF(PROTO_B_NAME)];
+    char norm[AUTH_EMAIL_BUF], clean[AUTH_FULL_NAME_BUF];
+    const msgpack_object *name_v = proto_map_get(req->body, "full_name"); /* nil clears it */
+    bool has_email = false, has_name = false;
+    const proto_str_arg_t args[] = {
+        {"actor_id", actor, sizeof actor, NULL},
+        {"email", email, sizeof email, &has_email},
+        {"full_name", name, sizeof name, &has_name},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
     if (has_email && auth_email_normalise(email, norm, sizeof norm) != 0) {
         auth_fail_field(fail, "email", "Email address is not valid");
         return PROTO_ERR_VALIDATION_ERROR;
@@ -148,7 +170,7 @@ AUTH_HANDLER(auth_op_update_self)
         proto_pack_kv_str(&b.pk, "email", norm);
     if (name_v) /* nil, or a name that cleans to nothing, clears it */
         proto_pack_kv_str(&b.pk, "full_name", has_name && clean[0] ? clean : NULL);
-    proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_UPDATE, &b, &rep);
+    err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_UPDATE, &b, &rep);
     auth_body_cleanup(&b);
     if (err == PROTO_OK)
         pass_through(body, &rep);
@@ -241,14 +263,19 @@ static proto_err_t check_change(const auth_ctx_t *ctx, const char *rid, const ch
 AUTH_HANDLER(auth_op_change_password)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char actor[ID_BUF], sid[ID_BUF] = "", current[1025], next[1025];
+    char actor[ID_BUF], sid[ID_BUF];
+    char current[PROTO_STR_BUF(PROTO_B_PASSWORD)], next[PROTO_STR_BUF(PROTO_B_PASSWORD)];
     char hash[AUTH_HASH_ENCODED_BUF];
     auth_cache_user_t st;
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
-    proto_get_str(req->body, "actor_sid", sid, sizeof sid);
-    proto_get_str(req->body, "current_password", current, sizeof current);
-    proto_get_str(req->body, "new_password", next, sizeof next);
-    proto_err_t err = check_change(ctx, req->rid, actor, current, next, &st, fail);
+    const proto_str_arg_t args[] = {
+        {"actor_id", actor, sizeof actor, NULL},
+        {"actor_sid", sid, sizeof sid, NULL},
+        {"current_password", current, sizeof current, NULL},
+        {"new_password", next, sizeof next, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err == PROTO_OK)
+        err = check_change(ctx, req->rid, actor, current, next, &st, fail);
     if (err == PROTO_OK)
         err = auth_hash_password(ctx->hash, next, hash, sizeof hash) == 0
                   ? store_new_password(ctx, req->rid, actor, sid, hash)
@@ -288,19 +315,26 @@ static proto_err_t admin_rule(const char *actor, auth_role_t actor_role, const c
 AUTH_HANDLER(auth_op_user_update)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char actor[ID_BUF], actor_role_s[33], id[ID_BUF], role_s[33] = "";
-    bool active = false;
-    bool has_role = proto_get_str(req->body, "role", role_s, sizeof role_s) == 0;
-    bool has_active = proto_get_bool(req->body, "is_active", &active) == 0;
+    char actor[ID_BUF], actor_role_s[PROTO_STR_BUF(PROTO_B_ROLE)], id[ID_BUF];
+    char role_s[PROTO_STR_BUF(PROTO_B_ROLE)];
+    bool active = false, has_role = false;
+    bool has_active =
+        proto_get_bool(req->body, "is_active", &active) == 0; /* typed by the decoder */
     auth_cache_user_t target;
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
-    proto_get_str(req->body, "actor_role", actor_role_s, sizeof actor_role_s);
-    proto_get_str(req->body, "id", id, sizeof id);
+    const proto_str_arg_t args[] = {
+        {"actor_id", actor, sizeof actor, NULL},
+        {"actor_role", actor_role_s, sizeof actor_role_s, NULL},
+        {"id", id, sizeof id, NULL},
+        {"role", role_s, sizeof role_s, &has_role},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
     if (has_role && auth_role_parse(role_s) == AUTH_ROLE_INVALID) {
         auth_fail_field(fail, "role", "role must be one of admin, moderator, user, viewer");
         return PROTO_ERR_VALIDATION_ERROR;
     }
-    proto_err_t err = auth_user_state(ctx, req->rid, id, &target);
+    err = auth_user_state(ctx, req->rid, id, &target);
     if (err == PROTO_OK)
         err = admin_rule(actor, auth_role_parse(actor_role_s), id, target.role, has_role, fail);
     if (err != PROTO_OK)
@@ -331,8 +365,13 @@ AUTH_HANDLER(auth_op_user_delete)
 {
     const auth_ctx_t *ctx = cc->svc;
     char actor[ID_BUF], id[ID_BUF];
-    proto_get_str(req->body, "actor_id", actor, sizeof actor);
-    proto_get_str(req->body, "id", id, sizeof id);
+    const proto_str_arg_t args[] = {
+        {"actor_id", actor, sizeof actor, NULL},
+        {"id", id, sizeof id, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
     if (strcmp(actor, id) == 0) {
         auth_fail_msg(fail, "You cannot delete your own account");
         return PROTO_ERR_CANNOT_DELETE_SELF;
@@ -342,7 +381,7 @@ AUTH_HANDLER(auth_op_user_delete)
     auth_body_init(&b);
     msgpack_pack_map(&b.pk, 1);
     proto_pack_kv_str(&b.pk, "id", id);
-    proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_DELETE, &b, &rep);
+    err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_DELETE, &b, &rep);
     auth_body_cleanup(&b);
     proto_reply_cleanup(&rep);
     if (err == PROTO_OK) {

@@ -12,7 +12,51 @@
 #include "auth_rbac.h"
 #include "rt_log.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* Seconds added to the window of revoked sessions: the clocks of authsvc
+ * and PostgreSQL may disagree a little. */
+#define REVOKED_MARGIN_S 60
+
+/* Seconds a revoked session stays listed: as long as an access token
+ * issued just before the revocation is accepted (lifetime and clock
+ * leeway), plus a margin for clocks that disagree a little. */
+static long revoked_window_s(const auth_ctx_t *ctx)
+{
+    return ctx->cfg->access_ttl_min * 60 + ctx->cfg->jwt_leeway_s + REVOKED_MARGIN_S;
+}
+
+/* The revoked sessions of a store.user_auth_state reply into `out`: each
+ * listed id; and, when more were revoked than listed, every token issued up
+ * to the newest unlisted revocation is dead (through valid_after_ms), the
+ * tokens of live sessions issued before it too: refusing too much, never
+ * too little. -1 when malformed. */
+static int take_revoked(const msgpack_object *body, auth_cache_user_t *out)
+{
+    const msgpack_object *list = proto_map_get(body, "revoked_sids");
+    int64_t cut = 0;
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY ||
+        list->via.array.size > AUTH_CACHE_REVOKED_MAX)
+        return -1;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *v = &list->via.array.ptr[i];
+        char sid[RT_UUID_BUF];
+        if (v->type != MSGPACK_OBJECT_STR || v->via.str.size != RT_UUID_STRLEN)
+            return -1;
+        memcpy(sid, v->via.str.ptr, RT_UUID_STRLEN);
+        sid[RT_UUID_STRLEN] = '\0';
+        if (rt_uuid_parse(sid, out->revoked[out->nrevoked++]) != 0)
+            return -1;
+    }
+    if (proto_map_get(body, "revoked_cut_ms")) {
+        if (proto_get_int(body, "revoked_cut_ms", &cut) != 0 || cut < 0 || cut == INT64_MAX)
+            return -1;
+        if (cut + 1 > out->valid_after_ms) /* valid from the next millisecond on */
+            out->valid_after_ms = cut + 1;
+    }
+    return 0;
+}
 
 static proto_err_t fetch_state(const auth_ctx_t *ctx, const char *rid, const char *user_id,
                                auth_cache_user_t *out)
@@ -21,22 +65,25 @@ static proto_err_t fetch_state(const auth_ctx_t *ctx, const char *rid, const cha
     proto_reply_t rep;
     char role[AUTH_JWT_ROLE_MAX + 1];
     auth_body_init(&b);
-    msgpack_pack_map(&b.pk, 1);
+    msgpack_pack_map(&b.pk, 3);
     proto_pack_kv_str(&b.pk, "id", user_id);
+    proto_pack_kv_int(&b.pk, "revoked_within_s", revoked_window_s(ctx));
+    proto_pack_kv_int(&b.pk, "revoked_max", AUTH_CACHE_REVOKED_MAX);
     proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_USER_AUTH_STATE, &b, &rep);
     auth_body_cleanup(&b);
     if (err == PROTO_OK) {
         memset(out, 0, sizeof *out);
         int64_t va = 0;
-        if (auth_copy_str(rep.body, "username", out->username, sizeof out->username) != 0 ||
-            auth_copy_str(rep.body, "role", role, sizeof role) != 0 ||
-            proto_get_bool(rep.body, "is_active", &out->is_active) != 0 ||
-            proto_get_int(rep.body, "valid_after_ms", &va) != 0 ||
-            (out->role = auth_role_parse(role)) == AUTH_ROLE_INVALID) {
+        bool bad = auth_copy_str(rep.body, "username", out->username, sizeof out->username) != 0 ||
+                   auth_copy_str(rep.body, "role", role, sizeof role) != 0 ||
+                   proto_get_bool(rep.body, "is_active", &out->is_active) != 0 ||
+                   proto_get_int(rep.body, "valid_after_ms", &va) != 0 ||
+                   (out->role = auth_role_parse(role)) == AUTH_ROLE_INVALID;
+        out->valid_after_ms = va; /* take_revoked may move it on */
+        if (bad || take_revoked(rep.body, out) != 0) {
             rt_error(rid, "store.user_auth_state: malformed reply");
             err = PROTO_ERR_INTERNAL_ERROR;
         }
-        out->valid_after_ms = va;
     }
     proto_reply_cleanup(&rep);
     return err;
@@ -76,8 +123,12 @@ proto_err_t auth_authenticate(const auth_ctx_t *ctx, const char *rid, const char
         return PROTO_ERR_UNAUTHORIZED; /* the user was deleted */
     if (err != PROTO_OK)
         return err;
-    if (!out->user.is_active || out->claims.iat_ms < out->user.valid_after_ms) {
-        rt_debug(rid, "access token refused: %s", out->user.is_active ? "revoked" : "disabled");
+    const char *why = !out->user.is_active                                      ? "disabled"
+                      : out->claims.iat_ms < out->user.valid_after_ms           ? "revoked"
+                      : auth_cache_session_revoked(&out->user, out->claims.sid) ? "session revoked"
+                                                                                : NULL;
+    if (why) {
+        rt_debug(rid, "access token refused: %s", why);
         return PROTO_ERR_UNAUTHORIZED;
     }
     return PROTO_OK;
@@ -100,11 +151,19 @@ static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const 
 AUTH_HANDLER(auth_op_authorize)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char credential[AUTH_JWT_MAX_TOKEN + 1], ip[64], perm_name[33] = "", key[AUTH_KEY_BUF];
-    bool has_cred =
-        proto_get_str(req->body, "credential", credential, sizeof credential) == 0 && credential[0];
-    proto_get_str(req->body, "client_ip", ip, sizeof ip);
-    proto_get_str(req->body, "permission", perm_name, sizeof perm_name);
+    char credential[PROTO_STR_BUF(PROTO_B_JWT)], ip[PROTO_STR_BUF(PROTO_B_IP)];
+    char perm_name[PROTO_STR_BUF(PROTO_B_PERM)], key[AUTH_KEY_BUF];
+    const proto_str_arg_t args[] = {
+        {"credential", credential, sizeof credential, NULL},
+        {"client_ip", ip, sizeof ip, NULL},
+        {"permission", perm_name, sizeof perm_name, NULL},
+    };
+    proto_err_t derr = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (derr != PROTO_OK)
+        return derr;
+    /* A credential given but empty is no credential (anonymous). One that is
+     * too long to be a token is a bad token: auth_authenticate refuses it. */
+    bool has_cred = credential[0] != '\0';
     auth_perm_t perm = perm_name[0] ? auth_perm_parse(perm_name) : AUTH_PERM_INVALID;
     if (perm_name[0] && perm == AUTH_PERM_INVALID) {
         auth_fail_msg(fail, "unknown permission");
@@ -149,13 +208,13 @@ AUTH_HANDLER(auth_op_authorize)
 AUTH_HANDLER(auth_op_verify)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char token[AUTH_JWT_MAX_TOKEN + 1];
+    char token[PROTO_STR_BUF(PROTO_B_JWT)];
     auth_principal_t p;
-    if (proto_get_str(req->body, "token", token, sizeof token) != 0) {
-        auth_fail_msg(fail, "Invalid or expired token");
-        return PROTO_ERR_UNAUTHORIZED;
-    }
-    proto_err_t err = auth_authenticate(ctx, req->rid, token, &p);
+    const proto_str_arg_t args[] = {{"token", token, sizeof token, NULL}};
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        return err;
+    err = auth_authenticate(ctx, req->rid, token, &p);
     if (err != PROTO_OK) {
         if (err == PROTO_ERR_UNAUTHORIZED)
             auth_fail_msg(fail, "Invalid or expired token");

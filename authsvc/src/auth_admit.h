@@ -3,8 +3,10 @@
  * active, "tokens valid after") comes from the cache or, on a miss, from
  * storesvc (store.user_auth_state); every change authsvc makes to a user
  * invalidates its entry. Access tokens are checked against that state, so
- * a disabled user, a changed role or a logout-all takes effect on the
- * next request (at most AUTH_CACHE_TTL_SECONDS late on other replicas).
+ * a disabled user, a changed role, a logout-all or a revoked session (the
+ * state lists the sessions revoked within an access token's lifetime)
+ * takes effect on the next request (at most AUTH_CACHE_TTL_SECONDS late on
+ * other replicas).
  */
 #ifndef AUTH_ADMIT_H
 #define AUTH_ADMIT_H
@@ -28,7 +30,8 @@ typedef struct {
 
 /* Verifies an access token and the user's current state: PROTO_OK, or
  * PROTO_ERR_UNAUTHORIZED (bad or expired token, unknown or disabled user,
- * token issued before the user's "valid after" time), or UNAVAILABLE. */
+ * token issued before the user's "valid after" time, or of a revoked
+ * session), or UNAVAILABLE. */
 proto_err_t auth_authenticate(const auth_ctx_t *ctx, const char *rid, const char *token,
                               auth_principal_t *out);
 

@@ -10,7 +10,9 @@
  * creates that admin once storesvc answers, unless an admin exists (the
  * check and the insert are one statement in storesvc, so replicas starting
  * together create at most one). The owner's fields must pass the same
- * rules as a registration, checked at start.
+ * rules as a registration, checked at start. Until it is done authsvc is
+ * not ready (`started` stays false, and sys.health says so): a client that
+ * waited for readiness can log in as the owner at once.
  */
 #include "auth_app.h"
 
@@ -22,6 +24,7 @@
 #include "rt_log.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,7 @@ struct auth_app {
     pthread_t owner_thread;
     bool owner_started;
     atomic_bool stopping;
+    atomic_bool started; /* the start-up work is done: see auth_ctx_t */
     char owner_email[AUTH_EMAIL_BUF];
 };
 
@@ -142,6 +146,8 @@ auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
     self->cfg = cfg;
     self->zctx = zctx;
     atomic_init(&self->stopping, false);
+    atomic_init(&self->started, false);
+    self->ctx.started = &self->started;
     proto_limits_t lim = proto_limits_default();
     /* One storesvc client per worker of both lanes: nobody waits for one. */
     int clients = (int)(cfg->workers + cfg->hash_workers);
@@ -184,6 +190,14 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Sleeps `ms` in steps of 50 ms; false when asked to stop meanwhile. */
+static bool sleep_unless_stopping(auth_app_t *self, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(&self->stopping); waited += 50)
+        sleep_ms(ms - waited < 50 ? ms - waited : 50);
+    return !atomic_load(&self->stopping);
+}
+
 /* One attempt: 1 done (created, or an admin exists), 0 retry later. */
 static int owner_attempt(auth_app_t *self, const char *hash)
 {
@@ -204,14 +218,21 @@ static void *owner_main(void *arg)
 {
     auth_app_t *self = arg;
     char hash[AUTH_HASH_ENCODED_BUF];
+    if (!sleep_unless_stopping(self, (int)self->cfg->test_startup_delay_ms))
+        return NULL;
     if (auth_hash_password(self->ctx.hash, self->cfg->owner_password, hash, sizeof hash) != 0) {
-        rt_error(NULL, "owner bootstrap: cannot hash OWNER_PASSWORD");
+        rt_error(NULL, "owner bootstrap: cannot hash OWNER_PASSWORD; authsvc stays not ready");
         return NULL;
     }
-    while (!atomic_load(&self->stopping) && !owner_attempt(self, hash)) {
-        for (int waited = 0; waited < OWNER_RETRY_MS && !atomic_load(&self->stopping); waited += 50)
-            sleep_ms(50);
+    while (!atomic_load(&self->stopping)) {
+        if (owner_attempt(self, hash)) {
+            atomic_store(&self->started, true);
+            rt_info(NULL, "start-up done: ready");
+            break;
+        }
+        sleep_unless_stopping(self, OWNER_RETRY_MS);
     }
+    sodium_memzero(hash, sizeof hash);
     return NULL;
 }
 
@@ -221,6 +242,9 @@ int auth_app_start(auth_app_t *self)
 {
     if (!self || self->server)
         return -1;
+    bool owner = self->cfg->owner_username && self->cfg->owner_username[0];
+    if (!owner)
+        atomic_store(&self->started, true); /* no start-up work: ready from the first request */
     if (!(self->server = new_server(self))) {
         rt_error(NULL, "cannot create the RPC server");
         return -1;
@@ -231,7 +255,7 @@ int auth_app_start(auth_app_t *self)
         proto_server_destroy(&self->server);
         return -1;
     }
-    if (self->cfg->owner_username && self->cfg->owner_username[0]) {
+    if (owner) {
         if (pthread_create(&self->owner_thread, NULL, owner_main, self) != 0) {
             rt_error(NULL, "cannot start the owner bootstrap");
             return -1;

@@ -16,6 +16,8 @@
  */
 #include "auth_cache.h"
 
+#include "rt_uuid.h"
+
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@
 #define CACHE_LINE 64
 #define TIME_MAX   (INT64_C(1) << 62)
 
-/* One cached user: 160 bytes. */
+/* One cached user: 288 bytes. */
 typedef struct {
     uint64_t hash; /* keyed hash of the id */
     uint64_t used; /* shard tick at the last put or hit: LRU order */
@@ -36,8 +38,10 @@ typedef struct {
     int32_t role;
     uint8_t id_len; /* 0: free */
     bool is_active;
+    uint8_t nrevoked;
     char id[AUTH_CACHE_ID_MAX]; /* id_len bytes, not NUL-terminated */
     char username[AUTH_CACHE_USERNAME_MAX + 1];
+    unsigned char revoked[AUTH_CACHE_REVOKED_MAX][AUTH_CACHE_SID_BYTES];
 } slot_t;
 
 typedef struct {
@@ -75,8 +79,9 @@ typedef struct {
     shard_t *shard;
 } loc_t;
 
-_Static_assert(sizeof(slot_t) == 160, "a slot is 2.5 cache lines");
+_Static_assert(sizeof(slot_t) == 288, "a slot is 4.5 cache lines");
 _Static_assert(AUTH_CACHE_ID_MAX <= UINT8_MAX, "id_len fits in a byte");
+_Static_assert(AUTH_CACHE_SID_BYTES == RT_UUID_BYTES, "a session id is a UUID");
 
 static int64_t read_clock(const auth_cache_t *self)
 {
@@ -153,7 +158,8 @@ static slot_t *victim(const auth_cache_t *self, const loc_t *loc, int64_t now)
 static bool value_ok(const auth_cache_user_t *v)
 {
     return v != NULL && memchr(v->username, '\0', sizeof v->username) != NULL &&
-           v->role > AUTH_ROLE_INVALID && v->role < AUTH_ROLE_COUNT;
+           v->role > AUTH_ROLE_INVALID && v->role < AUTH_ROLE_COUNT &&
+           v->nrevoked <= AUTH_CACHE_REVOKED_MAX;
 }
 
 /* Stores `v` for the id at `loc`; the shard lock is held. */
@@ -175,6 +181,8 @@ static void store_locked(const auth_cache_t *self, const loc_t *loc, const char 
     s->role = (int32_t)v->role;
     s->is_active = v->is_active;
     s->valid_after_ms = v->valid_after_ms;
+    s->nrevoked = v->nrevoked;
+    memcpy(s->revoked, v->revoked, sizeof s->revoked);
     s->stored_at = now;
     s->used = ++sh->tick;
 }
@@ -270,6 +278,8 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out)
         out->role = (auth_role_t)s->role;
         out->is_active = s->is_active;
         out->valid_after_ms = s->valid_after_ms;
+        out->nrevoked = s->nrevoked;
+        memcpy(out->revoked, s->revoked, sizeof out->revoked);
         out->stored_at_s = s->stored_at;
         s->used = ++loc.shard->tick;
         rc = 0;
@@ -336,4 +346,16 @@ size_t auth_cache_count(auth_cache_t *self)
 size_t auth_cache_entry_bytes(void)
 {
     return sizeof(slot_t);
+}
+
+bool auth_cache_session_revoked(const auth_cache_user_t *u, const char *sid)
+{
+    unsigned char b[RT_UUID_BYTES];
+    if (u == NULL || rt_uuid_parse(sid, b) != 0)
+        return false;
+    for (size_t i = 0; i < u->nrevoked && i < AUTH_CACHE_REVOKED_MAX; i++) {
+        if (memcmp(u->revoked[i], b, sizeof b) == 0)
+            return true;
+    }
+    return false;
 }

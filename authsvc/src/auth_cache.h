@@ -1,8 +1,8 @@
 /*
  * auth_cache: a bounded cache of what auth.authorize needs to know about a
- * user (DESIGN.md, "ZeroMQ on this loopback": cache active, role and
- * "valid after" with explicit invalidation), so that most authorisations
- * cost no hop to storesvc.
+ * user (active, role, "valid after", the sessions revoked lately), with
+ * explicit invalidation, so that most authorisations cost no hop to
+ * storesvc (a hop costs about as much as everything else of a request).
  *
  * Key: the user id (UUID text, 1..AUTH_CACHE_ID_MAX bytes). Value: an
  * auth_cache_user_t. An entry is fresh for ttl_s seconds after it was
@@ -28,8 +28,9 @@
  *         auth_cache_put_if_current(c, id, &u, gen);   // skipped if invalidated since
  *     }
  *
- * and whoever changes a user (role, is_active, logout-all, password) calls
- * auth_cache_invalidate after the change is committed. Generations are per
+ * and whoever changes a user (role, is_active, logout-all, password, a
+ * revoked session) calls auth_cache_invalidate after the change is
+ * committed. Generations are per
  * shard, so an invalidation of another id in the same shard also skips a
  * fill (harmless: the next request fills again).
  *
@@ -58,6 +59,8 @@ typedef int64_t (*auth_clock_fn)(void *arg);
 
 #define AUTH_CACHE_ID_MAX       64         /* bytes of a user id */
 #define AUTH_CACHE_USERNAME_MAX 50         /* bytes of a username */
+#define AUTH_CACHE_REVOKED_MAX  8          /* revoked sessions remembered per user */
+#define AUTH_CACHE_SID_BYTES    16         /* a session id (a UUID) as bytes */
 #define AUTH_CACHE_MAX_CAPACITY (1u << 22) /* upper bound for capacity */
 #define AUTH_CACHE_MAX_TTL      86400      /* seconds; upper bound for ttl_s */
 
@@ -69,8 +72,16 @@ typedef struct {
     auth_role_t role;                           /* a valid role */
     bool is_active;
     int64_t valid_after_ms; /* tokens issued before this are dead (logout-all) */
-    int64_t stored_at_s;    /* set by get: the clock when it was stored; ignored by put */
+    /* Sessions (refresh-token families) revoked within an access token's
+     * lifetime: the access tokens of these sessions are dead. */
+    uint8_t nrevoked; /* 0..AUTH_CACHE_REVOKED_MAX */
+    unsigned char revoked[AUTH_CACHE_REVOKED_MAX][AUTH_CACHE_SID_BYTES];
+    int64_t stored_at_s; /* set by get: the clock when it was stored; ignored by put */
 } auth_cache_user_t;
+
+/* True when session `sid` (a UUID in text form) is among the revoked
+ * sessions of `u`. A sid that is not a UUID is never listed. */
+bool auth_cache_session_revoked(const auth_cache_user_t *u, const char *sid);
 
 /* Creates a cache of `capacity` entries (1..AUTH_CACHE_MAX_CAPACITY) that
  * stay fresh `ttl_s` seconds (1..AUTH_CACHE_MAX_TTL). `clock` NULL means
@@ -90,7 +101,7 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out);
 /* Stores a copy of `*value` for `id`, replacing any entry for it, stamped
  * with the clock now. Returns 0, or -1 on a NULL argument, a bad id, a
  * username that is not NUL-terminated within AUTH_CACHE_USERNAME_MAX + 1
- * bytes, or an invalid role. */
+ * bytes, an invalid role, or nrevoked over AUTH_CACHE_REVOKED_MAX. */
 int auth_cache_put(auth_cache_t *self, const char *id, const auth_cache_user_t *value);
 
 /* The invalidation generation of the shard of `id`, to pass to

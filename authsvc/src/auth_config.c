@@ -49,6 +49,7 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"AUTH_CACHE_TTL_SECONDS", RT_CFG_INT, false, "10", 0, 3600, F(cache_ttl_s)},
     {"AUTH_CACHE_SIZE", RT_CFG_INT, false, "65536", 16, 16777216, F(cache_size)},
     {"AUTH_TOKEN_CACHE_SIZE", RT_CFG_INT, false, "16384", 0, 16777216, F(token_cache_size)},
+    {"AUTHSVC_TEST_STARTUP_DELAY_MS", RT_CFG_INT, false, "0", 0, 60000, F(test_startup_delay_ms)},
 };
 #define AUTH_NSPECS (sizeof auth_specs / sizeof auth_specs[0])
 

@@ -66,6 +66,10 @@ typedef struct {
     /* Verified access tokens (auth_vcache). */
     long token_cache_size; /* AUTH_TOKEN_CACHE_SIZE (0: verify every time) */
 
+    /* Tests only: the owner bootstrap waits this long before its first
+     * attempt, so a test can see authsvc while its start-up is not done. */
+    long test_startup_delay_ms; /* AUTHSVC_TEST_STARTUP_DELAY_MS (0: none) */
+
     /* Derived by auth_config_load. */
     rt_log_level_t log_level;
 } auth_config_t;

@@ -1,5 +1,5 @@
 /*
- * auth_flows: the public flows of API.md "Authentication": register,
+ * auth_flows: the public authentication flows of the API contract: register,
  * token (password grant), refresh and logout.
  *
  * Every flow is rate-limited per client address first (RATE_LIMIT_PER_MINUTE,
@@ -117,7 +117,7 @@ static void pack_pair(const auth_ctx_t *ctx, msgpack_packer *pk, const pair_t *p
 
 /* ---- auth.register ---- */
 
-/* The field rules of API.md; on a break, the reason goes to fail->msg. */
+/* The field rules of the API contract; on a break, the reason goes to fail->msg. */
 static proto_err_t check_registration(const char *username, const char *email, const char *password,
                                       const char *full_name, bool has_name, char *email_out,
                                       char *name_out, proto_fail_t *fail)
@@ -179,18 +179,26 @@ static proto_err_t register_rate(const auth_ctx_t *ctx, const char *key, auth_ra
 AUTH_HANDLER(auth_op_register)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char username[513], email[513], password[1025], full_name[1025] = "", ip[64];
+    char username[PROTO_STR_BUF(PROTO_B_LOGIN)], email[PROTO_STR_BUF(PROTO_B_EMAIL)];
+    char password[PROTO_STR_BUF(PROTO_B_PASSWORD)], full_name[PROTO_STR_BUF(PROTO_B_NAME)];
+    char ip[PROTO_STR_BUF(PROTO_B_IP)];
     char norm_email[AUTH_EMAIL_BUF], name[AUTH_FULL_NAME_BUF] = "", key[AUTH_KEY_BUF];
     char hash[AUTH_HASH_ENCODED_BUF];
     proto_reply_t rep;
     auth_rate_t rate, reg_rate;
-    proto_get_str(req->body, "username", username, sizeof username);
-    proto_get_str(req->body, "email", email, sizeof email);
-    proto_get_str(req->body, "password", password, sizeof password);
-    bool has_name = proto_get_str(req->body, "full_name", full_name, sizeof full_name) == 0;
-    proto_get_str(req->body, "client_ip", ip, sizeof ip);
+    bool has_name = false;
+    const proto_str_arg_t args[] = {
+        {"username", username, sizeof username, NULL},
+        {"email", email, sizeof email, NULL},
+        {"password", password, sizeof password, NULL},
+        {"full_name", full_name, sizeof full_name, &has_name},
+        {"client_ip", ip, sizeof ip, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK)
+        goto done;
 
-    proto_err_t err = PROTO_ERR_REGISTRATION_DISABLED;
+    err = PROTO_ERR_REGISTRATION_DISABLED;
     if (!ctx->cfg->registration_enabled) {
         auth_fail_msg(fail, "Registration is disabled");
         goto done;
@@ -296,7 +304,7 @@ static void rehash(const auth_ctx_t *ctx, const char *rid, const login_user_t *u
 static auth_limiter_outcome_t check_login(const auth_ctx_t *ctx, const char *rid, const char *typed,
                                           const char *password, login_user_t *u, proto_err_t *err)
 {
-    char login[513];
+    char login[PROTO_STR_BUF(PROTO_B_LOGIN)];
     login_name(typed, login, sizeof login);
     *err = find_login(ctx, rid, login, u);
     if (*err == PROTO_ERR_NOT_FOUND) {
@@ -341,19 +349,21 @@ static const char *const LOGIN_MSGS[PROTO_ERR__COUNT] = {
 AUTH_HANDLER(auth_op_token)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char typed[513], password[1025], ip[64], ua[513] = "";
+    char typed[PROTO_STR_BUF(PROTO_B_LOGIN)], password[PROTO_STR_BUF(PROTO_B_PASSWORD)];
+    char ip[PROTO_STR_BUF(PROTO_B_IP)], ua[PROTO_STR_BUF(PROTO_B_UA)];
     login_user_t u;
     auth_rate_t rate;
     pair_t pair;
     int retry = 0;
     bool started = false;
-    proto_get_str(req->body, "username", typed, sizeof typed);
-    proto_get_str(req->body, "password", password, sizeof password);
-    proto_get_str(req->body, "client_ip", ip, sizeof ip);
-    proto_get_str(req->body, "user_agent", ua, sizeof ua);
-
-    proto_err_t err = ip_rate(ctx, ip, &rate, fail);
-    if (err != PROTO_OK)
+    const proto_str_arg_t args[] = {
+        {"username", typed, sizeof typed, NULL},
+        {"password", password, sizeof password, NULL},
+        {"client_ip", ip, sizeof ip, NULL},
+        {"user_agent", ua, sizeof ua, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK || (err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK)
         goto done;
     if (auth_limiter_begin(ctx->login_limiter, ip, &retry) != AUTH_LIMITER_ALLOWED) {
         err = PROTO_ERR_LOGIN_RATE_LIMITED;
@@ -380,6 +390,16 @@ done:
 }
 
 /* ---- auth.refresh ---- */
+
+/* After a revocation storesvc confirmed: the owner's cached state (with its
+ * list of revoked sessions) is dropped, so this replica refuses the
+ * session's access tokens from this answer on. */
+static void forget_owner(const auth_ctx_t *ctx, const msgpack_object *reply_body)
+{
+    char user_id[PROTO_STR_BUF(PROTO_B_ID)];
+    if (auth_copy_str(reply_body, "user_id", user_id, sizeof user_id) == 0 && user_id[0])
+        auth_user_forget(ctx, user_id);
+}
 
 static void log_reuse(const char *rid, const char *ip, const msgpack_object *b)
 {
@@ -420,24 +440,27 @@ static proto_err_t rotate(const auth_ctx_t *ctx, const char *rid, const char *to
 AUTH_HANDLER(auth_op_refresh)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char token[257], ip[64], ua[513] = "", outcome[16], user_id[RT_UUID_BUF + 8];
+    char token[PROTO_STR_BUF(PROTO_B_TOKEN)], ip[PROTO_STR_BUF(PROTO_B_IP)];
+    char ua[PROTO_STR_BUF(PROTO_B_UA)], outcome[16], user_id[RT_UUID_BUF + 8];
     auth_rate_t rate;
     pair_t pair;
     proto_reply_t rep;
     auth_cache_user_t st;
     proto_reply_init(&rep);
-    proto_get_str(req->body, "refresh_token", token, sizeof token);
-    proto_get_str(req->body, "client_ip", ip, sizeof ip);
-    proto_get_str(req->body, "user_agent", ua, sizeof ua);
-    proto_err_t err = ip_rate(ctx, ip, &rate, fail);
-    if (err != PROTO_OK)
-        return err;
-    if ((err = rotate(ctx, req->rid, token, ip, ua, &pair, &rep)) != PROTO_OK)
+    const proto_str_arg_t args[] = {
+        {"refresh_token", token, sizeof token, NULL},
+        {"client_ip", ip, sizeof ip, NULL},
+        {"user_agent", ua, sizeof ua, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err != PROTO_OK || (err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK ||
+        (err = rotate(ctx, req->rid, token, ip, ua, &pair, &rep)) != PROTO_OK)
         goto done;
     auth_copy_str(rep.body, "outcome", outcome, sizeof outcome);
     auth_copy_str(rep.body, "user_id", user_id, sizeof user_id);
     auth_copy_str(rep.body, "family_id", pair.family, sizeof pair.family);
     if (strcmp(outcome, "reused") == 0) {
+        forget_owner(ctx, rep.body); /* the family is revoked: its access tokens die too */
         log_reuse(req->rid, ip, rep.body);
         err = PROTO_ERR_REFRESH_TOKEN_REUSED;
         auth_fail_msg(fail, "Refresh token already used: the session is revoked");
@@ -457,16 +480,17 @@ done:
 
 /* ---- auth.logout ---- */
 
-/* Revokes by token hash, or by the session of a valid access token. */
+/* Revokes by token hash when a refresh token was given (even an empty or
+ * unknown one: then nothing), else by the session of a valid access token. */
 static proto_err_t revoke_for_logout(const auth_ctx_t *ctx, const char *rid, const char *token,
-                                     const char *credential)
+                                     bool has_token, const char *credential)
 {
     unsigned char hash[AUTH_TOKEN_HASHLEN];
     auth_principal_t p;
     auth_body_t b;
     proto_reply_t rep;
     auth_body_init(&b);
-    if (token[0]) {
+    if (has_token) {
         auth_token_hash(token, hash);
         msgpack_pack_map(&b.pk, 1);
         proto_pack_cstr(&b.pk, "token_hash");
@@ -482,6 +506,8 @@ static proto_err_t revoke_for_logout(const auth_ctx_t *ctx, const char *rid, con
     }
     proto_err_t err = auth_store_call(ctx, rid, PROTO_OP_STORE_TOKEN_REVOKE, &b, &rep);
     auth_body_cleanup(&b);
+    if (err == PROTO_OK)
+        forget_owner(ctx, rep.body);
     proto_reply_cleanup(&rep);
     return err;
 }
@@ -489,14 +515,20 @@ static proto_err_t revoke_for_logout(const auth_ctx_t *ctx, const char *rid, con
 AUTH_HANDLER(auth_op_logout)
 {
     const auth_ctx_t *ctx = cc->svc;
-    char token[257] = "", credential[AUTH_JWT_MAX_TOKEN + 1] = "", ip[64];
+    char token[PROTO_STR_BUF(PROTO_B_TOKEN)], credential[PROTO_STR_BUF(PROTO_B_JWT)];
+    char ip[PROTO_STR_BUF(PROTO_B_IP)];
     auth_rate_t rate;
-    proto_get_str(req->body, "refresh_token", token, sizeof token);
-    proto_get_str(req->body, "credential", credential, sizeof credential);
-    proto_get_str(req->body, "client_ip", ip, sizeof ip);
-    proto_err_t err = ip_rate(ctx, ip, &rate, fail);
+    bool has_token = false;
+    const proto_str_arg_t args[] = {
+        {"refresh_token", token, sizeof token, &has_token},
+        {"credential", credential, sizeof credential, NULL},
+        {"client_ip", ip, sizeof ip, NULL},
+    };
+    proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
     if (err == PROTO_OK)
-        err = revoke_for_logout(ctx, req->rid, token, credential);
+        err = ip_rate(ctx, ip, &rate, fail);
+    if (err == PROTO_OK)
+        err = revoke_for_logout(ctx, req->rid, token, has_token, credential);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, auth_rate_entries(&rate));
         auth_pack_rate(body, &rate);

@@ -7,10 +7,15 @@
  *   sys.health -> {"status":"ok"|"degraded","checks":{"storesvc":"ok"|"down"}}
  *
  * The health probe is a storesvc sys.ping bounded by HEALTH_TIMEOUT_MS;
- * a degraded health is still a successful reply.
+ * a degraded health is still a successful reply. Until the start-up work
+ * is done (the owner bootstrap of OWNER_*), sys.health answers the error
+ * unavailable instead: authsvc is alive (sys.ping answers) but not ready,
+ * and every caller that checks readiness (the gateway's /readyz and
+ * /api/v1/health) says so.
  */
 #include "auth_handlers.h"
 
+#include "auth_util.h"
 #include "rt_log.h"
 
 static proto_err_t handle_ping(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -25,6 +30,10 @@ static proto_err_t handle_health(const proto_call_ctx_t *cc, const proto_request
                                  msgpack_packer *body, proto_fail_t *fail)
 {
     const auth_ctx_t *ctx = cc->svc;
+    if (ctx->started && !atomic_load(ctx->started)) {
+        auth_fail_msg(fail, "starting up: the owner account is not created yet");
+        return PROTO_ERR_UNAVAILABLE;
+    }
     proto_reply_t rep;
     proto_reply_init(&rep);
     proto_err_t err = proto_pool_call(ctx->storesvc, PROTO_OP_SYS_PING, req->rid, NULL, 0, &rep,

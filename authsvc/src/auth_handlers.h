@@ -17,6 +17,8 @@
 #include "proto_client.h"
 #include "proto_server.h"
 
+#include <stdatomic.h>
+
 typedef struct {
     const auth_config_t *cfg;      /* borrowed */
     proto_pool_t *storesvc;        /* borrowed; thread-safe */
@@ -27,6 +29,8 @@ typedef struct {
     auth_limiter_t *login_limiter; /* per source IP (and per user for password changes) */
     auth_ratelimit_t *api_limit;   /* RATE_LIMIT_PER_MINUTE */
     auth_ratelimit_t *register_limit; /* REGISTER_RATE_LIMIT_PER_MINUTE */
+    atomic_bool *started;             /* borrowed: set once the start-up work (the owner
+                                         bootstrap) is done; sys.health is not ok before */
 } auth_ctx_t;
 
 /* The handler table (static); `*n` receives its length. */

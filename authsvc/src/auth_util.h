@@ -18,6 +18,9 @@
 #define AUTH_TOKEN_HASHLEN 32 /* SHA-256 */
 #define AUTH_KEY_BUF       80 /* a limiter key: "u:<uuid>" or "ip:<address>" */
 
+/* Entries of a static array (a proto_str_arg_t table, say). */
+#define AUTH_NARGS(a) (sizeof(a) / sizeof((a)[0]))
+
 /* A body being packed for a storesvc call. */
 typedef struct {
     msgpack_sbuffer buf;

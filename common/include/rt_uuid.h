@@ -26,4 +26,10 @@ int64_t rt_uuid_v7_ms(const char *s);
 /* True when `s` is a UUID in 8-4-4-4-12 hex form (either case). */
 bool rt_uuid_valid(const char *s);
 
+#define RT_UUID_BYTES 16
+
+/* The 16 bytes of the UUID `s` (8-4-4-4-12 hex, either case) into `out`.
+ * Returns 0, or -1 when `s` is not a UUID (`out` is then zeroed). */
+int rt_uuid_parse(const char *s, unsigned char out[RT_UUID_BYTES]);
+
 #endif

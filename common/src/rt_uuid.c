@@ -68,3 +68,24 @@ int64_t rt_uuid_v7_ms(const char *s)
     }
     return ms;
 }
+
+static int hex_value(char c)
+{
+    int l = tolower((unsigned char)c);
+    return isdigit(l) ? l - '0' : l - 'a' + 10;
+}
+
+int rt_uuid_parse(const char *s, unsigned char out[RT_UUID_BYTES])
+{
+    memset(out, 0, RT_UUID_BYTES);
+    if (!rt_uuid_valid(s))
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < RT_UUID_STRLEN; i++) {
+        if (dash_at(i))
+            continue;
+        out[o / 2] = (unsigned char)(out[o / 2] << 4 | hex_value(s[i]));
+        o++;
+    }
+    return 0;
+}

@@ -1,6 +1,14 @@
 /*
  * gw_auth: cookie-aware auth handlers. The op calls themselves go through
  * gw_api; what is here is which token to send and how to answer.
+ *
+ * A refresh token is opaque to the gateway: any string is a token, and one
+ * authsvc does not know is answered like every unknown token (401
+ * invalid_refresh_token on refresh, a no-op 204 on logout). Only its
+ * length is checked here: a value over the wire bound of refresh_token
+ * (PROTO_B_TOKEN) cannot be a token authsvc issued, so it is answered so
+ * without being forwarded. A refresh_token that is not a string is a field
+ * error (422) of the route's schema.
  */
 #include "gw_auth.h"
 #include "gw_api.h"
@@ -17,6 +25,12 @@ int gw_auth_rfc3339(int64_t epoch_s, char *out, size_t cap)
     if (epoch_s < 0 || epoch_s > (int64_t)253402300799 /* 9999-12-31 */ || !gmtime_r(&t, &tm))
         return -1;
     return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == GW_RFC3339_LEN ? 0 : -1;
+}
+
+/* True when `token` could be one authsvc issued, as far as its length tells. */
+static bool token_in_bound(const char *token)
+{
+    return strnlen(token, PROTO_B_TOKEN + 1) <= PROTO_B_TOKEN;
 }
 
 /* Answers a token reply with the browser shape and the (rotated) cookie. */
@@ -76,6 +90,10 @@ void gw_auth_refresh(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
             return;
         }
     }
+    if (!token_in_bound(token)) { /* cookies are shorter: GW_COOKIE_VALUE_MAX */
+        gw_reply_error(reply, PROTO_ERR_INVALID_REFRESH_TOKEN, "Invalid or expired refresh token");
+        return;
+    }
     const gw_kv_t extra[] = {{"refresh_token", token, false, 0}};
     json_t *ans = NULL;
     if (call_op(ctx, req, NULL, extra, 1, &ans, reply) != 0) {
@@ -107,11 +125,15 @@ void gw_auth_logout(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *re
     }
     /* One call per token (logout is idempotent, revoking a token someone
      * planted beside ours does no harm); one call with only the bearer
-     * token, or nothing, when there is none: the limiter still counts it. */
+     * token, or nothing, when there is none: the limiter still counts it.
+     * A token over the bound is unknown: its call carries nothing, as a
+     * presented token (known or not) is what authsvc revokes, never the
+     * bearer's session beside it. */
     for (size_t i = 0; i < (nt ? nt : 1); i++) {
+        bool unknown = nt && !token_in_bound(tokens[i]);
         const gw_kv_t extra[] = {
-            {"refresh_token", nt ? tokens[i] : NULL, false, 0},
-            {"credential", i == 0 ? req->bearer : NULL, false, 0},
+            {"refresh_token", nt && !unknown ? tokens[i] : NULL, false, 0},
+            {"credential", i == 0 && !unknown ? req->bearer : NULL, false, 0},
         };
         json_t *ans = NULL;
         if (call_op(ctx, req, NULL, extra, 2, &ans, reply) != 0)

@@ -31,6 +31,10 @@
     {                                                                                              \
         n, t, false, max                                                                           \
     }
+/* max_bytes of a string field whose handler enforces the wire bound itself
+ * (0: unbounded by the schema; MAX_JSON_BYTES still bounds the body). */
+#define GW_FIELD_BOUNDED_BY_HANDLER 0
+
 #define END                                                                                        \
     {                                                                                              \
         NULL, GW_JSON_STRING, false, 0                                                             \
@@ -50,8 +54,12 @@ static const gw_field_t f_token[] = {
     OPT("backup_code", GW_JSON_STRING_OR_NULL, 32),
     END,
 };
+/* No bound here on purpose: a refresh token of any length is a token, and
+ * one too long to be ours is an unknown token (401 on refresh, a no-op
+ * logout), not a field error. gw_auth answers it without forwarding any
+ * value over the wire bound; only a non-string is 422. */
 static const gw_field_t f_refresh_token[] = {
-    OPT("refresh_token", GW_JSON_STRING, 256),
+    OPT("refresh_token", GW_JSON_STRING, GW_FIELD_BOUNDED_BY_HANDLER),
     END,
 };
 static const gw_field_t f_update_self[] = {

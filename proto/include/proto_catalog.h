@@ -19,8 +19,8 @@
  *   refresh, a create).
  * lane: PROTO_LANE_SLOW marks ops that hash a password (Argon2, slow on
  *   purpose); a server with a slow lane runs them on their own workers so
- *   they never queue in front of fast ops (DESIGN.md, "Slow work never
- *   blocks fast work").
+ *   they never queue in front of fast ops (slow work never blocks
+ *   fast work).
  *
  * The service prefix says who answers: sys.* everyone, auth.* authsvc,
  * store.* storesvc. */
@@ -101,6 +101,30 @@ typedef struct {
     bool required;
     uint32_t max; /* STR/BIN: bytes; MAP/ARRAY: entries; INT: unused (0) */
 } proto_field_t;
+
+/* Wire bounds of the string fields, in bytes (the field tables of
+ * proto_catalog.c are written with them). A service that copies a field
+ * sizes its buffer PROTO_STR_BUF(bound), so every value the decoder lets
+ * through fits; proto_body_strs (proto_codec.h) refuses a smaller buffer.
+ * They are generous on purpose: they only stop absurd input, the field
+ * rules a person must follow (username 3..50, password 8..128 characters
+ * ...) are the services' to check with a message a person can act on. */
+#define PROTO_B_ID       64   /* a UUID (36) with room */
+#define PROTO_B_IP       64   /* a client address in text form */
+#define PROTO_B_UA       512  /* User-Agent, truncated by the gateway */
+#define PROTO_B_LOGIN    512  /* username or email as typed */
+#define PROTO_B_EMAIL    512  /* an email as typed */
+#define PROTO_B_NAME     1024 /* full_name before cleaning */
+#define PROTO_B_PASSWORD 1024
+#define PROTO_B_HASH     512  /* an encoded Argon2 hash */
+#define PROTO_B_TOKEN    256  /* an opaque refresh token */
+#define PROTO_B_JWT      4200 /* an access token (authsvc issues at most 4096 bytes) */
+#define PROTO_B_ROLE     32
+#define PROTO_B_PERM     32
+#define PROTO_B_CODE     32 /* a TOTP or backup code */
+
+/* Bytes of a buffer that holds any value of a string field of `bound`. */
+#define PROTO_STR_BUF(bound) ((size_t)(bound) + 1)
 
 typedef struct {
     proto_op_t op;

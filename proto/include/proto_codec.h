@@ -61,6 +61,8 @@ typedef struct {
     proto_op_t op;
     char rid[PROTO_RID_MAX + 1];
     const msgpack_object *body; /* always a map (empty if absent); points into `unpacked` */
+    const char *bad_field;      /* a refused decode: the body field at fault (a catalogue
+                                   name, static), NULL when the fault is not one field's */
     msgpack_unpacked unpacked;  /* private */
 } proto_request_t;
 
@@ -68,7 +70,9 @@ void proto_request_init(proto_request_t *req);
 
 /* Decodes and validates a request frame (envelope + body fields of the op).
  * Returns PROTO_OK, or PROTO_ERR_BAD_REQUEST with a short reason in `why`
- * (never echoing the input). Call proto_request_cleanup in either case. */
+ * (never echoing the input) and, when one body field is at fault (wrong
+ * type, over its bound, missing, duplicate), its name in req->bad_field.
+ * Call proto_request_cleanup in either case. */
 proto_err_t proto_request_decode(const char *data, size_t len, const proto_limits_t *lim,
                                  proto_request_t *req, char *why, size_t whylen);
 
@@ -120,6 +124,31 @@ typedef struct {
 
 /* An error reply with everything in `fail` (NULL: the code alone). */
 int proto_reply_encode_fail(msgpack_sbuffer *out, proto_err_t err, const proto_fail_t *fail);
+
+/* ---- reading a decoded request body through the catalogue ---- */
+
+/* One string field a handler copies out of its request: the op's
+ * catalogue field `name` into out[cap] (NUL-terminated, "" when absent or
+ * nil). `present` (may be NULL) receives whether a string was given. */
+typedef struct {
+    const char *name;
+    char *out;
+    size_t cap;
+    bool *present;
+} proto_str_arg_t;
+
+/* Copies the string fields `args[0..n)` of the decoded request `req`.
+ * Each must be a string field of the op's catalogue row, with a buffer of
+ * at least PROTO_STR_BUF(its bound) bytes, so that every value the decoder
+ * accepted fits: anything else is a bug of the handler, answered
+ * PROTO_ERR_INTERNAL_ERROR (fail->msg says which field). A value that is
+ * not a string, over its bound, holds a NUL, or is missing while required
+ * (the decoder refuses all of these first; this holds for bodies that did
+ * not come through it) is PROTO_ERR_BAD_REQUEST with fail->field set.
+ * Returns PROTO_OK when every field was copied; on an error the buffers
+ * are all "" (none holds part of the input). */
+proto_err_t proto_body_strs(const proto_request_t *req, const proto_str_arg_t *args, size_t n,
+                            proto_fail_t *fail);
 
 /* ---- reading bodies (all length-checked; strings copied by length) ---- */
 

@@ -16,24 +16,22 @@
 
 /* ---- field tables ----
  *
- * Wire bounds are generous on purpose: they only stop absurd input. The
- * field rules of API.md (username 3..50, password 8..128 characters, ...)
- * are checked by the service, which answers validation_error or
- * weak_password with a message a person can act on. */
+ * Bounds are the PROTO_B_* of proto_catalog.h, so the services size their
+ * buffers from the same numbers. */
 
-#define B_ID       64  /* a UUID (36) with room */
-#define B_IP       64  /* a client address in text form */
-#define B_UA       512 /* User-Agent, truncated by the gateway */
-#define B_LOGIN    512 /* username or email as typed */
-#define B_EMAIL    512
-#define B_NAME     1024 /* full_name before cleaning */
-#define B_PASSWORD 1024
-#define B_HASH     512  /* an encoded Argon2 hash */
-#define B_TOKEN    256  /* an opaque refresh token */
-#define B_JWT      4200 /* an access token (AUTH_JWT_MAX_TOKEN 4096) */
-#define B_ROLE     32
-#define B_PERM     32
-#define B_CODE     32 /* TOTP or backup code */
+#define B_ID       PROTO_B_ID
+#define B_IP       PROTO_B_IP
+#define B_UA       PROTO_B_UA
+#define B_LOGIN    PROTO_B_LOGIN
+#define B_EMAIL    PROTO_B_EMAIL
+#define B_NAME     PROTO_B_NAME
+#define B_PASSWORD PROTO_B_PASSWORD
+#define B_HASH     PROTO_B_HASH
+#define B_TOKEN    PROTO_B_TOKEN
+#define B_JWT      PROTO_B_JWT
+#define B_ROLE     PROTO_B_ROLE
+#define B_PERM     PROTO_B_PERM
+#define B_CODE     PROTO_B_CODE
 
 #define STR(n, b)                                                                                  \
     {                                                                                              \
@@ -121,7 +119,10 @@ static const proto_field_t F_STORE_USER_CREATE[] = {STR("username", B_LOGIN),
 static const proto_field_t F_STORE_USER_GET[] = {STR("id", B_ID), FIELDS_END};
 static const proto_field_t F_STORE_USER_LIST[] = {INT("page"), INT("per_page"), FIELDS_END};
 static const proto_field_t F_STORE_USER_FIND_LOGIN[] = {STR("login", B_LOGIN), FIELDS_END};
-static const proto_field_t F_STORE_USER_AUTH_STATE[] = {STR("id", B_ID), FIELDS_END};
+/* revoked_within_s, revoked_max: also list the sessions of the user revoked
+ * within that many seconds, at most that many (newest first). */
+static const proto_field_t F_STORE_USER_AUTH_STATE[] = {
+    STR("id", B_ID), OPT_INT("revoked_within_s"), OPT_INT("revoked_max"), FIELDS_END};
 static const proto_field_t F_STORE_USER_UPDATE[] = {
     STR("id", B_ID),         OPT_STR("full_name", B_NAME), OPT_STR("email", B_EMAIL),
     OPT_STR("role", B_ROLE), OPT_BOOL("is_active"),        FIELDS_END};

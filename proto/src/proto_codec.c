@@ -336,9 +336,10 @@ static void set_why(char *why, size_t whylen, const char *msg, const char *field
         snprintf(why, whylen, "%s", msg);
 }
 
-/* Validates a request body against the op's field table. */
+/* Validates a request body against the op's field table; *bad receives
+ * the name of the field at fault, if one is. */
 static int check_body(const proto_op_def_t *def, const msgpack_object *body,
-                      const proto_limits_t *lim, char *why, size_t whylen)
+                      const proto_limits_t *lim, const char **bad, char *why, size_t whylen)
 {
     uint64_t seen = 0; /* one bit per field of the table */
     for (uint32_t i = 0; i < body->via.map.size; i++) {
@@ -350,19 +351,22 @@ static int check_body(const proto_op_def_t *def, const msgpack_object *body,
             set_why(why, whylen, "unknown body field", NULL);
             return -1;
         }
-        if (seen & (1ull << f)) {
-            set_why(why, whylen, "duplicate", def->fields[f].name);
+        const char *why_f = NULL;
+        if (seen & (1ull << f))
+            why_f = "duplicate";
+        else if (!field_ok(&def->fields[f], &kv->val, lim))
+            why_f = "wrong type or size";
+        if (why_f) {
+            *bad = def->fields[f].name;
+            set_why(why, whylen, why_f, *bad);
             return -1;
         }
         seen |= 1ull << f;
-        if (!field_ok(&def->fields[f], &kv->val, lim)) {
-            set_why(why, whylen, "wrong type or size", def->fields[f].name);
-            return -1;
-        }
     }
     for (size_t f = 0; f < def->nfields && f < 64; f++) {
         if (def->fields[f].required && !(seen & (1ull << f))) {
-            set_why(why, whylen, "required", def->fields[f].name);
+            *bad = def->fields[f].name;
+            set_why(why, whylen, "required", *bad);
             return -1;
         }
     }
@@ -479,7 +483,7 @@ static proto_err_t request_fields(proto_request_t *req, const msgpack_object **s
         }
         req->body = s[K_BODY];
     }
-    if (check_body(proto_op_def(req->op), req->body, lim, why, whylen) != 0)
+    if (check_body(proto_op_def(req->op), req->body, lim, &req->bad_field, why, whylen) != 0)
         return PROTO_ERR_BAD_REQUEST;
     return PROTO_OK;
 }
@@ -503,7 +507,7 @@ proto_err_t proto_request_decode(const char *data, size_t len, const proto_limit
     proto_err_t err = request_fields(req, slot, lim, why, whylen);
     if (err != PROTO_OK) {
         req->op = PROTO_OP__COUNT;
-        req->body = &EMPTY_MAP;
+        req->body = &EMPTY_MAP; /* bad_field stays: it names the culprit */
     }
     return err;
 }
@@ -740,6 +744,63 @@ int proto_get_str(const msgpack_object *map, const char *key, char *out, size_t 
     memcpy(out, v->via.str.ptr, v->via.str.size);
     out[v->via.str.size] = '\0';
     return 0;
+}
+
+/* The catalogue row of string field `name` of `op`, or NULL. */
+static const proto_field_t *str_field(proto_op_t op, const char *name)
+{
+    const proto_op_def_t *def = proto_op_def(op);
+    for (size_t i = 0; def && name && i < def->nfields; i++) {
+        const proto_field_t *f = &def->fields[i];
+        if (strcmp(f->name, name) == 0)
+            return f->type == PROTO_T_STR || f->type == PROTO_T_NIL_OR_STR ? f : NULL;
+    }
+    return NULL;
+}
+
+/* One field of proto_body_strs. */
+static proto_err_t body_str(const proto_request_t *req, const proto_str_arg_t *a,
+                            proto_fail_t *fail)
+{
+    const proto_field_t *f = str_field(req->op, a->name);
+    if (!f || !a->out || a->cap < PROTO_STR_BUF(f->max)) {
+        snprintf(fail->msg, sizeof fail->msg,
+                 "%s: not a string field of %s, or its buffer is short",
+                 a->name ? a->name : "(null)", proto_op_name(req->op));
+        return PROTO_ERR_INTERNAL_ERROR;
+    }
+    const msgpack_object *v = proto_map_get(req->body, f->name);
+    bool given = v && v->type != MSGPACK_OBJECT_NIL;
+    bool fits = given && v->type == MSGPACK_OBJECT_STR && v->via.str.size <= f->max &&
+                proto_get_str(req->body, f->name, a->out, a->cap) == 0;
+    if ((given && !fits) || (!given && f->required)) {
+        snprintf(fail->msg, sizeof fail->msg, "body field %s: wrong type or size", f->name);
+        snprintf(fail->field, sizeof fail->field, "%s", f->name);
+        return PROTO_ERR_BAD_REQUEST;
+    }
+    if (!given)
+        a->out[0] = '\0';
+    if (a->present)
+        *a->present = given;
+    return PROTO_OK;
+}
+
+proto_err_t proto_body_strs(const proto_request_t *req, const proto_str_arg_t *args, size_t n,
+                            proto_fail_t *fail)
+{
+    proto_fail_t scratch;
+    proto_err_t err = PROTO_OK;
+    if (!fail)
+        fail = &scratch;
+    for (size_t i = 0; i < n && err == PROTO_OK; i++)
+        err = body_str(req, &args[i], fail);
+    for (size_t i = 0; i < n && err != PROTO_OK; i++) {
+        if (args[i].out && args[i].cap > 0)
+            memset(args[i].out, 0, args[i].cap); /* no half-copied input (passwords) */
+        if (args[i].present)
+            *args[i].present = false;
+    }
+    return err;
 }
 
 int proto_get_int(const msgpack_object *map, const char *key, int64_t *out)

@@ -354,14 +354,16 @@ static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_ms
                          msgpack_sbuffer *out, msgpack_sbuffer *body)
 {
     proto_request_t req;
-    char why[128] = "";
+    proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .remaining = -1, .reset = -1};
     int rc;
     proto_request_init(&req);
     out->size = 0;
-    if (proto_request_decode(zmq_msg_data(in), zmq_msg_size(in), &srv->cfg.limits, &req, why,
-                             sizeof why) != PROTO_OK)
-        rc = proto_reply_encode_err(out, PROTO_ERR_BAD_REQUEST, why[0] ? why : NULL, -1);
-    else
+    if (proto_request_decode(zmq_msg_data(in), zmq_msg_size(in), &srv->cfg.limits, &req, fail.msg,
+                             sizeof fail.msg) != PROTO_OK) {
+        /* The field at fault is named for callers: a catalogue name, never input. */
+        snprintf(fail.field, sizeof fail.field, "%s", req.bad_field ? req.bad_field : "");
+        rc = proto_reply_encode_fail(out, PROTO_ERR_BAD_REQUEST, &fail);
+    } else
         rc = dispatch(srv, cc, &req, out, body);
     proto_request_cleanup(&req);
     if (rc != 0) {

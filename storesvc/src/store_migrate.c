@@ -133,8 +133,62 @@ static const char m1_core_schema[] =
     "    p_client_ip, p_user_agent, now());"
     "END $fn$;";
 
+/* Migration 2: the rotation decision measures time at the decision.
+ * now() is the start of the transaction: a request whose transaction began
+ * before the winning rotation and then waited for the locks saw that
+ * rotation as "in the future" and counted as within the grace window (with
+ * grace 0, two or three parallel refreshes of one token could win). Now the
+ * clock is read once every lock is held (clock_timestamp()), used_at is the
+ * moment of the rotation, a late request is within grace only when it is
+ * decided at most p_grace_s after it, and grace 0 means no grace at all. */
+static const char m2_rotate_clock[] =
+    "CREATE OR REPLACE FUNCTION store_token_rotate(p_hash bytea, p_new_hash bytea,"
+    "  p_grace_s integer, p_expires_s integer, p_client_ip text, p_user_agent text,"
+    "  OUT o_outcome text, OUT o_user_id uuid, OUT o_family_id uuid)"
+    " LANGUAGE plpgsql AS $fn$"
+    "DECLARE tok refresh_tokens%ROWTYPE; active boolean; v_now timestamptz;"
+    "BEGIN"
+    "  o_outcome := 'invalid';"
+    "  SELECT t.user_id INTO o_user_id FROM refresh_tokens t WHERE t.token_hash = p_hash;"
+    "  IF NOT FOUND THEN RETURN; END IF;"
+    "  PERFORM store_lock_user_tokens(o_user_id);"
+    "  SELECT u.is_active INTO active FROM users u WHERE u.id = o_user_id FOR KEY SHARE;"
+    "  IF NOT FOUND THEN o_user_id := NULL; RETURN; END IF;"
+    "  SELECT t.* INTO tok FROM refresh_tokens t WHERE t.token_hash = p_hash FOR UPDATE;"
+    "  IF NOT FOUND THEN o_user_id := NULL; RETURN; END IF;"
+    "  v_now := clock_timestamp();" /* every lock is held: this is the decision */
+    "  o_family_id := tok.family_id;"
+    "  IF tok.revoked_at IS NOT NULL OR tok.expires_at <= v_now OR NOT active THEN"
+    "    RETURN;"
+    "  END IF;"
+    "  IF tok.used_at IS NULL THEN"
+    "    UPDATE refresh_tokens SET used_at = v_now WHERE id = tok.id;"
+    "    o_outcome := 'rotated';"
+    "  ELSIF p_grace_s > 0 AND tok.used_at >= v_now - p_grace_s * interval '1 second' THEN"
+    "    o_outcome := 'grace';"
+    "  ELSE"
+    "    UPDATE refresh_tokens SET revoked_at = v_now"
+    "     WHERE family_id = tok.family_id AND revoked_at IS NULL;"
+    "    o_outcome := 'reused';"
+    "    RETURN;"
+    "  END IF;"
+    "  INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, client_ip,"
+    "    user_agent, last_used_at)"
+    "  VALUES (p_new_hash, tok.family_id, tok.user_id,"
+    "    v_now + p_expires_s * interval '1 second', p_client_ip, p_user_agent, v_now);"
+    "END $fn$;";
+
+/* Migration 3: store.user_auth_state lists the sessions of a user revoked
+ * within an access token's lifetime (authsvc refuses their access tokens);
+ * this index keeps that lookup to the user's revoked rows. */
+static const char m3_revoked_index[] =
+    "CREATE INDEX refresh_tokens_revoked_idx ON refresh_tokens (user_id, revoked_at)"
+    " WHERE revoked_at IS NOT NULL;";
+
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},
+    {2, "token rotation decides by the clock after its locks", m2_rotate_clock},
+    {3, "index of revoked sessions per user", m3_revoked_index},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

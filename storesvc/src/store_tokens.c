@@ -4,7 +4,7 @@
  * Token hashes travel as msgpack bin and go to PostgreSQL as binary bytea
  * parameters (never as text, never logged). Every statement that revokes
  * tokens goes through store_revoke_user_tokens and every rotation through
- * store_token_rotate (PL/pgSQL, migration 1): both take the same per-user
+ * store_token_rotate (PL/pgSQL, migrations 1 and 2): both take the same per-user
  * transaction lock first, so a token minted by a concurrent rotation can
  * never escape a revocation (logout-all, password change, reuse).
  */
@@ -17,8 +17,8 @@
 #include <string.h>
 
 #define HASH_LEN 32 /* SHA-256 */
-#define CAP_IP   65
-#define CAP_UA   513
+#define CAP_IP   PROTO_STR_BUF(PROTO_B_IP)
+#define CAP_UA   PROTO_STR_BUF(PROTO_B_UA)
 
 static const store_sql_map_t map_create[] = {{"23503", PROTO_ERR_NOT_FOUND}, /* no such user */
                                              {"23505", PROTO_ERR_CONFLICT},  /* hash exists */
@@ -160,13 +160,17 @@ proto_err_t store_tokens_rotate(const proto_call_ctx_t *cc, const proto_request_
 /* ------------------------------------------------------------- revoke -- */
 
 /* Both revoke whole families, optionally only the user's ($2): the scope
- * is in the WHERE clause, so another user's family is simply not found. */
+ * is in the WHERE clause, so another user's family is simply not found.
+ * The second column is the owner of the family found (a family belongs to
+ * one user), NULL when none: authsvc forgets that user's cached state. */
 static const char sql_revoke_hash[] =
-    "SELECT coalesce(sum(store_revoke_user_tokens(f.user_id, f.family_id, NULL)), 0)::bigint"
+    "SELECT coalesce(sum(store_revoke_user_tokens(f.user_id, f.family_id, NULL)), 0)::bigint,"
+    "  max(f.user_id::text)"
     " FROM (SELECT user_id, family_id FROM refresh_tokens"
     "       WHERE token_hash = $1::bytea AND ($2::uuid IS NULL OR user_id = $2::uuid)) f";
 static const char sql_revoke_family[] =
-    "SELECT coalesce(sum(store_revoke_user_tokens(f.user_id, f.family_id, NULL)), 0)::bigint"
+    "SELECT coalesce(sum(store_revoke_user_tokens(f.user_id, f.family_id, NULL)), 0)::bigint,"
+    "  max(f.user_id::text)"
     " FROM (SELECT DISTINCT user_id, family_id FROM refresh_tokens"
     "       WHERE family_id = $1::uuid AND ($2::uuid IS NULL OR user_id = $2::uuid)) f";
 
@@ -193,11 +197,14 @@ proto_err_t store_tokens_revoke(const proto_call_ctx_t *cc, const proto_request_
                              .idempotent = true};
     PGresult *res = NULL;
     proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
-    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 1))
+    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 2))
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK) {
-        msgpack_pack_map(body, 1);
+        const char *owner = store_sql_str(res, 0, 1);
+        msgpack_pack_map(body, 1 + (owner != NULL));
         proto_pack_kv_int(body, "revoked", store_sql_i64(res, 0, 0));
+        if (owner)
+            proto_pack_kv_str(body, "user_id", owner);
     }
     PQclear(res);
     return err;

@@ -17,6 +17,7 @@
 #include "store_handlers.h"
 #include "store_sql.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,11 +28,12 @@
 
 #define LIST_MAX_PER_PAGE 100
 
-/* Field bounds of the catalogue (proto_catalog.c), plus the NUL. */
-#define CAP_LOGIN 513
-#define CAP_NAME  1025
-#define CAP_HASH  513
-#define CAP_ROLE  33
+/* Buffers for the catalogue's field bounds (proto_catalog.h). */
+#define CAP_LOGIN PROTO_STR_BUF(PROTO_B_LOGIN)
+#define CAP_EMAIL PROTO_STR_BUF(PROTO_B_EMAIL)
+#define CAP_NAME  PROTO_STR_BUF(PROTO_B_NAME)
+#define CAP_HASH  PROTO_STR_BUF(PROTO_B_HASH)
+#define CAP_ROLE  PROTO_STR_BUF(PROTO_B_ROLE)
 
 static const char *const roles[] = {"admin", "moderator", "user", "viewer"};
 
@@ -98,7 +100,7 @@ static const char sql_create[] =
 proto_err_t store_users_create(const proto_call_ctx_t *cc, const proto_request_t *req,
                                msgpack_packer *body, proto_fail_t *fail)
 {
-    char username[CAP_LOGIN], email[CAP_LOGIN], name[CAP_NAME], hash[CAP_HASH], role[CAP_ROLE];
+    char username[CAP_LOGIN], email[CAP_EMAIL], name[CAP_NAME], hash[CAP_HASH], role[CAP_ROLE];
     const char *full_name = NULL;
     bool if_no_admin = false;
     if (proto_get_str(req->body, "username", username, sizeof username) != 0 ||
@@ -191,7 +193,7 @@ proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *
 
 #define LOGIN_COLS "id, username, role, is_active, totp_enabled, password_hash, " VALID_AFTER_MS
 
-/* Usernames cannot contain '@' (API.md), so a login with one is an email. */
+/* Usernames cannot contain '@' (the API contract), so a login with one is an email. */
 static const char sql_login_email[] = "SELECT " LOGIN_COLS " FROM users WHERE email = lower($1)";
 static const char sql_login_name[] =
     "SELECT " LOGIN_COLS " FROM users WHERE lower(username) = lower($1)";
@@ -208,17 +210,60 @@ static void pack_login(msgpack_packer *pk, const PGresult *res)
     proto_pack_kv_int(pk, "valid_after_ms", store_sql_i64(res, 0, 6));
 }
 
-static const char sql_auth_state[] =
-    "SELECT id, username, role, is_active, " VALID_AFTER_MS " FROM users WHERE id = $1::uuid";
+#define AUTH_STATE_COLS "id, username, role, is_active, " VALID_AFTER_MS
 
-static void pack_auth_state(msgpack_packer *pk, const PGresult *res)
+static const char sql_auth_state[] =
+    "SELECT " AUTH_STATE_COLS ", NULL, NULL FROM users WHERE id = $1::uuid";
+
+/* With the sessions revoked within $2 seconds: the newest $3 of them (one
+ * more is read to tell whether there are more; when there are, the newest
+ * revocation among the rest comes back as epoch milliseconds). The partial
+ * index refresh_tokens_revoked_idx (migration 3) serves the inner query. */
+static const char sql_auth_state_revoked[] =
+    "WITH r AS (SELECT family_id, max(revoked_at) AS at FROM refresh_tokens"
+    "           WHERE user_id = $1::uuid AND revoked_at IS NOT NULL"
+    "             AND revoked_at > now() - $2::bigint * interval '1 second'"
+    "           GROUP BY family_id ORDER BY at DESC, family_id LIMIT $3::integer + 1),"
+    " n AS (SELECT row_number() OVER (ORDER BY at DESC, family_id) AS i, family_id, at FROM r)"
+    " SELECT " AUTH_STATE_COLS ","
+    "  (SELECT string_agg(family_id::text, ',' ORDER BY i) FROM n WHERE i <= $3::integer),"
+    "  (SELECT " STORE_SQL_EPOCH_MS("at") " FROM n WHERE i = $3::integer + 1)"
+                                          " FROM users WHERE id = $1::uuid";
+
+#define REVOKED_MAX 64 /* bound on revoked_max */
+
+/* Packs the comma-separated ids of `list` (NULL: none) as an array. */
+static void pack_id_list(msgpack_packer *pk, const char *list)
 {
-    msgpack_pack_map(pk, 5);
+    size_t n = 0;
+    for (const char *p = list; p && *p; n++) {
+        const char *comma = strchr(p, ',');
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    msgpack_pack_array(pk, n);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        msgpack_pack_str(pk, len);
+        msgpack_pack_str_body(pk, p, len);
+        p += len + (p[len] == ',');
+    }
+}
+
+static void pack_auth_state(msgpack_packer *pk, const PGresult *res, bool revoked)
+{
+    bool cut = revoked && !PQgetisnull(res, 0, 6);
+    msgpack_pack_map(pk, 5 + revoked + cut);
     store_sql_pack_str(pk, "id", res, 0, 0);
     store_sql_pack_str(pk, "username", res, 0, 1);
     store_sql_pack_str(pk, "role", res, 0, 2);
     proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, 0, 3));
     proto_pack_kv_int(pk, "valid_after_ms", store_sql_i64(res, 0, 4));
+    if (revoked) {
+        proto_pack_cstr(pk, "revoked_sids");
+        pack_id_list(pk, store_sql_str(res, 0, 5));
+    }
+    if (cut)
+        proto_pack_kv_int(pk, "revoked_cut_ms", store_sql_i64(res, 0, 6));
 }
 
 /* Runs a one-row lookup of `ncols` columns and packs it with `pack`. */
@@ -255,13 +300,32 @@ proto_err_t store_users_find_login(const proto_call_ctx_t *cc, const proto_reque
 proto_err_t store_users_auth_state(const proto_call_ctx_t *cc, const proto_request_t *req,
                                    msgpack_packer *body, proto_fail_t *fail)
 {
-    char id[STORE_UUID_CAP];
+    char id[STORE_UUID_CAP], within_txt[STORE_INT_CAP], max_txt[STORE_INT_CAP];
+    int64_t within = 0, max = 0;
     if (store_sql_uuid(req->body, "id", id) != 0)
         return PROTO_ERR_NOT_FOUND;
-    const char *vals[] = {id};
-    const store_query_t q = {
-        .sql = sql_auth_state, .nparams = 1, .values = vals, .idempotent = true};
-    return reply_row(cc, req, &q, 5, pack_auth_state, body);
+    bool has_within = proto_get_int(req->body, "revoked_within_s", &within) == 0;
+    bool has_max = proto_get_int(req->body, "revoked_max", &max) == 0;
+    if (has_within != has_max || (has_within && (within < 1 || within > INT32_MAX)) ||
+        (has_max && (max < 1 || max > REVOKED_MAX)))
+        return bad_request(fail,
+                           "revoked_within_s (1..2^31-1) and revoked_max (1..64) go together");
+    const char *vals[] = {id, store_sql_int_text(within, within_txt),
+                          store_sql_int_text(max, max_txt)};
+    const store_query_t q = {.sql = has_within ? sql_auth_state_revoked : sql_auth_state,
+                             .nparams = has_within ? 3 : 1,
+                             .values = vals,
+                             .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK && PQnfields(res) != 7)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    else if (err == PROTO_OK)
+        pack_auth_state(body, res, has_within);
+    PQclear(res);
+    return err;
 }
 
 /* ------------------------------------------------------------- update -- */
@@ -279,7 +343,7 @@ static const char sql_update[] = "UPDATE users SET"
 proto_err_t store_users_update(const proto_call_ctx_t *cc, const proto_request_t *req,
                                msgpack_packer *body, proto_fail_t *fail)
 {
-    char id[STORE_UUID_CAP], name[CAP_NAME], email[CAP_LOGIN], role[CAP_ROLE];
+    char id[STORE_UUID_CAP], name[CAP_NAME], email[CAP_EMAIL], role[CAP_ROLE];
     const char *full_name = NULL, *new_email = NULL, *new_role = NULL;
     if (store_sql_uuid(req->body, "id", id) != 0)
         return PROTO_ERR_NOT_FOUND;

@@ -246,3 +246,78 @@ def test_dealer_with_tags_keeps_many_calls_in_flight(st, users):
         assert len(seen) == 8
     finally:
         sock.close()
+
+
+# ============================================= bounded fields of every op
+
+# The public flows and admission, each with a body that is valid apart from
+# client_ip (proto_catalog.c: client_ip is str<=64 in every one of them).
+CLIENT_IP_OPS = {
+    "auth.register": lambda: {"username": au.fresh_name(), "email": au.fresh_name() + "@example.com",
+                              "password": au.strong_password()},
+    "auth.token": lambda: {"username": au.fresh_name(), "password": "Wrong-pw-123!"},
+    "auth.refresh": lambda: {"refresh_token": au.b64u(b"\x01" * 32)},
+    "auth.logout": lambda: {"refresh_token": au.b64u(b"\x02" * 32)},
+    "auth.authorize": lambda: {"permission": "self:read"},
+}
+ADDRESS_64 = "2001:db8:1111:2222:3333:4444:5555:6666%interface-with-long-name9"  # 64 bytes
+
+
+def assert_bad_field(rep, field):
+    assert err_code(rep) == "bad_request", rep
+    assert rep["err"].get("field") == field, f"bad_request must name the field {field}: {rep}"
+    assert field in rep["err"].get("msg", ""), rep
+
+
+@pytest.mark.parametrize("size", [65, 10 * 1024], ids=["65-bytes", "10-KiB"])
+@pytest.mark.parametrize("op", sorted(CLIENT_IP_OPS))
+def test_over_long_client_ip_is_bad_request_naming_the_field(st, op, size):
+    body = dict(CLIENT_IP_OPS[op](), client_ip="1" * size)
+    assert_bad_field(au.rpc(st, op, body), "client_ip")
+    assert it.ping_ok(st.auth_ep, "authsvc")
+
+
+@pytest.mark.parametrize("op", sorted(CLIENT_IP_OPS))
+def test_wrongly_typed_client_ip_is_bad_request_naming_the_field(st, op):
+    for bad in (64, ["127.0.0.1"], {"ip": "127.0.0.1"}, b"127.0.0.1", True):
+        body = dict(CLIENT_IP_OPS[op](), client_ip=bad)
+        assert_bad_field(au.rpc(st, op, body), "client_ip")
+    assert it.ping_ok(st.auth_ep, "authsvc")
+
+
+def test_client_ip_at_the_bound_is_used_as_given(st):
+    """64 bytes is within the bound: the op runs with exactly that address
+    (its session records it), never with whatever a too small buffer held."""
+    assert len(ADDRESS_64.encode()) == 64
+    u = au.new_user(st)
+    pair = ok_body(au.rpc(st, "auth.token", {"username": u.username, "password": u.password,
+                                             "client_ip": ADDRESS_64}))
+    sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
+    mine = [x for x in sessions if x["id"] == pair["session_id"]]
+    assert mine and mine[0]["client_ip"] == ADDRESS_64, sessions
+    again = ok_body(au.rpc(st, "auth.refresh", {"refresh_token": pair["refresh_token"],
+                                                "client_ip": ADDRESS_64[::-1]}))
+    sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
+    mine = [x for x in sessions if x["id"] == again["session_id"]]
+    assert mine and mine[0]["client_ip"] == ADDRESS_64[::-1], sessions
+    # The others answer as they would for any address.
+    assert err_code(au.rpc(st, "auth.refresh", dict(CLIENT_IP_OPS["auth.refresh"](), client_ip=ADDRESS_64))) == \
+        "invalid_refresh_token"
+    ok_body(au.rpc(st, "auth.logout", dict(CLIENT_IP_OPS["auth.logout"](), client_ip=ADDRESS_64)))
+    body = ok_body(authorize(st, u.access, "self:read", client_ip=ADDRESS_64))
+    assert body["user_id"] == u.id, body
+    anon = [ok_body(authorize(st, client_ip=ADDRESS_64))["rate"]["remaining"] for _ in range(2)]
+    assert anon[1] == anon[0] - 1, f"one address, one bucket: {anon}"
+    reg = CLIENT_IP_OPS["auth.register"]()
+    assert ok_body(au.rpc(st, "auth.register", dict(reg, client_ip=ADDRESS_64)))["user"]["username"] == reg["username"]
+
+
+def test_credential_longer_than_a_token_is_unauthorized_never_anonymous(st):
+    """A credential within the wire bound (4200) but longer than any token
+    authsvc issues is a bad token: unauthorized, not an anonymous caller."""
+    for n in (4097, 4200):
+        rep = authorize(st, "A" * n)
+        assert err_code(rep) == "unauthorized", (n, rep)
+        assert err_code(au.rpc(st, "auth.verify", {"token": "A" * n})) == "unauthorized"
+    assert_bad_field(authorize(st, "A" * 4201), "credential")
+    assert_bad_field(au.rpc(st, "auth.verify", {"token": "A" * 4201}), "token")

@@ -98,6 +98,35 @@ class Store:
         assert r.returncode == 0, f"psql failed: {r.stderr}"
         return [line.split("|") for line in r.stdout.splitlines() if line]
 
+    def sql_background(self, query, name):
+        """Starts `query` in a psql of its own (application_name `name`) and
+        returns the Popen; `finish` collects its rows. For holding a
+        transaction open while a test sends other requests."""
+        env = dict(os.environ, PGAPPNAME=name)
+        return subprocess.Popen(
+            ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", self.db_url, "-c", query],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+
+    def wait_backend(self, name, wait_event, timeout=10):
+        """Waits until the session `name` is inside a wait of `wait_event`
+        (PgSleep, advisory, tuple ...)."""
+        q = (
+            "SELECT count(*) FROM pg_stat_activity"
+            f" WHERE application_name = '{name}' AND state = 'active' AND wait_event = '{wait_event}'"
+        )
+        it.wait_for(lambda: self.scalar(q) == "1", timeout, what=f"psql session {name} waiting on {wait_event}")
+
+    @staticmethod
+    def finish(proc, timeout=30):
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, f"psql failed: {err}"
+        return [line.split("|") for line in out.splitlines() if line]
+
     def scalar(self, query):
         rows = self.sql(query)
         assert len(rows) == 1 and len(rows[0]) == 1, rows
@@ -464,6 +493,56 @@ def test_user_auth_state(store):
     assert store.err("store.user_auth_state", {"id": str(uuid.uuid4())}) == "not_found"
 
 
+def revoked_state(store, uid, within=900, most=8):
+    return store.ok("store.user_auth_state", {"id": uid, "revoked_within_s": within, "revoked_max": most})
+
+
+def test_user_auth_state_lists_the_sessions_revoked_within_the_window(store):
+    u = store.new_user()
+    (_, fa), (_, fb), (hc, fc) = (store.new_token(u["id"]) for _ in range(3))
+    st = revoked_state(store, u["id"])
+    assert st["revoked_sids"] == [] and "revoked_cut_ms" not in st, st
+    assert {k: st[k] for k in AUTH_STATE_KEYS} == store.ok("store.user_auth_state", {"id": u["id"]})
+    store.ok("store.token_revoke", {"family_id": fa})
+    store.ok("store.token_revoke", {"token_hash": hc})
+    store.sql(f"UPDATE refresh_tokens SET revoked_at = now() - interval '5 seconds' WHERE family_id = '{fa}'")
+    assert revoked_state(store, u["id"])["revoked_sids"] == [fc, fa]  # newest first
+    # Older than the window: no token of it can be alive any more.
+    assert revoked_state(store, u["id"], within=3)["revoked_sids"] == [fc]
+    store.sql(f"UPDATE refresh_tokens SET revoked_at = now() - interval '1 hour' WHERE family_id = '{fc}'")
+    assert revoked_state(store, u["id"])["revoked_sids"] == [fa]
+    # Another user's revocations are not ours; the live family is not listed.
+    other = store.new_user()
+    _, fo = store.new_token(other["id"])
+    store.ok("store.token_revoke", {"family_id": fo})
+    assert fb not in revoked_state(store, u["id"])["revoked_sids"]
+    assert revoked_state(store, other["id"])["revoked_sids"] == [fo]
+
+
+def test_user_auth_state_beyond_the_bound_gives_the_newest_other_revocation(store):
+    u = store.new_user()
+    fams = [store.new_token(u["id"])[1] for _ in range(5)]
+    for i, fam in enumerate(fams):  # fams[0] newest .. fams[4] oldest
+        store.ok("store.token_revoke", {"family_id": fam})
+        store.sql(f"UPDATE refresh_tokens SET revoked_at = now() - interval '{i + 1} seconds'"
+                  f" WHERE family_id = '{fam}'")
+    st = revoked_state(store, u["id"], most=3)
+    assert st["revoked_sids"] == fams[:3], st
+    want = int(store.scalar(f"SELECT floor(extract(epoch FROM max(revoked_at)) * 1000)::bigint"
+                            f" FROM refresh_tokens WHERE family_id = '{fams[3]}'"))
+    assert st["revoked_cut_ms"] == want, (st, want)
+    st = revoked_state(store, u["id"], most=5)
+    assert st["revoked_sids"] == fams and "revoked_cut_ms" not in st, st
+
+
+def test_user_auth_state_revoked_fields_go_together_and_are_bounded(store):
+    u = store.new_user()
+    for body in ({"revoked_within_s": 900}, {"revoked_max": 8}, {"revoked_within_s": 0, "revoked_max": 8},
+                 {"revoked_within_s": 900, "revoked_max": 0}, {"revoked_within_s": 900, "revoked_max": 65},
+                 {"revoked_within_s": 2**31, "revoked_max": 8}):
+        assert store.err("store.user_auth_state", {"id": u["id"], **body}) == "bad_request", body
+
+
 # ------------------------------------------------------------ user_update
 
 
@@ -803,11 +882,52 @@ def test_token_rotate_concurrent_without_grace_never_rotates_twice(store):
         reps = run_parallel(WORKERS, lambda i: store.rotate(h, grace_s=0))
         outcomes = [r["outcome"] for r in reps]
         assert outcomes.count("rotated") == 1, outcomes
-        # After a reuse the family is revoked, so later ones are invalid.
-        assert set(outcomes) <= {"rotated", "grace", "reused", "invalid"}, outcomes
+        # No grace at all: every other one is reuse, or (after the family
+        # was revoked by a reuse) invalid.
+        assert set(outcomes) <= {"rotated", "reused", "invalid"}, outcomes
         assert ("invalid" in outcomes) <= ("reused" in outcomes), outcomes
         if "reused" in outcomes:
             assert store.live_tokens(fam) == 0
+
+
+def rotate_sql(h, grace_s, new=None):
+    """A direct call of the rotation function, as storesvc makes it."""
+    new = new or token_hash()
+    return (
+        f"SELECT o_outcome FROM store_token_rotate('\\x{h.hex()}'::bytea, '\\x{new.hex()}'::bytea,"
+        f" {grace_s}, 3600, NULL, NULL)"
+    )
+
+
+def test_token_rotate_without_grace_a_transaction_older_than_the_rotation_is_reuse(store):
+    """grace 0: a request whose transaction began before the winning rotation
+    (and decided after it) is reuse, not grace: the window is measured from
+    the rotation to the decision, not from the start of the transaction."""
+    u = store.new_user()
+    h, fam = store.new_token(u["id"])
+    name = "it-old-txn-" + secrets.token_hex(3)
+    late = store.sql_background(f"BEGIN; SELECT pg_sleep(1.5); {rotate_sql(h, 0)}; COMMIT;", name)
+    try:
+        store.wait_backend(name, "PgSleep")  # its transaction has begun
+        assert store.rotate(h, grace_s=0)["outcome"] == "rotated"
+    finally:
+        rows = store.finish(late)
+    assert rows == [["reused"]], rows
+    assert store.live_tokens(fam) == 0
+
+
+def test_token_rotate_grace_window_counts_from_the_rotation(store):
+    """grace 2: the winner's transaction began 2.5 s before it rotated (it
+    waited); a request decided right after the rotation is within the window
+    and gets a new token in the family."""
+    u = store.new_user()
+    h, fam = store.new_token(u["id"])
+    name = "it-slow-rot-" + secrets.token_hex(3)
+    slow = store.sql_background(f"BEGIN; SELECT pg_sleep(2.5); {rotate_sql(h, 2)}; COMMIT;", name)
+    assert store.finish(slow) == [["rotated"]]
+    rep = store.rotate(h, grace_s=2)
+    assert rep["outcome"] == "grace", rep
+    assert store.live_tokens(fam) == 3
 
 
 def test_token_reuse_racing_a_rotation_leaves_no_live_token(store):
@@ -849,9 +969,10 @@ def test_token_revoke_by_hash_revokes_the_family(store):
     h2 = token_hash()
     store.rotate(h1, h2)
     _, other = store.new_token(u["id"])
-    assert store.ok("store.token_revoke", {"token_hash": h1}) == {"revoked": 2}
+    assert store.ok("store.token_revoke", {"token_hash": h1}) == {"revoked": 2, "user_id": u["id"]}
     assert store.live_tokens(fam) == 0 and store.live_tokens(other) == 1
-    assert store.ok("store.token_revoke", {"token_hash": h2}) == {"revoked": 0}  # idempotent
+    # Idempotent; the owner is named whenever the token is known.
+    assert store.ok("store.token_revoke", {"token_hash": h2}) == {"revoked": 0, "user_id": u["id"]}
     assert store.ok("store.token_revoke", {"token_hash": token_hash()}) == {"revoked": 0}  # unknown
 
 
@@ -859,8 +980,8 @@ def test_token_revoke_by_family(store):
     u = store.new_user()
     h, fam = store.new_token(u["id"])
     store.rotate(h)
-    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 2}
-    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 0}
+    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 2, "user_id": u["id"]}
+    assert store.ok("store.token_revoke", {"family_id": fam}) == {"revoked": 0, "user_id": u["id"]}
     assert store.ok("store.token_revoke", {"family_id": str(uuid.uuid4())}) == {"revoked": 0}
     body = {"family_id": str(uuid.uuid4()), "user_id": None}
     assert store.ok("store.token_revoke", body) == {"revoked": 0}
@@ -872,7 +993,8 @@ def test_token_revoke_scoped_to_a_user(store):
     assert store.ok("store.token_revoke", {"family_id": fam, "user_id": intruder["id"]}) == {"revoked": 0}
     assert store.ok("store.token_revoke", {"token_hash": h, "user_id": intruder["id"]}) == {"revoked": 0}
     assert store.live_tokens(fam) == 1
-    assert store.ok("store.token_revoke", {"family_id": fam, "user_id": owner["id"]}) == {"revoked": 1}
+    assert store.ok("store.token_revoke", {"family_id": fam, "user_id": owner["id"]}) == {
+        "revoked": 1, "user_id": owner["id"]}
     assert store.live_tokens(fam) == 0
 
 

@@ -25,6 +25,7 @@
 
 typedef struct {
     auth_config_t cfg;
+    bool owner;         /* OWNER_* set in the fake environment */
     char store_ep[128]; /* STORESVC_ENDPOINTS as the fake environment says */
     void *zctx;
     proto_server_t *fake_store;
@@ -43,7 +44,19 @@ static proto_err_t fake_ping(const proto_call_ctx_t *cc, const proto_request_t *
     return PROTO_OK;
 }
 
-static const proto_handler_t fake_handlers[] = {{PROTO_OP_SYS_PING, fake_ping}};
+/* store.user_create as the owner bootstrap calls it: "an admin exists". */
+static proto_err_t fake_user_create(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                    msgpack_packer *body, proto_fail_t *fail)
+{
+    (void)cc;
+    (void)req;
+    (void)body;
+    (void)fail;
+    return PROTO_ERR_CONFLICT;
+}
+
+static const proto_handler_t fake_handlers[] = {{PROTO_OP_SYS_PING, fake_ping},
+                                                {PROTO_OP_STORE_USER_CREATE, fake_user_create}};
 
 /* The environment the app is configured from (cheap Argon2 for speed). */
 static const char *fake_getenv(const char *name, void *arg)
@@ -56,8 +69,17 @@ static const char *fake_getenv(const char *name, void *arg)
         {"ARGON2_MEMORY_COST", "64"},          {"ARGON2_PARALLELISM", "1"},
         {"AUTHSVC_HASH_WORKERS", "1"},
     };
+    static const char *const owner[][2] = {
+        {"OWNER_USERNAME", "it-owner"},
+        {"OWNER_PASSWORD", "It-0wner!Passphrase-2026"},
+        {"OWNER_EMAIL", "it-owner@example.com"},
+    };
     if (strcmp(name, "STORESVC_ENDPOINTS") == 0)
         return f->store_ep;
+    for (size_t i = 0; f->owner && i < sizeof owner / sizeof owner[0]; i++) {
+        if (strcmp(owner[i][0], name) == 0)
+            return owner[i][1];
+    }
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         if (strcmp(env[i][0], name) == 0)
             return env[i][1];
@@ -82,7 +104,7 @@ static void start_fake_store(fixture_t *f)
         .bind = "tcp://127.0.0.1:*",
         .workers = 1,
         .handlers = fake_handlers,
-        .nhandlers = 1,
+        .nhandlers = sizeof fake_handlers / sizeof fake_handlers[0],
     };
     f->fake_store = proto_server_new(f->zctx, &sc);
     assert_non_null(f->fake_store);
@@ -105,6 +127,12 @@ static void start(fixture_t *f)
     assert_int_equal(auth_app_start(f->app), 0);
     f->client = proto_client_new(f->zctx, auth_app_endpoint(f->app), 3000, &lim);
     assert_non_null(f->client);
+}
+
+static void stop_app(fixture_t *f)
+{
+    proto_client_destroy(&f->client);
+    auth_app_destroy(&f->app);
 }
 
 static int teardown(void **state)
@@ -182,6 +210,52 @@ static void test_app_health_storesvc_ok(void **state)
     proto_reply_cleanup(&rep);
 }
 
+/* With OWNER_* set, sys.health is not ok until the owner bootstrap is
+ * done (sys.ping answers all along), and ok once it is. */
+static void test_app_not_ready_until_the_owner_bootstrap_is_done(void **state)
+{
+    fixture_t *f = *state;
+    proto_reply_t rep;
+    f->owner = true; /* and no storesvc yet: the bootstrap cannot finish */
+    start(f);
+    call_ok(f, PROTO_OP_SYS_PING, &rep);
+    proto_reply_cleanup(&rep);
+    proto_reply_init(&rep);
+    assert_int_equal(
+        proto_client_call(f->client, PROTO_OP_SYS_HEALTH, "test-rid", NULL, 0, &rep, -1),
+        PROTO_ERR_UNAVAILABLE);
+    assert_false(rep.ok);
+    assert_non_null(strstr(rep.errmsg, "starting"));
+    proto_reply_cleanup(&rep);
+    /* The same with a storesvc that answers: ready once the bootstrap ran. */
+    stop_app(f);
+    start_fake_store(f);
+    snprintf(f->store_ep, sizeof f->store_ep, "%s", proto_server_endpoint(f->fake_store));
+    start(f);
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok; i++) {
+        proto_reply_init(&rep);
+        ok = proto_client_call(f->client, PROTO_OP_SYS_HEALTH, "test-rid", NULL, 0, &rep, -1) ==
+             PROTO_OK;
+        proto_reply_cleanup(&rep);
+        if (!ok) {
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(ok);
+}
+
+/* Without OWNER_*, ready from the first request. */
+static void test_app_ready_at_once_without_owner(void **state)
+{
+    fixture_t *f = *state;
+    proto_reply_t rep;
+    start(f);
+    call_ok(f, PROTO_OP_SYS_HEALTH, &rep);
+    proto_reply_cleanup(&rep);
+}
+
 static void test_app_new_rejects_bad_arguments(void **state)
 {
     fixture_t *f = *state;
@@ -197,6 +271,8 @@ int main(void)
         T(test_app_ping),
         T(test_app_health_storesvc_down),
         T(test_app_health_storesvc_ok),
+        T(test_app_not_ready_until_the_owner_bootstrap_is_done),
+        T(test_app_ready_at_once_without_owner),
         T(test_app_new_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

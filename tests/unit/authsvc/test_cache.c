@@ -1,5 +1,5 @@
 /*
- * Unit tests for auth_cache: hit, miss, ttl expiry, invalidate, overwrite,
+ * Unit tests for auth_cache: hit, miss, revoked sessions, ttl expiry, invalidate, overwrite,
  * LRU and stale-first eviction within a set, the capacity bound under a
  * flood of 100000 distinct ids, race-free fills with generations, argument
  * checks, and 8 threads mixing get/put/invalidate (every hit must be the
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "auth_cache.h"
+#include "rt_uuid.h"
 
 #define T0         INT64_C(5000)
 #define TTL        30
@@ -81,6 +82,11 @@ static auth_cache_user_t user_of(int n)
     u.role = (auth_role_t)(n % AUTH_ROLE_COUNT);
     u.is_active = n % 3 != 0;
     u.valid_after_ms = INT64_C(1700000000000) + n;
+    u.nrevoked = (uint8_t)(n % (AUTH_CACHE_REVOKED_MAX + 1));
+    for (int i = 0; i < u.nrevoked; i++) {
+        u.revoked[i][0] = (unsigned char)i;
+        memcpy(&u.revoked[i][1], &n, sizeof n);
+    }
     return u;
 }
 
@@ -109,6 +115,8 @@ static int get_n(auth_cache_t *c, int n)
     assert_int_equal(got.role, want.role);
     assert_int_equal(got.is_active, want.is_active);
     assert_int_equal(got.valid_after_ms, want.valid_after_ms);
+    assert_int_equal(got.nrevoked, want.nrevoked);
+    assert_memory_equal(got.revoked, want.revoked, sizeof want.revoked);
     return 0;
 }
 
@@ -141,6 +149,47 @@ static void test_cache_hit(void **state)
     assert_int_equal(auth_cache_put(f->cache, id, &u), 0);
     assert_int_equal(auth_cache_get(f->cache, id, &got), 0);
     assert_string_equal(got.username, u.username);
+}
+
+/* The revoked sessions of a user come back as stored, and are what
+ * auth_cache_session_revoked answers from. */
+static void test_cache_revoked_sessions(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const sids[AUTH_CACHE_REVOKED_MAX] = {
+        "0b7c5b3e-0000-4000-8000-000000000000", "0b7c5b3e-0000-4000-8000-000000000001",
+        "0b7c5b3e-0000-4000-8000-000000000002", "0b7c5b3e-0000-4000-8000-000000000003",
+        "0b7c5b3e-0000-4000-8000-000000000004", "0b7c5b3e-0000-4000-8000-000000000005",
+        "0b7c5b3e-0000-4000-8000-000000000006", "0B7C5B3E-0000-4000-8000-00000000000A",
+    };
+    auth_cache_user_t u = user_of(3), got;
+    u.nrevoked = 0;
+    memset(u.revoked, 0, sizeof u.revoked);
+    for (size_t i = 0; i < AUTH_CACHE_REVOKED_MAX; i++)
+        assert_int_equal(rt_uuid_parse(sids[i], u.revoked[u.nrevoked++]), 0);
+    assert_int_equal(auth_cache_put(f->cache, "user-r", &u), 0);
+    assert_int_equal(auth_cache_get(f->cache, "user-r", &got), 0);
+    assert_int_equal(got.nrevoked, AUTH_CACHE_REVOKED_MAX);
+    for (size_t i = 0; i < AUTH_CACHE_REVOKED_MAX; i++)
+        assert_true(auth_cache_session_revoked(&got, sids[i]));
+    assert_true(
+        auth_cache_session_revoked(&got, "0b7c5b3e-0000-4000-8000-00000000000a")); /* any case */
+    assert_false(auth_cache_session_revoked(&got, "0b7c5b3e-0000-4000-8000-000000000007"));
+    assert_false(auth_cache_session_revoked(&got, "not-a-uuid"));
+    assert_false(auth_cache_session_revoked(&got, ""));
+    assert_false(auth_cache_session_revoked(&got, NULL));
+    assert_false(auth_cache_session_revoked(NULL, sids[0]));
+    /* Only the first nrevoked entries count. */
+    got.nrevoked = 2;
+    assert_true(auth_cache_session_revoked(&got, sids[1]));
+    assert_false(auth_cache_session_revoked(&got, sids[2]));
+    /* An entry with none; and more than the bound is refused. */
+    u.nrevoked = 0;
+    assert_int_equal(auth_cache_put(f->cache, "user-r", &u), 0);
+    assert_int_equal(auth_cache_get(f->cache, "user-r", &got), 0);
+    assert_false(auth_cache_session_revoked(&got, sids[0]));
+    u.nrevoked = AUTH_CACHE_REVOKED_MAX + 1;
+    assert_int_equal(auth_cache_put(f->cache, "user-r", &u), -1);
 }
 
 static void test_cache_miss(void **state)
@@ -432,6 +481,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_miss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_revoked_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_ttl_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_invalidate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_overwrite, setup, teardown),

@@ -50,7 +50,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.health_timeout_ms, 1000);
     assert_int_equal(c.log_level, RT_LOG_INFO);
     assert_int_equal(c.shutdown_grace_s, 30);
-    /* API.md defaults. */
+    /* The defaults of the API contract. */
     assert_string_equal(c.jwt_algorithm, "HS256");
     assert_int_equal(c.access_ttl_min, 15);
     assert_int_equal(c.refresh_ttl_days, 7);
@@ -238,7 +238,8 @@ static void test_config_table_lists_every_variable(void **state)
                                         "AUTHSVC_HASH_MAX_WAIT_MS",
                                         "AUTH_CACHE_TTL_SECONDS",
                                         "AUTH_CACHE_SIZE",
-                                        "AUTH_TOKEN_CACHE_SIZE"};
+                                        "AUTH_TOKEN_CACHE_SIZE",
+                                        "AUTHSVC_TEST_STARTUP_DELAY_MS"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = auth_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);

@@ -78,6 +78,33 @@ static void test_rt_uuid_v7_carries_its_time(void **state)
     assert_true(rt_uuid_v7_ms(NULL) == -1);
 }
 
+static void test_rt_uuid_parse_reads_the_bytes(void **state)
+{
+    (void)state;
+    unsigned char b[RT_UUID_BYTES], again[RT_UUID_BYTES];
+    static const unsigned char want[RT_UUID_BYTES] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+                                                      0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98,
+                                                      0x76, 0x54, 0x32, 0x10};
+    assert_int_equal(rt_uuid_parse("01234567-89ab-cdef-fedc-ba9876543210", b), 0);
+    assert_memory_equal(b, want, sizeof want);
+    assert_int_equal(rt_uuid_parse("01234567-89AB-CDEF-FEDC-BA9876543210", again), 0);
+    assert_memory_equal(again, want, sizeof want);
+    char id[RT_UUID_BUF];
+    rt_uuid_v4(id);
+    assert_int_equal(rt_uuid_parse(id, b), 0);
+    assert_int_equal(b[6] >> 4, 4); /* the version nibble where RFC 9562 puts it */
+    static const char *const bad[] = {
+        "", "0123456789abcdeffedcba9876543210", "01234567-89ab-cdef-fedc-ba987654321",
+        "01234567-89ab-cdef-fedc-ba98765432100", "0123456g-89ab-cdef-fedc-ba9876543210"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(b, 0xaa, sizeof b);
+        assert_int_equal(rt_uuid_parse(bad[i], b), -1);
+        for (size_t k = 0; k < sizeof b; k++)
+            assert_int_equal(b[k], 0);
+    }
+    assert_int_equal(rt_uuid_parse(NULL, b), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_uuid_v4_unique),
         cmocka_unit_test(test_uuid_valid_rejects),
         cmocka_unit_test(test_rt_uuid_v7_carries_its_time),
+        cmocka_unit_test(test_rt_uuid_parse_reads_the_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

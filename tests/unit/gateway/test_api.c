@@ -88,7 +88,7 @@ static json_t *jparse(const char *text)
     return v;
 }
 
-/* Role -> permissions, as API.md lists them (a stub of authsvc's RBAC). */
+/* Role -> permissions, as the API contract lists them (a stub of authsvc's RBAC). */
 static bool role_may(const char *role, const char *perm)
 {
     static const char *const rows[][2] = {
@@ -795,6 +795,70 @@ static void test_api_refresh_body_checks(void **state)
     assert_int_equal(fake_calls(PROTO_OP_AUTH_REFRESH), 0);
 }
 
+/* A refresh token longer than any authsvc could have issued (the wire bound
+ * of refresh_token) is an unknown token: 401 invalid_refresh_token from
+ * the gateway, nothing forwarded. Only a non-string is a field error. */
+static void test_api_refresh_overlong_token_401_without_a_call(void **state)
+{
+    static const size_t sizes[] = {PROTO_B_TOKEN + 1, 300, 4000}; /* MAX_JSON_BYTES is 4096 here */
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *tok = malloc(sizes[i] + 1), *body = NULL;
+        assert_non_null(tok);
+        memset(tok, 'A', sizes[i]);
+        tok[sizes[i]] = '\0';
+        assert_true(asprintf(&body, "{\"refresh_token\":\"%s\"}", tok) > 0);
+        resp_t r;
+        request("POST", "/api/v1/auth/refresh", NULL, body, &r);
+        assert_problem(&r, 401, "invalid_refresh_token");
+        assert_null(header(&r, "Set-Cookie"));
+        assert_null(strstr(r.body, "AAAA")); /* never echoed */
+        free(body);
+        free(tok);
+    }
+    assert_int_equal(fake_calls(PROTO_OP_AUTH_REFRESH), 0);
+    /* At the bound it is authsvc's to judge. */
+    char body[PROTO_B_TOKEN + 32], tok[PROTO_B_TOKEN + 1];
+    memset(tok, 'B', PROTO_B_TOKEN);
+    tok[PROTO_B_TOKEN] = '\0';
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", tok);
+    resp_t r;
+    request("POST", "/api/v1/auth/refresh", NULL, body, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(fake_calls(PROTO_OP_AUTH_REFRESH), 1);
+    static const char *const typed[] = {"{\"refresh_token\":42}", "{\"refresh_token\":{}}",
+                                        "{\"refresh_token\":[]}", "{\"refresh_token\":true}",
+                                        "{\"refresh_token\":null}"};
+    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
+        request("POST", "/api/v1/auth/refresh", NULL, typed[i], &r);
+        assert_problem(&r, 422, "validation_error");
+    }
+    assert_int_equal(fake_calls(PROTO_OP_AUTH_REFRESH), 1);
+}
+
+/* logout with such a token: an unknown token, so nothing is revoked (not
+ * even the bearer's session, as with any unknown token), 204, the cookie
+ * cleared; authsvc still counts the call, and gets nothing over the bound. */
+static void test_api_logout_overlong_token_is_an_unknown_token(void **state)
+{
+    char *tok = malloc(4001), *body = NULL;
+    assert_non_null(tok);
+    memset(tok, 'A', 4000);
+    tok[4000] = '\0';
+    assert_true(asprintf(&body, "{\"refresh_token\":\"%s\"}", tok) > 0);
+    resp_t r;
+    request("POST", "/api/v1/auth/logout", AUTH_USER, body, &r);
+    assert_int_equal(r.status, 204);
+    assert_string_equal(header(&r, "Set-Cookie"),
+                        "refresh_token=" SECURE_ATTRS "; Max-Age=0; Secure");
+    assert_int_equal(fake_calls(PROTO_OP_AUTH_LOGOUT), 1);
+    assert_received(PROTO_OP_AUTH_LOGOUT, "{\"client_ip\":\"127.0.0.1\"}");
+    request("POST", "/api/v1/auth/logout", NULL, "{\"refresh_token\":7}", &r);
+    assert_problem(&r, 422, "validation_error");
+    assert_int_equal(fake_calls(PROTO_OP_AUTH_LOGOUT), 1);
+    free(body);
+    free(tok);
+}
+
 static void test_api_logout_cookie_bearer_and_idempotent(void **state)
 {
     resp_t r;
@@ -1453,6 +1517,8 @@ int main(void)
         T(test_api_refresh_reuse_clears_cookie),
         T(test_api_refresh_body_checks),
         T(test_api_logout_cookie_bearer_and_idempotent),
+        T(test_api_refresh_overlong_token_401_without_a_call),
+        T(test_api_logout_overlong_token_is_an_unknown_token),
         T(test_api_protected_without_credential_401),
         T(test_api_protected_forbidden_403),
         T(test_api_authorisation_before_body_validation),

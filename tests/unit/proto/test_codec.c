@@ -2319,6 +2319,203 @@ static void test_codec_pack_kv_helpers(void **state)
     frame_free(&f);
 }
 
+/* ---- reading bodies through the catalogue ---- */
+
+/* An auth.refresh request: refresh_token of `tok` bytes, client_ip of `ip`
+ * bytes (-1: absent), user_agent absent. */
+static void put_refresh(frame_t *f, size_t tok, int ip)
+{
+    char buf[300];
+    memset(buf, 'a', sizeof buf);
+    msgpack_pack_map(&f->pk, 3);
+    put_v_op(&f->pk, "auth.refresh");
+    put_str(&f->pk, "body");
+    msgpack_pack_map(&f->pk, ip >= 0 ? 2 : 1);
+    put_str(&f->pk, "refresh_token");
+    put_strn(&f->pk, buf, tok);
+    if (ip >= 0) {
+        put_str(&f->pk, "client_ip");
+        put_strn(&f->pk, buf, (size_t)ip);
+    }
+}
+
+/* Decoding must refuse the frame naming `field` (NULL: naming none). */
+static void req_rejects_naming(const frame_t *f, const char *field)
+{
+    proto_limits_t lim = lim_default();
+    proto_request_t req;
+    char why[128] = "";
+    proto_request_init(&req);
+    assert_int_equal(proto_request_decode(f->sb.data, f->sb.size, &lim, &req, why, sizeof why),
+                     PROTO_ERR_BAD_REQUEST);
+    if (field) {
+        assert_non_null(req.bad_field);
+        assert_string_equal(req.bad_field, field);
+        assert_non_null(strstr(why, field));
+    } else {
+        assert_null(req.bad_field);
+    }
+    proto_request_cleanup(&req);
+    assert_null(req.bad_field);
+}
+
+static void test_codec_request_names_the_bad_field(void **state)
+{
+    (void)state;
+    frame_t f;
+    frame_init(&f);
+    put_refresh(&f, 43, PROTO_B_IP + 1); /* over the bound */
+    req_rejects_naming(&f, "client_ip");
+    frame_reset(&f);
+    put_refresh(&f, PROTO_B_TOKEN + 1, 9);
+    req_rejects_naming(&f, "refresh_token");
+    frame_reset(&f);
+    put_refresh(&f, 43, -1); /* a required field missing */
+    req_rejects_naming(&f, "client_ip");
+    frame_reset(&f); /* a wrong type */
+    msgpack_pack_map(&f.pk, 3);
+    put_v_op(&f.pk, "auth.verify");
+    put_str(&f.pk, "body");
+    msgpack_pack_map(&f.pk, 1);
+    put_str(&f.pk, "token");
+    msgpack_pack_int(&f.pk, 7);
+    req_rejects_naming(&f, "token");
+    frame_reset(&f); /* an unknown field is no field of the op */
+    msgpack_pack_map(&f.pk, 3);
+    put_v_op(&f.pk, "auth.verify");
+    put_str(&f.pk, "body");
+    msgpack_pack_map(&f.pk, 1);
+    put_str(&f.pk, "zq_unknown");
+    put_str(&f.pk, "x");
+    req_rejects_naming(&f, NULL);
+    frame_free(&f);
+}
+
+static void test_codec_body_strs_copies_within_the_bounds(void **state)
+{
+    (void)state;
+    frame_t f;
+    proto_request_t req;
+    proto_fail_t fail = {.msg = ""};
+    char tok[PROTO_STR_BUF(PROTO_B_TOKEN)], ip[PROTO_STR_BUF(PROTO_B_IP)];
+    char ua[PROTO_STR_BUF(PROTO_B_UA)] = "junk";
+    bool has_ua = true, has_ip = false;
+    frame_init(&f);
+    put_refresh(&f, PROTO_B_TOKEN, PROTO_B_IP); /* both exactly at their bound */
+    req_accepts(&f, &req);
+    const proto_str_arg_t args[] = {
+        {"refresh_token", tok, sizeof tok, NULL},
+        {"client_ip", ip, sizeof ip, &has_ip},
+        {"user_agent", ua, sizeof ua, &has_ua},
+    };
+    assert_int_equal(proto_body_strs(&req, args, 3, &fail), PROTO_OK);
+    assert_int_equal(strlen(tok), PROTO_B_TOKEN);
+    assert_int_equal(strlen(ip), PROTO_B_IP);
+    assert_true(has_ip);
+    assert_string_equal(ua, ""); /* absent: empty, not what the buffer held */
+    assert_false(has_ua);
+    proto_request_cleanup(&req);
+    frame_free(&f);
+}
+
+static void test_codec_body_strs_refuses_what_the_catalogue_does_not_bound(void **state)
+{
+    (void)state;
+    frame_t f;
+    proto_request_t req;
+    char tok[PROTO_STR_BUF(PROTO_B_TOKEN)], small[PROTO_B_IP]; /* one byte short */
+    bool flag = false;
+    frame_init(&f);
+    put_refresh(&f, 43, 9);
+    req_accepts(&f, &req);
+    const proto_str_arg_t short_buf[] = {
+        {"refresh_token", tok, sizeof tok, NULL},
+        {"client_ip", small, sizeof small, NULL},
+    };
+    const proto_str_arg_t foreign[] = {{"token", tok, sizeof tok, &flag}}; /* auth.verify's */
+    const proto_str_arg_t unnamed[] = {{NULL, tok, sizeof tok, NULL}};
+    const proto_str_arg_t *cases[] = {short_buf, foreign, unnamed};
+    const size_t ncases[] = {2, 1, 1};
+    for (size_t c = 0; c < 3; c++) {
+        proto_fail_t fail = {.msg = ""};
+        memset(tok, 'x', sizeof tok);
+        assert_int_equal(proto_body_strs(&req, cases[c], ncases[c], &fail),
+                         PROTO_ERR_INTERNAL_ERROR);
+        assert_true(fail.msg[0] != '\0');
+        assert_string_equal(fail.field, "");
+        assert_string_equal(tok, ""); /* nothing half-copied is left behind */
+    }
+    proto_request_cleanup(&req);
+
+    /* A boolean field is no string field. */
+    frame_reset(&f);
+    msgpack_pack_map(&f.pk, 3);
+    put_v_op(&f.pk, "auth.user_update");
+    put_str(&f.pk, "body");
+    msgpack_pack_map(&f.pk, 4);
+    const char *const ids[] = {"actor_id", "actor_role", "id"};
+    for (int i = 0; i < 3; i++) {
+        put_str(&f.pk, ids[i]);
+        put_str(&f.pk, "x");
+    }
+    put_str(&f.pk, "is_active");
+    msgpack_pack_true(&f.pk);
+    req_accepts(&f, &req);
+    const proto_str_arg_t boolean[] = {{"is_active", tok, sizeof tok, NULL}};
+    assert_int_equal(proto_body_strs(&req, boolean, 1, NULL), PROTO_ERR_INTERNAL_ERROR);
+    proto_request_cleanup(&req);
+    frame_free(&f);
+}
+
+/* A body that did not pass the decoder (built by hand): an over-long, a
+ * wrongly typed or a missing required value is bad_request naming the
+ * field, and no buffer keeps any of the input. */
+static void test_codec_body_strs_bad_values_name_the_field(void **state)
+{
+    (void)state;
+    char big[PROTO_B_IP + 2];
+    memset(big, '1', sizeof big);
+    for (int kind = 0; kind < 4; kind++) {
+        frame_t f;
+        msgpack_unpacked u;
+        frame_init(&f);
+        msgpack_pack_map(&f.pk, kind == 3 ? 1 : 2);
+        put_str(&f.pk, "refresh_token");
+        put_str(&f.pk, "secret-token");
+        if (kind == 0) {
+            put_str(&f.pk, "client_ip");
+            put_strn(&f.pk, big, sizeof big - 1); /* 65 bytes */
+        } else if (kind == 1) {
+            put_str(&f.pk, "client_ip");
+            msgpack_pack_int(&f.pk, 64);
+        } else if (kind == 2) {
+            put_str(&f.pk, "client_ip");
+            put_strn(&f.pk,
+                     "1\0"
+                     "2",
+                     3);
+        }
+        proto_request_t req;
+        proto_request_init(&req);
+        req.op = PROTO_OP_AUTH_REFRESH;
+        req.body = unpack(&f, &u);
+        char tok[PROTO_STR_BUF(PROTO_B_TOKEN)], ip[PROTO_STR_BUF(PROTO_B_IP)];
+        memset(ip, 'x', sizeof ip);
+        const proto_str_arg_t args[] = {
+            {"refresh_token", tok, sizeof tok, NULL},
+            {"client_ip", ip, sizeof ip, NULL},
+        };
+        proto_fail_t fail = {.msg = ""};
+        assert_int_equal(proto_body_strs(&req, args, 2, &fail), PROTO_ERR_BAD_REQUEST);
+        assert_string_equal(fail.field, "client_ip");
+        assert_non_null(strstr(fail.msg, "client_ip"));
+        assert_string_equal(tok, "");
+        assert_string_equal(ip, "");
+        msgpack_unpacked_destroy(&u);
+        frame_free(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2370,6 +2567,10 @@ int main(void)
         cmocka_unit_test(test_codec_get_bool),
         cmocka_unit_test(test_codec_pack_cstr),
         cmocka_unit_test(test_codec_pack_kv_helpers),
+        cmocka_unit_test(test_codec_request_names_the_bad_field),
+        cmocka_unit_test(test_codec_body_strs_copies_within_the_bounds),
+        cmocka_unit_test(test_codec_body_strs_refuses_what_the_catalogue_does_not_bound),
+        cmocka_unit_test(test_codec_body_strs_bad_values_name_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
