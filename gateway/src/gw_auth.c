@@ -73,6 +73,19 @@ void gw_auth_login(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *rep
     json_decref(ans);
 }
 
+/* A refresh refused without asking authsvc about the token (none, or
+ * one that cannot be one) is still an /api/ request: the rate limiter
+ * counts it and its answer carries the RateLimit-* headers. */
+static void refuse_counted(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply,
+                           const char *detail)
+{
+    if (gw_api_rate_anonymous(ctx, req, reply) != 0)
+        return; /* rate_limited (or authsvc down): that is the answer */
+    gw_rate_t rate = reply->rate;
+    gw_reply_error(reply, PROTO_ERR_INVALID_REFRESH_TOKEN, detail);
+    reply->rate = rate;
+}
+
 void gw_auth_refresh(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
 {
     const char *token = json_string_value(json_object_get(req->body, "refresh_token"));
@@ -82,7 +95,7 @@ void gw_auth_refresh(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
         gw_cookie_find(req->cookies, GW_REFRESH_COOKIE, &cv);
         token = gw_cookie_single(&cv);
         if (!token) {
-            gw_reply_error(reply, PROTO_ERR_INVALID_REFRESH_TOKEN,
+            refuse_counted(ctx, req, reply,
                            cv.seen ? "The refresh token cookie is invalid"
                                    : "No refresh token was presented");
             if (cv.seen)
@@ -91,7 +104,7 @@ void gw_auth_refresh(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
         }
     }
     if (!token_in_bound(token)) { /* cookies are shorter: GW_COOKIE_VALUE_MAX */
-        gw_reply_error(reply, PROTO_ERR_INVALID_REFRESH_TOKEN, "Invalid or expired refresh token");
+        refuse_counted(ctx, req, reply, "Invalid or expired refresh token");
         return;
     }
     const gw_kv_t extra[] = {{"refresh_token", token, false, 0}};

@@ -162,6 +162,24 @@ def test_health_is_counted_and_carries_the_headers(pm, rdb, jwt_secret, tmp_path
     assert_rate_limited(au.post(s, "/auth/logout", {"refresh_token": random_refresh()}))
 
 
+@pytest.mark.parametrize(
+    "body,headers",
+    [(None, {}), ({}, {}), ({"refresh_token": "x" * 300}, {}), (None, {"Cookie": "refresh_token=a; refresh_token=b"})],
+    ids=["no_body_no_cookie", "empty_object", "over_long_token", "ambiguous_cookie"],
+)
+def test_refresh_refused_by_the_gateway_is_still_counted(pm, rdb, jwt_secret, tmp_path, body, headers):
+    """A refresh the gateway refuses without asking about the token is an
+    /api/ request like any other: counted, with the RateLimit-* headers."""
+    s = au.start_stack(pm, rdb, jwt_secret, tmp_path, "rfr", authsvc={"RATE_LIMIT_PER_MINUTE": LIMIT})
+    remaining = []
+    for i in range(LIMIT):
+        r = au.call(s, "POST", "/auth/refresh", json_body=body, headers=headers)
+        au.assert_problem(r, 401, "invalid_refresh_token")
+        remaining.append(assert_rate_headers(r)[1])
+    assert remaining == sorted(remaining, reverse=True) and remaining[-1] == 0, remaining
+    assert_rate_limited(au.call(s, "POST", "/auth/refresh", json_body=body, headers=headers))
+
+
 def test_health_still_reports_when_authsvc_is_down(pm, rdb, jwt_secret, tmp_path):
     """The limiter lives in authsvc: without it the health route answers its
     503 with the checks rather than a bare unavailable."""
