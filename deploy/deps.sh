@@ -18,7 +18,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake pkg-config clang clang-format
   libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev
-  libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev
+  libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev libzxcvbn-dev
   postgresql postgresql-contrib curl ca-certificates
 )
 TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev)

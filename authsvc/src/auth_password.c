@@ -4,95 +4,22 @@
  * hostile string costs at most its own length and never reads past the
  * limit that makes it invalid anyway.
  *
- * The common-password list is data: lower-case, sorted, searched with
- * bsearch() after folding ASCII case. It holds the usual leaked-password
- * top entries and, on purpose, the variants that pass the class rules
- * ("Password1!", "P@ssw0rd", "Qwerty123!", "Welcome1!", "Passw0rd!"), since
- * only those could ever reach this check.
+ * How guessable a password is comes from zxcvbn (Debian's libzxcvbn, the
+ * C port of Dropbox's estimator, with its dictionaries of leaked
+ * passwords, names, words and keyboard patterns): under
+ * AUTH_PASSWORD_MIN_BITS bits of estimated entropy is refused, and the
+ * reason names the pattern that made it guessable. zxcvbn holds no state
+ * between calls (its dictionaries are constant data), so this stays safe
+ * from any thread.
  */
 #include "auth_password.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zxcvbn.h>
 
-#define COMMON_MAX_LEN 40 /* no list entry is longer: longer passwords skip the search */
-#define UTF8_MAX       4
-
-static const char *const common_passwords[] = {
-    "000000",       "0987654321",  "111111",        "11111111",      "1111111111",   "111111a",
-    "112233",       "121212",      "123123",        "123321",        "1234554321",   "123456",
-    "1234567",      "12345678",    "123456789",     "1234567890",    "12345678a",    "123456a",
-    "123456a!",     "123456aa",    "12345qwert",    "1234qwer",      "1234qwer!",    "123abc",
-    "123abc!",      "123qwe",      "123qwe!",       "123qweasd",     "123qweasdzxc", "1q2w3e",
-    "1q2w3e!",      "1q2w3e4r",    "1q2w3e4r!",     "1q2w3e4r5t",    "1q2w3e4r5t6y", "1qaz!qaz",
-    "1qaz2wsx",     "1qaz@wsx",    "1qazxsw2",      "654321",        "666666",       "696969",
-    "7777777",      "88888888",    "987654321",     "987654321!",    "a123456",      "a123456!",
-    "a12345678",    "a12345678!",  "a1b2c3d4",      "a1b2c3d4!",     "aa123456",     "aa123456!",
-    "aa12345678",   "abc123",      "abc123!",       "abc12345",      "abc@123",      "abcd1234",
-    "abcd1234!",    "abcd@1234",   "abcdef",        "abcdefg",       "abcdefgh",     "access",
-    "access!",      "access14",    "admin",         "admin123",      "admin123!",    "admin@1",
-    "admin@123",    "admin@1234",  "administrator", "amanda",        "andrew",       "android1",
-    "apple123",     "april2024!",  "arsenal",       "asdf1234",      "asdf1234!",    "asdfasdf",
-    "asdfgh",       "asdfghjkl",   "ashley",        "august2024!",   "autumn2023!",  "autumn2024",
-    "autumn2024!",  "autumn2025",  "barcelona",     "baseball",      "baseball1",    "basketball",
-    "batman",       "batman1!",    "batman123",     "blessed1",      "blessing",     "buster",
-    "buster1",      "changeme",    "changeme!",     "changeme1",     "changeme1!",   "changeme123",
-    "charlie",      "charlie1",    "charlie1!",     "chelsea",       "company1!",    "company123",
-    "company@123",  "computer",    "computer1",     "contrasena",    "cowboys",      "daniel",
-    "daniel1",      "december1!",  "default",       "default1",      "demo1234",     "demo@123",
-    "dragon",       "dragon1!",    "dragon123",     "example1",      "facebook1",    "february1!",
-    "football",     "football1",   "football1!",    "freedom",       "freedom!",     "freedom1",
-    "friday1!",     "ginger",      "google",        "google123",     "guest",        "guest123",
-    "hannah",       "haslo123",    "hello1",        "hello1!",       "hello123",     "hello@123",
-    "helloworld",   "helloworld!", "helloworld1",   "hockey",        "hockey1",      "hunter2",
-    "ilovegod",     "iloveyou",    "iloveyou!",     "iloveyou1",     "iloveyou1!",   "iloveyou123",
-    "iloveyou2",    "internet",    "internet1",     "iphone123",     "january1",     "january1!",
-    "jennifer",     "jessica",     "jesus1",        "jesus123",      "jordan",       "jordan23",
-    "joshua",       "july2024!",   "june2024!",     "killer",        "killer1",      "letmein",
-    "letmein!",     "letmein!!",   "letmein1",      "letmein1!",     "letmein123",   "letmein2024",
-    "linkedin",     "liverpool",   "login",         "login1!",       "login123",     "love123",
-    "lovely",       "lovely1",     "loveme",        "maggie",        "march2024!",   "master",
-    "master!",      "master1!",    "master123",     "matthew",       "may2024!",     "michael",
-    "michael1",     "michael1!",   "michelle",      "microsoft",     "monday1!",     "monkey",
-    "monkey123",    "monkey123!",  "motdepasse",    "mustang",       "mypass",       "mypass123",
-    "mypassword",   "mypassword1", "mypassword1!",  "newpass",       "newpass1",     "newpass123",
-    "newpassword",  "nicole",      "november1!",    "october2024!",  "p@$$w0rd",     "p@$$word",
-    "p@55w0rd",     "p@ssw0rd",    "p@ssw0rd!",     "p@ssw0rd!!",    "p@ssw0rd#",    "p@ssw0rd1",
-    "p@ssw0rd1!",   "p@ssw0rd123", "p@ssw0rd2024",  "p@ssw0rd2025",  "p@ssword",     "p@ssword!",
-    "p@ssword1",    "p@ssword1!",  "p@ssword123",   "p@ssword2024!", "pa$$w0rd",     "pa$$word",
-    "pa55w0rd",     "pa55word",    "parola123",     "pass123",       "pass123!",     "pass1234",
-    "pass@123",     "passw0rd",    "passw0rd!",     "passw0rd!!",    "passw0rd#",    "passw0rd1",
-    "passw0rd1!",   "passw0rd123", "passw0rd123!",  "passw0rd@",     "passwd",       "passwd1",
-    "password",     "password!",   "password#1",    "password01",    "password01!",  "password02",
-    "password1",    "password1!",  "password11",    "password12",    "password123",  "password123!",
-    "password1234", "password2",   "password2023",  "password2024",  "password2025", "password2026",
-    "password3",    "password7",   "password9",     "password99",    "password@1",   "password@123",
-    "passwort",     "passwort1",   "pokemon",       "pokemon1",      "princess",     "princess1",
-    "princess1!",   "q1w2e3r4",    "q1w2e3r4!",     "q1w2e3r4t5",    "qazwsx",       "qazwsxedc",
-    "qwe123",       "qwe123!",     "qwe@123",       "qweasd",        "qweasd123",    "qweasdzxc",
-    "qwer1234",     "qwer1234!",   "qwerasdf",      "qwerty",        "qwerty1",      "qwerty1!",
-    "qwerty12",     "qwerty123",   "qwerty123!",    "qwerty1234",    "qwerty12345",  "qwerty@1",
-    "qwerty@123",   "qwertyuiop",  "robert",        "robert1",       "root",         "root123",
-    "salasana",     "sample123",   "samsung1",      "secret",        "secret!",      "secret1!",
-    "secret123",    "secret@123",  "senha123",      "september1!",   "shadow",       "shadow1!",
-    "soccer",       "soccer1",     "spring2023",    "spring2023!",   "spring2024",   "spring2024!",
-    "spring2025",   "starwars",    "starwars!",     "starwars1",     "summer2023",   "summer2023!",
-    "summer2024",   "summer2024!", "summer2025",    "summer2026",    "sunshine",     "sunshine1",
-    "sunshine1!",   "superman",    "superman1",     "superman1!",    "taylor",       "temp123",
-    "temp123!",     "temp1234",    "temppass",      "temppass1!",    "test123",      "test123!",
-    "test1234",     "test@123",    "test@1234",     "tester",        "testing",      "testing1",
-    "testing123",   "testtest",    "thomas",        "thomas1",       "tigger",       "tigger1",
-    "toor",         "trustno1",    "trustno1!",     "user",          "user123",      "user1234",
-    "user@123",     "welcome",     "welcome01",     "welcome1",      "welcome1!",    "welcome12",
-    "welcome12!",   "welcome123",  "welcome123!",   "welcome2024",   "welcome2024!", "welcome2025!",
-    "welcome@1",    "welcome@123", "welcomeback",   "whatever",      "whatever!",    "whatever1",
-    "william",      "winter2023",  "winter2023!",   "winter2024",    "winter2024!",  "winter2025",
-    "winter2026",   "yankees",     "zaq!2wsx",      "zaq12wsx",      "zaq1@wsx",     "zaq1zaq1",
-    "zxcvbnm",      "zxcvbnm1",
-};
-
-#define COMMON_COUNT (sizeof common_passwords / sizeof common_passwords[0])
+#define UTF8_MAX 4
 
 static const char *const reserved_usernames[] = {
     "admin",   "administrator", "root", "system",    "api",  "www",   "mail",
@@ -108,7 +35,13 @@ static const char *const password_messages[AUTH_PASSWORD_RULE_COUNT] = {
     [AUTH_PASSWORD_NO_LOWER] = "Password must contain at least one lower-case letter",
     [AUTH_PASSWORD_NO_DIGIT] = "Password must contain at least one digit",
     [AUTH_PASSWORD_NO_SPECIAL] = "Password must contain at least one special character",
-    [AUTH_PASSWORD_COMMON] = "Password is too common",
+    [AUTH_PASSWORD_GUESSABLE] = "Password is too easy to guess",
+    [AUTH_PASSWORD_GUESSABLE_WORD] =
+        "Password is too easy to guess: it is based on a common word or a leaked password",
+    [AUTH_PASSWORD_GUESSABLE_PERSONAL] = "Password is too easy to guess: it contains the username",
+    [AUTH_PASSWORD_GUESSABLE_PATTERN] =
+        "Password is too easy to guess: it is a sequence, a repetition or a keyboard pattern",
+    [AUTH_PASSWORD_GUESSABLE_DATE] = "Password is too easy to guess: it is based on a date",
     [AUTH_PASSWORD_SAME_AS_USERNAME] = "Password must not be the same as the username",
 };
 
@@ -250,10 +183,10 @@ int auth_password_check(const char *password, const char *username, auth_passwor
     r = scan_password(password, &classes);
     if (r == AUTH_PASSWORD_OK)
         r = class_rule(classes);
-    if (r == AUTH_PASSWORD_OK && auth_password_is_common(password))
-        r = AUTH_PASSWORD_COMMON;
     if (r == AUTH_PASSWORD_OK && username != NULL && ascii_case_equal(password, username))
         r = AUTH_PASSWORD_SAME_AS_USERNAME;
+    if (r == AUTH_PASSWORD_OK)
+        r = auth_password_guessability(password, username, NULL);
 done:
     if (rule != NULL)
         *rule = r;
@@ -267,32 +200,51 @@ const char *auth_password_rule_message(auth_password_rule_t rule)
     return password_messages[rule];
 }
 
-static int compare_entry(const void *key, const void *elem)
+/* Which rule a guessable password breaks, from the zxcvbn match that
+ * covers the most of it. */
+static auth_password_rule_t guessable_reason(const ZxcMatch_t *info)
 {
-    return strcmp((const char *)key, *(const char *const *)elem);
+    static const struct {
+        ZxcTypeMatch_t type;
+        auth_password_rule_t rule;
+    } reasons[] = {
+        {DICTIONARY_MATCH, AUTH_PASSWORD_GUESSABLE_WORD},
+        {DICT_LEET_MATCH, AUTH_PASSWORD_GUESSABLE_WORD},
+        {USER_MATCH, AUTH_PASSWORD_GUESSABLE_PERSONAL},
+        {USER_LEET_MATCH, AUTH_PASSWORD_GUESSABLE_PERSONAL},
+        {REPEATS_MATCH, AUTH_PASSWORD_GUESSABLE_PATTERN},
+        {SEQUENCE_MATCH, AUTH_PASSWORD_GUESSABLE_PATTERN},
+        {SPATIAL_MATCH, AUTH_PASSWORD_GUESSABLE_PATTERN},
+        {DATE_MATCH, AUTH_PASSWORD_GUESSABLE_DATE},
+        {YEAR_MATCH, AUTH_PASSWORD_GUESSABLE_DATE},
+    };
+    auth_password_rule_t best = AUTH_PASSWORD_GUESSABLE;
+    int longest = 0;
+    for (const ZxcMatch_t *m = info; m; m = m->Next) {
+        ZxcTypeMatch_t t = (ZxcTypeMatch_t)(m->Type & ~MULTIPLE_MATCH);
+        for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+            if (reasons[i].type == t && m->Length > longest) {
+                longest = m->Length;
+                /* A part said again and again ("aaaaaaa") is a repetition. */
+                best =
+                    (m->Type & MULTIPLE_MATCH) ? AUTH_PASSWORD_GUESSABLE_PATTERN : reasons[i].rule;
+            }
+        }
+    }
+    return best;
 }
 
-bool auth_password_is_common(const char *password)
+auth_password_rule_t auth_password_guessability(const char *password, const char *username,
+                                                double *bits)
 {
-    char folded[COMMON_MAX_LEN + 1];
-    size_t len;
-
-    if (password == NULL)
-        return false;
-    len = strnlen(password, COMMON_MAX_LEN + 1);
-    if (len > COMMON_MAX_LEN)
-        return false;
-    for (size_t i = 0; i <= len; i++)
-        folded[i] = (char)ascii_lower((unsigned char)password[i]);
-    return bsearch(folded, common_passwords, COMMON_COUNT, sizeof common_passwords[0],
-                   compare_entry) != NULL;
-}
-
-const char *const *auth_password_common_list(size_t *count)
-{
-    if (count != NULL)
-        *count = COMMON_COUNT;
-    return common_passwords;
+    const char *user_words[] = {username, NULL};
+    ZxcMatch_t *info = NULL;
+    double e = ZxcvbnMatch(password, username ? user_words : NULL, &info);
+    auth_password_rule_t r = e < AUTH_PASSWORD_MIN_BITS ? guessable_reason(info) : AUTH_PASSWORD_OK;
+    ZxcvbnFreeInfo(info);
+    if (bits)
+        *bits = e;
+    return r;
 }
 
 static bool is_reserved_username(const char *username)

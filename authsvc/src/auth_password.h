@@ -24,8 +24,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUTH_PASSWORD_MIN_CHARS  8   /* code points */
-#define AUTH_PASSWORD_MAX_CHARS  128 /* code points */
+#define AUTH_PASSWORD_MIN_CHARS 8   /* code points */
+#define AUTH_PASSWORD_MAX_CHARS 128 /* code points */
+/* Estimated entropy (zxcvbn) a password needs: "Summer2024!" has 19,
+ * "Password1!" 8, a random 10-character password 60 and more. */
+#define AUTH_PASSWORD_MIN_BITS   20.0
 #define AUTH_USERNAME_MIN        3
 #define AUTH_USERNAME_MAX        50
 #define AUTH_EMAIL_MAX           254 /* bytes, whole address */
@@ -42,15 +45,19 @@
 /* The first password rule a password breaks, in the order checked. */
 typedef enum {
     AUTH_PASSWORD_OK = 0,
-    AUTH_PASSWORD_INVALID,          /* NULL, or not valid UTF-8 */
-    AUTH_PASSWORD_TOO_SHORT,        /* fewer than 8 code points */
-    AUTH_PASSWORD_TOO_LONG,         /* more than 128 code points */
-    AUTH_PASSWORD_NO_UPPER,         /* no ASCII upper-case letter */
-    AUTH_PASSWORD_NO_LOWER,         /* no ASCII lower-case letter */
-    AUTH_PASSWORD_NO_DIGIT,         /* no ASCII digit */
-    AUTH_PASSWORD_NO_SPECIAL,       /* no special character (see above) */
-    AUTH_PASSWORD_COMMON,           /* in the common-password list, any case */
-    AUTH_PASSWORD_SAME_AS_USERNAME, /* equals the username, ignoring ASCII case */
+    AUTH_PASSWORD_INVALID,            /* NULL, or not valid UTF-8 */
+    AUTH_PASSWORD_TOO_SHORT,          /* fewer than 8 code points */
+    AUTH_PASSWORD_TOO_LONG,           /* more than 128 code points */
+    AUTH_PASSWORD_NO_UPPER,           /* no ASCII upper-case letter */
+    AUTH_PASSWORD_NO_LOWER,           /* no ASCII lower-case letter */
+    AUTH_PASSWORD_NO_DIGIT,           /* no ASCII digit */
+    AUTH_PASSWORD_NO_SPECIAL,         /* no special character (see above) */
+    AUTH_PASSWORD_GUESSABLE,          /* under AUTH_PASSWORD_MIN_BITS (zxcvbn), no one reason */
+    AUTH_PASSWORD_GUESSABLE_WORD,     /* ... mostly a dictionary word or leaked password */
+    AUTH_PASSWORD_GUESSABLE_PERSONAL, /* ... mostly the username */
+    AUTH_PASSWORD_GUESSABLE_PATTERN,  /* ... mostly a sequence, repeat or keyboard walk */
+    AUTH_PASSWORD_GUESSABLE_DATE,     /* ... mostly a date or a year */
+    AUTH_PASSWORD_SAME_AS_USERNAME,   /* equals the username, ignoring ASCII case */
     AUTH_PASSWORD_RULE_COUNT
 } auth_password_rule_t;
 
@@ -74,13 +81,12 @@ int auth_password_check(const char *password, const char *username, auth_passwor
  * one digit"), a static string; for the "detail" of a weak_password error. */
 const char *auth_password_rule_message(auth_password_rule_t rule);
 
-/* True when `password` is in the common-password list, comparing with ASCII
- * case folded. False for NULL. */
-bool auth_password_is_common(const char *password);
-
-/* The embedded common-password list: lower-case, sorted by strcmp(), no
- * duplicates. Static storage; `*count` receives its length. */
-const char *const *auth_password_common_list(size_t *count);
+/* zxcvbn's estimate of `password`'s entropy in bits (into *bits, may be
+ * NULL), with `username` (may be NULL) as a word an attacker would try
+ * first; AUTH_PASSWORD_OK when it reaches AUTH_PASSWORD_MIN_BITS, else the
+ * AUTH_PASSWORD_GUESSABLE_* rule that says why. */
+auth_password_rule_t auth_password_guessability(const char *password, const char *username,
+                                                double *bits);
 
 /* Checks `username` against ^[A-Za-z0-9_-]{3,50}$ and the reserved names.
  * Returns 0 when valid, -1 otherwise with `*rule` (may be NULL) set. */
