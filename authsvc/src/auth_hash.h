@@ -26,6 +26,16 @@
  * at most); nothing is copied, nothing is logged. libargon2 wipes its own
  * working memory.
  *
+ * Which code computes it: Debian's libargon2 is the portable reference
+ * build without SIMD; libsodium's crypto_pwhash uses SSSE3/AVX2 but
+ * computes the lanes of a hash one after another. With one lane
+ * (ARGON2_PARALLELISM=1) libsodium hashes and verifies about 1.5-1.7x
+ * faster per core; with several lanes libargon2's threads win back what
+ * SIMD gains (measured with tests/bench/argon2_bench, docs/BENCHMARKS.md).
+ * So hashes with p=1 go to libsodium and all others to libargon2; both
+ * write and read the same standard encoding, so every stored hash stays
+ * verifiable whichever setting made it.
+ *
  * An auth_hash_t is immutable after auth_hash_new: every function may run
  * concurrently from any number of threads, except auth_hash_destroy. Each
  * call allocates m KiB for its duration and, with the reference build,

@@ -402,6 +402,30 @@ static void test_hash_hostile_encodings(void **state)
     assert_int_equal(auth_hash_verify(h, enc, PW), AUTH_HASH_MATCH);
 }
 
+/* One lane goes through libsodium, several through libargon2: each reads
+ * what the other writes, so no stored hash is stranded by a setting. */
+static void test_hash_one_lane_is_interchangeable_with_libargon2(void **state)
+{
+    (void)state;
+    auth_hash_t *one = auth_hash_new(1, 1024, 1), *four = auth_hash_new(1, 1024, 4);
+    char enc[AUTH_HASH_ENCODED_BUF];
+    assert_non_null(one);
+    assert_non_null(four);
+    assert_int_equal(auth_hash_password(one, "Pw-one-lane-1", enc, sizeof enc), 0);
+    assert_non_null(strstr(enc, "$argon2id$v=19$m=1024,t=1,p=1$"));
+    assert_int_equal(argon2id_verify(enc, "Pw-one-lane-1", 13), ARGON2_OK); /* libargon2 reads it */
+    assert_int_equal(auth_hash_verify(four, enc, "Pw-one-lane-1"), AUTH_HASH_MATCH);
+    assert_int_equal(auth_hash_verify(one, enc, "Pw-one-lane-2"), AUTH_HASH_MISMATCH);
+    /* A one-lane hash written by libargon2, verified on libsodium's path. */
+    unsigned char salt[16] = "0123456789abcdef";
+    assert_int_equal(argon2id_hash_encoded(2, 2048, 1, "Pw-x", 4, salt, 16, 32, enc, sizeof enc),
+                     ARGON2_OK);
+    assert_int_equal(auth_hash_verify(one, enc, "Pw-x"), AUTH_HASH_MATCH);
+    assert_int_equal(auth_hash_verify(one, enc, "Pw-y"), AUTH_HASH_MISMATCH);
+    auth_hash_destroy(&one);
+    auth_hash_destroy(&four);
+}
+
 static void test_hash_verify_dummy(void **state)
 {
     const auth_hash_t *h = *state;
@@ -426,6 +450,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hash_verify_other_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_hostile_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_verify_dummy, setup, teardown),
+        cmocka_unit_test(test_hash_one_lane_is_interchangeable_with_libargon2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
