@@ -17,7 +17,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake pkg-config clang clang-format
-  libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev
+  libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev libssl-dev
   libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev libzxcvbn-dev
   postgresql postgresql-contrib curl ca-certificates
 )

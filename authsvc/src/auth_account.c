@@ -16,6 +16,7 @@
 #include "auth_admit.h"
 #include "auth_password.h"
 #include "auth_rbac.h"
+#include "auth_strength.h"
 #include "auth_util.h"
 #include "rt_log.h"
 
@@ -231,7 +232,6 @@ static proto_err_t check_change(const auth_ctx_t *ctx, const char *rid, const ch
                                 proto_fail_t *fail)
 {
     char hash[AUTH_HASH_ENCODED_MAX + 1], key[AUTH_KEY_BUF];
-    auth_password_rule_t rule;
     int retry = 0;
     bool started = false;
     auth_key_user(key, actor);
@@ -253,10 +253,8 @@ static proto_err_t check_change(const auth_ctx_t *ctx, const char *rid, const ch
     auth_limiter_end(ctx->login_limiter, key, outcome, &started);
     if (started)
         rt_warn(rid, "password changes of a user blocked after repeated wrong passwords");
-    if (err == PROTO_OK && auth_password_check(next, st->username, &rule) != 0) {
-        auth_fail_field(fail, "new_password", auth_password_rule_message(rule));
-        err = PROTO_ERR_WEAK_PASSWORD;
-    }
+    if (err == PROTO_OK)
+        err = auth_password_acceptable(ctx, rid, next, st->username, "new_password", fail);
     return err;
 }
 

@@ -122,6 +122,10 @@ static int make_ctx(auth_app_t *self)
         rt_error(NULL, "cannot create the limiters (LOGIN_*, RATE_LIMIT_MAX_KEYS)");
         return -1;
     }
+    if (cfg->hibp_enabled && !(c->breach = auth_breach_new(cfg->hibp_url, cfg->hibp_timeout_ms))) {
+        rt_error(NULL, "cannot create the breached-password check (HIBP_URL)");
+        return -1;
+    }
     return 0;
 }
 
@@ -134,6 +138,7 @@ static void free_ctx(auth_ctx_t *c)
     auth_limiter_destroy(&c->login_limiter);
     auth_ratelimit_destroy(&c->api_limit);
     auth_ratelimit_destroy(&c->register_limit);
+    auth_breach_destroy(&c->breach);
 }
 
 auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)

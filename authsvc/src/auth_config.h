@@ -39,6 +39,12 @@ typedef struct {
     char *owner_email;         /* OWNER_EMAIL */
     bool registration_enabled; /* REGISTRATION_ENABLED */
 
+    /* Breached passwords (Pwned Passwords range API, k-anonymity). */
+    bool hibp_enabled;     /* HIBP_ENABLED */
+    char *hibp_url;        /* HIBP_URL: the range endpoint the SHA-1 prefix is appended to */
+    long hibp_timeout_ms;  /* HIBP_TIMEOUT_MS */
+    bool hibp_fail_closed; /* HIBP_FAIL_CLOSED: no answer refuses the password (503) */
+
     /* Login brute-force limiter. */
     long login_max_failures; /* LOGIN_MAX_FAILURES */
     long login_window_s;     /* LOGIN_WINDOW_SECONDS */

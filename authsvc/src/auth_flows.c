@@ -20,6 +20,7 @@
 #include "auth_admit.h"
 #include "auth_password.h"
 #include "auth_rbac.h"
+#include "auth_strength.h"
 #include "auth_util.h"
 #include "rt_log.h"
 
@@ -118,12 +119,12 @@ static void pack_pair(const auth_ctx_t *ctx, msgpack_packer *pk, const pair_t *p
 /* ---- auth.register ---- */
 
 /* The field rules of the API contract; on a break, the reason goes to fail->msg. */
-static proto_err_t check_registration(const char *username, const char *email, const char *password,
+static proto_err_t check_registration(const auth_ctx_t *ctx, const char *rid, const char *username,
+                                      const char *email, const char *password,
                                       const char *full_name, bool has_name, char *email_out,
                                       char *name_out, proto_fail_t *fail)
 {
     auth_username_rule_t ur;
-    auth_password_rule_t pr;
     if (auth_username_check(username, &ur) != 0) {
         auth_fail_field(fail, "username", auth_username_rule_message(ur));
         return PROTO_ERR_VALIDATION_ERROR;
@@ -136,11 +137,7 @@ static proto_err_t check_registration(const char *username, const char *email, c
         auth_fail_field(fail, "full_name", "Full name must be at most 100 characters of text");
         return PROTO_ERR_VALIDATION_ERROR;
     }
-    if (auth_password_check(password, username, &pr) != 0) {
-        auth_fail_field(fail, "password", auth_password_rule_message(pr));
-        return PROTO_ERR_WEAK_PASSWORD;
-    }
-    return PROTO_OK;
+    return auth_password_acceptable(ctx, rid, password, username, "password", fail);
 }
 
 proto_err_t auth_create_user(const auth_ctx_t *ctx, const char *rid, const char *username,
@@ -208,8 +205,8 @@ AUTH_HANDLER(auth_op_register)
     auth_key_ip(key, ip);
     if ((err = register_rate(ctx, key, &reg_rate, fail)) != PROTO_OK)
         goto done;
-    if ((err = check_registration(username, email, password, full_name, has_name, norm_email, name,
-                                  fail)) != PROTO_OK)
+    if ((err = check_registration(ctx, req->rid, username, email, password, full_name, has_name,
+                                  norm_email, name, fail)) != PROTO_OK)
         goto done;
     /* Hash before looking for duplicates: a taken name costs the same time. */
     err = PROTO_ERR_INTERNAL_ERROR;

@@ -12,6 +12,7 @@
 #include "auth_config.h"
 #include "auth_hash.h"
 #include "auth_jwt.h"
+#include "auth_breach.h"
 #include "auth_limiter.h"
 #include "auth_ratelimit.h"
 #include "proto_client.h"
@@ -29,6 +30,7 @@ typedef struct {
     auth_limiter_t *login_limiter; /* per source IP (and per user for password changes) */
     auth_ratelimit_t *api_limit;   /* RATE_LIMIT_PER_MINUTE */
     auth_ratelimit_t *register_limit; /* REGISTER_RATE_LIMIT_PER_MINUTE */
+    auth_breach_t *breach;            /* HIBP_ENABLED: the breached-password check; else NULL */
     atomic_bool *started;             /* borrowed: set once the start-up work (the owner
                                          bootstrap) is done; sys.health is not ok before */
 } auth_ctx_t;
