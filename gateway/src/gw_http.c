@@ -1857,13 +1857,21 @@ static void loop_turn(gw_shard_t *sh)
     }
 }
 
-/* A stopping loop: every call still out fails, so every coroutine ends
- * and its request is answered (one attempt to send it); then every
- * connection closes. */
+/* A stopping loop: every call still out fails and every stream waiting for
+ * its client is told it closed, so every coroutine ends and its request is
+ * answered (one attempt to send it); then every connection closes. */
 static void loop_close(gw_shard_t *sh)
 {
     if (sh->rpc)
         gw_rpc_shutdown(sh->rpc);
+    /* Streams waiting for a client end too: their handlers unwind (an
+     * upload aborts, its calls now failing at once) and finish. */
+    for (gw_conn_t *c = sh->all; c; c = c->next) {
+        if (c->io_waiter) {
+            c->io_err = GW_STREAM_CLOSED;
+            gw_coro_resume(c->io_waiter);
+        }
+    }
     take_inbox(sh);
     run_ready(sh);
     while (sh->all) {
