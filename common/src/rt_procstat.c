@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,16 +111,26 @@ int rt_procstat_parse_stat(const char *line, uint64_t *cpu_ticks, uint64_t *star
     return 0;
 }
 
-/* The boot time ("btime" line of /proc/stat) in Unix seconds, or -1. */
+/* The boot time ("btime" line of /proc/stat) in Unix seconds, or -1. Read
+ * line by line: the "intr" line before it runs to many kilobytes. */
 static long long boot_time(void)
 {
-    char buf[16384];
-    if (read_small("/proc/stat", buf, sizeof buf) != 0)
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
         return -1;
-    const char *p = strstr(buf, "\nbtime ");
+    char chunk[256];
+    bool line_start = true;
     long long t = -1;
-    if (!p || sscanf(p + 7, "%lld", &t) != 1)
-        return -1;
+    while (fgets(chunk, sizeof chunk, f)) {
+        if (line_start && strncmp(chunk, "btime ", 6) == 0) {
+            if (sscanf(chunk + 6, "%lld", &t) != 1)
+                t = -1;
+            break;
+        }
+        size_t n = strlen(chunk);
+        line_start = n > 0 && chunk[n - 1] == '\n';
+    }
+    fclose(f);
     return t;
 }
 
