@@ -56,8 +56,9 @@ struct rt_metric_family {
     void *fn_arg;
     size_t max_series;
     pthread_mutex_t lock;   /* serialises series creation */
-    _Atomic size_t nseries; /* published entries of series[] */
+    _Atomic size_t nseries; /* published entries of series[] and hashes[] */
     rt_metric_series_t **series;
+    uint64_t *hashes;             /* series[i]->hash, dense: a lookup scans this, not the series */
     rt_metric_series_t *overflow; /* made at registration: resolving never fails */
     atomic_bool overflow_used;
     _Atomic uint64_t overflows;
@@ -378,8 +379,10 @@ static rt_metric_series_t *find_series(rt_metric_family_t *f, size_t from, size_
                                        const char *key, size_t len, uint64_t hash)
 {
     for (size_t i = from; i < to; i++) {
+        if (f->hashes[i] != hash)
+            continue;
         rt_metric_series_t *s = f->series[i];
-        if (s->hash == hash && s->key_len == len && memcmp(s->key, key, len) == 0)
+        if (s->key_len == len && memcmp(s->key, key, len) == 0)
             return s;
     }
     return NULL;
@@ -420,6 +423,7 @@ rt_metric_series_t *rt_metric_series(rt_metric_family_t *f, const char *const *v
         s = series_new(f, key, len);
         if (s) {
             f->series[now] = s;
+            f->hashes[now] = hash;
             atomic_store_explicit(&f->nseries, now + 1, memory_order_release);
         }
     }
@@ -529,6 +533,7 @@ static void family_free(rt_metric_family_t *f)
     if (f->overflow != (f->series ? f->series[0] : NULL))
         series_free(f->overflow);
     free(f->series);
+    free(f->hashes);
     for (size_t i = 0; i < f->nlabels; i++)
         free(f->label_names[i]);
     free(f->name);
@@ -592,8 +597,11 @@ static rt_metric_family_t *family_new(const rt_metric_desc_t *d, rt_metric_fn fn
     }
     f->name = strdup(d->name);
     f->help = escaped_help(d->help);
-    f->series = fn ? NULL : calloc(f->max_series, sizeof *f->series);
-    bool ok = f->name && f->help && (fn || f->series);
+    if (!fn) {
+        f->series = calloc(f->max_series, sizeof *f->series);
+        f->hashes = calloc(f->max_series, sizeof *f->hashes);
+    }
+    bool ok = f->name && f->help && (fn || (f->series && f->hashes));
     for (size_t i = 0; ok && i < f->nlabels; i++) {
         f->label_names[i] = strdup(d->labels[i]);
         ok = f->label_names[i] != NULL;
