@@ -308,6 +308,58 @@ static void test_rt_metrics_concurrent_updates_sum_exactly(void **state)
     rt_metrics_destroy(&m);
 }
 
+typedef struct {
+    rt_metrics_t *m;
+    rt_metric_family_t *f;
+    int id;
+} grower_t;
+
+/* Creates series and registers families while the main thread renders. */
+static void *grow(void *arg)
+{
+    grower_t *g = arg;
+    char key[16], name[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "t%d-%d", g->id, i % 50);
+        rt_metric_counter_inc(RT_METRIC_SERIES(g->f, key));
+        if (i % 20 == 0) {
+            snprintf(name, sizeof name, "late_%d_%d_total", g->id, i);
+            const rt_metric_desc_t d = {name, "h", RT_METRIC_COUNTER, {NULL}, 1, NULL, 0};
+            rt_metric_counter_inc(rt_metric_series(rt_metrics_register(g->m, &d), NULL, 0));
+        }
+    }
+    return NULL;
+}
+
+static void test_rt_metrics_render_while_growing(void **state)
+{
+    (void)state;
+    rt_metrics_t *m = rt_metrics_new();
+    const rt_metric_desc_t d = {"grow_total", "h", RT_METRIC_COUNTER, {"k"}, 64, NULL, 0};
+    rt_metric_family_t *f = rt_metrics_register(m, &d);
+    grower_t g[2] = {{m, f, 0}, {m, f, 1}};
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, grow, &g[t]), 0);
+    for (int i = 0; i < 50; i++)
+        free(render(m));
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    /* 100 keys into 64 series: 64 real ones and the overflow hold all 400. */
+    char *text = render(m);
+    double total = 0;
+    size_t lines = 0;
+    for (const char *p = strstr(text, "\ngrow_total{"); p; p = strstr(p + 1, "\ngrow_total{")) {
+        total += strtod(strchr(p, '}') + 2, NULL);
+        lines++;
+    }
+    assert_int_equal(lines, 65);
+    assert_true(total == 400.0);
+    assert_true(sample(text, "late_1_180_total") == 1.0);
+    free(text);
+    rt_metrics_destroy(&m);
+}
+
 static void test_rt_metrics_histogram_bucket_math(void **state)
 {
     (void)state;
@@ -679,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_rt_metrics_same_values_same_series),
         cmocka_unit_test(test_rt_metrics_series_beyond_max_go_to_overflow),
         cmocka_unit_test(test_rt_metrics_concurrent_updates_sum_exactly),
+        cmocka_unit_test(test_rt_metrics_render_while_growing),
         cmocka_unit_test(test_rt_metrics_histogram_bucket_math),
         cmocka_unit_test(test_rt_metrics_default_seconds_buckets),
         cmocka_unit_test(test_rt_metrics_gauge_set_and_add),
