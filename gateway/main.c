@@ -6,6 +6,7 @@
 #include "gw_app.h"
 #include "gw_config.h"
 #include "rt_log.h"
+#include "rt_metrics_server.h"
 #include "rt_signal.h"
 
 #include <stdio.h>
@@ -27,6 +28,7 @@ int main(void)
     int rc = 1;
     gw_config_t cfg;
     gw_app_t *app = NULL;
+    rt_metrics_server_t *metrics = NULL;
     char err[256];
     rt_log_init("gateway", RT_LOG_INFO, NULL);
     if (rt_signal_block() != 0) {
@@ -45,12 +47,22 @@ int main(void)
     if (!(app = gw_app_new(&cfg, NULL, 0)) || gw_app_start(app) != 0)
         goto cleanup;
     rt_log_fields(RT_LOG_INFO, NULL, "listening", listen_fields(&cfg, gw_app_port(app)));
+    if (cfg.metrics_at.enabled) {
+        if (!(metrics = rt_metrics_server_new(gw_app_metrics(app), &cfg.metrics_at, 0, err,
+                                              sizeof err))) {
+            rt_error(NULL, "%s", err);
+            goto cleanup;
+        }
+        rt_log_fields(RT_LOG_INFO, NULL, "metrics listening",
+                      json_pack("{s:i}", "port", rt_metrics_server_port(metrics)));
+    }
     int sig = rt_signal_wait();
     rt_info(NULL, "signal %d received, shutting down (grace %lds)", sig, cfg.shutdown_grace_s);
     gw_app_shutdown(app, cfg.shutdown_grace_s);
     rt_info(NULL, "stopped");
     rc = 0;
 cleanup:
+    rt_metrics_server_destroy(&metrics);
     gw_app_destroy(&app);
     gw_config_free(&cfg);
     rt_log_buffer_stop();

@@ -26,6 +26,8 @@ struct gw_app {
     proto_pool_t *storesvc_slow;
     gw_ctx_t ctx, slow_ctx;
     gw_http_t *http;
+    rt_metrics_t *registry;
+    gw_metrics_t *metrics;
 };
 
 static int make_pools(gw_app_t *self)
@@ -76,6 +78,15 @@ gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nr
         rt_error(NULL, "cannot create the HTTP server");
         goto fail;
     }
+    if (!(self->registry = rt_metrics_new()) || rt_metrics_register_process(self->registry) != 0 ||
+        rt_metrics_register_build_info(self->registry, "restc", RESTC_VERSION, "gateway") != 0 ||
+        !(self->metrics =
+              gw_metrics_new(self->registry, routes, nroutes, gw_http_metric_open_connections,
+                             gw_http_metric_in_flight, self->http))) {
+        rt_error(NULL, "cannot create the metrics registry");
+        goto fail;
+    }
+    gw_http_set_metrics(self->http, self->metrics);
     return self;
 fail:
     gw_app_destroy(&self);
@@ -90,6 +101,11 @@ int gw_app_start(gw_app_t *self)
 uint16_t gw_app_port(const gw_app_t *self)
 {
     return self ? gw_http_port(self->http) : 0;
+}
+
+rt_metrics_t *gw_app_metrics(gw_app_t *self)
+{
+    return self ? self->registry : NULL;
 }
 
 static void sleep_ms(long ms)
@@ -119,7 +135,9 @@ void gw_app_destroy(gw_app_t **self_p)
     if (!self_p || !*self_p)
         return;
     gw_app_t *self = *self_p;
-    gw_http_destroy(&self->http); /* stops the daemon first: no handler runs after this */
+    gw_http_destroy(&self->http); /* stops the loops first: no handler runs after this */
+    gw_metrics_destroy(&self->metrics);
+    rt_metrics_destroy(&self->registry);
     proto_pool_destroy(&self->authsvc);
     proto_pool_destroy(&self->storesvc);
     proto_pool_destroy(&self->authsvc_slow);

@@ -8,6 +8,7 @@
 
 #include "gw_config.h"
 #include "gw_route.h"
+#include "rt_metrics.h"
 
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ int gw_app_start(gw_app_t *self);
 
 /* The bound TCP port, 0 before start. */
 uint16_t gw_app_port(const gw_app_t *self);
+
+/* The metrics registry (the gateway's families, process_*, build_info),
+ * for the /metrics server main() starts on METRICS_PORT. Borrowed. */
+rt_metrics_t *gw_app_metrics(gw_app_t *self);
 
 /* Graceful stop: no new connections, in-flight requests (slow ones
  * included) get up to `grace_s` seconds to finish; then slow requests

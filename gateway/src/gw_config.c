@@ -41,6 +41,7 @@ static const rt_cfg_spec_t gw_specs[] = {
     {"GATEWAY_SLOW_WORKERS", RT_CFG_INT, false, "16", 1, 1024, F(slow_workers)},
     {"GATEWAY_SLOW_QUEUE", RT_CFG_INT, false, "256", 0, 65536, F(slow_queue)},
     {"GATEWAY_SLOW_MAX_WAIT_MS", RT_CFG_INT, false, "5000", 0, 600000, F(slow_max_wait_ms)},
+    RT_METRICS_CFG_SPEC(GW_METRICS_PORT_DEFAULT, F(metrics_port)),
 };
 #define GW_NSPECS (sizeof gw_specs / sizeof gw_specs[0])
 
@@ -159,7 +160,7 @@ static int load_derived(gw_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "GATEWAY_BIND must be an address this host can bind, as host:port");
         return -1;
     }
-    return 0;
+    return rt_metrics_listen_parse(cfg->metrics_port, &cfg->metrics_at, err, errlen);
 }
 
 int gw_config_load(gw_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, char *err, size_t errlen)

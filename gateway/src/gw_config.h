@@ -10,12 +10,16 @@
 #include "gw_clientip.h"
 #include "rt_config.h"
 #include "rt_log.h"
+#include "rt_metrics_server.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
 #define GW_CORS_ORIGINS_MAX 32 /* entries of CORS_ORIGINS */
+/* /metrics on loopback; authsvc and storesvc default to the next two ports,
+ * so the three share one host (deploy/run.sh) without settings. */
+#define GW_METRICS_PORT_DEFAULT "9464"
 /* Media types an upload may have unless UPLOAD_ALLOWED_TYPES says otherwise:
  * none that a browser renders or runs (HTML, SVG, XML, JavaScript). */
 #define GW_UPLOAD_TYPES_DEFAULT                                                                    \
@@ -45,12 +49,14 @@ typedef struct {
     long slow_workers;       /* GATEWAY_SLOW_WORKERS: threads running slow routes */
     long slow_queue;         /* GATEWAY_SLOW_QUEUE: slow requests waiting for one */
     long slow_max_wait_ms;   /* GATEWAY_SLOW_MAX_WAIT_MS: longest wait in that queue */
+    char *metrics_port;      /* METRICS_PORT: where /metrics is served (rt_metrics_server.h) */
 
     /* Derived by gw_config_load. */
     rt_log_level_t log_level;
     struct sockaddr_storage bind_addr;
     socklen_t bind_addrlen;
     gw_trusted_t *trusted; /* parsed LOGIN_TRUSTED_PROXY_IPS (owned, never NULL after load) */
+    rt_metrics_listen_t metrics_at; /* parsed METRICS_PORT */
 } gw_config_t;
 
 /* The variable table (for docs and tests); `*n` receives its length. */

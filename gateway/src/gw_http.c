@@ -118,6 +118,7 @@ struct gw_http {
     char *origins[GW_CORS_ORIGINS_MAX];
     size_t norigins;
     atomic_int in_flight;
+    gw_metrics_t *metrics; /* borrowed; NULL: none */
     atomic_bool stopping;
     atomic_bool running;
     uint16_t port;
@@ -196,6 +197,7 @@ struct gw_req {
     bool continued;       /* "100 Continue" was sent */
     uint64_t stream_left; /* bytes of a streamed response still to send */
     const char *outcome;  /* for the log, when it did not end as it should */
+    uint64_t bytes_in, bytes_out;
     size_t raw_len;
     char raw[]; /* a copy of the request head, parsed in place */
 };
@@ -346,6 +348,10 @@ static void req_free(gw_req_t *r)
 
 static void log_request(const gw_conn_t *c, const gw_req_t *r, const char *outcome)
 {
+    gw_http_t *self = r->http;
+    int route = r->mres == GW_MATCH_OK ? (int)(r->match.route - self->opt.routes) : -1;
+    gw_metrics_request(self->metrics, route, r->status, (double)(now_ns() - r->start_ns) / 1e9,
+                       r->raw_len + r->bytes_in, r->bytes_out);
     gw_access_t a = {.rid = r->rid,
                      .method = r->method,
                      .path = r->path,
@@ -1066,6 +1072,7 @@ static proto_err_t body_feed(gw_conn_t *c, const char *data, size_t n)
 {
     gw_req_t *r = c->req;
     size_t max = (size_t)c->sh->http->opt.cfg->max_json_bytes;
+    r->bytes_in += n;
     if (route_takes_json(r))
         return body_append(r, data, n, max);
     r->discarded += n;
@@ -1371,6 +1378,7 @@ static step_t step_write(gw_conn_t *c)
         c->state = C_BODY;
         return ST_NEXT;
     }
+    c->req->bytes_out += total;
     return finish_request(c);
 }
 
@@ -1431,6 +1439,7 @@ static void conn_timeout(gw_conn_t *c)
             return;
         }
     }
+    gw_metrics_refused(c->sh->http->metrics, GW_REFUSED_DEADLINE);
     c->req->timed_out = true;
     c->req->close_after = true;
     c->req_deadline_ns = 0;
@@ -1537,6 +1546,8 @@ static int send_all(gw_conn_t *c, const char *data, size_t n, gw_stream_err_t *e
             data += w;
             n -= (size_t)w;
             c->io_ns = now_ns();
+            if (c->req)
+                c->req->bytes_out += (uint64_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             c->writable = false;
         } else if (!(w < 0 && errno == EINTR)) {
@@ -1568,6 +1579,7 @@ static long take_buffered(gw_conn_t *c, char *buf, size_t cap)
             c->rpos += take;
             r->body_left -= take;
             r->body_done = r->body_left == 0;
+            r->bytes_in += take;
             return (long)take;
         }
         size_t used, dlen;
@@ -1577,6 +1589,7 @@ static long take_buffered(gw_conn_t *c, char *buf, size_t cap)
         c->rpos += used;
         if (st == GW_CHUNKED_DATA && dlen > 0) {
             memcpy(buf, data, dlen);
+            r->bytes_in += dlen;
             return (long)dlen;
         }
         if (st == GW_CHUNKED_DONE) {
@@ -1722,11 +1735,13 @@ static void on_accept(void *cls, int fd, const struct sockaddr *peer, socklen_t 
     gw_shard_t *sh = pick_shard(self, &room);
     if (!room || !gw_iplimit_take(self->iplimit, peer, len)) {
         rt_debug(NULL, "connection refused: %s", room ? "per-address limit" : "connection limit");
+        gw_metrics_refused(self->metrics, room ? GW_REFUSED_PER_IP : GW_REFUSED_LIMIT);
         close(fd);
         return;
     }
     atomic_fetch_add(&sh->conns, 1);
     if (hand_over(sh, fd, peer, len) != 0) {
+        gw_metrics_refused(self->metrics, GW_REFUSED_INBOX);
         rt_debug(NULL, "connection refused: the loop's inbox is full");
         close(fd);
         atomic_fetch_sub(&sh->conns, 1);
@@ -2086,6 +2101,26 @@ void gw_http_quiesce(gw_http_t *self)
 int gw_http_in_flight(gw_http_t *self)
 {
     return self ? atomic_load(&self->in_flight) : 0;
+}
+
+void gw_http_set_metrics(gw_http_t *self, gw_metrics_t *metrics)
+{
+    if (self)
+        self->metrics = metrics;
+}
+
+double gw_http_metric_open_connections(void *arg)
+{
+    gw_http_t *self = arg;
+    long n = 0;
+    for (size_t i = 0; self && i < self->nshards; i++)
+        n += atomic_load(&self->shards[i].conns);
+    return (double)n;
+}
+
+double gw_http_metric_in_flight(void *arg)
+{
+    return (double)gw_http_in_flight(arg);
 }
 
 void gw_http_stop(gw_http_t *self)

@@ -20,6 +20,7 @@
 #define GW_HTTP_H
 
 #include "gw_config.h"
+#include "gw_metrics.h"
 #include "gw_route.h"
 
 #include <stdint.h>
@@ -72,6 +73,14 @@ void gw_http_quiesce(gw_http_t *self);
 
 /* Requests received and not yet completed. */
 int gw_http_in_flight(gw_http_t *self);
+
+/* Where requests, refusals and bytes are counted (borrowed; NULL: not at
+ * all). Before gw_http_start. */
+void gw_http_set_metrics(gw_http_t *self, gw_metrics_t *metrics);
+
+/* Render-time callbacks for gw_metrics (`arg` is the gw_http_t). */
+double gw_http_metric_open_connections(void *arg);
+double gw_http_metric_in_flight(void *arg);
 
 /* Stops the daemon (closing every connection). Idempotent. */
 void gw_http_stop(gw_http_t *self);

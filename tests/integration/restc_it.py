@@ -535,9 +535,18 @@ class Stack:
         self.store_port = free_port()
         self.auth_port = free_port()
         self.http_port = free_port()
+        # Each service's /metrics, on a port of its own (never the defaults,
+        # which two stacks on one host would share).
+        self.metrics_port = {svc: free_port() for svc in ("storesvc", "authsvc", "gateway")}
         self.storesvc = self.authsvc = self.gateway = None
         self.env_over = {"storesvc": {}, "authsvc": {}, "gateway": {}}
         os.makedirs(objects_dir, exist_ok=True)
+
+    def metrics(self, svc):
+        """The text exposition of `svc`'s /metrics."""
+        r = requests.get(f"http://127.0.0.1:{self.metrics_port[svc]}/metrics", timeout=10)
+        assert r.status_code == 200, (svc, r.status_code, r.text[:200])
+        return r.text
 
     @property
     def store_ep(self):
@@ -566,6 +575,7 @@ class Stack:
             DB_TIMEOUT_MS="2000",
             LOG_LEVEL="INFO",
             SHUTDOWN_GRACE_SECONDS="5",
+            METRICS_PORT=f"127.0.0.1:{self.metrics_port['storesvc']}",
         )
         env.update(self.env_over["storesvc"])
         env.update(over)
@@ -582,6 +592,7 @@ class Stack:
             HEALTH_TIMEOUT_MS=str(HEALTH_TIMEOUT_MS),
             LOG_LEVEL="INFO",
             SHUTDOWN_GRACE_SECONDS="5",
+            METRICS_PORT=f"127.0.0.1:{self.metrics_port['authsvc']}",
         )
         env.update(self.env_over["authsvc"])
         env.update(over)
@@ -598,6 +609,7 @@ class Stack:
             HEALTH_TIMEOUT_MS=str(HEALTH_TIMEOUT_MS),
             LOG_LEVEL="INFO",
             SHUTDOWN_GRACE_SECONDS="5",
+            METRICS_PORT=f"127.0.0.1:{self.metrics_port['gateway']}",
         )
         env.update(self.env_over["gateway"])
         env.update(over)

@@ -213,6 +213,7 @@ static void test_config_table_lists_every_variable(void **state)
         "GATEWAY_SLOW_WORKERS",
         "GATEWAY_SLOW_QUEUE",
         "GATEWAY_SLOW_MAX_WAIT_MS",
+        "METRICS_PORT",
     };
     size_t n = 0;
     const rt_cfg_spec_t *specs = gw_config_specs(&n);
