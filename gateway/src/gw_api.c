@@ -103,10 +103,13 @@ void gw_api_fail(gw_reply_t *reply, const char *rid, proto_op_t op, const proto_
         if (detail_rows[i].err == err)
             detail = detail_rows[i].pass && rep->errmsg[0] ? rep->errmsg : detail_rows[i].detail;
     }
-    int status = gw_problem_status(err);
-    if (status >= 500 || err == PROTO_ERR_BAD_REQUEST) /* our fault or theirs: worth a line */
-        rt_warn(rid, "%s: %s%s%s", proto_op_name(op), proto_err_code(err),
-                rep->errmsg[0] ? ": " : "", rep->errmsg);
+    /* Our fault or theirs (5xx, bad_request): worth a WARNING line. Not
+     * `unavailable`: while a backend is down every request gets it, and the
+     * RPC layer (proto_outage) logs the outage once; per request, DEBUG. */
+    bool expected = err == PROTO_ERR_UNAVAILABLE;
+    if (expected || gw_problem_status(err) >= 500 || err == PROTO_ERR_BAD_REQUEST)
+        rt_log(expected ? RT_LOG_DEBUG : RT_LOG_WARNING, rid, "%s: %s%s%s", proto_op_name(op),
+               proto_err_code(err), rep->errmsg[0] ? ": " : "", rep->errmsg);
     gw_reply_error(reply, err, err == PROTO_ERR_INTERNAL_ERROR ? rep->errmsg : detail);
     reply->retry_after = rep->retry_after;
     reply->rate_limit = rep->limit;
