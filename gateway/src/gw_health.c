@@ -2,9 +2,14 @@
  * gw_health: health and readiness. The two backend calls run in parallel:
  * both at once on the event loop's own sockets (gw_rpc_call_all) when the
  * request runs on a loop's coroutine; otherwise authsvc on a short-lived
- * helper thread and storesvc on the request thread,
- * so the slowest answer bounds the request at about HEALTH_TIMEOUT_MS (the
- * RPC client retries an idempotent op once, so at most twice that).
+ * helper thread and storesvc on the request thread, so the slowest answer
+ * bounds the request at HEALTH_TIMEOUT_MS (a call is never resent after a
+ * timeout).
+ *
+ * authsvc is asked sys.ping, not sys.health: its liveness is what the
+ * check says, and its sys.health waits up to HEALTH_TIMEOUT_MS for
+ * storesvc itself, so with storesvc hung its answer would come just after
+ * our own deadline and authsvc would be reported down as well.
  *
  * Later issue: per-kind concurrency bounds, so that a hung backend cannot
  * make health probes occupy every HTTP thread.
@@ -31,9 +36,8 @@ static void *probe_authsvc(void *arg)
     authsvc_probe_t *p = arg;
     proto_reply_t rep;
     proto_reply_init(&rep);
-    proto_err_t err = proto_pool_call(p->ctx->authsvc, PROTO_OP_SYS_HEALTH, p->rid, NULL, 0, &rep,
+    proto_err_t err = proto_pool_call(p->ctx->authsvc, PROTO_OP_SYS_PING, p->rid, NULL, 0, &rep,
                                       (int)p->ctx->cfg->health_timeout_ms);
-    /* Liveness of authsvc itself: its own view of storesvc is not ours to judge. */
     p->ok = (err == PROTO_OK);
     proto_reply_cleanup(&rep);
     return NULL;
@@ -75,7 +79,7 @@ static int collect_async(const gw_ctx_t *ctx, const char *rid, gw_health_checks_
     proto_reply_t ra, rs;
     int tmo = (int)ctx->cfg->health_timeout_ms;
     gw_rpc_req_t reqs[] = {
-        {.pool = ctx->authsvc, .op = PROTO_OP_SYS_HEALTH, .timeout_ms = tmo, .reply = &ra},
+        {.pool = ctx->authsvc, .op = PROTO_OP_SYS_PING, .timeout_ms = tmo, .reply = &ra},
         {.pool = ctx->storesvc, .op = PROTO_OP_SYS_HEALTH, .timeout_ms = tmo, .reply = &rs},
     };
     if (gw_rpc_call_all(reqs, 2, rid) != 0)
