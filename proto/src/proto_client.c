@@ -190,7 +190,8 @@ static int client_open(proto_client_t *self)
     /* Watched from before the first connect; without a monitor (it could
      * not be made) calls work the same, lost requests just wait out their
      * deadline. The name is unique among live clients: this one's address
-     * and how many sockets it opened. */
+     * and how many sockets it opened (should a freed client's name still be
+     * bound when its address is reused, this socket merely goes without). */
     char name[64];
     snprintf(name, sizeof name, "inproc://proto-client-%p-%u", (void *)self, self->opened++);
     void *mon = proto_monitor_new(self->zctx, sock, name);
