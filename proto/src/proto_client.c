@@ -51,17 +51,19 @@
 #define CLIENT_HEARTBEAT_TMO    3000 /* ms without traffic before a link is dead */
 #define CLIENT_HEARTBEAT_TTL    6000 /* ms the server should wait for our pings */
 #define CLIENT_CONNECT_TIMEO_MS 2000 /* bound a TCP connect to a black hole */
-#define CLIENT_RETUNE_SLACK_MS  2    /* re-set SNDTIMEO only when off by more */
+#define CLIENT_RETUNE_SLACK_MS  2    /* re-set SNDTIMEO/RCVTIMEO only when off by more */
+#define CLIENT_WATCH_MS         100  /* how soon a broken connection ends a wait */
 
 struct proto_client {
     void *zctx; /* borrowed */
     char *endpoints;
     int timeout_ms;
     proto_limits_t lim;
-    void *sock;             /* NULL until first use or after a recycle */
-    void *mon;              /* `sock`'s disconnect events (proto_monitor), or NULL */
-    unsigned opened;        /* sockets opened so far: names each one's monitor */
-    int cur_sndtimeo;       /* what is set on `sock`, to skip redundant setsockopt */
+    void *sock;       /* NULL until first use or after a recycle */
+    void *mon;        /* `sock`'s disconnect events (proto_monitor), or NULL */
+    unsigned opened;  /* sockets opened so far: names each one's monitor */
+    int cur_sndtimeo; /* what is set on `sock`, to skip redundant setsockopt */
+    int cur_rcvtimeo;
     proto_outage_t *outage; /* borrowed, may be NULL */
     msgpack_sbuffer req;    /* encoded request, reused between calls */
 };
@@ -166,6 +168,7 @@ static int apply_options(proto_client_t *self, void *sock)
 {
     int rc = apply_link_options(sock, &self->lim);
     rc |= set_int(sock, ZMQ_SNDTIMEO, self->timeout_ms);
+    rc |= set_int(sock, ZMQ_RCVTIMEO, CLIENT_WATCH_MS);
     return rc == 0 ? 0 : -1;
 }
 
@@ -203,6 +206,7 @@ static int client_open(proto_client_t *self)
     self->sock = sock;
     self->mon = mon;
     self->cur_sndtimeo = self->timeout_ms;
+    self->cur_rcvtimeo = CLIENT_WATCH_MS;
     return 0;
 }
 
@@ -274,26 +278,25 @@ static bool send_request(proto_client_t *self, long long deadline)
 }
 
 /* Waits for the reply frame (into `msg`) until `deadline`; with `watch`,
- * a broken connection ends the wait early. */
+ * a broken connection ends the wait early. A blocking receive, as cheap
+ * as a call can wait; while watching, it wakes every CLIENT_WATCH_MS to
+ * look at the monitor (a zmq_poll on both sockets instead measured
+ * about 10 % fewer round trips per second in rpc_bench, for a check that
+ * matters only once a reply is already late). */
 static attempt_t await_reply(proto_client_t *self, zmq_msg_t *msg, long long deadline, bool watch)
 {
-    zmq_pollitem_t items[2] = {
-        {.socket = self->sock, .events = ZMQ_POLLIN},
-        {.socket = self->mon, .events = ZMQ_POLLIN},
-    };
-    int n = watch && self->mon ? 2 : 1;
+    watch = watch && self->mon;
     for (;;) {
         long long left = deadline - rt_clock_ms();
         if (left <= 0)
             return ATTEMPT_FAILED;
-        int rc = zmq_poll(items, n, (long)left);
-        if (rc < 0 && errno != EINTR)
-            return ATTEMPT_FAILED;
-        if (rc <= 0)
-            continue;
-        if ((items[0].revents & ZMQ_POLLIN) && zmq_msg_recv(msg, self->sock, ZMQ_DONTWAIT) >= 0)
+        int wait = watch && left > CLIENT_WATCH_MS ? CLIENT_WATCH_MS : (int)left;
+        tune_timeout(self->sock, ZMQ_RCVTIMEO, &self->cur_rcvtimeo, wait);
+        if (zmq_msg_recv(msg, self->sock, 0) >= 0)
             return ATTEMPT_ANSWERED;
-        if (n == 2 && (items[1].revents & ZMQ_POLLIN) && proto_monitor_drain(self->mon) > 0)
+        if (errno != EAGAIN && errno != EINTR)
+            return ATTEMPT_FAILED;
+        if (watch && proto_monitor_drain(self->mon) > 0)
             return ATTEMPT_LOST;
     }
 }
