@@ -4,7 +4,9 @@
  * limiters) and into a proto_server with a slow lane for the ops that hash
  * passwords (AUTHSVC_HASH_WORKERS workers at a lower CPU priority, at most
  * AUTHSVC_HASH_QUEUE waiting), so authorisations never queue behind
- * logins.
+ * logins. The storesvc pool reports to one proto_outage: storesvc going
+ * away and coming back are a WARNING line each, the failed calls between
+ * are counted (DEBUG lines), whichever worker makes them.
  *
  * Owner bootstrap: when OWNER_USERNAME/PASSWORD/EMAIL are set, a thread
  * creates that admin once storesvc answers, unless an admin exists (the
@@ -39,6 +41,7 @@ struct auth_app {
     void *zctx;
     auth_ctx_t ctx;
     proto_pool_t *storesvc;
+    proto_outage_t *storesvc_outage; /* logs storesvc going away and back, once each */
     proto_server_t *server;
     pthread_t owner_thread;
     bool owner_started;
@@ -158,11 +161,13 @@ auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
     int clients = (int)(cfg->workers + cfg->hash_workers);
     self->storesvc =
         proto_pool_new(zctx, cfg->storesvc_endpoints, clients, (int)cfg->rpc_timeout_ms, &lim);
-    if (!self->storesvc) {
+    self->storesvc_outage = proto_outage_new("storesvc");
+    if (!self->storesvc || !self->storesvc_outage) {
         rt_error(NULL, "cannot create the storesvc client pool");
         auth_app_destroy(&self);
         return NULL;
     }
+    proto_pool_set_outage(self->storesvc, self->storesvc_outage);
     if (check_owner(self) != 0 || make_ctx(self) != 0)
         auth_app_destroy(&self);
     return self;
@@ -297,6 +302,7 @@ void auth_app_destroy(auth_app_t **self_p)
     proto_server_destroy(&self->server);
     free_ctx(&self->ctx);
     proto_pool_destroy(&self->storesvc);
+    proto_outage_destroy(&self->storesvc_outage);
     free(self);
     *self_p = NULL;
 }

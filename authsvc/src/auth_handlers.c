@@ -21,8 +21,12 @@
 static proto_err_t handle_ping(const proto_call_ctx_t *cc, const proto_request_t *req,
                                msgpack_packer *body, proto_fail_t *fail)
 {
-    msgpack_pack_map(body, 1);
+    const auth_ctx_t *ctx = cc->svc;
+    msgpack_pack_map(body, 2);
     proto_pack_kv_str(body, "svc", "authsvc");
+    /* Alive either way; ready once the start-up work is done (sys.health
+     * says the same, but also waits for storesvc). */
+    proto_pack_kv_bool(body, "ready", !ctx->started || atomic_load(ctx->started));
     return PROTO_OK;
 }
 

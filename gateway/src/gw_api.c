@@ -111,10 +111,13 @@ void gw_api_fail(gw_reply_t *reply, const char *rid, proto_op_t op, const proto_
         if (detail_rows[i].err == err)
             detail = detail_rows[i].pass && rep->errmsg[0] ? rep->errmsg : detail_rows[i].detail;
     }
-    int status = gw_problem_status(err);
-    if (status >= 500 || err == PROTO_ERR_BAD_REQUEST) /* our fault or theirs: worth a line */
-        rt_warn(rid, "%s: %s%s%s", proto_op_name(op), proto_err_code(err),
-                rep->errmsg[0] ? ": " : "", rep->errmsg);
+    /* Our fault or theirs (5xx, bad_request): worth a WARNING line. Not
+     * `unavailable`: while a backend is down every request gets it, and the
+     * RPC layer (proto_outage) logs the outage once; per request, DEBUG. */
+    bool expected = err == PROTO_ERR_UNAVAILABLE;
+    if (expected || gw_problem_status(err) >= 500 || err == PROTO_ERR_BAD_REQUEST)
+        rt_log(expected ? RT_LOG_DEBUG : RT_LOG_WARNING, rid, "%s: %s%s%s", proto_op_name(op),
+               proto_err_code(err), rep->errmsg[0] ? ": " : "", rep->errmsg);
     gw_reply_error(reply, err, err == PROTO_ERR_INTERNAL_ERROR ? rep->errmsg : detail);
     reply->retry_after = rep->retry_after;
     reply->rate_limit = rep->limit;
@@ -212,7 +215,7 @@ static void take_rate(const msgpack_object *body, gw_reply_t *reply)
  * the rate-limit figures it carried are in `reply`. */
 static int call_backend(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, proto_op_t op,
                         const json_t *fields, const gw_kv_t *kv, size_t nkv, proto_reply_t *rep,
-                        gw_reply_t *reply)
+                        gw_reply_t *reply, int timeout_ms)
 {
     proto_pool_t *pool = svc == GW_SVC_STORESVC ? ctx->storesvc : ctx->authsvc;
     body_buf_t sb;
@@ -223,7 +226,7 @@ static int call_backend(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t s
         gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "cannot pack a request body");
         return -1;
     }
-    proto_err_t err = gw_rpc_call(pool, op, req->rid, sb.data, sb.size, rep, -1);
+    proto_err_t err = gw_rpc_call(pool, op, req->rid, sb.data, sb.size, rep, timeout_ms);
     body_buf_free(&sb);
     if (err != PROTO_OK) {
         gw_api_fail(reply, req->rid, op, rep);
@@ -240,7 +243,7 @@ int gw_api_call(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, prot
 {
     proto_reply_t rep;
     *out = NULL;
-    if (call_backend(ctx, req, svc, op, fields, kv, nkv, &rep, reply) != 0)
+    if (call_backend(ctx, req, svc, op, fields, kv, nkv, &rep, reply, -1) != 0)
         return -1;
     json_t *j = proto_to_json(rep.body);
     proto_reply_cleanup(&rep);
@@ -286,7 +289,7 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
     };
     proto_reply_t rep;
     if (call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv,
-                     sizeof kv / sizeof kv[0], &rep, reply) != 0)
+                     sizeof kv / sizeof kv[0], &rep, reply, -1) != 0)
         return -1;
     int rc = principal_from(rep.body, out);
     proto_reply_cleanup(&rep);
@@ -297,12 +300,13 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
     return rc;
 }
 
-int gw_api_rate_anonymous(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+int gw_api_rate_anonymous(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply,
+                          int timeout_ms)
 {
     const gw_kv_t kv[] = {{"client_ip", req->client_ip, false, 0}};
     proto_reply_t rep;
-    if (call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv, 1, &rep, reply) !=
-        0)
+    if (call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv, 1, &rep, reply,
+                     timeout_ms) != 0)
         return -1;
     proto_reply_cleanup(&rep);
     return 0;

@@ -86,8 +86,10 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
  * limiter (auth.authorize without credential or permission), for public
  * routes whose handler does not call authsvc. Returns 0 with the limiter
  * state in reply->rate, or -1 with the problem in `reply` (rate_limited,
- * or unavailable when authsvc cannot be asked). */
-int gw_api_rate_anonymous(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
+ * or unavailable when authsvc cannot be asked). `timeout_ms` < 0: the
+ * link's RPC_TIMEOUT_MS. */
+int gw_api_rate_anonymous(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply,
+                          int timeout_ms);
 
 /* Calls `op` on `svc` with a body of the members of `fields` (an object or
  * NULL) and the pairs of `kv`. Returns 0 with `*out` the reply body as a

@@ -4,7 +4,8 @@
  * only where a call cannot wait on a coroutine, e.g. a health helper), a second pair for the
  * slow-route workers (sized to GATEWAY_SLOW_WORKERS, so a login flood never takes the clients the
  * fast routes need), hands them to the handlers through gw_ctx_t, and runs the graceful shutdown
- * sequence.
+ * sequence. Each service has one proto_outage, shared by both of its pools and, through them, by
+ * every loop's link, so an outage is logged once per process however the calls are made.
  */
 #include "gw_app.h"
 #include "gw_http.h"
@@ -24,6 +25,8 @@ struct gw_app {
     proto_pool_t *storesvc;
     proto_pool_t *authsvc_slow; /* clients of the slow-route workers */
     proto_pool_t *storesvc_slow;
+    proto_outage_t *authsvc_outage; /* shared by both authsvc pools */
+    proto_outage_t *storesvc_outage;
     gw_ctx_t ctx, slow_ctx;
     gw_http_t *http;
     rt_metrics_t *registry;
@@ -46,7 +49,16 @@ static int make_pools(gw_app_t *self)
         proto_pool_new(self->zctx, cfg->authsvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &lim);
     self->storesvc_slow =
         proto_pool_new(self->zctx, cfg->storesvc_endpoints, slow, (int)cfg->rpc_timeout_ms, &files);
-    return (self->authsvc && self->storesvc && self->authsvc_slow && self->storesvc_slow) ? 0 : -1;
+    self->authsvc_outage = proto_outage_new("authsvc");
+    self->storesvc_outage = proto_outage_new("storesvc");
+    if (!self->authsvc || !self->storesvc || !self->authsvc_slow || !self->storesvc_slow ||
+        !self->authsvc_outage || !self->storesvc_outage)
+        return -1;
+    proto_pool_set_outage(self->authsvc, self->authsvc_outage);
+    proto_pool_set_outage(self->authsvc_slow, self->authsvc_outage);
+    proto_pool_set_outage(self->storesvc, self->storesvc_outage);
+    proto_pool_set_outage(self->storesvc_slow, self->storesvc_outage);
+    return 0;
 }
 
 gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nroutes)
@@ -142,6 +154,8 @@ void gw_app_destroy(gw_app_t **self_p)
     proto_pool_destroy(&self->storesvc);
     proto_pool_destroy(&self->authsvc_slow);
     proto_pool_destroy(&self->storesvc_slow);
+    proto_outage_destroy(&self->authsvc_outage);
+    proto_outage_destroy(&self->storesvc_outage);
     if (self->zctx)
         zmq_ctx_term(self->zctx);
     free(self);

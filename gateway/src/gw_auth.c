@@ -79,7 +79,7 @@ void gw_auth_login(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *rep
 static void refuse_counted(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply,
                            const char *detail)
 {
-    if (gw_api_rate_anonymous(ctx, req, reply) != 0 && reply->err == PROTO_ERR_RATE_LIMITED)
+    if (gw_api_rate_anonymous(ctx, req, reply, -1) != 0 && reply->err == PROTO_ERR_RATE_LIMITED)
         return; /* that is the answer; anything else (authsvc down) leaves the refusal */
     gw_rate_t rate = reply->rate;
     gw_reply_error(reply, PROTO_ERR_INVALID_REFRESH_TOKEN, detail);

@@ -78,6 +78,9 @@ typedef struct {
     const char *if_none_match;       /* If-None-Match, NULL when absent */
     bool head;                       /* a HEAD request (served by its GET route) */
     gw_stream_t *stream;             /* the body and response as streams (gw_stream.h) */
+    /* authsvc did not answer this request's rate-limit check in time: the
+     * health routes report it down instead of waiting for it again. */
+    bool authsvc_down;
 } gw_request_t;
 
 /* The API rate limiter's state after a request, when a backend reported it. */

@@ -2,9 +2,15 @@
  * gw_health: health and readiness. The two backend calls run in parallel:
  * both at once on the event loop's own sockets (gw_rpc_call_all) when the
  * request runs on a loop's coroutine; otherwise authsvc on a short-lived
- * helper thread and storesvc on the request thread,
- * so the slowest answer bounds the request at about HEALTH_TIMEOUT_MS (the
- * RPC client retries an idempotent op once, so at most twice that).
+ * helper thread and storesvc on the request thread, so the slowest answer
+ * bounds the request at HEALTH_TIMEOUT_MS (a call is never resent after a
+ * timeout).
+ *
+ * authsvc is asked sys.ping, not sys.health: its sys.health waits up to
+ * HEALTH_TIMEOUT_MS for storesvc itself, so with storesvc hung its answer
+ * would come just after our own deadline and authsvc would be reported
+ * down as well. Its ping says whether its start-up work (the owner
+ * bootstrap) is done ("ready"): until then authsvc is not ready.
  *
  * Later issue: per-kind concurrency bounds, so that a hung backend cannot
  * make health probes occupy every HTTP thread.
@@ -31,12 +37,21 @@ static void *probe_authsvc(void *arg)
     authsvc_probe_t *p = arg;
     proto_reply_t rep;
     proto_reply_init(&rep);
-    proto_err_t err = proto_pool_call(p->ctx->authsvc, PROTO_OP_SYS_HEALTH, p->rid, NULL, 0, &rep,
+    proto_err_t err = proto_pool_call(p->ctx->authsvc, PROTO_OP_SYS_PING, p->rid, NULL, 0, &rep,
                                       (int)p->ctx->cfg->health_timeout_ms);
-    /* Liveness of authsvc itself: its own view of storesvc is not ours to judge. */
-    p->ok = (err == PROTO_OK);
+    p->ok = gw_health_ping_ready(err, &rep);
     proto_reply_cleanup(&rep);
     return NULL;
+}
+
+bool gw_health_ping_ready(proto_err_t err, const proto_reply_t *rep)
+{
+    bool ready = true; /* a service whose ping does not say is ready when it answers */
+    if (err != PROTO_OK)
+        return false;
+    if (proto_get_bool(rep->body, "ready", &ready) != 0)
+        ready = true;
+    return ready;
 }
 
 /* True when the string value of `key` in `checks` is "ok". */
@@ -70,27 +85,30 @@ static void probe_storesvc(const gw_ctx_t *ctx, const char *rid, gw_health_check
 
 /* Both checks at once on the loop's own sockets (a coroutine of an event
  * loop); -1 when this thread cannot, and nothing was asked. */
-static int collect_async(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
+static int collect_async(const gw_ctx_t *ctx, const char *rid, bool authsvc_down,
+                         gw_health_checks_t *out)
 {
     proto_reply_t ra, rs;
     int tmo = (int)ctx->cfg->health_timeout_ms;
     gw_rpc_req_t reqs[] = {
-        {.pool = ctx->authsvc, .op = PROTO_OP_SYS_HEALTH, .timeout_ms = tmo, .reply = &ra},
         {.pool = ctx->storesvc, .op = PROTO_OP_SYS_HEALTH, .timeout_ms = tmo, .reply = &rs},
+        {.pool = ctx->authsvc, .op = PROTO_OP_SYS_PING, .timeout_ms = tmo, .reply = &ra},
     };
-    if (gw_rpc_call_all(reqs, 2, rid) != 0)
+    if (gw_rpc_call_all(reqs, authsvc_down ? 1 : 2, rid) != 0)
         return -1;
-    out->authsvc = reqs[0].err == PROTO_OK;
-    read_storesvc(reqs[1].err, &rs, out);
-    proto_reply_cleanup(&ra);
+    read_storesvc(reqs[0].err, &rs, out);
+    out->authsvc = !authsvc_down && gw_health_ping_ready(reqs[1].err, &ra);
     proto_reply_cleanup(&rs);
+    if (!authsvc_down)
+        proto_reply_cleanup(&ra);
     return 0;
 }
 
-void gw_health_collect(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out)
+void gw_health_collect(const gw_ctx_t *ctx, const char *rid, bool authsvc_down,
+                       gw_health_checks_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (collect_async(ctx, rid, out) == 0)
+    if (collect_async(ctx, rid, authsvc_down, out) == 0)
         return;
     authsvc_probe_t ap = {ctx, rid, false};
     pthread_t tid;
@@ -159,7 +177,7 @@ void gw_health_live(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *re
 void gw_health_ready(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
 {
     gw_health_checks_t c;
-    gw_health_collect(ctx, req->rid, &c);
+    gw_health_collect(ctx, req->rid, req->authsvc_down, &c);
     if (all_ok(&c)) {
         reply_built(reply, 200, json_pack("{s:s}", "status", "ready"));
         return;
@@ -172,7 +190,7 @@ void gw_health_ready(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
 void gw_health_full(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
 {
     gw_health_checks_t c;
-    gw_health_collect(ctx, req->rid, &c);
+    gw_health_collect(ctx, req->rid, req->authsvc_down, &c);
     bool ok = all_ok(&c);
     reply_built(reply, ok ? 200 : 503,
                 json_pack("{s:s, s:s, s:o}", "status", ok ? "ok" : "degraded", "version",

@@ -18,7 +18,8 @@ typedef struct {
 } gw_health_checks_t;
 
 /* Asks both backends at once; returns when both answered or timed out. */
-void gw_health_collect(const gw_ctx_t *ctx, const char *rid, gw_health_checks_t *out);
+void gw_health_collect(const gw_ctx_t *ctx, const char *rid, bool authsvc_down,
+                       gw_health_checks_t *out);
 
 /* {"authsvc":"ok"|"down", ...} for `c`; a new reference, NULL on OOM. */
 json_t *gw_health_checks_json(const gw_health_checks_t *c);
@@ -31,5 +32,10 @@ void gw_health_ready(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
 
 /* GET /api/v1/health: 200 or 503 {"status":"ok"|"degraded","version","checks"}. */
 void gw_health_full(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
+
+/* Whether a sys.ping answer says the service is ready: it answered and,
+ * when it says so ("ready": false while authsvc's start-up work runs),
+ * its start-up work is done. */
+bool gw_health_ping_ready(proto_err_t err, const proto_reply_t *rep);
 
 #endif

@@ -959,10 +959,12 @@ static int limit_anonymous(gw_http_t *self, gw_job_t *j)
 {
     gw_request_t anon = j->req;
     anon.bearer = NULL;
-    if (gw_api_rate_anonymous(self->opt.ctx, &anon, &j->reply) == 0)
+    if (gw_api_rate_anonymous(self->opt.ctx, &anon, &j->reply,
+                              (int)self->opt.cfg->health_timeout_ms) == 0)
         return 0;
     if (j->reply.err == PROTO_ERR_RATE_LIMITED)
         return -1;
+    j->req.authsvc_down = j->reply.err == PROTO_ERR_UNAVAILABLE;
     gw_reply_cleanup(&j->reply);
     gw_reply_init(&j->reply);
     return 0;
@@ -1850,13 +1852,13 @@ static long loop_timeout(const gw_shard_t *sh, uint64_t now)
 
 static void loop_turn(gw_shard_t *sh)
 {
-    zmq_pollitem_t items[2 + GW_RPC_LINKS_MAX] = {
+    zmq_pollitem_t items[2 + GW_RPC_ITEMS_MAX] = {
         {.fd = sh->epfd, .events = ZMQ_POLLIN},
         {.fd = sh->wake_fd, .events = ZMQ_POLLIN},
     };
     int n = 2;
     if (sh->rpc)
-        n += gw_rpc_items(sh->rpc, items + 2, GW_RPC_LINKS_MAX);
+        n += gw_rpc_items(sh->rpc, items + 2, GW_RPC_ITEMS_MAX);
     if (zmq_poll(items, n, loop_timeout(sh, now_ns())) < 0 && errno != EINTR)
         rt_error(NULL, "HTTP loop: zmq_poll: %s", strerror(errno));
     if (items[1].revents & ZMQ_POLLIN)

@@ -5,22 +5,31 @@
  * while the coroutine is suspended) and is linked into the loop's list
  * until it is done. Frames on the wire: [tag: 8 bytes][empty][request] out,
  * [tag][empty][reply] back. The request is kept as a zmq_msg_t so that a
- * send that has to wait, or the one retry of an idempotent op, costs a
+ * send that has to wait, or the one resend of an idempotent op, costs a
  * reference and no copy.
+ *
+ * A call's deadline is set once, when it is made. Each link also has a
+ * socket monitor (proto_monitor) that reports a broken connection; the
+ * idempotent calls sent on that link are then sent again with a new tag,
+ * once, and the reply to either tag answers the call (with several
+ * endpoints the first copy may have gone to a peer that is still there).
  */
 #include "gw_rpc.h"
 #include "gw_coro.h"
+#include "rt_clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     void *sock;
+    void *mon; /* `sock`'s broken connections (proto_monitor), or NULL */
     const proto_pool_t *pool;
+    proto_outage_t *outage; /* the pool's (borrowed), may be NULL */
     int timeout_ms;
     int unsent;         /* calls in flight on this link that no peer has taken yet */
     proto_limits_t lim; /* of the socket and of the replies it reads */
@@ -31,11 +40,13 @@ typedef struct rpc_call {
     gw_link_t *link;
     gw_coro_t *co;
     proto_reply_t *reply;
+    const char *rid; /* borrowed from the caller, who waits */
+    proto_op_t op;
     zmq_msg_t req;
     uint64_t tag;
-    long long deadline; /* monotonic ms */
-    int timeout_ms;
-    bool idempotent, sent, retried, done;
+    uint64_t first_tag; /* after a resend: the first copy's tag (its reply counts too), else 0 */
+    long long deadline; /* rt_clock_ms; set once */
+    bool idempotent, sent, resent, done;
 } rpc_call_t;
 
 struct gw_rpc {
@@ -51,13 +62,6 @@ struct gw_rpc {
 };
 
 static _Thread_local gw_rpc_t *tls_rpc;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim)
 {
@@ -85,7 +89,16 @@ int gw_rpc_add_limits(gw_rpc_t *self, const proto_pool_t *pool, const char *endp
     void *sock = proto_dealer_new(self->zctx, endpoints, lim);
     if (!sock)
         return -1;
-    self->links[self->nlinks++] = (gw_link_t){sock, pool, timeout_ms, 0, *lim};
+    /* Unique among live monitors: this loop's address and the link's index.
+     * Without a monitor (it could not be made) lost calls only time out. */
+    char name[64];
+    snprintf(name, sizeof name, "inproc://gw-rpc-%p-%d", (void *)self, self->nlinks);
+    self->links[self->nlinks++] = (gw_link_t){.sock = sock,
+                                              .mon = proto_monitor_new(self->zctx, sock, name),
+                                              .pool = pool,
+                                              .outage = proto_pool_outage(pool),
+                                              .timeout_ms = timeout_ms,
+                                              .lim = *lim};
     return 0;
 }
 
@@ -96,8 +109,10 @@ void gw_rpc_destroy(gw_rpc_t **self_p)
     gw_rpc_t *self = *self_p;
     if (tls_rpc == self)
         tls_rpc = NULL;
-    for (int i = 0; i < self->nlinks; i++)
+    for (int i = 0; i < self->nlinks; i++) {
+        proto_monitor_destroy(self->links[i].sock, &self->links[i].mon);
         zmq_close(self->links[i].sock);
+    }
     msgpack_sbuffer_destroy(&self->scratch);
     free(self);
     *self_p = NULL;
@@ -152,10 +167,14 @@ static void complete(gw_rpc_t *self, rpc_call_t *c)
     gw_coro_resume(c->co); /* `c` is gone once this returns */
 }
 
+/* The call is over without a reply: unavailable, and (unless the loop is
+ * stopping, which is not the service's doing) a failure of the service. */
 static void fail(gw_rpc_t *self, rpc_call_t *c, const char *why)
 {
     proto_reply_cleanup(c->reply);
     proto_reply_set_error(c->reply, PROTO_ERR_UNAVAILABLE, why);
+    if (!self->stopping)
+        proto_outage_failed(c->link->outage, c->rid, c->op, why);
     complete(self, c);
 }
 
@@ -179,15 +198,16 @@ static int try_send(rpc_call_t *c)
     return rc;
 }
 
-/* Sends c, now or (sent = false) when a peer can take it. */
-static void start(gw_rpc_t *self, rpc_call_t *c)
+/* Sends c under a new tag, now or (sent = false) when a peer can take it.
+ * Returns -1 when the socket failed and c is over. */
+static int start(gw_rpc_t *self, rpc_call_t *c)
 {
     c->tag = ++self->next_tag;
-    c->deadline = now_ms() + c->timeout_ms;
     int rc = try_send(c);
     mark_sent(c, rc == 1);
     if (rc < 0)
         fail(self, c, "no service reachable");
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- receiving ---- */
@@ -195,7 +215,8 @@ static void start(gw_rpc_t *self, rpc_call_t *c)
 static rpc_call_t *find_call(gw_rpc_t *self, const gw_link_t *link, uint64_t tag)
 {
     for (rpc_call_t *c = self->head; c; c = c->next)
-        if (c->link == link && c->tag == tag && c->sent)
+        if (c->link == link &&
+            ((c->tag == tag && c->sent) || (c->first_tag != 0 && c->first_tag == tag)))
             return c;
     return NULL;
 }
@@ -236,7 +257,10 @@ static int take_one(gw_rpc_t *self, gw_link_t *link)
     if (c) {
         proto_reply_cleanup(c->reply);
         proto_reply_init(c->reply);
-        proto_reply_take_msg(&part[2], &c->link->lim, c->reply); /* or "malformed reply" */
+        if (proto_reply_take_msg(&part[2], &c->link->lim, c->reply) == 0)
+            proto_outage_answered(link->outage);
+        else /* "malformed reply": no valid answer either */
+            proto_outage_failed(link->outage, c->rid, c->op, c->reply->errmsg);
     }
     for (int i = 0; i < 3; i++)
         zmq_msg_close(&part[i]);
@@ -253,6 +277,12 @@ int gw_rpc_items(gw_rpc_t *self, zmq_pollitem_t *items, int cap)
     for (int i = 0; i < self->nlinks && n < cap; i++) {
         short ev = self->links[i].unsent > 0 ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN;
         items[n++] = (zmq_pollitem_t){.socket = self->links[i].sock, .events = ev};
+    }
+    /* The monitors last: an array too small for them costs early resends
+     * only (a lost call then waits for its deadline), never replies. */
+    for (int i = 0; i < self->nlinks && n < cap; i++) {
+        if (self->links[i].mon)
+            items[n++] = (zmq_pollitem_t){.socket = self->links[i].mon, .events = ZMQ_POLLIN};
     }
     return n;
 }
@@ -282,20 +312,42 @@ static void send_waiting(gw_rpc_t *self)
     }
 }
 
-/* Times out one overdue call; false when none is. */
+/* A connection of `link` broke: its idempotent calls that went out may be
+ * lost, so each goes out again (once, new tag, same deadline). Returns
+ * false when a send failed and the list changed under the walk. */
+static bool resend_lost(gw_rpc_t *self, gw_link_t *link)
+{
+    for (rpc_call_t *c = self->head; c; c = c->next) {
+        if (c->link != link || !c->sent || !c->idempotent || c->resent)
+            continue;
+        c->resent = true;
+        c->first_tag = c->tag;
+        if (start(self, c) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Resends what the links' broken connections may have lost. */
+static void check_links(gw_rpc_t *self)
+{
+    for (int i = 0; i < self->nlinks; i++) {
+        gw_link_t *link = &self->links[i];
+        if (proto_monitor_drain(link->mon) > 0) {
+            while (!resend_lost(self, link)) {
+            }
+        }
+    }
+}
+
+/* Fails one overdue call; false when none is. A call that timed out is
+ * never sent again: its deadline is its caller's whole wait. */
 static bool expire_one(gw_rpc_t *self, long long now)
 {
     for (rpc_call_t *c = self->head; c; c = c->next) {
         if (c->deadline > now)
             continue;
-        if (!c->sent) {
-            fail(self, c, "no service reachable");
-        } else if (c->idempotent && !c->retried) {
-            c->retried = true; /* a fresh tag: the first reply, if late, is dropped */
-            start(self, c);
-        } else {
-            fail(self, c, "service timed out");
-        }
+        fail(self, c, c->sent ? "service timed out" : "no service reachable");
         return true;
     }
     return false;
@@ -306,8 +358,9 @@ void gw_rpc_process(gw_rpc_t *self)
     for (int i = 0; i < self->nlinks; i++)
         while (take_one(self, &self->links[i]) == 1) {
         }
+    check_links(self);
     send_waiting(self);
-    long long now = now_ms();
+    long long now = rt_clock_ms();
     while (expire_one(self, now)) {
     }
 }
@@ -320,7 +373,7 @@ long gw_rpc_timeout_ms(const gw_rpc_t *self)
     for (const rpc_call_t *c = self->head; c; c = c->next)
         if (c->deadline < first)
             first = c->deadline;
-    long long left = first - now_ms();
+    long long left = first - rt_clock_ms();
     return left > 0 ? (long)left : 0;
 }
 
@@ -383,7 +436,9 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
     *c = (rpc_call_t){.link = link,
                       .co = gw_coro_current(),
                       .reply = reply,
-                      .timeout_ms = timeout_ms < 0 ? link->timeout_ms : timeout_ms,
+                      .rid = rid,
+                      .op = op,
+                      .deadline = rt_clock_ms() + (timeout_ms < 0 ? link->timeout_ms : timeout_ms),
                       .idempotent = def && def->idempotent};
     if (!def) {
         proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "bad call");

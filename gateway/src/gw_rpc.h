@@ -10,12 +10,16 @@
  * health helper thread, a loop whose coroutines ran out) gets the blocking
  * proto_pool_call, with the same answers.
  *
- * The failure policy is proto_client's: no peer took the request before
- * the deadline -> unavailable, never retried; sent but no reply in time ->
- * unavailable, idempotent ops sent once more with a fresh tag and deadline;
- * a reply that does not decode -> unavailable. A reply that comes after
- * its call gave up carries a tag nobody waits for and is dropped, so it can
- * never answer another call (the reason REQ sockets had to be recycled).
+ * The failure policy is proto_client's, with one deadline per call that
+ * nothing extends: no peer took the request before the deadline ->
+ * unavailable; sent but no reply by the deadline -> unavailable, never
+ * sent again; the connection broke before the reply (the link's socket
+ * monitor says so) -> an idempotent op is sent once more with a fresh tag
+ * within the same deadline, others wait it out; a reply that does not
+ * decode -> unavailable. A reply that comes after its call gave up carries
+ * a tag nobody waits for and is dropped, so it can never answer another
+ * call (the reason REQ sockets had to be recycled). Every outcome goes to
+ * the pool's proto_outage, if it has one.
  *
  * Not thread-safe: one loop thread uses its gw_rpc_t.
  */
@@ -28,6 +32,8 @@
 #include <zmq.h>
 
 #define GW_RPC_LINKS_MAX 4 /* services one loop talks to */
+/* Poll items gw_rpc_items may write: each link's DEALER and its monitor. */
+#define GW_RPC_ITEMS_MAX (2 * GW_RPC_LINKS_MAX)
 
 typedef struct gw_rpc gw_rpc_t;
 
@@ -36,7 +42,8 @@ gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim);
 
 /* Calls made on `pool` from this loop's coroutines go over a DEALER
  * connected to `endpoints` (the pool's own), each bounded by `timeout_ms`
- * unless the call says otherwise. 0, or -1 (socket, endpoints, too many). */
+ * unless the call says otherwise, and report to the pool's proto_outage
+ * (set it on the pool before). 0, or -1 (socket, endpoints, too many). */
 int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms);
 
 /* gw_rpc_add with the limits of the link's socket and replies (e.g.
@@ -50,13 +57,17 @@ void gw_rpc_destroy(gw_rpc_t **self_p);
 /* Makes `self` the loop of the calling thread (NULL: none). */
 void gw_rpc_attach(gw_rpc_t *self);
 
-/* The sockets to poll, into items[0 .. cap): POLLIN always, POLLOUT while
- * a call waits for a peer to take it. Returns how many were written. */
+/* The sockets to poll, into items[0 .. cap): each link's DEALER (POLLIN
+ * always, POLLOUT while a call waits for a peer to take it), then each
+ * link's monitor (POLLIN), as many as fit; GW_RPC_ITEMS_MAX always does.
+ * Left out for want of room, a monitor only makes a lost call wait for its
+ * deadline instead of being resent at once. Returns how many were written. */
 int gw_rpc_items(gw_rpc_t *self, zmq_pollitem_t *items, int cap);
 
 /* After zmq_poll on those items: takes every reply that came (resuming
- * their coroutines), sends what waited for a peer and expires overdue
- * calls. Safe to call with nothing ready. */
+ * their coroutines), resends what a broken connection lost, sends what
+ * waited for a peer and expires overdue calls. Safe to call with nothing
+ * ready. */
 void gw_rpc_process(gw_rpc_t *self);
 
 /* Milliseconds until the nearest call deadline (0 when one has passed),

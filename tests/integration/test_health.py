@@ -51,7 +51,7 @@ def test_backends_answer_ping_and_health_over_zeromq(module_stack):
     rep = it.rpc(s.store_ep, "sys.ping")
     assert rep == {"v": 1, "ok": True, "body": {"svc": "storesvc"}}
     rep = it.rpc(s.auth_ep, "sys.ping")
-    assert rep == {"v": 1, "ok": True, "body": {"svc": "authsvc"}}
+    assert rep == {"v": 1, "ok": True, "body": {"svc": "authsvc", "ready": True}}
     rep = it.rpc(s.store_ep, "sys.health", timeout=5)
     assert rep["ok"] is True, rep
     assert rep["body"] == {"status": "ok", "checks": {"database": "ok", "objectstore": "ok"}}

@@ -258,7 +258,10 @@ def test_slow_header_trickle_neither_holds_the_server_nor_lives_forever(new_stac
     finally:
         for c in slow:
             c.close()
-    assert worst < 1.0, f"a normal request took {worst:.2f}s while clients trickled"
+    # Held behind the tricklers, a request would wait for one of them to be
+    # cut, about REQUEST_TIMEOUT_S; unheld it takes milliseconds. The bound
+    # sits between, well clear of a loaded machine's scheduling delays.
+    assert worst < REQUEST_TIMEOUT_S * 2 / 3, f"a normal request took {worst:.2f}s while clients trickled"
     assert len(closed_at) == n_slow, (
         f"{n_slow - len(closed_at)} of {n_slow} connections trickling one header byte per second "
         f"still open after {limit + 2}s (GATEWAY_REQUEST_TIMEOUT_SECONDS={REQUEST_TIMEOUT_S})"

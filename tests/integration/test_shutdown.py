@@ -60,7 +60,7 @@ def test_gateway_sigterm_completes_in_flight_request(new_stack):
     sock = it.raw_connect(s.http_port)
     s.storesvc.signal(signal.SIGSTOP)
     try:
-        # The fan-out to storesvc now waits HEALTH_TIMEOUT_MS (maybe twice).
+        # The probe of storesvc now waits HEALTH_TIMEOUT_MS.
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
         time.sleep(SETTLE)
         t0 = time.monotonic()

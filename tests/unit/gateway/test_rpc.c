@@ -5,9 +5,9 @@
  *   hold-N-*    held until N such requests are in, then all answered in
  *               reverse order
  *   drop-*      never answered
- *   drop1-*     the first copy dropped, the second (a retry) answered
  *   late-*      answered only when the next request arrives, just before it
  *   bad-*       answered with bytes that are no reply
+ * and, for the lost-connection tests, bare ROUTERs driven by the test.
  */
 #include "gw_coro.h"
 #include "gw_rpc.h"
@@ -48,8 +48,6 @@ typedef struct {
     int nheld;
     bool has_late;
     held_t late;
-    char seen_drop1[HOLD_MAX][PROTO_RID_MAX + 1];
-    int nseen;
 } fake_t;
 
 static fake_t g_fake;
@@ -62,8 +60,9 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Replies through the routing frames `id` and `tag` (tag NULL: a REQ peer). */
-static void send_reply(fake_t *f, zmq_msg_t *id, zmq_msg_t *tag, const char *rid, bool bad)
+/* Replies on `router` through the routing frames `id` and `tag` (an empty
+ * tag: a REQ peer). */
+static void send_reply(void *router, zmq_msg_t *id, zmq_msg_t *tag, const char *rid, bool bad)
 {
     msgpack_sbuffer body, rep;
     msgpack_sbuffer_init(&body);
@@ -79,17 +78,17 @@ static void send_reply(fake_t *f, zmq_msg_t *id, zmq_msg_t *tag, const char *rid
     zmq_msg_t copy;
     zmq_msg_init(&copy);
     zmq_msg_copy(&copy, id);
-    zmq_msg_send(&copy, f->router, ZMQ_SNDMORE);
+    zmq_msg_send(&copy, router, ZMQ_SNDMORE);
     if (zmq_msg_size(tag) > 0) {
         zmq_msg_init(&copy);
         zmq_msg_copy(&copy, tag);
-        zmq_msg_send(&copy, f->router, ZMQ_SNDMORE);
+        zmq_msg_send(&copy, router, ZMQ_SNDMORE);
     }
-    zmq_send(f->router, "", 0, ZMQ_SNDMORE);
+    zmq_send(router, "", 0, ZMQ_SNDMORE);
     if (bad)
-        zmq_send(f->router, "\xc1\xc1", 2, 0);
+        zmq_send(router, "\xc1\xc1", 2, 0);
     else
-        zmq_send(f->router, rep.data, rep.size, 0);
+        zmq_send(router, rep.data, rep.size, 0);
     msgpack_sbuffer_destroy(&body);
     msgpack_sbuffer_destroy(&rep);
 }
@@ -105,43 +104,42 @@ static void request_rid(zmq_msg_t *frame, char *rid, size_t cap)
     msgpack_unpacked_destroy(&u);
 }
 
-static bool seen_before(fake_t *f, const char *rid)
+/* Reads one request off `router`: [id][tag][empty][body] from a DEALER,
+ * [id][empty][body] from a REQ. The caller closes `id` and `tag`. */
+static void read_request(void *router, zmq_msg_t *id, zmq_msg_t *tag, char *rid, size_t cap)
 {
-    for (int i = 0; i < f->nseen; i++)
-        if (strcmp(f->seen_drop1[i], rid) == 0)
-            return true;
-    if (f->nseen < HOLD_MAX)
-        snprintf(f->seen_drop1[f->nseen++], PROTO_RID_MAX + 1, "%s", rid);
-    return false;
+    zmq_msg_t empty, body;
+    zmq_msg_init(id);
+    zmq_msg_init(tag);
+    zmq_msg_init(&empty);
+    zmq_msg_init(&body);
+    zmq_msg_recv(id, router, 0);
+    zmq_msg_recv(tag, router, 0);
+    if (zmq_msg_size(tag) > 0)
+        zmq_msg_recv(&empty, router, 0);
+    zmq_msg_recv(&body, router, 0);
+    request_rid(&body, rid, cap);
+    zmq_msg_close(&empty);
+    zmq_msg_close(&body);
 }
 
 static void serve_one(fake_t *f)
 {
-    /* [id][tag][empty][body] from a DEALER, [id][empty][body] from a REQ. */
-    zmq_msg_t id, tag, empty, body;
-    zmq_msg_init(&id);
-    zmq_msg_init(&tag);
-    zmq_msg_init(&empty);
-    zmq_msg_init(&body);
-    zmq_msg_recv(&id, f->router, 0);
-    zmq_msg_recv(&tag, f->router, 0);
-    if (zmq_msg_size(&tag) > 0)
-        zmq_msg_recv(&empty, f->router, 0);
-    zmq_msg_recv(&body, f->router, 0);
-    atomic_fetch_add(&f->received, 1);
+    zmq_msg_t id, tag;
     char rid[PROTO_RID_MAX + 1];
-    request_rid(&body, rid, sizeof rid);
+    read_request(f->router, &id, &tag, rid, sizeof rid);
+    atomic_fetch_add(&f->received, 1);
     if (f->has_late) { /* a reply for a call that gave up, ahead of this one */
-        send_reply(f, &f->late.id, &f->late.tag, f->late.rid, false);
+        send_reply(f->router, &f->late.id, &f->late.tag, f->late.rid, false);
         zmq_msg_close(&f->late.id);
         zmq_msg_close(&f->late.tag);
         f->has_late = false;
     }
     bool keep = false;
-    if (strncmp(rid, "ok-", 3) == 0 || (strncmp(rid, "drop1-", 6) == 0 && seen_before(f, rid))) {
-        send_reply(f, &id, &tag, rid, false);
+    if (strncmp(rid, "ok-", 3) == 0) {
+        send_reply(f->router, &id, &tag, rid, false);
     } else if (strncmp(rid, "bad-", 4) == 0) {
-        send_reply(f, &id, &tag, rid, true);
+        send_reply(f->router, &id, &tag, rid, true);
     } else if (strncmp(rid, "late-", 5) == 0) {
         f->late = (held_t){.id = id, .tag = tag};
         snprintf(f->late.rid, sizeof f->late.rid, "%s", rid);
@@ -154,7 +152,7 @@ static void serve_one(fake_t *f)
         keep = true;
         if (f->nheld == atoi(rid + 5)) {
             for (int i = f->nheld - 1; i >= 0; i--) {
-                send_reply(f, &f->held[i].id, &f->held[i].tag, f->held[i].rid, false);
+                send_reply(f->router, &f->held[i].id, &f->held[i].tag, f->held[i].rid, false);
                 zmq_msg_close(&f->held[i].id);
                 zmq_msg_close(&f->held[i].tag);
             }
@@ -165,8 +163,6 @@ static void serve_one(fake_t *f)
         zmq_msg_close(&id);
         zmq_msg_close(&tag);
     }
-    zmq_msg_close(&empty);
-    zmq_msg_close(&body);
 }
 
 static void *fake_main(void *arg)
@@ -222,8 +218,8 @@ static void drive(job_t *jobs, int n, int max_ms)
             all = all && jobs[i].done;
         if (all || now_ms() > end)
             return;
-        zmq_pollitem_t items[GW_RPC_LINKS_MAX];
-        int k = gw_rpc_items(g_loop.rpc, items, GW_RPC_LINKS_MAX);
+        zmq_pollitem_t items[GW_RPC_ITEMS_MAX];
+        int k = gw_rpc_items(g_loop.rpc, items, GW_RPC_ITEMS_MAX);
         long t = gw_rpc_timeout_ms(g_loop.rpc);
         zmq_poll(items, k, t < 0 || t > 20 ? 20 : t);
         gw_rpc_process(g_loop.rpc);
@@ -339,25 +335,23 @@ static void test_rpc_timeout_and_the_late_reply_is_dropped(void **state)
     assert_string_equal(next.got, "ok-after-late");
 }
 
-static void test_rpc_idempotent_op_is_sent_once_more(void **state)
+/* Slack allowed past a call's deadline: scheduling, not a second wait. */
+#define DEADLINE_SLACK_MS 150
+
+/* A peer that takes requests and never answers (a SIGSTOPped service):
+ * even an idempotent op costs one timeout and is sent once. */
+static void test_rpc_silent_peer_costs_one_timeout(void **state)
 {
     int before = atomic_load(&g_fake.received);
-    job_t j = job(PROTO_OP_SYS_HEALTH, "drop1-health", 150);
-    assert_non_null(gw_coro_spawn(call_job, &j, NULL));
-    drive(&j, 1, 2000);
-    assert_int_equal(j.err, PROTO_OK); /* the second copy was answered */
-    assert_string_equal(j.got, "drop1-health");
-    assert_int_equal(atomic_load(&g_fake.received) - before, 2);
-
-    before = atomic_load(&g_fake.received);
-    job_t never = job(PROTO_OP_SYS_HEALTH, "drop-health", 100);
+    job_t never = job(PROTO_OP_SYS_HEALTH, "drop-health", 300);
     long long t0 = now_ms();
     assert_non_null(gw_coro_spawn(call_job, &never, NULL));
     drive(&never, 1, 2000);
     long long took = now_ms() - t0;
     assert_int_equal(never.err, PROTO_ERR_UNAVAILABLE);
-    assert_true(took >= 190); /* two timeouts */
-    assert_int_equal(atomic_load(&g_fake.received) - before, 2);
+    assert_string_equal(never.errmsg, "service timed out");
+    assert_true(took >= 290 && took < 300 + DEADLINE_SLACK_MS);
+    assert_int_equal(atomic_load(&g_fake.received) - before, 1);
 }
 
 static void test_rpc_malformed_reply_is_unavailable(void **state)
@@ -382,8 +376,8 @@ static void test_rpc_no_peer_is_unavailable_at_the_deadline(void **state)
     long long t0 = now_ms();
     assert_non_null(gw_coro_spawn(call_job, &j, NULL));
     while (!j.done && now_ms() - t0 < 2000) {
-        zmq_pollitem_t items[GW_RPC_LINKS_MAX];
-        int k = gw_rpc_items(lonely, items, GW_RPC_LINKS_MAX);
+        zmq_pollitem_t items[GW_RPC_ITEMS_MAX];
+        int k = gw_rpc_items(lonely, items, GW_RPC_ITEMS_MAX);
         assert_true(items[0].events & ZMQ_POLLOUT); /* it waits for a peer */
         zmq_poll(items, k, 20);
         gw_rpc_process(lonely);
@@ -395,6 +389,166 @@ static void test_rpc_no_peer_is_unavailable_at_the_deadline(void **state)
     gw_rpc_attach(g_loop.rpc);
     gw_rpc_destroy(&lonely);
     proto_pool_destroy(&pool);
+}
+
+/* ---- a peer whose connection breaks ---- */
+
+/* A bare ROUTER bound to `bind` (retried: the port of a ROUTER just
+ * closed may be busy for a moment); its endpoint into ep[cap]. */
+static void *bare_router(const char *bind, char *ep, size_t cap)
+{
+    void *r = zmq_socket(g_zctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
+    long long end = now_ms() + 2000;
+    while (zmq_bind(r, bind) != 0) {
+        assert_true(now_ms() < end);
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    size_t len = cap;
+    zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, ep, &len);
+    return r;
+}
+
+/* Runs `rpc`'s loop until `j` is done (or, with stop_at_request, a request
+ * reaches `peer`) or `max_ms` passed. Requests reaching `peer` are counted
+ * in *got; with `answer` they are answered. */
+static void drive_peer(gw_rpc_t *rpc, job_t *j, void *peer, bool answer, bool stop_at_request,
+                       int *got, int max_ms)
+{
+    long long end = now_ms() + max_ms;
+    while (!j->done && now_ms() < end) {
+        zmq_pollitem_t items[GW_RPC_ITEMS_MAX + 1];
+        int k = gw_rpc_items(rpc, items, GW_RPC_ITEMS_MAX);
+        items[k] = (zmq_pollitem_t){.socket = peer, .events = ZMQ_POLLIN};
+        long t = gw_rpc_timeout_ms(rpc);
+        zmq_poll(items, k + 1, t < 0 || t > 20 ? 20 : t);
+        if (items[k].revents & ZMQ_POLLIN) {
+            zmq_msg_t id, tag;
+            char rid[PROTO_RID_MAX + 1];
+            read_request(peer, &id, &tag, rid, sizeof rid);
+            (*got)++;
+            if (answer)
+                send_reply(peer, &id, &tag, rid, false);
+            zmq_msg_close(&id);
+            zmq_msg_close(&tag);
+            if (stop_at_request)
+                return;
+        }
+        gw_rpc_process(rpc);
+    }
+}
+
+/* A loop with one link to `ep` (timeout `tmo`), attached to this thread. */
+static gw_rpc_t *loop_to(const char *ep, int tmo, proto_pool_t **pool)
+{
+    gw_rpc_t *rpc = gw_rpc_new(g_zctx, NULL);
+    *pool = proto_pool_new(g_zctx, ep, 1, tmo, NULL);
+    assert_non_null(rpc);
+    assert_non_null(*pool);
+    assert_int_equal(gw_rpc_add(rpc, *pool, ep, tmo), 0);
+    gw_rpc_attach(rpc);
+    return rpc;
+}
+
+/* Sends `op` to a ROUTER that takes the request and goes away with it (the
+ * connection breaks: that copy is lost); a new ROUTER then answers on the
+ * same port. Returns what the call took, in ms; *got: copies the new
+ * ROUTER saw. */
+static long long call_through_a_lost_connection(proto_op_t op, int tmo, job_t *j, int *got)
+{
+    char ep[128];
+    proto_pool_t *pool;
+    void *first = bare_router("tcp://127.0.0.1:*", ep, sizeof ep);
+    gw_rpc_t *rpc = loop_to(ep, tmo, &pool);
+    *j = (job_t){.pool = pool, .op = op, .rid = "lost-1", .timeout_ms = -1};
+    long long t0 = now_ms();
+    assert_non_null(gw_coro_spawn(call_job, j, NULL));
+    int first_got = 0;
+    drive_peer(rpc, j, first, false, true, &first_got, 3000);
+    assert_int_equal(first_got, 1);
+    zmq_close(first);
+    char ep2[128];
+    void *second = bare_router(ep, ep2, sizeof ep2);
+    *got = 0;
+    drive_peer(rpc, j, second, true, false, got, tmo + 1000);
+    long long took = now_ms() - t0;
+    assert_true(j->done);
+    drive_peer(rpc, j, second, true, false, got, 200); /* nothing more comes */
+    zmq_close(second);
+    gw_rpc_attach(g_loop.rpc);
+    gw_rpc_destroy(&rpc);
+    proto_pool_destroy(&pool);
+    return took;
+}
+
+/* The connection an idempotent call went out on breaks before the reply:
+ * the request is known lost and goes out again, on the new connection,
+ * at once and within the same deadline. */
+static void test_rpc_lost_connection_resends_idempotent_call(void **state)
+{
+    enum { T = 3000 };
+    job_t j;
+    int got;
+    long long took = call_through_a_lost_connection(PROTO_OP_SYS_HEALTH, T, &j, &got);
+    assert_int_equal(j.err, PROTO_OK);
+    assert_string_equal(j.got, "lost-1");
+    assert_true(took < T / 2); /* not after waiting out the deadline */
+    assert_int_equal(got, 1);
+}
+
+/* Any other op is never sent twice: it ends unavailable at its deadline. */
+static void test_rpc_lost_connection_never_resends_other_calls(void **state)
+{
+    enum { T = 800 };
+    job_t j;
+    int got;
+    long long took = call_through_a_lost_connection(PROTO_OP_AUTH_TOKEN, T, &j, &got);
+    assert_int_equal(j.err, PROTO_ERR_UNAVAILABLE);
+    assert_true(took >= T - 10 && took < T + DEADLINE_SLACK_MS);
+    assert_int_equal(got, 0);
+}
+
+/* A loop's calls report to the outage tracker of their pool, the same one
+ * the pool's own calls use: failures count, a reply (a malformed one does
+ * not count as one) ends the outage, a stopping loop's failures are not
+ * the service's. */
+static void test_rpc_calls_report_to_the_pool_outage(void **state)
+{
+    proto_outage_t *o = proto_outage_new("fakesvc");
+    proto_pool_t *pool = proto_pool_new(g_zctx, g_fake.endpoint, 1, 2000, NULL);
+    proto_pool_set_outage(pool, o);
+    gw_rpc_t *rpc = gw_rpc_new(g_zctx, NULL);
+    assert_int_equal(gw_rpc_add(rpc, pool, g_fake.endpoint, 2000), 0);
+    gw_rpc_attach(rpc);
+    job_t jobs[] = {
+        {.pool = pool, .op = PROTO_OP_SYS_PING, .rid = "drop-o1", .timeout_ms = 100},
+        {.pool = pool, .op = PROTO_OP_SYS_PING, .rid = "bad-o2", .timeout_ms = -1},
+        {.pool = pool, .op = PROTO_OP_SYS_PING, .rid = "ok-o3", .timeout_ms = -1},
+        {.pool = pool, .op = PROTO_OP_SYS_PING, .rid = "drop-o4", .timeout_ms = -1},
+    };
+    const uint64_t want[] = {1, 2, 0};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(gw_coro_spawn(call_job, &jobs[i], NULL));
+        long long end = now_ms() + 2000;
+        while (!jobs[i].done && now_ms() < end) {
+            zmq_pollitem_t items[GW_RPC_ITEMS_MAX];
+            int k = gw_rpc_items(rpc, items, GW_RPC_ITEMS_MAX);
+            zmq_poll(items, k, 20);
+            gw_rpc_process(rpc);
+        }
+        assert_true(jobs[i].done);
+        assert_int_equal(proto_outage_failures(o), want[i]);
+    }
+    assert_non_null(gw_coro_spawn(call_job, &jobs[3], NULL));
+    gw_rpc_shutdown(rpc);
+    assert_true(jobs[3].done);
+    assert_int_equal(proto_outage_failures(o), 0);
+    gw_rpc_attach(g_loop.rpc);
+    gw_rpc_destroy(&rpc);
+    proto_pool_destroy(&pool);
+    proto_outage_destroy(&o);
 }
 
 static void test_rpc_shutdown_fails_calls_in_flight_and_later(void **state)
@@ -464,9 +618,12 @@ int main(void)
         cmocka_unit_test(test_rpc_call_yields_until_the_reply),
         cmocka_unit_test(test_rpc_replies_in_any_order_reach_their_calls),
         cmocka_unit_test(test_rpc_timeout_and_the_late_reply_is_dropped),
-        cmocka_unit_test(test_rpc_idempotent_op_is_sent_once_more),
+        cmocka_unit_test(test_rpc_silent_peer_costs_one_timeout),
         cmocka_unit_test(test_rpc_malformed_reply_is_unavailable),
         cmocka_unit_test(test_rpc_no_peer_is_unavailable_at_the_deadline),
+        cmocka_unit_test(test_rpc_lost_connection_resends_idempotent_call),
+        cmocka_unit_test(test_rpc_lost_connection_never_resends_other_calls),
+        cmocka_unit_test(test_rpc_calls_report_to_the_pool_outage),
         cmocka_unit_test(test_rpc_shutdown_fails_calls_in_flight_and_later),
         cmocka_unit_test(test_rpc_call_all_waits_for_every_reply),
     };

@@ -549,24 +549,302 @@ static void test_rpc_dead_endpoint_unavailable_then_recovers(void **state)
     zmq_ctx_term(zctx);
 }
 
-static void test_rpc_idempotent_retry_after_timeout(void **state)
+/* Slack allowed past a call's timeout: scheduling, not a second wait. */
+#define DEADLINE_SLACK_MS 150
+
+/* A reply that comes after the timeout: the call is unavailable at its
+ * deadline and is not sent again (a resend would wait for the same slow
+ * peer a second time); the late reply must not answer the next call. */
+static void test_rpc_timeout_is_not_resent(void **state)
 {
     void *zctx = zmq_ctx_new();
-    /* The first health call outlasts the client's timeout, the retry is fast. */
     tsvc_t svc = {.health_mode = HEALTH_SLOW_FIRST, .slow_ms = 600};
     proto_server_t *srv = server_start(zctx, &svc, 2);
     proto_client_t *c = client_to(zctx, srv, 250);
     proto_reply_t r;
     long long t0 = now_ms();
-    assert_int_equal(proto_client_call(c, PROTO_OP_SYS_HEALTH, "r", NULL, 0, &r, -1), PROTO_OK);
+    assert_int_equal(proto_client_call(c, PROTO_OP_SYS_HEALTH, "r", NULL, 0, &r, -1),
+                     PROTO_ERR_UNAVAILABLE);
     long long elapsed = now_ms() - t0;
+    assert_string_equal(r.errmsg, "service timed out");
     proto_reply_cleanup(&r);
-    assert_true(elapsed >= 200 && elapsed < 600);
-    assert_int_equal(atomic_load(&svc.health_calls), 2);
-    /* The late reply to the first attempt must not confuse the next call. */
-    sleep_ms(500);
+    assert_true(elapsed >= 240 && elapsed < 250 + DEADLINE_SLACK_MS);
+    assert_int_equal(atomic_load(&svc.health_calls), 1);
+    sleep_ms(500); /* the late reply has come by now */
     assert_int_equal(ping(c, NULL), PROTO_OK);
+    assert_int_equal(atomic_load(&svc.health_calls), 1);
     proto_client_destroy(&c);
+    proto_server_destroy(&srv);
+    zmq_ctx_term(zctx);
+}
+
+/* ---- a peer under the test's control ---- */
+
+/* A bare ROUTER on a free loopback port (never answers by itself). */
+static void *router_on(void *zctx, const char *bind, char *ep, size_t cap)
+{
+    void *r = zmq_socket(zctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
+    /* The port of a ROUTER just closed may be busy for a moment. */
+    long long end = now_ms() + 2000;
+    while (zmq_bind(r, bind) != 0) {
+        assert_true(now_ms() < end);
+        sleep_ms(10);
+    }
+    size_t len = cap;
+    assert_int_equal(zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, ep, &len), 0);
+    return r;
+}
+
+/* Requests that reached `r` within `wait_ms`, each [id][empty][body];
+ * the last one's identity is kept in `id` when given (for a reply). */
+static int take_requests(void *r, int wait_ms, zmq_msg_t *id)
+{
+    int n = 0;
+    zmq_pollitem_t it = {.socket = r, .events = ZMQ_POLLIN};
+    long long end = now_ms() + wait_ms;
+    while (zmq_poll(&it, 1, (long)(end > now_ms() ? end - now_ms() : 0)) > 0) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        for (int i = 0; zmq_msg_recv(&part, r, ZMQ_DONTWAIT) >= 0; i++) {
+            if (i == 0 && id) {
+                zmq_msg_close(id);
+                zmq_msg_init(id);
+                zmq_msg_copy(id, &part);
+            }
+            if (!zmq_msg_more(&part))
+                break;
+        }
+        zmq_msg_close(&part);
+        n++;
+        if (wait_ms == 0 || (id && n > 0))
+            break;
+    }
+    return n;
+}
+
+/* Sends a valid {"v":1,"ok":true} reply to the peer `id`. */
+static void answer(void *r, zmq_msg_t *id)
+{
+    msgpack_sbuffer rep;
+    msgpack_sbuffer_init(&rep);
+    assert_int_equal(proto_reply_encode_ok(&rep, NULL, 0), 0);
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, id);
+    zmq_msg_send(&copy, r, ZMQ_SNDMORE);
+    zmq_send(r, "", 0, ZMQ_SNDMORE);
+    zmq_send(r, rep.data, rep.size, 0);
+    msgpack_sbuffer_destroy(&rep);
+}
+
+/* A peer that takes requests and never answers (a SIGSTOPped service
+ * looks like this: the connection stays up, nothing comes back). Even an
+ * idempotent op costs one timeout, not two, and is sent once. */
+static void test_rpc_silent_peer_is_unavailable_within_the_timeout(void **state)
+{
+    void *zctx = zmq_ctx_new();
+    char ep[128];
+    void *r = router_on(zctx, "tcp://127.0.0.1:*", ep, sizeof ep);
+    proto_client_t *c = proto_client_new(zctx, ep, 300, NULL);
+    assert_non_null(c);
+    proto_reply_t rep;
+    long long t0 = now_ms();
+    assert_int_equal(proto_client_call(c, PROTO_OP_SYS_HEALTH, "silent", NULL, 0, &rep, -1),
+                     PROTO_ERR_UNAVAILABLE);
+    long long elapsed = now_ms() - t0;
+    proto_reply_cleanup(&rep);
+    assert_true(elapsed >= 290 && elapsed < 300 + DEADLINE_SLACK_MS);
+    assert_int_equal(take_requests(r, 100, NULL), 1);
+    proto_client_destroy(&c);
+    zmq_close(r);
+    zmq_ctx_term(zctx);
+}
+
+typedef struct {
+    proto_pool_t *pool;
+    proto_op_t op;
+    int start_after_ms;
+    proto_err_t err;
+    long long elapsed;
+} pool_call_t;
+
+static void *pool_call_thread(void *arg)
+{
+    pool_call_t *a = arg;
+    msgpack_sbuffer b;
+    token_body(&b); /* sent with auth.token only: sys.* ops take no fields */
+    sleep_ms(a->start_after_ms);
+    proto_reply_t r;
+    long long t0 = now_ms();
+    bool body = a->op == PROTO_OP_AUTH_TOKEN;
+    a->err =
+        proto_pool_call(a->pool, a->op, "pool", body ? b.data : NULL, body ? b.size : 0, &r, -1);
+    a->elapsed = now_ms() - t0;
+    proto_reply_cleanup(&r);
+    msgpack_sbuffer_destroy(&b);
+    return NULL;
+}
+
+/* Waiting for a pool's client is part of the call's one deadline: a
+ * caller that waited for the only client gets what is left, not a fresh
+ * timeout on top. */
+static void test_rpc_pool_wait_counts_against_the_deadline(void **state)
+{
+    enum { T = 400 };
+    void *zctx = zmq_ctx_new();
+    char ep[128];
+    void *r = router_on(zctx, "tcp://127.0.0.1:*", ep, sizeof ep);
+    proto_pool_t *pool = proto_pool_new(zctx, ep, 1, T, NULL);
+    assert_non_null(pool);
+    pool_call_t a = {pool, PROTO_OP_AUTH_TOKEN, 0, PROTO_OK, 0};
+    pool_call_t b = {pool, PROTO_OP_SYS_PING, T / 2, PROTO_OK, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, pool_call_thread, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, pool_call_thread, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.err, PROTO_ERR_UNAVAILABLE);
+    assert_int_equal(b.err, PROTO_ERR_UNAVAILABLE);
+    assert_true(a.elapsed < T + DEADLINE_SLACK_MS);
+    assert_true(b.elapsed >= T - 10 && b.elapsed < T + DEADLINE_SLACK_MS);
+    proto_pool_destroy(&pool);
+    zmq_close(r);
+    zmq_ctx_term(zctx);
+}
+
+/* The peer of the lost-connection tests: takes one request on a ROUTER,
+ * closes it (the connection breaks: that request is lost), binds a new
+ * ROUTER on the same port and answers whatever comes there. */
+typedef struct {
+    void *zctx;
+    char ep[128];
+    void *first;
+    atomic_int second_got; /* requests that reached the new ROUTER */
+    int second_wait_ms;
+} vanish_t;
+
+static void *vanish_main(void *arg)
+{
+    vanish_t *v = arg;
+    zmq_msg_t id;
+    zmq_msg_init(&id);
+    if (take_requests(v->first, 3000, &id) == 1) {
+        zmq_close(v->first);
+        v->first = NULL;
+        char ep[128];
+        void *second = router_on(v->zctx, v->ep, ep, sizeof ep);
+        long long end = now_ms() + v->second_wait_ms;
+        while (now_ms() < end) {
+            if (take_requests(second, (int)(end - now_ms()), &id) == 1) {
+                atomic_fetch_add(&v->second_got, 1);
+                answer(second, &id);
+            }
+        }
+        zmq_close(second);
+    }
+    zmq_msg_close(&id);
+    return NULL;
+}
+
+static void vanish_start(vanish_t *v, void *zctx, int second_wait_ms, pthread_t *th)
+{
+    *v = (vanish_t){.zctx = zctx, .second_wait_ms = second_wait_ms};
+    v->first = router_on(zctx, "tcp://127.0.0.1:*", v->ep, sizeof v->ep);
+    atomic_init(&v->second_got, 0);
+    assert_int_equal(pthread_create(th, NULL, vanish_main, v), 0);
+}
+
+/* The connection an idempotent request went out on breaks before the
+ * reply: the request is known lost, and it is sent again at once (on the
+ * new connection) within the same deadline, instead of waiting for a
+ * reply that cannot come. */
+static void test_rpc_lost_connection_resends_idempotent_op(void **state)
+{
+    enum { T = 3000 };
+    void *zctx = zmq_ctx_new();
+    vanish_t v;
+    pthread_t th;
+    vanish_start(&v, zctx, T + 1000, &th);
+    proto_client_t *c = proto_client_new(zctx, v.ep, T, NULL);
+    assert_non_null(c);
+    proto_reply_t rep;
+    long long t0 = now_ms();
+    assert_int_equal(proto_client_call(c, PROTO_OP_SYS_HEALTH, "lost", NULL, 0, &rep, -1),
+                     PROTO_OK);
+    long long elapsed = now_ms() - t0;
+    proto_reply_cleanup(&rep);
+    assert_true(elapsed < T / 2); /* not after waiting out the deadline */
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&v.second_got), 1);
+    proto_client_destroy(&c);
+    zmq_ctx_term(zctx);
+}
+
+/* A non-idempotent op is never sent twice, lost connection or not: it
+ * ends unavailable at its deadline (the first copy may have been run). */
+static void test_rpc_lost_connection_never_resends_other_ops(void **state)
+{
+    enum { T = 800 };
+    void *zctx = zmq_ctx_new();
+    vanish_t v;
+    pthread_t th;
+    vanish_start(&v, zctx, T + 500, &th);
+    proto_client_t *c = proto_client_new(zctx, v.ep, T, NULL);
+    msgpack_sbuffer b;
+    token_body(&b);
+    proto_reply_t rep;
+    long long t0 = now_ms();
+    assert_int_equal(proto_client_call(c, PROTO_OP_AUTH_TOKEN, "lost", b.data, b.size, &rep, -1),
+                     PROTO_ERR_UNAVAILABLE);
+    long long elapsed = now_ms() - t0;
+    proto_reply_cleanup(&rep);
+    assert_true(elapsed < T + DEADLINE_SLACK_MS);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&v.second_got), 0);
+    msgpack_sbuffer_destroy(&b);
+    proto_client_destroy(&c);
+    zmq_ctx_term(zctx);
+}
+
+/* A pool reports each call to its outage tracker: a failed call (no
+ * valid reply) counts, any reply (an error reply too) ends the outage. */
+static void test_rpc_pool_reports_outages(void **state)
+{
+    void *zctx = zmq_ctx_new();
+    tsvc_t svc = {.health_mode = HEALTH_ERROR};
+    proto_server_t *srv = server_start(zctx, &svc, 1);
+    char ep[128];
+    strcpy(ep, proto_server_endpoint(srv));
+    proto_outage_t *o = proto_outage_new("testsvc");
+    proto_pool_t *pool = proto_pool_new(zctx, ep, 2, 200, NULL);
+    proto_pool_set_outage(pool, o);
+    assert_ptr_equal(proto_pool_outage(pool), o);
+    proto_reply_t r;
+    assert_int_equal(proto_pool_call(pool, PROTO_OP_SYS_PING, "r", NULL, 0, &r, -1), PROTO_OK);
+    proto_reply_cleanup(&r);
+    assert_int_equal(proto_outage_failures(o), 0);
+
+    proto_server_destroy(&srv);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(proto_pool_call(pool, PROTO_OP_SYS_PING, "r", NULL, 0, &r, -1),
+                         PROTO_ERR_UNAVAILABLE);
+        proto_reply_cleanup(&r);
+    }
+    assert_int_equal(proto_outage_failures(o), 3);
+
+    srv = server_on(zctx, &svc, ep, 1, 2); /* back, answering with an error */
+    long long end = now_ms() + 3000;
+    proto_err_t err;
+    do {
+        err = proto_pool_call(pool, PROTO_OP_SYS_HEALTH, "r", NULL, 0, &r, -1);
+        proto_reply_cleanup(&r);
+    } while (err == PROTO_ERR_UNAVAILABLE && now_ms() < end);
+    assert_int_equal(err, PROTO_ERR_RATE_LIMITED);
+    assert_int_equal(proto_outage_failures(o), 0);
+    proto_pool_destroy(&pool);
+    proto_outage_destroy(&o);
     proto_server_destroy(&srv);
     zmq_ctx_term(zctx);
 }
@@ -830,7 +1108,12 @@ int main(void)
         cmocka_unit_test(test_rpc_garbage_gets_bad_request),
         cmocka_unit_test(test_rpc_malformed_reply_is_unavailable),
         cmocka_unit_test(test_rpc_dead_endpoint_unavailable_then_recovers),
-        cmocka_unit_test(test_rpc_idempotent_retry_after_timeout),
+        cmocka_unit_test(test_rpc_timeout_is_not_resent),
+        cmocka_unit_test(test_rpc_silent_peer_is_unavailable_within_the_timeout),
+        cmocka_unit_test(test_rpc_pool_wait_counts_against_the_deadline),
+        cmocka_unit_test(test_rpc_lost_connection_resends_idempotent_op),
+        cmocka_unit_test(test_rpc_lost_connection_never_resends_other_ops),
+        cmocka_unit_test(test_rpc_pool_reports_outages),
         cmocka_unit_test(test_rpc_pool_many_threads),
         cmocka_unit_test(test_rpc_stop_lets_in_flight_finish),
         cmocka_unit_test(test_rpc_stop_takes_no_new_requests),
