@@ -2001,13 +2001,16 @@ static int shard_rpc(gw_http_t *self, gw_shard_t *sh)
     proto_limits_t files = proto_limits_files(); /* file parts and reads go to storesvc */
     sh->rpc = gw_rpc_new(self->opt.zctx, &lim);
     if (!sh->rpc ||
-        (ctx->authsvc && gw_rpc_add(sh->rpc, ctx->authsvc, cfg->authsvc_endpoints,
-                                    (int)cfg->rpc_timeout_ms) != 0) ||
-        (ctx->storesvc && gw_rpc_add_limits(sh->rpc, ctx->storesvc, cfg->storesvc_endpoints,
-                                            (int)cfg->rpc_timeout_ms, &files) != 0)) {
+        (ctx->authsvc &&
+         gw_rpc_add_limits(sh->rpc, ctx->authsvc, cfg->authsvc_endpoints, (int)cfg->rpc_timeout_ms,
+                           &lim, GW_BACKEND_AUTHSVC) != 0) ||
+        (ctx->storesvc &&
+         gw_rpc_add_limits(sh->rpc, ctx->storesvc, cfg->storesvc_endpoints,
+                           (int)cfg->rpc_timeout_ms, &files, GW_BACKEND_STORESVC) != 0)) {
         gw_rpc_destroy(&sh->rpc);
         return -1;
     }
+    gw_rpc_set_metrics(sh->rpc, self->metrics);
     return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     void *sock;
@@ -33,6 +34,7 @@ typedef struct {
     int timeout_ms;
     int unsent;         /* calls in flight on this link that no peer has taken yet */
     proto_limits_t lim; /* of the socket and of the replies it reads */
+    int backend;        /* gw_backend_t of its calls' metrics, -1: not counted */
 } gw_link_t;
 
 typedef struct rpc_call {
@@ -46,11 +48,13 @@ typedef struct rpc_call {
     uint64_t tag;
     uint64_t first_tag; /* after a resend: the first copy's tag (its reply counts too), else 0 */
     long long deadline; /* rt_clock_ms; set once */
+    uint64_t start_ns;  /* for the call's duration (metrics) */
     bool idempotent, sent, resent, done;
 } rpc_call_t;
 
 struct gw_rpc {
     void *zctx;
+    gw_metrics_t *metrics; /* borrowed; NULL: calls are not counted */
     proto_limits_t lim;
     gw_link_t links[GW_RPC_LINKS_MAX];
     int nlinks;
@@ -78,11 +82,11 @@ gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim)
 
 int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms)
 {
-    return self ? gw_rpc_add_limits(self, pool, endpoints, timeout_ms, &self->lim) : -1;
+    return self ? gw_rpc_add_limits(self, pool, endpoints, timeout_ms, &self->lim, -1) : -1;
 }
 
 int gw_rpc_add_limits(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints,
-                      int timeout_ms, const proto_limits_t *lim)
+                      int timeout_ms, const proto_limits_t *lim, int backend)
 {
     if (!self || !pool || !endpoints || !lim || timeout_ms <= 0 || self->nlinks >= GW_RPC_LINKS_MAX)
         return -1;
@@ -98,7 +102,8 @@ int gw_rpc_add_limits(gw_rpc_t *self, const proto_pool_t *pool, const char *endp
                                               .pool = pool,
                                               .outage = proto_pool_outage(pool),
                                               .timeout_ms = timeout_ms,
-                                              .lim = *lim};
+                                              .lim = *lim,
+                                              .backend = backend};
     return 0;
 }
 
@@ -121,6 +126,19 @@ void gw_rpc_destroy(gw_rpc_t **self_p)
 void gw_rpc_attach(gw_rpc_t *self)
 {
     tls_rpc = self;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void gw_rpc_set_metrics(gw_rpc_t *self, gw_metrics_t *metrics)
+{
+    if (self)
+        self->metrics = metrics;
 }
 
 /* ---- the list of calls in flight ---- */
@@ -164,6 +182,10 @@ static void complete(gw_rpc_t *self, rpc_call_t *c)
 {
     list_del(self, c);
     c->done = true;
+    if (self->metrics && c->link->backend >= 0)
+        gw_metrics_backend(self->metrics, (gw_backend_t)c->link->backend, c->op,
+                           c->reply->err == PROTO_ERR_UNAVAILABLE,
+                           (double)(mono_ns() - c->start_ns) / 1e9);
     gw_coro_resume(c->co); /* `c` is gone once this returns */
 }
 
@@ -439,6 +461,7 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
                       .rid = rid,
                       .op = op,
                       .deadline = rt_clock_ms() + (timeout_ms < 0 ? link->timeout_ms : timeout_ms),
+                      .start_ns = self->metrics ? mono_ns() : 0,
                       .idempotent = def && def->idempotent};
     if (!def) {
         proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "bad call");

@@ -26,6 +26,7 @@
 #ifndef GW_RPC_H
 #define GW_RPC_H
 
+#include "gw_metrics.h"
 #include "proto_client.h"
 
 #include <stddef.h>
@@ -47,9 +48,13 @@ gw_rpc_t *gw_rpc_new(void *zctx, const proto_limits_t *lim);
 int gw_rpc_add(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints, int timeout_ms);
 
 /* gw_rpc_add with the limits of the link's socket and replies (e.g.
- * proto_limits_files for storesvc). */
+ * proto_limits_files for storesvc) and the gw_backend_t its calls are
+ * counted as in the metrics (-1: not counted). */
 int gw_rpc_add_limits(gw_rpc_t *self, const proto_pool_t *pool, const char *endpoints,
-                      int timeout_ms, const proto_limits_t *lim);
+                      int timeout_ms, const proto_limits_t *lim, int backend);
+
+/* Counts every call's duration and failures (borrowed; NULL: none). */
+void gw_rpc_set_metrics(gw_rpc_t *self, gw_metrics_t *metrics);
 
 /* Every call must be over (gw_rpc_shutdown fails those still waiting). */
 void gw_rpc_destroy(gw_rpc_t **self_p);
