@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # deploy/deps.sh — install the Debian (bookworm) packages this project needs.
 #
-#   deploy/deps.sh [build|test|bench|all]...     (default: build)
+#   deploy/deps.sh [build|test|s3|bench|all]...  (default: build)
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl)
-#   test   build + Python 3 with pytest, requests, pyzmq, msgpack (integration tests),
-#          clang's sanitizer/fuzzer runtime (tests/fuzz), prometheus (only for its
-#          promtool: the unit tests run `promtool check metrics` on rt_metrics output)
+#   test   build + Python 3 with pytest, requests, pyzmq, msgpack, botocore (integration
+#          tests; botocore checks the S3 signatures), clang's sanitizer/fuzzer runtime
+#          (tests/fuzz), prometheus (only for its promtool: the unit tests run
+#          `promtool check metrics` on rt_metrics output)
+#   s3     node/npm, and s3rver (the S3 stand-in of the integration tests) from the npm
+#          registry into $RESTC_S3RVER_DIR (default .state/s3rver), unless already there
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
 #          FastAPI yardstick in ../shared/peer/fastapi needs (Debian's FastAPI,
 #          uvicorn, asyncpg...; node/npm for its s3rver)
@@ -22,16 +25,20 @@ BUILD_PKGS=(
   libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev libzxcvbn-dev
   postgresql postgresql-contrib curl ca-certificates
 )
-TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev
-  prometheus)
+TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack python3-botocore
+  libclang-rt-14-dev prometheus)
+S3RVER_PKG=s3rver@3.7.1
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop
   bc)
 
 usage() {
-  echo "usage: $0 [build|test|bench|all]..." >&2
+  echo "usage: $0 [build|test|s3|bench|all]..." >&2
   exit 2
 }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+want_s3=0
 
 [[ $# -gt 0 ]] || set -- build
 wanted=()
@@ -41,7 +48,8 @@ for set_name in "$@"; do
     test) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
     bench) wanted+=("${BENCH_PKGS[@]}") ;;&
     all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;&
-    bench | all) command -v npm >/dev/null || wanted+=(nodejs npm) ;; # nodesource's nodejs brings its own npm
+    s3) want_s3=1 ;;&
+    bench | all | s3) command -v npm >/dev/null || wanted+=(nodejs npm) ;; # nodesource's nodejs brings its own npm
     -h | --help) usage ;;
     *) echo "deps.sh: unknown package set '$set_name'" >&2; usage ;;
   esac
@@ -59,15 +67,26 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "deps.sh: all ${#seen[@]} packages present ($*)" >&2
-  exit 0
+else
+  echo "deps.sh: installing ${missing[*]}" >&2
+  if [[ $EUID -ne 0 ]]; then
+    echo "deps.sh: missing packages and not root; run as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+  echo "deps.sh: done" >&2
 fi
 
-echo "deps.sh: installing ${missing[*]}" >&2
-if [[ $EUID -ne 0 ]]; then
-  echo "deps.sh: missing packages and not root; run as root: apt-get install ${missing[*]}" >&2
-  exit 1
+# s3rver: a project-local npm install (not global), kept across runs.
+if [[ $want_s3 -eq 1 ]]; then
+  dir=${RESTC_S3RVER_DIR:-$ROOT/.state/s3rver}
+  if [[ -f "$dir/node_modules/s3rver/package.json" ]]; then
+    echo "deps.sh: s3rver present in $dir" >&2
+  else
+    echo "deps.sh: installing $S3RVER_PKG into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$S3RVER_PKG" </dev/null
+  fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-echo "deps.sh: done" >&2

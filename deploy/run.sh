@@ -27,7 +27,9 @@
 # LOG_LEVEL, ...) set in the environment is passed through; DATABASE_URL set
 # in the environment means "use that database" and no private PostgreSQL is
 # started. Secrets only reach the service that needs them: JWT_SECRET_KEY and
-# OWNER_PASSWORD go to authsvc, DATABASE_URL to storesvc.
+# OWNER_PASSWORD go to authsvc, DATABASE_URL and S3_SECRET_ACCESS_KEY to
+# storesvc. The object store is the local directory .state/objects unless
+# OBJECT_STORE_URL (e.g. s3://bucket with the S3_* variables) says otherwise.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -258,13 +260,15 @@ do_start() {
     db_url=$("$ROOT/deploy/pg.sh" start "$STATE" "$PG_PORT" 9>&-) || fail_start "PostgreSQL did not start"
   fi
   owner_pw=${OWNER_PASSWORD:-}
-  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD
+  s3_secret=${S3_SECRET_ACCESS_KEY:-}
+  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD S3_SECRET_ACCESS_KEY
 
   log "applying migrations"
-  (cd "$ROOT" && DATABASE_URL=$db_url "$BUILD/storesvc/storesvc" migrate) \
+  (cd "$ROOT" && DATABASE_URL=$db_url S3_SECRET_ACCESS_KEY=$s3_secret "$BUILD/storesvc/storesvc" migrate) \
     >>"$LOG_DIR/storesvc.log" 2>&1 </dev/null || fail_start "storesvc migrate failed"
 
-  start_service storesvc "$BUILD/storesvc/storesvc" "DATABASE_URL=$db_url"
+  start_service storesvc "$BUILD/storesvc/storesvc" "DATABASE_URL=$db_url" \
+    "S3_SECRET_ACCESS_KEY=$s3_secret"
   start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw"
   start_service gateway "$BUILD/gateway/gateway"
 

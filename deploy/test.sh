@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deploy/test.sh — the whole test suite, as CI runs it (.ci/run execs this).
 #
-#   1. deploy/deps.sh test          missing Debian packages only
+#   1. deploy/deps.sh test s3       missing Debian packages, and s3rver (npm) for the
+#                                   integration tests of the S3 object store
 #   2. build/        CMake default (RelWithDebInfo), then ctest (unit tests)
 #   3. integration   /usr/bin/python3 -m pytest tests/integration, RESTC_BUILD_DIR=build
 #   4. build-asan/   -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug (ASan + UBSan), then ctest
@@ -16,7 +17,8 @@
 # counting unit tests (ctest) and integration tests (pytest) of both builds;
 # a failed build or a step that hit its time limit counts as one failure.
 #
-#   6. fuzz         tests/fuzz/fuzz_codec and fuzz_h1 (clang, libFuzzer), RESTC_FUZZ_SECONDS each
+#   6. fuzz         tests/fuzz/fuzz_codec, fuzz_h1 and fuzz_xml (clang, libFuzzer),
+#                   RESTC_FUZZ_SECONDS each
 #
 # Knobs: RESTC_TEST_JOBS (default: nproc), RESTC_SKIP_ASAN=1,
 # RESTC_SKIP_INTEGRATION=1, RESTC_FUZZ_SECONDS (30; 0 skips),
@@ -126,7 +128,7 @@ integration_tests() { # integration_tests NAME DIR [ENV=value...]
 }
 
 say "dependencies"
-if ! deploy/deps.sh test; then
+if ! deploy/deps.sh test s3; then
   echo "test.sh: could not install the dependencies"
   echo "summary: 0 passed, 1 failed"
   exit 1
@@ -172,9 +174,10 @@ fi
 
 # Fuzz smoke: each libFuzzer target (clang, libFuzzer + ASan + UBSan) for
 # RESTC_FUZZ_SECONDS (default 30; 0 skips) from its seed corpus: fuzz_codec
-# (the wire codec) and fuzz_h1 (HTTP request heads and chunked bodies). A
+# (the wire codec), fuzz_h1 (HTTP request heads and chunked bodies) and
+# fuzz_xml (storesvc's scanning of S3 answers). A
 # crash counts as a failure; the crashing input is kept in build-fuzz/.
-FUZZ_TARGETS=(codec h1)
+FUZZ_TARGETS=(codec h1 xml)
 fuzz_smoke() {
   local secs=${RESTC_FUZZ_SECONDS:-30} work t=$SECONDS name
   if [[ "$secs" == 0 ]]; then

@@ -1,6 +1,7 @@
 /*
  * store_app: wires the configuration, the object store and the handler
- * table into a proto_server.
+ * table into a proto_server, and runs the sweeper beside it. The ROUTER
+ * takes frames as large as a file part (proto_limits_files).
  */
 #include "store_app.h"
 
@@ -8,6 +9,7 @@
 #include "rt_log.h"
 #include "store_blob.h"
 #include "store_handlers.h"
+#include "store_sweep.h"
 
 #include <stdlib.h>
 
@@ -16,6 +18,7 @@ struct store_app {
     void *zctx;
     store_ctx_t ctx;
     proto_server_t *server;
+    store_sweep_t *sweep; /* NULL when SWEEP_INTERVAL_SECONDS=0 */
 };
 
 store_app_t *store_app_new(const store_config_t *cfg, void *zctx)
@@ -29,7 +32,8 @@ store_app_t *store_app_new(const store_config_t *cfg, void *zctx)
     self->cfg = cfg;
     self->zctx = zctx;
     self->ctx.cfg = cfg;
-    if (!(self->ctx.blob = store_blob_open(cfg->object_store_url, err, sizeof err))) {
+    store_blob_s3_opts_t s3 = store_config_s3(cfg);
+    if (!(self->ctx.blob = store_blob_open(cfg->object_store_url, &s3, err, sizeof err))) {
         rt_error(NULL, "%s", err);
         free(self);
         return NULL;
@@ -49,7 +53,7 @@ static proto_server_t *new_server(store_app_t *self)
         .svc = &self->ctx,
         .worker_init = store_worker_init,
         .worker_fini = store_worker_fini,
-        .limits = proto_limits_default(),
+        .limits = proto_limits_files(),
     };
     return proto_server_new(self->zctx, &sc);
 }
@@ -68,6 +72,18 @@ int store_app_start(store_app_t *self)
         proto_server_destroy(&self->server);
         return -1;
     }
+    if (self->cfg->sweep_interval_s > 0) {
+        self->sweep =
+            store_sweep_new(self->cfg->database_url, self->cfg->db_timeout_ms, self->ctx.blob,
+                            self->cfg->sweep_interval_s, self->cfg->pending_max_s);
+        if (!self->sweep || store_sweep_start(self->sweep) != 0) {
+            rt_error(NULL, "cannot start the sweeper");
+            store_sweep_destroy(&self->sweep);
+            proto_server_stop(self->server, 0);
+            proto_server_destroy(&self->server);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -78,7 +94,10 @@ const char *store_app_endpoint(const store_app_t *self)
 
 void store_app_stop(store_app_t *self, int grace_ms)
 {
-    if (self && self->server)
+    if (!self)
+        return;
+    store_sweep_destroy(&self->sweep); /* waits for a round in progress */
+    if (self->server)
         proto_server_stop(self->server, grace_ms);
 }
 

@@ -1,10 +1,14 @@
 /*
- * store_blob: backend selection from OBJECT_STORE_URL, key validation, and
- * dispatch through the backend vtable.
+ * store_blob: backend selection from OBJECT_STORE_URL, and dispatch through
+ * the backend vtable. What a backend is handed has been checked here: keys
+ * (store_blob_key_valid), upload ids (printable ASCII, bounded; also what a
+ * backend returns from mp_create), part numbers, and that the parts of a
+ * complete are numbered 1..n in order.
  */
 #include "store_blob.h"
 
 #include "store_blob_local.h"
+#include "store_blob_s3.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,12 +20,12 @@ struct store_blob {
     void *impl;
 };
 
-static const char *const status_names[] = {"ok", "not_found",   "bad_key",
-                                           "io", "unsupported", "nomem"};
+static const char *const status_names[] = {"ok",          "not_found", "bad_key", "io",
+                                           "unsupported", "nomem",     "rejected"};
 
 const char *store_blob_status_str(int status)
 {
-    if (status > 0 || status < STORE_BLOB_NOMEM)
+    if (status > 0 || status < STORE_BLOB_REJECTED)
         return "unknown";
     return status_names[-status];
 }
@@ -84,7 +88,13 @@ int store_blob_key_valid(const char *key)
     return !seg_start; /* no trailing '/' */
 }
 
-store_blob_t *store_blob_open(const char *url, char *err, size_t errlen)
+uint64_t store_blob_part_size_min(const store_blob_t *self)
+{
+    return self && self->ops->part_size_min ? self->ops->part_size_min : 1;
+}
+
+store_blob_t *store_blob_open(const char *url, const store_blob_s3_opts_t *s3, char *err,
+                              size_t errlen)
 {
     static const char file_scheme[] = "file://";
     if (url && strncmp(url, file_scheme, sizeof file_scheme - 1) == 0) {
@@ -96,10 +106,11 @@ store_blob_t *store_blob_open(const char *url, char *err, size_t errlen)
         return store_blob_local_new(root, err, errlen);
     }
     if (url && strncmp(url, "s3://", 5) == 0) {
-        snprintf(err, errlen,
-                 "OBJECT_STORE_URL: the s3:// object store is not supported yet; use "
-                 "file:///path");
-        return NULL;
+        if (!s3) {
+            snprintf(err, errlen, "OBJECT_STORE_URL: s3:// needs the S3_* settings");
+            return NULL;
+        }
+        return store_blob_s3_new(url + 5, s3, err, errlen);
     }
     snprintf(err, errlen, "OBJECT_STORE_URL must start with file:// or s3://");
     return NULL;
@@ -140,4 +151,102 @@ int store_blob_check(store_blob_t *self)
     if (!self)
         return STORE_BLOB_IO;
     return self->ops->check(self->impl);
+}
+
+int store_blob_head(store_blob_t *self, const char *key, uint64_t *size)
+{
+    if (!self || !size)
+        return STORE_BLOB_IO;
+    *size = 0;
+    if (!store_blob_key_valid(key))
+        return STORE_BLOB_BAD_KEY;
+    return self->ops->head(self->impl, key, size);
+}
+
+/* An upload id: 1..STORE_BLOB_UPLOAD_ID_MAX printable ASCII bytes. */
+static int upload_id_ok(const char *id)
+{
+    if (!id)
+        return 0;
+    size_t n = strnlen(id, STORE_BLOB_UPLOAD_ID_MAX + 1);
+    if (n == 0 || n > STORE_BLOB_UPLOAD_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (id[i] <= ' ' || id[i] > '~')
+            return 0;
+    }
+    return 1;
+}
+
+int store_blob_mp_create(store_blob_t *self, const char *key, char *upload_id, size_t cap)
+{
+    if (!self || !upload_id || cap == 0)
+        return STORE_BLOB_IO;
+    upload_id[0] = '\0';
+    if (!store_blob_key_valid(key))
+        return STORE_BLOB_BAD_KEY;
+    int rc = self->ops->mp_create(self->impl, key, upload_id, cap);
+    if (rc == STORE_BLOB_OK && !upload_id_ok(upload_id))
+        rc = STORE_BLOB_IO; /* the store answered something we could not use again */
+    return rc;
+}
+
+int store_blob_mp_part(store_blob_t *self, const char *key, const char *upload_id, int part_no,
+                       const void *data, size_t len, char *etag, size_t cap)
+{
+    if (!self || !etag || cap == 0 || (!data && len > 0) || part_no < 1 || part_no > 10000)
+        return STORE_BLOB_IO;
+    etag[0] = '\0';
+    if (!store_blob_key_valid(key) || !upload_id_ok(upload_id))
+        return STORE_BLOB_BAD_KEY;
+    return self->ops->mp_part(self->impl, key, upload_id, part_no, data, len, etag, cap);
+}
+
+int store_blob_mp_complete(store_blob_t *self, const char *key, const char *upload_id,
+                           const store_blob_part_t *parts, size_t nparts)
+{
+    if (!self || !parts || nparts == 0)
+        return STORE_BLOB_IO;
+    if (!store_blob_key_valid(key) || !upload_id_ok(upload_id))
+        return STORE_BLOB_BAD_KEY;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].part_no != (int)i + 1 || !parts[i].etag)
+            return STORE_BLOB_REJECTED; /* 1..n in order, each with its ETag */
+    }
+    return self->ops->mp_complete(self->impl, key, upload_id, parts, nparts);
+}
+
+int store_blob_mp_abort(store_blob_t *self, const char *key, const char *upload_id)
+{
+    if (!self)
+        return STORE_BLOB_IO;
+    if (!store_blob_key_valid(key) || !upload_id_ok(upload_id))
+        return STORE_BLOB_BAD_KEY;
+    return self->ops->mp_abort(self->impl, key, upload_id);
+}
+
+int store_blob_list_objects(store_blob_t *self, const char *prefix, size_t max,
+                            store_blob_list_fn fn, void *arg)
+{
+    if (!self || !prefix || !fn)
+        return STORE_BLOB_IO;
+    return self->ops->list_objects(self->impl, prefix, max, fn, arg);
+}
+
+int store_blob_list_uploads(store_blob_t *self, const char *prefix, size_t max,
+                            store_blob_list_fn fn, void *arg)
+{
+    if (!self || !prefix || !fn)
+        return STORE_BLOB_IO;
+    return self->ops->list_uploads(self->impl, prefix, max, fn, arg);
+}
+
+int store_blob_sweep_temps(store_blob_t *self, int64_t before_s, int *removed)
+{
+    if (removed)
+        *removed = 0;
+    if (!self || !removed)
+        return STORE_BLOB_IO;
+    return self->ops->sweep_temps ? self->ops->sweep_temps(self->impl, before_s, removed)
+                                  : STORE_BLOB_OK;
 }

@@ -2,8 +2,9 @@
  * store_blob_local: the local-directory object store (file://). Objects are
  * files under one root directory (keys with '/' make sub-directories); a put
  * writes a temporary file, fsyncs it and renames it into place, so readers
- * see the old object or the new one, never half of one. Directories are
- * created with mode 0700, files with 0600.
+ * see the old object or the new one, never half of one. Multipart uploads
+ * keep their parts in root/.uploads/<id>/ until complete concatenates them
+ * the same way. Directories are created with mode 0700, files with 0600.
  */
 #ifndef STORE_BLOB_LOCAL_H
 #define STORE_BLOB_LOCAL_H

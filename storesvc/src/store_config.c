@@ -15,6 +15,13 @@ static const rt_cfg_spec_t store_specs[] = {
     {"DATABASE_URL", RT_CFG_SECRET, true, NULL, 1, 4096, F(database_url)},
     {"OBJECT_STORE_URL", RT_CFG_STR, false, "file://./data/objects", 8, 4096, F(object_store_url)},
     {"DB_TIMEOUT_MS", RT_CFG_INT, false, "3000", 50, 600000, F(db_timeout_ms)},
+    {"S3_ENDPOINT_URL", RT_CFG_STR, false, "", 0, 512, F(s3_endpoint_url)},
+    {"S3_REGION", RT_CFG_STR, false, "us-east-1", 1, 32, F(s3_region)},
+    {"S3_ACCESS_KEY_ID", RT_CFG_STR, false, "", 0, 256, F(s3_access_key_id)},
+    {"S3_SECRET_ACCESS_KEY", RT_CFG_SECRET, false, "", 0, 256, F(s3_secret)},
+    {"S3_TIMEOUT_MS", RT_CFG_INT, false, "10000", 100, 600000, F(s3_timeout_ms)},
+    {"SWEEP_INTERVAL_SECONDS", RT_CFG_INT, false, "60", 0, 86400, F(sweep_interval_s)},
+    {"UPLOAD_PENDING_MAX_SECONDS", RT_CFG_INT, false, "3600", 1, 604800, F(pending_max_s)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},
     {"SHUTDOWN_GRACE_SECONDS", RT_CFG_INT, false, "30", 0, 3600, F(shutdown_grace_s)},
 };
@@ -60,7 +67,29 @@ int store_config_load(store_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, ch
                  "s3://bucket");
         return -1;
     }
+    if (strncmp(cfg->object_store_url, "s3://", 5) == 0 &&
+        (!cfg->s3_access_key_id || !cfg->s3_access_key_id[0])) {
+        snprintf(err, errlen, "S3_ACCESS_KEY_ID is required with an s3:// OBJECT_STORE_URL");
+        return -1;
+    }
+    if (strncmp(cfg->object_store_url, "s3://", 5) == 0 &&
+        (!cfg->s3_secret || !cfg->s3_secret[0])) {
+        snprintf(err, errlen, "S3_SECRET_ACCESS_KEY is required with an s3:// OBJECT_STORE_URL");
+        return -1;
+    }
     return 0;
+}
+
+store_blob_s3_opts_t store_config_s3(const store_config_t *cfg)
+{
+    store_blob_s3_opts_t o = {
+        .endpoint_url = cfg->s3_endpoint_url,
+        .region = cfg->s3_region,
+        .access_key_id = cfg->s3_access_key_id,
+        .secret_access_key = cfg->s3_secret,
+        .timeout_ms = cfg->s3_timeout_ms,
+    };
+    return o;
 }
 
 void store_config_free(store_config_t *cfg)

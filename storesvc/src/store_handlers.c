@@ -10,11 +10,14 @@
  * readiness probe) decides what "down" means for it.
  *
  * The data ops live in their own modules: store_users (store.user_*),
- * store_tokens (store.token_*, store.sessions), store_stats (store.stats).
+ * store_tokens (store.token_*, store.sessions), store_stats (store.stats),
+ * store_files (store.file_*). The objectstore check is the backend's own
+ * (local: the directory is writable; S3: HeadBucket).
  */
 #include "store_handlers.h"
 
 #include "rt_log.h"
+#include "store_files.h"
 #include "store_stats.h"
 #include "store_tokens.h"
 #include "store_users.h"
@@ -68,6 +71,14 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_STORE_TOKEN_REVOKE, store_tokens_revoke},
     {PROTO_OP_STORE_SESSIONS, store_tokens_sessions},
     {PROTO_OP_STORE_STATS, store_stats_get},
+    {PROTO_OP_STORE_FILE_BEGIN, store_files_begin},
+    {PROTO_OP_STORE_FILE_PART, store_files_part},
+    {PROTO_OP_STORE_FILE_COMPLETE, store_files_complete},
+    {PROTO_OP_STORE_FILE_ABORT, store_files_abort},
+    {PROTO_OP_STORE_FILE_GET, store_files_get},
+    {PROTO_OP_STORE_FILE_LIST, store_files_list},
+    {PROTO_OP_STORE_FILE_READ, store_files_read},
+    {PROTO_OP_STORE_FILE_DELETE, store_files_delete},
 };
 
 const proto_handler_t *store_handlers(size_t *n)

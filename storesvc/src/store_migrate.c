@@ -185,10 +185,29 @@ static const char m3_revoked_index[] =
     "CREATE INDEX refresh_tokens_revoked_idx ON refresh_tokens (user_id, revoked_at)"
     " WHERE revoked_at IS NOT NULL;";
 
+/* Migration 4: file uploads. A pending file remembers its multipart upload
+ * (upload_id) and the parts sent so far (file_parts: the ETag and size the
+ * store answered for each), so any replica can take the next step. Parts
+ * go with their file (ON DELETE CASCADE). The listing of every ready file,
+ * newest first, gets its own index. */
+static const char m4_file_uploads[] =
+    "ALTER TABLE files ADD COLUMN upload_id text;"
+    "CREATE INDEX files_upload_id_idx ON files (upload_id) WHERE upload_id IS NOT NULL;"
+    "CREATE INDEX files_ready_created_idx ON files (created_at DESC, id DESC)"
+    "  WHERE status = 'ready';"
+    "CREATE TABLE file_parts ("
+    "  file_id uuid NOT NULL REFERENCES files (id) ON DELETE CASCADE,"
+    "  part_no integer NOT NULL CHECK (part_no BETWEEN 1 AND 10000),"
+    "  etag text NOT NULL,"
+    "  size bigint NOT NULL CHECK (size >= 0),"
+    "  PRIMARY KEY (file_id, part_no)"
+    ");";
+
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},
     {2, "token rotation decides by the clock after its locks", m2_rotate_clock},
     {3, "index of revoked sessions per user", m3_revoked_index},
+    {4, "file uploads: upload_id, file_parts", m4_file_uploads},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

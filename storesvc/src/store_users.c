@@ -471,19 +471,24 @@ proto_err_t store_users_revoke_all(const proto_call_ctx_t *cc, const proto_reque
 /* One row per file object of the user (storage_key NULL when none), read
  * in the same snapshot as the delete; no row: no such user. */
 static const char sql_delete[] =
-    "WITH f AS (SELECT storage_key FROM files WHERE owner_id = $1::uuid),"
+    "WITH f AS (SELECT storage_key, upload_id FROM files WHERE owner_id = $1::uuid),"
     " d AS (DELETE FROM users WHERE id = $1::uuid RETURNING id)"
-    " SELECT f.storage_key FROM d LEFT JOIN f ON true";
+    " SELECT f.storage_key, coalesce(f.upload_id, '') FROM d LEFT JOIN f ON true";
 
-/* Deletes the objects listed in `res`; failures are logged, not returned. */
+/* Deletes the objects listed in `res` (aborting the uploads of pending
+ * files first); failures are logged, not returned: the sweeper finds what
+ * no row names any more. */
 static void delete_objects(const proto_call_ctx_t *cc, const proto_request_t *req,
                            const PGresult *res)
 {
     const store_ctx_t *ctx = cc->svc;
     int failed = 0, last = STORE_BLOB_OK;
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *key = store_sql_str(res, i, 0);
-        int rc = key ? store_blob_delete(ctx->blob, key) : STORE_BLOB_OK;
+        const char *key = store_sql_str(res, i, 0), *upload = store_sql_str(res, i, 1);
+        int rc = key && upload && upload[0] ? store_blob_mp_abort(ctx->blob, key, upload)
+                                            : STORE_BLOB_OK;
+        if (key && (rc == STORE_BLOB_OK || rc == STORE_BLOB_NOT_FOUND))
+            rc = store_blob_delete(ctx->blob, key);
         if (rc != STORE_BLOB_OK && rc != STORE_BLOB_NOT_FOUND) {
             failed++;
             last = rc;

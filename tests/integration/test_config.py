@@ -99,6 +99,10 @@ BAD_VALUES = [
     ("storesvc", "STORESVC_WORKERS", "0"),
     ("storesvc", "DB_TIMEOUT_MS", "soon"),
     ("storesvc", "STORESVC_BIND", "garbage"),
+    ("storesvc", "S3_TIMEOUT_MS", "fast"),
+    ("storesvc", "SWEEP_INTERVAL_SECONDS", "-1"),
+    ("storesvc", "UPLOAD_PENDING_MAX_SECONDS", "0"),
+    ("storesvc", "OBJECT_STORE_URL", "ftp://x"),
 ]
 
 
@@ -112,6 +116,22 @@ def test_malformed_variable_exits_naming_it_without_leaking_secrets(cfg_stack, s
         secrets.append(DB_PASSWORD)
     rc, out = run_service(svc, env)
     assert_names_variable(svc, rc, out, var, secrets=secrets)
+
+
+S3_SECRET = "s3-Secret-Value-0042-do-not-log"
+S3_BAD = [
+    ({"S3_ACCESS_KEY_ID": "AKID"}, "S3_SECRET_ACCESS_KEY"),
+    ({"S3_SECRET_ACCESS_KEY": S3_SECRET}, "S3_ACCESS_KEY_ID"),
+    ({"S3_ACCESS_KEY_ID": "AKID", "S3_SECRET_ACCESS_KEY": S3_SECRET, "S3_ENDPOINT_URL": "minio:9000"}, "S3_ENDPOINT_URL"),
+    ({"S3_ACCESS_KEY_ID": "AKID", "S3_SECRET_ACCESS_KEY": S3_SECRET, "S3_REGION": "Not A Region"}, "S3_REGION"),
+]
+
+
+@pytest.mark.parametrize("over,var", S3_BAD, ids=[v for _, v in S3_BAD])
+def test_storesvc_s3_settings_checked_at_start(cfg_stack, over, var):
+    env = env_for(cfg_stack, "storesvc", OBJECT_STORE_URL="s3://restc-files", **over)
+    rc, out = run_service("storesvc", env)
+    assert_names_variable("storesvc", rc, out, var, secrets=[S3_SECRET, DB_PASSWORD])
 
 
 def test_valid_configuration_does_not_log_secrets(new_stack):

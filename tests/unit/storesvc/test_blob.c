@@ -2,7 +2,10 @@
  * Unit tests for store_blob and its local-directory backend: put/get/delete
  * round trips on a temporary directory, ranged reads, key validation (no
  * escaping the root), check() failing when the directory is gone or not
- * writable, and URL selection (file:// absolute and relative, s3:// refused).
+ * writable, URL selection (file:// absolute and relative; s3:// needs its
+ * settings), and the local backend's multipart uploads: parts replaced,
+ * complete publishing the object whole, abort leaving nothing, and what a
+ * crash leaves (temporary files, upload directories) found and removed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,13 +16,17 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "store_blob.h"
 #include "store_blob_local.h"
+#include "store_blob_s3.h"
 
 typedef struct {
     char dir[64];
@@ -49,7 +56,7 @@ static int setup(void **state)
         return -1;
     char url[128];
     snprintf(url, sizeof url, "file://%s/objects", f->dir);
-    f->blob = store_blob_open(url, err, sizeof err);
+    f->blob = store_blob_open(url, NULL, err, sizeof err);
     if (!f->blob)
         return -1;
     *state = f;
@@ -184,6 +191,12 @@ static void test_blob_bad_keys_rejected(void **state)
     assert_true(store_blob_key_valid(longkey));
     assert_true(store_blob_key_valid("users/0b3c/file-1.v2_x"));
     assert_false(store_blob_key_valid(NULL));
+    /* the keys storesvc makes for files are valid; the local store's own
+     * names (uploads, temporaries) can never be named by a key */
+    assert_true(store_blob_key_valid("f/0b3c9a1e-5d2f-4c1a-9e7b-2f1d3c4b5a69"));
+    assert_false(store_blob_key_valid(".uploads/0b3c9a1e-5d2f-4c1a-9e7b-2f1d3c4b5a69/p00001"));
+    assert_false(store_blob_key_valid("f/.tmp-AbC123"));
+    assert_false(store_blob_key_valid("f/.probe-x"));
 }
 
 static void test_blob_check_ok(void **state)
@@ -253,13 +266,220 @@ static void test_blob_open_rejects_bad_urls(void **state)
 {
     (void)state;
     char err[256];
-    store_blob_t *b = store_blob_open("s3://bucket", err, sizeof err);
+    store_blob_t *b = store_blob_open("s3://bucket", NULL, err, sizeof err);
     assert_null(b);
     assert_non_null(strstr(err, "OBJECT_STORE_URL"));
-    assert_non_null(strstr(err, "not supported yet"));
-    assert_null(store_blob_open("file://", err, sizeof err));
-    assert_null(store_blob_open("http://x", err, sizeof err));
-    assert_null(store_blob_open(NULL, err, sizeof err));
+    store_blob_s3_opts_t o = {.access_key_id = "k", .secret_access_key = "s3cr3t-value"};
+    assert_null(store_blob_open("s3://", &o, err, sizeof err));
+    assert_non_null(strstr(err, "bucket"));
+    assert_null(store_blob_open("s3://Bad_Bucket", &o, err, sizeof err));
+    o.endpoint_url = "ftp://127.0.0.1:1";
+    assert_null(store_blob_open("s3://bucket", &o, err, sizeof err));
+    assert_non_null(strstr(err, "S3_ENDPOINT_URL"));
+    o.endpoint_url = "http://127.0.0.1:1/some/path";
+    assert_null(store_blob_open("s3://bucket", &o, err, sizeof err));
+    o.endpoint_url = "http://127.0.0.1:1";
+    o.secret_access_key = "";
+    assert_null(store_blob_open("s3://bucket", &o, err, sizeof err));
+    assert_non_null(strstr(err, "S3_SECRET_ACCESS_KEY"));
+    assert_null(store_blob_open("file://", NULL, err, sizeof err));
+    assert_null(store_blob_open("http://x", NULL, err, sizeof err));
+    assert_null(store_blob_open(NULL, NULL, err, sizeof err));
+}
+
+/* An S3 store nobody listens for: every call is io (unavailable), fast,
+ * and no error message holds the secret. */
+static void test_blob_s3_unreachable_is_io(void **state)
+{
+    (void)state;
+    char err[256], id[STORE_BLOB_UPLOAD_ID_MAX + 1], buf[8];
+    size_t got;
+    uint64_t size;
+    store_blob_s3_opts_t o = {.endpoint_url = "http://127.0.0.1:1",
+                              .access_key_id = "k",
+                              .secret_access_key = "s3cr3t-value",
+                              .timeout_ms = 500};
+    store_blob_t *b = store_blob_open("s3://bucket", &o, err, sizeof err);
+    assert_non_null(b);
+    assert_string_equal(store_blob_kind(b), "s3");
+    assert_int_equal(store_blob_part_size_min(b), 5 * 1024 * 1024);
+    assert_int_equal(store_blob_check(b), STORE_BLOB_IO);
+    assert_int_equal(store_blob_mp_create(b, "f/x", id, sizeof id), STORE_BLOB_IO);
+    assert_int_equal(store_blob_get(b, "f/x", 0, buf, sizeof buf, &got, &size), STORE_BLOB_IO);
+    assert_int_equal(store_blob_delete(b, "f/x"), STORE_BLOB_IO);
+    store_blob_destroy(&b);
+}
+
+static void test_blob_s3_uri_encode(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(store_blob_s3_uri_encode("f/a b~c_d-e.f", out, sizeof out), 17);
+    assert_string_equal(out, "f%2Fa%20b~c_d-e.f");
+    assert_int_equal(store_blob_s3_uri_encode("a+b=c&", out, sizeof out), 12);
+    assert_string_equal(out, "a%2Bb%3Dc%26");
+    assert_int_equal(store_blob_s3_uri_encode("\xc3\xbc", out, sizeof out), 6);
+    assert_string_equal(out, "%C3%BC");
+    assert_int_equal(store_blob_s3_uri_encode("abc", out, 3), -1);
+    assert_int_equal(store_blob_s3_uri_encode("", out, 1), 0);
+}
+
+/* ---- multipart (local) ---- */
+
+static void read_all(store_blob_t *b, const char *key, char *buf, size_t cap, size_t *got)
+{
+    uint64_t size = 0;
+    assert_int_equal(store_blob_get(b, key, 0, buf, cap, got, &size), STORE_BLOB_OK);
+    assert_int_equal(size, *got);
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static void test_blob_local_multipart_roundtrip(void **state)
+{
+    fixture_t *f = *state;
+    char id[STORE_BLOB_UPLOAD_ID_MAX + 1], e1[STORE_BLOB_ETAG_MAX + 1], e2[STORE_BLOB_ETAG_MAX + 1];
+    char buf[64], path[256];
+    size_t got = 0;
+    assert_int_equal(store_blob_part_size_min(f->blob), 1);
+    assert_int_equal(store_blob_mp_create(f->blob, "f/obj", id, sizeof id), STORE_BLOB_OK);
+    assert_true(strlen(id) > 0);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/obj", id, 2, "world", 5, e2, sizeof e2), 0);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/obj", id, 1, "HELLO ", 6, e1, sizeof e1), 0);
+    /* the same part again replaces it */
+    assert_int_equal(store_blob_mp_part(f->blob, "f/obj", id, 1, "hello ", 6, e1, sizeof e1), 0);
+    uint64_t size = 0;
+    assert_int_equal(store_blob_head(f->blob, "f/obj", &size), STORE_BLOB_NOT_FOUND);
+    store_blob_part_t parts[] = {{1, e1, 6}, {2, e2, 5}};
+    assert_int_equal(store_blob_mp_complete(f->blob, "f/obj", id, parts, 2), STORE_BLOB_OK);
+    read_all(f->blob, "f/obj", buf, sizeof buf, &got);
+    assert_int_equal(got, 11);
+    assert_memory_equal(buf, "hello world", 11);
+    assert_int_equal(store_blob_head(f->blob, "f/obj", &size), STORE_BLOB_OK);
+    assert_int_equal(size, 11);
+    /* the upload is gone: its parts with it */
+    snprintf(path, sizeof path, "%s/objects/.uploads", f->dir);
+    assert_int_equal(count_entries(path), 0);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/obj", id, 3, "x", 1, e1, sizeof e1),
+                     STORE_BLOB_NOT_FOUND);
+    assert_int_equal(store_blob_mp_complete(f->blob, "f/obj", id, parts, 2), STORE_BLOB_NOT_FOUND);
+}
+
+static void test_blob_local_complete_checks_parts(void **state)
+{
+    fixture_t *f = *state;
+    char id[STORE_BLOB_UPLOAD_ID_MAX + 1], e1[STORE_BLOB_ETAG_MAX + 1];
+    assert_int_equal(store_blob_mp_create(f->blob, "f/chk", id, sizeof id), STORE_BLOB_OK);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/chk", id, 1, "abc", 3, e1, sizeof e1), 0);
+    store_blob_part_t wrong_size[] = {{1, e1, 4}};
+    store_blob_part_t missing[] = {{1, e1, 3}, {2, e1, 3}};
+    store_blob_part_t gap[] = {{2, e1, 3}};
+    assert_int_equal(store_blob_mp_complete(f->blob, "f/chk", id, wrong_size, 1),
+                     STORE_BLOB_REJECTED);
+    assert_int_equal(store_blob_mp_complete(f->blob, "f/chk", id, missing, 2), STORE_BLOB_REJECTED);
+    assert_int_equal(store_blob_mp_complete(f->blob, "f/chk", id, gap, 1), STORE_BLOB_REJECTED);
+    uint64_t size;
+    assert_int_equal(store_blob_head(f->blob, "f/chk", &size), STORE_BLOB_NOT_FOUND);
+    /* a refused complete leaves no temporary file beside the object */
+    char path[256];
+    snprintf(path, sizeof path, "%s/objects/f", f->dir);
+    assert_int_equal(count_entries(path), 0);
+    assert_int_equal(store_blob_mp_part(f->blob, "bad key", id, 1, "x", 1, e1, sizeof e1),
+                     STORE_BLOB_BAD_KEY);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/chk", "../../etc", 1, "x", 1, e1, sizeof e1),
+                     STORE_BLOB_NOT_FOUND);
+}
+
+static void test_blob_local_abort_leaves_nothing(void **state)
+{
+    fixture_t *f = *state;
+    char id[STORE_BLOB_UPLOAD_ID_MAX + 1], e1[STORE_BLOB_ETAG_MAX + 1], path[256];
+    assert_int_equal(store_blob_mp_create(f->blob, "f/ab", id, sizeof id), STORE_BLOB_OK);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/ab", id, 1, "abc", 3, e1, sizeof e1), 0);
+    assert_int_equal(store_blob_mp_abort(f->blob, "f/ab", id), STORE_BLOB_OK);
+    assert_int_equal(store_blob_mp_abort(f->blob, "f/ab", id), STORE_BLOB_NOT_FOUND);
+    snprintf(path, sizeof path, "%s/objects/.uploads", f->dir);
+    assert_int_equal(count_entries(path), 0);
+    uint64_t size;
+    assert_int_equal(store_blob_head(f->blob, "f/ab", &size), STORE_BLOB_NOT_FOUND);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/ab", id, 2, "x", 1, e1, sizeof e1),
+                     STORE_BLOB_NOT_FOUND);
+}
+
+typedef struct {
+    char keys[8][256];
+    char uploads[8][64];
+    int n;
+} seen_t;
+
+static int remember(void *arg, const char *key, const char *upload_id, int64_t mtime_s)
+{
+    seen_t *s = arg;
+    (void)mtime_s;
+    if (s->n < 8) {
+        snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
+        snprintf(s->uploads[s->n], sizeof s->uploads[0], "%s", upload_id ? upload_id : "");
+        s->n++;
+    }
+    return 0;
+}
+
+static void age(const char *path, long seconds)
+{
+    struct utimbuf t = {.actime = time(NULL) - seconds, .modtime = time(NULL) - seconds};
+    assert_int_equal(utime(path, &t), 0);
+}
+
+/* What a crash leaves: a temporary file beside an object, one in an upload
+ * directory, the upload itself. Listings find the uploads and the objects
+ * (never the temporaries); sweep_temps removes only old temporaries. */
+static void test_blob_local_crash_leftovers(void **state)
+{
+    fixture_t *f = *state;
+    char id[STORE_BLOB_UPLOAD_ID_MAX + 1], e1[STORE_BLOB_ETAG_MAX + 1], path[1024], fresh[1024];
+    assert_int_equal(store_blob_put(f->blob, "f/kept", "k", 1), 0);
+    assert_int_equal(store_blob_put(f->blob, "other/x", "o", 1), 0);
+    assert_int_equal(store_blob_mp_create(f->blob, "f/up", id, sizeof id), STORE_BLOB_OK);
+    assert_int_equal(store_blob_mp_part(f->blob, "f/up", id, 1, "abc", 3, e1, sizeof e1), 0);
+    snprintf(path, sizeof path, "%s/objects/f/.tmp-crash1", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    age(path, 100);
+    snprintf(fresh, sizeof fresh, "%s/objects/.uploads/%s/.tmp-crash2", f->dir, id);
+    fp = fopen(fresh, "w");
+    assert_non_null(fp);
+    fclose(fp);
+
+    seen_t objs = {0}, ups = {0};
+    assert_int_equal(store_blob_list_objects(f->blob, "f/", 100, remember, &objs), 0);
+    assert_int_equal(objs.n, 1);
+    assert_string_equal(objs.keys[0], "f/kept");
+    assert_int_equal(store_blob_list_uploads(f->blob, "f/", 100, remember, &ups), 0);
+    assert_int_equal(ups.n, 1);
+    assert_string_equal(ups.keys[0], "f/up");
+    assert_string_equal(ups.uploads[0], id);
+
+    int removed = -1;
+    assert_int_equal(store_blob_sweep_temps(f->blob, (int64_t)time(NULL) - 50, &removed), 0);
+    assert_int_equal(removed, 1); /* the old one only */
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(access(fresh, F_OK), 0);
+    /* the sweeper aborts the upload it found by id and key */
+    assert_int_equal(store_blob_mp_abort(f->blob, ups.keys[0], ups.uploads[0]), STORE_BLOB_OK);
+    snprintf(path, sizeof path, "%s/objects/.uploads", f->dir);
+    assert_int_equal(count_entries(path), 0);
 }
 
 static void test_blob_open_fails_on_regular_file(void **state)
@@ -271,7 +491,7 @@ static void test_blob_open_fails_on_regular_file(void **state)
     assert_non_null(fp);
     fclose(fp);
     snprintf(url, sizeof url, "file://%s", path);
-    assert_null(store_blob_open(url, err, sizeof err));
+    assert_null(store_blob_open(url, NULL, err, sizeof err));
     assert_non_null(strstr(err, "OBJECT_STORE_URL"));
 }
 
@@ -282,7 +502,7 @@ static void test_blob_open_relative_path(void **state)
     struct stat st;
     assert_non_null(getcwd(cwd, sizeof cwd));
     assert_int_equal(chdir(f->dir), 0);
-    store_blob_t *b = store_blob_open("file://./rel/objects", err, sizeof err);
+    store_blob_t *b = store_blob_open("file://./rel/objects", NULL, err, sizeof err);
     assert_int_equal(chdir(cwd), 0);
     assert_non_null(b);
     /* Resolved once: it keeps working after the working directory changed. */
@@ -308,6 +528,12 @@ int main(void)
         T(test_blob_check_fails_when_dir_removed),
         T(test_blob_check_fails_when_unwritable),
         cmocka_unit_test(test_blob_open_rejects_bad_urls),
+        cmocka_unit_test(test_blob_s3_unreachable_is_io),
+        cmocka_unit_test(test_blob_s3_uri_encode),
+        T(test_blob_local_multipart_roundtrip),
+        T(test_blob_local_complete_checks_parts),
+        T(test_blob_local_abort_leaves_nothing),
+        T(test_blob_local_crash_leftovers),
         T(test_blob_open_fails_on_regular_file),
         T(test_blob_open_relative_path),
     };

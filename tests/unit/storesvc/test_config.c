@@ -47,6 +47,11 @@ static void test_config_defaults(void **state)
     assert_string_equal(c.log_level_text, "INFO");
     assert_int_equal(c.log_level, RT_LOG_INFO);
     assert_int_equal(c.shutdown_grace_s, 30);
+    assert_string_equal(c.s3_region, "us-east-1");
+    assert_string_equal(c.s3_endpoint_url, "");
+    assert_int_equal(c.s3_timeout_ms, 10000);
+    assert_int_equal(c.sweep_interval_s, 60);
+    assert_int_equal(c.pending_max_s, 3600);
     store_config_free(&c);
     store_config_free(&c); /* twice is fine */
 }
@@ -68,10 +73,34 @@ static void test_config_values_override(void **state)
                         "debug",
                         "SHUTDOWN_GRACE_SECONDS",
                         "0",
+                        "S3_ACCESS_KEY_ID",
+                        "AKID",
+                        "S3_SECRET_ACCESS_KEY",
+                        "s3-secret-value",
+                        "S3_ENDPOINT_URL",
+                        "http://127.0.0.1:9000",
+                        "S3_REGION",
+                        "eu-west-1",
+                        "S3_TIMEOUT_MS",
+                        "2500",
+                        "SWEEP_INTERVAL_SECONDS",
+                        "0",
+                        "UPLOAD_PENDING_MAX_SECONDS",
+                        "5",
                         NULL};
     store_config_t c;
     char err[256];
     assert_int_equal(load(kv, &c, err, sizeof err), 0);
+    assert_string_equal(c.s3_endpoint_url, "http://127.0.0.1:9000");
+    assert_string_equal(c.s3_region, "eu-west-1");
+    assert_string_equal(c.s3_access_key_id, "AKID");
+    assert_string_equal(c.s3_secret, "s3-secret-value");
+    assert_int_equal(c.s3_timeout_ms, 2500);
+    assert_int_equal(c.sweep_interval_s, 0);
+    assert_int_equal(c.pending_max_s, 5);
+    store_blob_s3_opts_t o = store_config_s3(&c);
+    assert_string_equal(o.secret_access_key, "s3-secret-value");
+    assert_int_equal(o.timeout_ms, 2500);
     assert_string_equal(c.bind, "tcp://0.0.0.0:9");
     assert_int_equal(c.workers, 64);
     assert_string_equal(c.object_store_url, "s3://bucket");
@@ -145,20 +174,49 @@ static void test_config_secret_never_in_error(void **state)
     store_config_free(&c);
 }
 
+/* s3:// without credentials fails at start naming the variable; the
+ * secret's value never appears in a message. */
+static void test_config_s3_needs_credentials(void **state)
+{
+    (void)state;
+    const char *no_key[] = {"DATABASE_URL", DB_URL, "OBJECT_STORE_URL", "s3://bucket", NULL};
+    const char *no_secret[] = {
+        "DATABASE_URL", DB_URL, "OBJECT_STORE_URL", "s3://bucket", "S3_ACCESS_KEY_ID",
+        "AKID",         NULL};
+    const char *bad_timeout[] = {
+        "DATABASE_URL", DB_URL, "S3_TIMEOUT_MS", "5", "S3_SECRET_ACCESS_KEY", "hush-0", NULL};
+    store_config_t c;
+    char err[256];
+    assert_int_equal(load(no_key, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "S3_ACCESS_KEY_ID"));
+    store_config_free(&c);
+    assert_int_equal(load(no_secret, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "S3_SECRET_ACCESS_KEY"));
+    store_config_free(&c);
+    assert_int_equal(load(bad_timeout, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "S3_TIMEOUT_MS"));
+    assert_null(strstr(err, "hush-0"));
+    store_config_free(&c);
+}
+
 static void test_config_table_lists_every_variable(void **state)
 {
     (void)state;
-    static const char *const names[] = {"STORESVC_BIND",         "STORESVC_WORKERS", "DATABASE_URL",
-                                        "OBJECT_STORE_URL",      "DB_TIMEOUT_MS",    "LOG_LEVEL",
-                                        "SHUTDOWN_GRACE_SECONDS"};
+    static const char *const names[] = {
+        "STORESVC_BIND",    "STORESVC_WORKERS",       "DATABASE_URL",
+        "OBJECT_STORE_URL", "DB_TIMEOUT_MS",          "S3_ENDPOINT_URL",
+        "S3_REGION",        "S3_ACCESS_KEY_ID",       "S3_SECRET_ACCESS_KEY",
+        "S3_TIMEOUT_MS",    "SWEEP_INTERVAL_SECONDS", "UPLOAD_PENDING_MAX_SECONDS",
+        "LOG_LEVEL",        "SHUTDOWN_GRACE_SECONDS"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = store_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(specs[i].name, names[i]);
-        if (strcmp(names[i], "DATABASE_URL") == 0) {
+        if (strcmp(names[i], "DATABASE_URL") == 0 ||
+            strcmp(names[i], "S3_SECRET_ACCESS_KEY") == 0) {
             assert_int_equal(specs[i].type, RT_CFG_SECRET);
-            assert_true(specs[i].required);
+            assert_true(specs[i].required == (strcmp(names[i], "DATABASE_URL") == 0));
         }
     }
 }
@@ -171,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_config_missing_database_url_named),
         cmocka_unit_test(test_config_bad_values_name_variable),
         cmocka_unit_test(test_config_secret_never_in_error),
+        cmocka_unit_test(test_config_s3_needs_credentials),
         cmocka_unit_test(test_config_table_lists_every_variable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

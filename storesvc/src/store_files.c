@@ -1,0 +1,636 @@
+/*
+ * store_files: the store.file_* handlers.
+ *
+ * Order of effects, chosen so that a crash at any point leaves only what
+ * the sweeper (store_sweep.c) recognises and removes:
+ *   begin:    multipart upload first, then the pending row (a crash in
+ *             between: an upload no row names);
+ *   complete: the object is published while the row is still pending,
+ *             then the row turns ready (a crash in between: a pending row
+ *             whose object exists; the sweeper removes both);
+ *   abort:    the upload is aborted first, then the row goes (the store
+ *             down: nothing is deleted, the row stays pending);
+ *   delete:   the row goes first, then the object (a crash in between: an
+ *             object no row names).
+ */
+#include "store_files.h"
+
+#include "rt_log.h"
+#include "rt_uuid.h"
+#include "store_blob.h"
+#include "store_fname.h"
+#include "store_handlers.h"
+#include "store_sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CREATED_AT STORE_SQL_RFC3339("created_at")
+#define FILE_COLS  "id, name, content_type, size, sha256, owner_id, " CREATED_AT
+#define FILE_NCOLS 7
+
+#define LIST_MAX_PER_PAGE 100
+#define CAP_NAME          (PROTO_FILE_NAME_MAX + 1)
+#define CAP_TYPE          (PROTO_FILE_TYPE_MAX + 1)
+#define CAP_ROLE          33
+#define CAP_KEY           (STORE_BLOB_KEY_MAX + 1)
+#define CAP_UPLOAD        (STORE_BLOB_UPLOAD_ID_MAX + 1)
+#define SHA256_HEX        64
+
+/* ------------------------------------------------------- who sees what -- */
+
+/* The one visibility rule of files, for get, list, read and delete: a ready
+ * file, and either the actor owns it or the actor's role sees every file.
+ * `owner` and `all` are the placeholders of the actor's id and of
+ * file_scope's "sees all" flag. */
+#define FILE_VISIBLE(owner, all)                                                                   \
+    "status = 'ready' AND (" all "::boolean OR owner_id = " owner "::uuid)"
+
+/* Roles that see and delete every file (they hold content:delete). */
+static const char *const see_all_roles[] = {"admin", "moderator"};
+
+typedef struct {
+    char actor[STORE_UUID_CAP];
+    const char *all; /* "true" / "false", the FILE_VISIBLE flag */
+} scope_t;
+
+/* Reads actor_id and actor_role into `s`. -1 when the id is no UUID. */
+static int file_scope(const msgpack_object *body, scope_t *s)
+{
+    char role[CAP_ROLE];
+    s->all = "false";
+    if (store_sql_uuid(body, "actor_id", s->actor) != 0)
+        return -1;
+    if (proto_get_str(body, "actor_role", role, sizeof role) != 0)
+        return 0; /* no role given (the upload ops): owner only */
+    for (size_t i = 0; i < sizeof see_all_roles / sizeof see_all_roles[0]; i++) {
+        if (strcmp(role, see_all_roles[i]) == 0)
+            s->all = "true";
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- helpers -- */
+
+static const struct {
+    int blob;
+    proto_err_t err;
+} blob_errs[] = {
+    {STORE_BLOB_OK, PROTO_OK},
+    {STORE_BLOB_NOT_FOUND, PROTO_ERR_NOT_FOUND},
+    {STORE_BLOB_IO, PROTO_ERR_UNAVAILABLE},
+    {STORE_BLOB_REJECTED, PROTO_ERR_BAD_REQUEST},
+};
+
+proto_err_t store_files_blob_err(int status)
+{
+    for (size_t i = 0; i < sizeof blob_errs / sizeof blob_errs[0]; i++) {
+        if (blob_errs[i].blob == status)
+            return blob_errs[i].err;
+    }
+    return PROTO_ERR_INTERNAL_ERROR; /* bad key, no memory: our bug, logged by the caller */
+}
+
+static proto_err_t blob_fail(const proto_request_t *req, int status, proto_fail_t *fail)
+{
+    proto_err_t err = store_files_blob_err(status);
+    if (err == PROTO_ERR_INTERNAL_ERROR)
+        return store_sql_internal(req, store_blob_status_str(status));
+    if (err == PROTO_ERR_UNAVAILABLE)
+        snprintf(fail->msg, sizeof fail->msg, "object store unavailable");
+    return err;
+}
+
+static store_blob_t *blob_of(const proto_call_ctx_t *cc)
+{
+    const store_ctx_t *ctx = cc->svc;
+    return ctx->blob;
+}
+
+static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
+{
+    snprintf(fail->msg, sizeof fail->msg, "%s", msg);
+    return PROTO_ERR_BAD_REQUEST;
+}
+
+static proto_err_t invalid(proto_fail_t *fail, const char *field, const char *msg)
+{
+    snprintf(fail->field, sizeof fail->field, "%s", field);
+    snprintf(fail->msg, sizeof fail->msg, "%s", msg);
+    return PROTO_ERR_VALIDATION_ERROR;
+}
+
+/* The id and actor_id of a request; -1 when either is no UUID. */
+static int ids(const proto_request_t *req, char *id, char *actor)
+{
+    return store_sql_uuid(req->body, "id", id) == 0 &&
+                   store_sql_uuid(req->body, "actor_id", actor) == 0
+               ? 0
+               : -1;
+}
+
+static void pack_file(msgpack_packer *pk, const PGresult *res, int row, int col)
+{
+    msgpack_pack_map(pk, FILE_NCOLS);
+    store_sql_pack_str(pk, "id", res, row, col);
+    store_sql_pack_str(pk, "name", res, row, col + 1);
+    store_sql_pack_str(pk, "content_type", res, row, col + 2);
+    proto_pack_kv_int(pk, "size", store_sql_i64(res, row, col + 3));
+    store_sql_pack_str(pk, "sha256", res, row, col + 4);
+    store_sql_pack_str(pk, "owner_id", res, row, col + 5);
+    store_sql_pack_str(pk, "created_at", res, row, col + 6);
+}
+
+/* Runs `q`, expecting `ncols` columns. PROTO_OK with *res set (maybe no
+ * rows), or the error. */
+static proto_err_t query(const proto_call_ctx_t *cc, const proto_request_t *req,
+                         const store_query_t *q, const store_sql_map_t *map, int ncols,
+                         PGresult **res)
+{
+    proto_err_t err = store_sql_run(cc, req, q, map, res);
+    if (err == PROTO_OK && PQnfields(*res) != ncols) {
+        PQclear(*res);
+        *res = NULL;
+        err = store_sql_internal(req, "unexpected result shape");
+    }
+    return err;
+}
+
+static const store_sql_map_t map_no_user[] = {{"23503", PROTO_ERR_NOT_FOUND}, {NULL, PROTO_OK}};
+
+/* --------------------------------------------------------------- begin -- */
+
+static const char sql_begin[] =
+    "INSERT INTO files (owner_id, name, content_type, storage_key, upload_id)"
+    " VALUES ($1::uuid, $2, $3, $4, $5) RETURNING id";
+
+/* Copies the string field `key` into `out` and checks it with `valid`. */
+static int get_checked(const msgpack_object *body, const char *key, char *out, size_t cap,
+                       bool (*valid)(const char *, size_t))
+{
+    return proto_get_str(body, key, out, cap) == 0 && valid(out, strlen(out)) ? 0 : -1;
+}
+
+proto_err_t store_files_begin(const proto_call_ctx_t *cc, const proto_request_t *req,
+                              msgpack_packer *body, proto_fail_t *fail)
+{
+    char actor[STORE_UUID_CAP], name[CAP_NAME], type[CAP_TYPE], uuid[RT_UUID_BUF];
+    char key[CAP_KEY], upload[CAP_UPLOAD];
+    if (store_sql_uuid(req->body, "actor_id", actor) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_checked(req->body, "name", name, sizeof name, store_fname_valid) != 0)
+        return invalid(fail, "name",
+                       "1-255 bytes without '/', '\\', control or bidi control characters");
+    if (get_checked(req->body, "content_type", type, sizeof type, store_ftype_valid) != 0)
+        return invalid(fail, "content_type", "a media type: type/subtype");
+    rt_uuid_v4(uuid);
+    snprintf(key, sizeof key, STORE_FILES_KEY_PREFIX "%s", uuid);
+    int rc = store_blob_mp_create(blob_of(cc), key, upload, sizeof upload);
+    if (rc != STORE_BLOB_OK)
+        return blob_fail(req, rc, fail);
+    const char *vals[] = {actor, name, type, key, upload};
+    const store_query_t q = {.sql = sql_begin, .nparams = 5, .values = vals};
+    PGresult *res = NULL;
+    proto_err_t err = query(cc, req, &q, map_no_user, 1, &res);
+    if (err == PROTO_OK && PQntuples(res) != 1)
+        err = store_sql_internal(req, "no row inserted");
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 2);
+        store_sql_pack_str(body, "id", res, 0, 0);
+        proto_pack_kv_int(body, "part_size_min", (int64_t)store_blob_part_size_min(blob_of(cc)));
+    } else {
+        (void)store_blob_mp_abort(blob_of(cc), key, upload); /* else the sweeper's */
+    }
+    PQclear(res);
+    return err;
+}
+
+/* ---------------------------------------------------------------- part -- */
+
+static const char sql_pending[] = "SELECT storage_key, upload_id FROM files"
+                                  " WHERE id = $1::uuid AND owner_id = $2::uuid"
+                                  " AND status = 'pending' AND upload_id IS NOT NULL";
+
+/* Records a part, unless the upload went meanwhile (no row: not_found). */
+static const char sql_part[] =
+    "INSERT INTO file_parts (file_id, part_no, etag, size)"
+    " SELECT id, $2::integer, $3, $4::bigint FROM files"
+    "  WHERE id = $1::uuid AND status = 'pending'"
+    " ON CONFLICT (file_id, part_no) DO UPDATE SET etag = EXCLUDED.etag, size = EXCLUDED.size"
+    " RETURNING part_no";
+
+/* The actor's pending upload `id`: its key and upload id. */
+static proto_err_t find_pending(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                const char *id, const char *actor, char *key, char *upload)
+{
+    const char *vals[] = {id, actor};
+    const store_query_t q = {.sql = sql_pending, .nparams = 2, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = query(cc, req, &q, NULL, 2, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK) {
+        snprintf(key, CAP_KEY, "%s", PQgetvalue(res, 0, 0));
+        snprintf(upload, CAP_UPLOAD, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return err;
+}
+
+proto_err_t store_files_part(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP], actor[STORE_UUID_CAP], key[CAP_KEY], upload[CAP_UPLOAD];
+    char etag[STORE_BLOB_ETAG_MAX + 1], no_txt[STORE_INT_CAP], size_txt[STORE_INT_CAP];
+    int64_t part_no = 0;
+    if (ids(req, id, actor) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const msgpack_object *data = proto_map_get(req->body, "data");
+    if (proto_get_int(req->body, "part_no", &part_no) != 0 || part_no < 1 ||
+        part_no > PROTO_FILE_PARTS_MAX)
+        return bad_request(fail, "part_no must be 1..10000");
+    if (!data || data->type != MSGPACK_OBJECT_BIN || data->via.bin.size == 0)
+        return bad_request(fail, "data must not be empty");
+    proto_err_t err = find_pending(cc, req, id, actor, key, upload);
+    if (err != PROTO_OK)
+        return err;
+    int rc = store_blob_mp_part(blob_of(cc), key, upload, (int)part_no, data->via.bin.ptr,
+                                data->via.bin.size, etag, sizeof etag);
+    if (rc != STORE_BLOB_OK)
+        return blob_fail(req, rc, fail);
+    const char *vals[] = {id, store_sql_int_text(part_no, no_txt), etag,
+                          store_sql_int_text((int64_t)data->via.bin.size, size_txt)};
+    const store_query_t q = {.sql = sql_part, .nparams = 4, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    err = query(cc, req, &q, map_no_user, 1, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND; /* aborted while the part was stored */
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 2);
+        proto_pack_kv_int(body, "part_no", part_no);
+        proto_pack_kv_int(body, "size", (int64_t)data->via.bin.size);
+    }
+    PQclear(res);
+    return err;
+}
+
+/* ----------------------------------------------------- abort, complete -- */
+
+static const char sql_drop_pending[] =
+    "DELETE FROM files WHERE id = $1::uuid AND status = 'pending'";
+
+/* Aborts the upload, then drops the row (and its parts). */
+static proto_err_t abort_upload(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                const char *id, const char *key, const char *upload,
+                                proto_fail_t *fail)
+{
+    int rc = upload[0] ? store_blob_mp_abort(blob_of(cc), key, upload) : STORE_BLOB_OK;
+    if (rc != STORE_BLOB_OK && rc != STORE_BLOB_NOT_FOUND)
+        return blob_fail(req, rc, fail);
+    const char *vals[] = {id};
+    const store_query_t q = {
+        .sql = sql_drop_pending, .nparams = 1, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    PQclear(res);
+    return err;
+}
+
+proto_err_t store_files_abort(const proto_call_ctx_t *cc, const proto_request_t *req,
+                              msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP], actor[STORE_UUID_CAP], key[CAP_KEY], upload[CAP_UPLOAD];
+    proto_err_t err = ids(req, id, actor) == 0 ? find_pending(cc, req, id, actor, key, upload)
+                                               : PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK)
+        err = abort_upload(cc, req, id, key, upload, fail);
+    if (err == PROTO_ERR_NOT_FOUND)
+        err = PROTO_OK; /* nothing (left) to abort: idempotent */
+    if (err == PROTO_OK)
+        msgpack_pack_map(body, 0);
+    return err;
+}
+
+/* The actor's file `id` in any state: status, key, upload id, then the File. */
+static const char sql_own[] = "SELECT status, storage_key, coalesce(upload_id, ''), " FILE_COLS
+                              " FROM files WHERE id = $1::uuid AND owner_id = $2::uuid";
+
+static const char sql_parts[] = "SELECT part_no, etag, size FROM file_parts"
+                                " WHERE file_id = $1::uuid ORDER BY part_no";
+
+static const char sql_ready[] =
+    "WITH p AS (DELETE FROM file_parts WHERE file_id = $1::uuid)"
+    " UPDATE files SET status = 'ready', size = $2::bigint, sha256 = $3, upload_id = NULL"
+    " WHERE id = $1::uuid AND status = 'pending' RETURNING " FILE_COLS;
+
+typedef struct {
+    char id[STORE_UUID_CAP], actor[STORE_UUID_CAP];
+    char key[CAP_KEY], upload[CAP_UPLOAD];
+    int64_t size;
+    char sha256[SHA256_HEX + 1];
+} complete_t;
+
+/* Lower-cases a hex SHA-256 in place; -1 when it is not 64 hex digits. */
+static int normalise_sha256(char *s)
+{
+    if (strlen(s) != SHA256_HEX || strspn(s, "0123456789abcdefABCDEF") != SHA256_HEX)
+        return -1;
+    for (char *p = s; *p; p++) {
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    }
+    return 0;
+}
+
+/* Checks the recorded parts against the announced size: 1..n without a
+ * gap, every part but the last at least the store's minimum, sizes adding
+ * up. Fills `parts` (borrowing ETags from `res`). NULL when fine, else why. */
+static const char *check_parts(const PGresult *res, uint64_t min_part, int64_t size,
+                               store_blob_part_t *parts)
+{
+    int n = PQntuples(res);
+    int64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        parts[i].part_no = (int)store_sql_i64(res, i, 0);
+        parts[i].etag = PQgetvalue(res, i, 1);
+        parts[i].size = (uint64_t)store_sql_i64(res, i, 2);
+        if (parts[i].part_no != i + 1)
+            return "parts must be numbered 1..n without a gap";
+        if (i + 1 < n && parts[i].size < min_part)
+            return "a part other than the last is smaller than part_size_min";
+        sum += (int64_t)parts[i].size;
+    }
+    return sum == size ? NULL : "the parts do not add up to size";
+}
+
+/* Publishes the object of `c` from its recorded parts. */
+static proto_err_t publish(const proto_call_ctx_t *cc, const proto_request_t *req,
+                           const complete_t *c, proto_fail_t *fail)
+{
+    const char *vals[] = {c->id};
+    const store_query_t q = {.sql = sql_parts, .nparams = 1, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    store_blob_part_t *parts = NULL;
+    store_blob_t *blob = blob_of(cc);
+    proto_err_t err = query(cc, req, &q, NULL, 3, &res);
+    if (err != PROTO_OK)
+        return err;
+    int n = PQntuples(res);
+    if (n > 0 && !(parts = calloc((size_t)n, sizeof *parts))) {
+        PQclear(res);
+        return store_sql_internal(req, "out of memory");
+    }
+    const char *why = check_parts(res, store_blob_part_size_min(blob), c->size, parts);
+    int rc = STORE_BLOB_OK;
+    if (!why && n == 0) { /* an empty file: no upload to complete, an empty object */
+        (void)store_blob_mp_abort(blob, c->key, c->upload);
+        rc = store_blob_put(blob, c->key, NULL, 0);
+    } else if (!why) {
+        rc = store_blob_mp_complete(blob, c->key, c->upload, parts, (size_t)n);
+        uint64_t have = 0;
+        if (rc == STORE_BLOB_NOT_FOUND && store_blob_head(blob, c->key, &have) == STORE_BLOB_OK &&
+            have == (uint64_t)c->size)
+            rc = STORE_BLOB_OK; /* completed before, the answer was lost */
+    }
+    free(parts);
+    PQclear(res);
+    if (why || rc == STORE_BLOB_REJECTED || rc == STORE_BLOB_NOT_FOUND) {
+        (void)abort_upload(cc, req, c->id, c->key, c->upload, fail);
+        return bad_request(fail, why ? why
+                                 : rc == STORE_BLOB_NOT_FOUND
+                                     ? "the upload is gone from the store"
+                                     : "the object store refused the parts");
+    }
+    return rc == STORE_BLOB_OK ? PROTO_OK : blob_fail(req, rc, fail);
+}
+
+/* Runs sql_own; PROTO_OK with a row in *res, or not_found. */
+static proto_err_t find_own(const proto_call_ctx_t *cc, const proto_request_t *req,
+                            const complete_t *c, PGresult **res)
+{
+    const char *vals[] = {c->id, c->actor};
+    const store_query_t q = {.sql = sql_own, .nparams = 2, .values = vals, .idempotent = true};
+    proto_err_t err = query(cc, req, &q, NULL, 3 + FILE_NCOLS, res);
+    if (err == PROTO_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        err = PROTO_ERR_NOT_FOUND;
+    }
+    return err;
+}
+
+/* Turns the row ready and packs the File; a row gone meanwhile (aborted)
+ * takes the object with it; a row another call completed is packed. */
+static proto_err_t mark_ready(const proto_call_ctx_t *cc, const proto_request_t *req,
+                              const complete_t *c, msgpack_packer *body)
+{
+    char size_txt[STORE_INT_CAP];
+    const char *vals[] = {c->id, store_sql_int_text(c->size, size_txt), c->sha256};
+    const store_query_t q = {.sql = sql_ready, .nparams = 3, .values = vals};
+    PGresult *res = NULL;
+    proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS, &res);
+    if (err == PROTO_OK && PQntuples(res) == 1) {
+        pack_file(body, res, 0, 0);
+    } else if (err == PROTO_OK) {
+        PQclear(res);
+        res = NULL;
+        err = find_own(cc, req, c, &res);
+        if (err == PROTO_OK && strcmp(PQgetvalue(res, 0, 0), "ready") == 0)
+            pack_file(body, res, 0, 3);
+        else if (err == PROTO_OK || err == PROTO_ERR_NOT_FOUND) {
+            (void)store_blob_delete(blob_of(cc), c->key);
+            err = PROTO_ERR_NOT_FOUND;
+        }
+    }
+    PQclear(res);
+    return err;
+}
+
+proto_err_t store_files_complete(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                 msgpack_packer *body, proto_fail_t *fail)
+{
+    complete_t c;
+    PGresult *res = NULL;
+    if (ids(req, c.id, c.actor) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (proto_get_int(req->body, "size", &c.size) != 0 || c.size < 0)
+        return bad_request(fail, "size must be >= 0");
+    if (proto_get_str(req->body, "sha256", c.sha256, sizeof c.sha256) != 0 ||
+        normalise_sha256(c.sha256) != 0)
+        return bad_request(fail, "sha256 must be 64 hex digits");
+    proto_err_t err = find_own(cc, req, &c, &res);
+    if (err != PROTO_OK)
+        return err;
+    if (strcmp(PQgetvalue(res, 0, 0), "ready") == 0) { /* completed before: the same File */
+        pack_file(body, res, 0, 3);
+        PQclear(res);
+        return PROTO_OK;
+    }
+    snprintf(c.key, sizeof c.key, "%s", PQgetvalue(res, 0, 1));
+    snprintf(c.upload, sizeof c.upload, "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    err = publish(cc, req, &c, fail);
+    return err == PROTO_OK ? mark_ready(cc, req, &c, body) : err;
+}
+
+/* ------------------------------------------------------------ get, list -- */
+
+static const char sql_get[] =
+    "SELECT " FILE_COLS " FROM files WHERE id = $1::uuid AND " FILE_VISIBLE("$2", "$3");
+
+proto_err_t store_files_get(const proto_call_ctx_t *cc, const proto_request_t *req,
+                            msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP];
+    scope_t s;
+    if (store_sql_uuid(req->body, "id", id) != 0 || file_scope(req->body, &s) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {id, s.actor, s.all};
+    const store_query_t q = {.sql = sql_get, .nparams = 3, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK)
+        pack_file(body, res, 0, 0);
+    PQclear(res);
+    return err;
+}
+
+/* The total and the page in one snapshot, newest first; an empty page is
+ * one row of NULLs with the total. */
+static const char sql_list[] = "WITH total AS (SELECT count(*) AS n FROM files WHERE " FILE_VISIBLE(
+    "$3", "$4") "),"
+                " page AS (SELECT " FILE_COLS ", created_at AS sort_at FROM files"
+                "          WHERE " FILE_VISIBLE(
+                    "$3", "$4") " ORDER BY created_at DESC, id DESC"
+                                "          LIMIT $1::bigint OFFSET $2::bigint)"
+                                " SELECT page.*, total.n FROM total LEFT JOIN page ON true"
+                                " ORDER BY page.sort_at DESC, page.id DESC";
+
+static void pack_list(msgpack_packer *pk, const PGresult *res, int64_t page, int64_t per_page)
+{
+    int rows = PQntuples(res);
+    int64_t total = rows > 0 ? store_sql_i64(res, 0, FILE_NCOLS + 1) : 0;
+    int files = rows > 0 && !PQgetisnull(res, 0, 0) ? rows : 0;
+    msgpack_pack_map(pk, 5);
+    proto_pack_cstr(pk, "files");
+    msgpack_pack_array(pk, (size_t)files);
+    for (int i = 0; i < files; i++)
+        pack_file(pk, res, i, 0);
+    proto_pack_kv_int(pk, "total", total);
+    proto_pack_kv_int(pk, "page", page);
+    proto_pack_kv_int(pk, "per_page", per_page);
+    proto_pack_kv_int(pk, "pages", total / per_page + (total % per_page != 0));
+}
+
+proto_err_t store_files_list(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *body, proto_fail_t *fail)
+{
+    int64_t page = 0, per_page = 0, offset = 0;
+    char limit_txt[STORE_INT_CAP], offset_txt[STORE_INT_CAP];
+    scope_t s;
+    if (file_scope(req->body, &s) != 0)
+        return bad_request(fail, "actor_id must be a UUID");
+    if (proto_get_int(req->body, "page", &page) != 0 ||
+        proto_get_int(req->body, "per_page", &per_page) != 0 || page < 1 || per_page < 1 ||
+        per_page > LIST_MAX_PER_PAGE)
+        return bad_request(fail, "page must be >= 1 and per_page 1..100");
+    if (__builtin_mul_overflow(page - 1, per_page, &offset))
+        return bad_request(fail, "page out of range");
+    const char *vals[] = {store_sql_int_text(per_page, limit_txt),
+                          store_sql_int_text(offset, offset_txt), s.actor, s.all};
+    const store_query_t q = {.sql = sql_list, .nparams = 4, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS + 2, &res);
+    if (err == PROTO_OK)
+        pack_list(body, res, page, per_page);
+    PQclear(res);
+    return err;
+}
+
+/* ---------------------------------------------------------- read, delete -- */
+
+static const char sql_read[] = "SELECT storage_key, size, sha256 FROM files"
+                               " WHERE id = $1::uuid AND " FILE_VISIBLE("$2", "$3");
+
+static void pack_read(msgpack_packer *pk, const void *data, size_t n, int64_t size,
+                      const char *sha256)
+{
+    msgpack_pack_map(pk, 3);
+    proto_pack_cstr(pk, "data");
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, data, n);
+    proto_pack_kv_int(pk, "size", size);
+    proto_pack_kv_str(pk, "sha256", sha256);
+}
+
+proto_err_t store_files_read(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP];
+    int64_t offset = -1, length = 0;
+    scope_t s;
+    if (store_sql_uuid(req->body, "id", id) != 0 || file_scope(req->body, &s) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (proto_get_int(req->body, "offset", &offset) != 0 || offset < 0 ||
+        proto_get_int(req->body, "length", &length) != 0 || length < 1 ||
+        length > (int64_t)PROTO_FILE_READ_MAX)
+        return bad_request(fail, "offset must be >= 0 and length 1..4194304");
+    const char *vals[] = {id, s.actor, s.all};
+    const store_query_t q = {.sql = sql_read, .nparams = 3, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    char *buf = NULL;
+    proto_err_t err = query(cc, req, &q, NULL, 3, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    if (err != PROTO_OK)
+        goto cleanup;
+    int64_t size = store_sql_i64(res, 0, 1);
+    size_t want = offset >= size ? 0 : (size_t)(size - offset < length ? size - offset : length);
+    size_t got = 0;
+    uint64_t total = 0;
+    if (want > 0 && !(buf = malloc(want))) {
+        err = store_sql_internal(req, "out of memory");
+        goto cleanup;
+    }
+    int rc = want > 0 ? store_blob_get(blob_of(cc), PQgetvalue(res, 0, 0), (uint64_t)offset, buf,
+                                       want, &got, &total)
+                      : STORE_BLOB_OK;
+    if (rc != STORE_BLOB_OK)
+        err = blob_fail(req, rc, fail); /* deleted meanwhile: not_found */
+    else
+        pack_read(body, buf, got, size, store_sql_str(res, 0, 2));
+cleanup:
+    free(buf);
+    PQclear(res);
+    return err;
+}
+
+static const char sql_delete[] =
+    "DELETE FROM files WHERE id = $1::uuid AND " FILE_VISIBLE("$2", "$3") " RETURNING storage_key";
+
+proto_err_t store_files_delete(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               msgpack_packer *body, proto_fail_t *fail)
+{
+    char id[STORE_UUID_CAP];
+    scope_t s;
+    if (store_sql_uuid(req->body, "id", id) != 0 || file_scope(req->body, &s) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {id, s.actor, s.all};
+    const store_query_t q = {.sql = sql_delete, .nparams = 3, .values = vals};
+    PGresult *res = NULL;
+    proto_err_t err = query(cc, req, &q, NULL, 1, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK) {
+        int rc = store_blob_delete(blob_of(cc), PQgetvalue(res, 0, 0));
+        if (rc != STORE_BLOB_OK && rc != STORE_BLOB_NOT_FOUND)
+            rt_log_fields(RT_LOG_WARNING, req->rid, "file deleted, its object left to the sweeper",
+                          json_pack("{s:s}", "status", store_blob_status_str(rc)));
+        msgpack_pack_map(body, 0);
+    }
+    PQclear(res);
+    return err;
+}
