@@ -10,11 +10,14 @@
  * readiness probe) decides what "down" means for it.
  *
  * The data ops live in their own modules: store_users (store.user_*),
- * store_tokens (store.token_*, store.sessions), store_stats (store.stats).
+ * store_tokens (store.token_*, store.sessions), store_stats (store.stats),
+ * store_reset (store.reset_*), store_apikeys (store.apikey_*).
  */
 #include "store_handlers.h"
 
 #include "rt_log.h"
+#include "store_apikeys.h"
+#include "store_reset.h"
 #include "store_stats.h"
 #include "store_tokens.h"
 #include "store_users.h"
@@ -68,6 +71,14 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_STORE_TOKEN_REVOKE, store_tokens_revoke},
     {PROTO_OP_STORE_SESSIONS, store_tokens_sessions},
     {PROTO_OP_STORE_STATS, store_stats_get},
+    {PROTO_OP_STORE_RESET_CREATE, store_reset_create},
+    {PROTO_OP_STORE_RESET_CHECK, store_reset_check},
+    {PROTO_OP_STORE_RESET_CONSUME, store_reset_consume},
+    {PROTO_OP_STORE_APIKEY_CREATE, store_apikeys_create},
+    {PROTO_OP_STORE_APIKEY_LIST, store_apikeys_list},
+    {PROTO_OP_STORE_APIKEY_DELETE, store_apikeys_delete},
+    {PROTO_OP_STORE_APIKEY_LOOKUP, store_apikeys_lookup},
+    {PROTO_OP_STORE_APIKEY_TOUCH, store_apikeys_touch},
 };
 
 const proto_handler_t *store_handlers(size_t *n)
