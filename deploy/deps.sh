@@ -5,7 +5,8 @@
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl)
-#   test   build + Python 3 with pytest, requests, pyzmq, msgpack (integration tests),
+#   test   build + Python 3 with pytest, requests, pyzmq, msgpack, aiosmtpd (integration
+#          tests; aiosmtpd is the SMTP sink of test_password_reset),
 #          clang's sanitizer/fuzzer runtime (tests/fuzz)
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
 #          FastAPI yardstick in ../shared/peer/fastapi needs (Debian's FastAPI,
@@ -21,7 +22,8 @@ BUILD_PKGS=(
   libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev
   postgresql postgresql-contrib curl ca-certificates
 )
-TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev)
+TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack python3-aiosmtpd
+  libclang-rt-14-dev)
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop
   bc)
