@@ -26,8 +26,8 @@
 # RESTC_SKIP_BUILD=1. Any service variable from the README (GATEWAY_BIND,
 # LOG_LEVEL, ...) set in the environment is passed through; DATABASE_URL set
 # in the environment means "use that database" and no private PostgreSQL is
-# started. Secrets only reach the service that needs them: JWT_SECRET_KEY and
-# OWNER_PASSWORD go to authsvc, DATABASE_URL to storesvc.
+# started. Secrets only reach the service that needs them: JWT_SECRET_KEY,
+# OWNER_PASSWORD and SMTP_PASSWORD go to authsvc, DATABASE_URL to storesvc.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -258,14 +258,16 @@ do_start() {
     db_url=$("$ROOT/deploy/pg.sh" start "$STATE" "$PG_PORT" 9>&-) || fail_start "PostgreSQL did not start"
   fi
   owner_pw=${OWNER_PASSWORD:-}
-  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD
+  smtp_pw=${SMTP_PASSWORD:-}
+  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD SMTP_PASSWORD
 
   log "applying migrations"
   (cd "$ROOT" && DATABASE_URL=$db_url "$BUILD/storesvc/storesvc" migrate) \
     >>"$LOG_DIR/storesvc.log" 2>&1 </dev/null || fail_start "storesvc migrate failed"
 
   start_service storesvc "$BUILD/storesvc/storesvc" "DATABASE_URL=$db_url"
-  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw"
+  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw" \
+    "SMTP_PASSWORD=$smtp_pw"
   start_service gateway "$BUILD/gateway/gateway"
 
   url=$(health_url)
