@@ -40,6 +40,9 @@
 #define OWNER_RETRY_MS   1000 /* between owner bootstrap attempts */
 #define LIMITER_INFLIGHT 60   /* s: a login slot held longer is presumed leaked */
 #define HOUR_S           3600 /* the window of the password-reset limiters */
+/* A reset job runs at least this long after its request (auth_jobq.h):
+ * its work falls on later requests of any kind, not on the next one. */
+#define RESET_DELAY_MS 100
 
 struct auth_app {
     const auth_config_t *cfg;
@@ -115,7 +118,10 @@ static int make_reset_and_keys(auth_app_t *self)
                                    .timeout_ms = cfg->smtp_timeout_ms};
     randombytes_buf(c->reset_hash_key, sizeof c->reset_hash_key);
     if (!(c->mailer = auth_mailer_new(&mc)) ||
-        !(c->jobq = auth_jobq_new((size_t)cfg->mail_queue_size, auth_reset_job, c))) {
+        !(c->jobq = auth_jobq_new(&(auth_jobq_config_t){.capacity = (size_t)cfg->mail_queue_size,
+                                                        .delay_ms = RESET_DELAY_MS,
+                                                        .nice = SLOW_NICE},
+                                  auth_reset_job, c))) {
         rt_error(NULL, "cannot create the mail worker (SMTP_URL, MAIL_QUEUE_SIZE)");
         return -1;
     }

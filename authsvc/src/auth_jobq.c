@@ -6,16 +6,24 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+typedef struct {
+    auth_job_t job;
+    struct timespec not_before; /* CLOCK_MONOTONIC */
+} slot_t;
+
 struct auth_jobq {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    auth_job_t *ring;
+    slot_t *ring;
+    int delay_ms, nice;
     size_t cap, head, count;
     uint64_t dropped;
     bool stopping, started;
@@ -25,10 +33,37 @@ struct auth_jobq {
     pthread_t thread;
 };
 
-auth_jobq_t *auth_jobq_new(size_t capacity, auth_job_fn fn, void *arg)
+/* `t` moved on by `ms` milliseconds. */
+static struct timespec add_ms(struct timespec t, long ms)
 {
-    if (capacity < 1 || capacity > AUTH_JOBQ_MAX_SIZE || !fn)
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static struct timespec mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+auth_jobq_t *auth_jobq_new(const auth_jobq_config_t *cfg, auth_job_fn fn, void *arg)
+{
+    pthread_condattr_t ca;
+    if (!cfg || cfg->capacity < 1 || cfg->capacity > AUTH_JOBQ_MAX_SIZE || !fn ||
+        cfg->delay_ms < 0 || cfg->delay_ms > AUTH_JOBQ_MAX_DELAY_MS)
         return NULL;
+    size_t capacity = cfg->capacity;
     auth_jobq_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -38,13 +73,22 @@ auth_jobq_t *auth_jobq_new(size_t capacity, auth_job_fn fn, void *arg)
         free(self);
         return NULL;
     }
-    if (pthread_cond_init(&self->cv, NULL) != 0) {
+    /* Timed waits on the monotonic clock, as every deadline here is. */
+    int cond_rc = pthread_condattr_init(&ca);
+    if (cond_rc == 0) {
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        cond_rc = pthread_cond_init(&self->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (cond_rc != 0) {
         pthread_mutex_destroy(&self->mu);
         free(self->ring);
         free(self);
         return NULL;
     }
     self->cap = capacity;
+    self->delay_ms = cfg->delay_ms;
+    self->nice = cfg->nice;
     self->fn = fn;
     self->arg = arg;
     return self;
@@ -52,23 +96,41 @@ auth_jobq_t *auth_jobq_new(size_t capacity, auth_job_fn fn, void *arg)
 
 static bool past(const struct timespec *t)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+    struct timespec now = mono_now();
+    return !before(&now, t);
+}
+
+/* Waits (the lock held) until the head job's time has come; false when
+ * the worker should exit instead (stopping, and nothing more may run). */
+static bool wait_for_head(auth_jobq_t *self)
+{
+    for (;;) {
+        while (self->count == 0 && !self->stopping)
+            pthread_cond_wait(&self->cv, &self->mu);
+        if (self->count == 0 || (self->stopping && past(&self->deadline)))
+            return false;
+        struct timespec due = self->ring[self->head].not_before;
+        if (self->stopping && before(&self->deadline, &due))
+            due = self->deadline;
+        if (past(&due))
+            return !(self->stopping && past(&self->deadline));
+        pthread_cond_timedwait(&self->cv, &self->mu, &due);
+    }
 }
 
 static void *worker(void *p)
 {
     auth_jobq_t *self = p;
     auth_job_t job;
+    /* Below the request threads (Linux: nice is per thread). */
+    if (self->nice > 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), self->nice);
     pthread_mutex_lock(&self->mu);
     for (;;) {
-        while (self->count == 0 && !self->stopping)
-            pthread_cond_wait(&self->cv, &self->mu);
-        if (self->count == 0 || (self->stopping && past(&self->deadline)))
+        if (!wait_for_head(self))
             break;
-        job = self->ring[self->head];
-        sodium_memzero(&self->ring[self->head], sizeof job);
+        job = self->ring[self->head].job;
+        sodium_memzero(&self->ring[self->head], sizeof self->ring[self->head]);
         self->head = (self->head + 1) % self->cap;
         self->count--;
         pthread_mutex_unlock(&self->mu);
@@ -100,8 +162,10 @@ int auth_jobq_push(auth_jobq_t *self, const char *rid, const char *arg)
     int rc = -1;
     pthread_mutex_lock(&self->mu);
     if (!self->stopping && self->count < self->cap) {
-        auth_job_t *j = &self->ring[(self->head + self->count) % self->cap];
-        memset(j, 0, sizeof *j);
+        slot_t *slot = &self->ring[(self->head + self->count) % self->cap];
+        auth_job_t *j = &slot->job;
+        memset(slot, 0, sizeof *slot);
+        slot->not_before = add_ms(mono_now(), self->delay_ms);
         snprintf(j->rid, sizeof j->rid, "%s", rid ? rid : "");
         snprintf(j->arg, sizeof j->arg, "%s", arg);
         self->count++;
@@ -141,14 +205,7 @@ void auth_jobq_stop(auth_jobq_t *self, int grace_ms)
     pthread_mutex_lock(&self->mu);
     if (!self->stopping) {
         self->stopping = true;
-        clock_gettime(CLOCK_MONOTONIC, &self->deadline);
-        long ms = grace_ms > 0 ? grace_ms : 0;
-        self->deadline.tv_sec += ms / 1000;
-        self->deadline.tv_nsec += (ms % 1000) * 1000000L;
-        if (self->deadline.tv_nsec >= 1000000000L) {
-            self->deadline.tv_sec++;
-            self->deadline.tv_nsec -= 1000000000L;
-        }
+        self->deadline = add_ms(mono_now(), grace_ms > 0 ? grace_ms : 0);
     }
     pthread_cond_broadcast(&self->cv);
     bool join = self->started;

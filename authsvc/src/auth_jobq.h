@@ -10,6 +10,12 @@
  * worker wipes each job's copy after running it (arguments may be
  * addresses). On stop the worker finishes the job it is running and the
  * ones queued while the grace period lasts; what is left is dropped.
+ *
+ * Timing: a job runs no earlier than `delay_ms` after it was queued, and
+ * the worker runs at a lower CPU priority (`nice`). Both keep the work a
+ * request caused from showing in the timing of that request or the next
+ * one: the worker's CPU use lands on whatever requests come later, of
+ * either kind, and yields to them.
  */
 #ifndef AUTH_JOBQ_H
 #define AUTH_JOBQ_H
@@ -31,9 +37,17 @@ typedef void (*auth_job_fn)(void *arg, const auth_job_t *job);
 
 typedef struct auth_jobq auth_jobq_t;
 
-/* A queue of `capacity` (1..AUTH_JOBQ_MAX_SIZE) jobs run by `fn`. No thread
- * yet. NULL on bad arguments or no memory. */
-auth_jobq_t *auth_jobq_new(size_t capacity, auth_job_fn fn, void *arg);
+#define AUTH_JOBQ_MAX_DELAY_MS 60000
+
+typedef struct {
+    size_t capacity; /* jobs waiting at most, 1..AUTH_JOBQ_MAX_SIZE */
+    int delay_ms;    /* a job runs no earlier than this after its push, 0..AUTH_JOBQ_MAX_DELAY_MS */
+    int nice;        /* niceness of the worker thread (0: as the process) */
+} auth_jobq_config_t;
+
+/* A queue as `cfg` says, its jobs run by `fn`. No thread yet. NULL on bad
+ * arguments or no memory. */
+auth_jobq_t *auth_jobq_new(const auth_jobq_config_t *cfg, auth_job_fn fn, void *arg);
 
 /* Starts the worker. 0, or -1. */
 int auth_jobq_start(auth_jobq_t *self);

@@ -70,11 +70,24 @@ static void wait_ran(rec_t *r, int n)
     pthread_mutex_unlock(&r->mu);
 }
 
+static auth_jobq_t *jobq(size_t capacity, int delay_ms, rec_t *r)
+{
+    const auth_jobq_config_t cfg = {.capacity = capacity, .delay_ms = delay_ms, .nice = 0};
+    return auth_jobq_new(&cfg, job, r);
+}
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static void test_jobq_runs_jobs_in_order_on_its_own_thread(void **state)
 {
     rec_t r;
     rec_init(&r, true);
-    auth_jobq_t *q = auth_jobq_new(8, job, &r);
+    auth_jobq_t *q = jobq(8, 0, &r);
     assert_non_null(q);
     assert_int_equal(auth_jobq_start(q), 0);
     assert_int_equal(auth_jobq_push(q, "rid-1", "first"), 0);
@@ -94,7 +107,7 @@ static void test_jobq_full_queue_refuses_at_once_and_counts(void **state)
 {
     rec_t r;
     rec_init(&r, false); /* the worker blocks in its first job */
-    auth_jobq_t *q = auth_jobq_new(2, job, &r);
+    auth_jobq_t *q = jobq(2, 0, &r);
     assert_int_equal(auth_jobq_start(q), 0);
     assert_int_equal(auth_jobq_push(q, "a", "1"), 0);
     /* Wait until the worker took job 1, so 2 slots are free again. */
@@ -122,7 +135,7 @@ static void test_jobq_refuses_an_argument_over_its_bound(void **state)
     char big[AUTH_JOBQ_ARG_MAX + 2];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    auth_jobq_t *q = auth_jobq_new(4, job, &r);
+    auth_jobq_t *q = jobq(4, 0, &r);
     assert_int_equal(auth_jobq_push(q, "r", big), -1);
     big[AUTH_JOBQ_ARG_MAX] = '\0';
     assert_int_equal(auth_jobq_push(q, "r", big), 0);
@@ -135,7 +148,7 @@ static void test_jobq_stop_without_grace_drops_the_queue(void **state)
 {
     rec_t r;
     rec_init(&r, false);
-    auth_jobq_t *q = auth_jobq_new(8, job, &r);
+    auth_jobq_t *q = jobq(8, 0, &r);
     assert_int_equal(auth_jobq_start(q), 0);
     for (int i = 0; i < 5; i++)
         assert_int_equal(auth_jobq_push(q, "r", "j"), 0);
@@ -156,7 +169,7 @@ static void test_jobq_stop_with_grace_runs_what_is_queued(void **state)
 {
     rec_t r;
     rec_init(&r, true);
-    auth_jobq_t *q = auth_jobq_new(64, job, &r);
+    auth_jobq_t *q = jobq(64, 0, &r);
     for (int i = 0; i < 20; i++)
         assert_int_equal(auth_jobq_push(q, "r", "j"), 0);
     assert_int_equal(auth_jobq_start(q), 0);
@@ -166,12 +179,41 @@ static void test_jobq_stop_with_grace_runs_what_is_queued(void **state)
     auth_jobq_destroy(&q);
 }
 
+static void test_jobq_a_job_waits_its_delay(void **state)
+{
+    rec_t r;
+    rec_init(&r, true);
+    auth_jobq_t *q = jobq(8, 300, &r);
+    assert_int_equal(auth_jobq_start(q), 0);
+    double t0 = mono_s();
+    assert_int_equal(auth_jobq_push(q, "r", "late"), 0);
+    struct timespec ts = {0, 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&r.mu);
+    int early = r.ran;
+    pthread_mutex_unlock(&r.mu);
+    assert_int_equal(early, 0); /* not before its time */
+    wait_ran(&r, 1);
+    assert_int_equal(r.ran, 1);
+    assert_true(mono_s() - t0 >= 0.29);
+    /* A stop with grace runs a job whose time comes within it. */
+    assert_int_equal(auth_jobq_push(q, "r", "in grace"), 0);
+    auth_jobq_stop(q, 2000);
+    assert_int_equal(r.ran, 2);
+    auth_jobq_destroy(&q);
+}
+
 static void test_jobq_bad_arguments(void **state)
 {
     rec_t r;
-    assert_null(auth_jobq_new(0, job, &r));
-    assert_null(auth_jobq_new(AUTH_JOBQ_MAX_SIZE + 1, job, &r));
-    assert_null(auth_jobq_new(4, NULL, &r));
+    const auth_jobq_config_t zero = {.capacity = 0}, big = {.capacity = AUTH_JOBQ_MAX_SIZE + 1},
+                             slow = {.capacity = 4, .delay_ms = AUTH_JOBQ_MAX_DELAY_MS + 1},
+                             ok = {.capacity = 4};
+    assert_null(auth_jobq_new(&zero, job, &r));
+    assert_null(auth_jobq_new(&big, job, &r));
+    assert_null(auth_jobq_new(&slow, job, &r));
+    assert_null(auth_jobq_new(&ok, NULL, &r));
+    assert_null(auth_jobq_new(NULL, job, &r));
     assert_int_equal(auth_jobq_push(NULL, "r", "a"), -1);
     auth_jobq_destroy(NULL);
 }
@@ -184,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_jobq_refuses_an_argument_over_its_bound),
         cmocka_unit_test(test_jobq_stop_without_grace_drops_the_queue),
         cmocka_unit_test(test_jobq_stop_with_grace_runs_what_is_queued),
+        cmocka_unit_test(test_jobq_a_job_waits_its_delay),
         cmocka_unit_test(test_jobq_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
