@@ -295,3 +295,25 @@ def test_reset_with_the_token_from_an_smtp_sink(pm, rdb, jwt_secret, tmp_path):
         assert any(r.get("event") == "mail_sent" for r in s.authsvc.log_records())
     finally:
         ctl.stop()
+
+
+def test_starttls_is_required_when_the_url_asks_for_it(pm, rdb, jwt_secret, tmp_path):
+    """smtp+starttls:// against a server that offers no STARTTLS: the mail
+    fails (logged), it never goes out in clear; the request is 202 as ever."""
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    port = it.free_port()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        s = au.start_stack(pm, rdb, jwt_secret, tmp_path, "resettls", authsvc={
+            **GENEROUS, "SMTP_URL": f"smtp+starttls://127.0.0.1:{port}", "MAIL_FROM": "noreply@example.com",
+            "SMTP_TIMEOUT_MS": 3000})
+        u = au.new_user(s, login=False)
+        ask(s, u.email)
+        it.wait_for(lambda: any(r.get("event") == "mail_failed" for r in s.authsvc.log_records()), 10,
+                    what="the mail refused for want of STARTTLS")
+        assert sink.messages == [], "a mail went out without TLS"
+    finally:
+        ctl.stop()
