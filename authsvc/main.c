@@ -8,7 +8,6 @@
 #include "rt_log.h"
 #include "rt_signal.h"
 
-#include <curl/curl.h>
 #include <zmq.h>
 
 static int serve(const auth_config_t *cfg)
@@ -52,12 +51,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     rt_log_init("authsvc", cfg.log_level, NULL);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) { /* before any thread */
-        rt_error(NULL, "libcurl failed to initialise");
-        goto cleanup;
-    }
     rc = serve(&cfg);
-    curl_global_cleanup();
 cleanup:
     auth_config_free(&cfg);
     return rc;

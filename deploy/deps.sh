@@ -5,10 +5,11 @@
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl)
-#   test   build + Python 3 with pytest, requests, pyzmq, msgpack, botocore (integration
-#          tests; botocore checks the S3 signatures), clang's sanitizer/fuzzer runtime
-#          (tests/fuzz), prometheus (only for its promtool: the unit tests run
-#          `promtool check metrics` on rt_metrics output)
+#   test   build + Python 3 with pytest, requests, pyzmq, msgpack, botocore, aiosmtpd
+#          (integration tests; botocore checks the S3 signatures, aiosmtpd is the SMTP sink
+#          of test_password_reset), clang's sanitizer/fuzzer runtime (tests/fuzz),
+#          prometheus (only for its promtool: the unit tests run `promtool check metrics`
+#          on rt_metrics output)
 #   s3     node/npm, and s3rver (the S3 stand-in of the integration tests) from the npm
 #          registry into $RESTC_S3RVER_DIR (default .state/s3rver), unless already there
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
@@ -26,7 +27,7 @@ BUILD_PKGS=(
   postgresql postgresql-contrib curl ca-certificates
 )
 TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack python3-botocore
-  libclang-rt-14-dev prometheus)
+  python3-aiosmtpd libclang-rt-14-dev prometheus)
 S3RVER_PKG=s3rver@3.7.1
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop

@@ -26,10 +26,11 @@
 # RESTC_SKIP_BUILD=1. Any service variable from the README (GATEWAY_BIND,
 # LOG_LEVEL, ...) set in the environment is passed through; DATABASE_URL set
 # in the environment means "use that database" and no private PostgreSQL is
-# started. Secrets only reach the service that needs them: JWT_SECRET_KEY and
-# OWNER_PASSWORD go to authsvc, DATABASE_URL and S3_SECRET_ACCESS_KEY to
-# storesvc. The object store is the local directory .state/objects unless
-# OBJECT_STORE_URL (e.g. s3://bucket with the S3_* variables) says otherwise.
+# started. Secrets only reach the service that needs them: JWT_SECRET_KEY,
+# OWNER_PASSWORD and SMTP_PASSWORD go to authsvc, DATABASE_URL and
+# S3_SECRET_ACCESS_KEY to storesvc. The object store is the local directory
+# .state/objects unless OBJECT_STORE_URL (e.g. s3://bucket with the S3_*
+# variables) says otherwise.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -261,7 +262,8 @@ do_start() {
   fi
   owner_pw=${OWNER_PASSWORD:-}
   s3_secret=${S3_SECRET_ACCESS_KEY:-}
-  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD S3_SECRET_ACCESS_KEY
+  smtp_pw=${SMTP_PASSWORD:-}
+  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD S3_SECRET_ACCESS_KEY SMTP_PASSWORD
 
   log "applying migrations"
   (cd "$ROOT" && DATABASE_URL=$db_url S3_SECRET_ACCESS_KEY=$s3_secret "$BUILD/storesvc/storesvc" migrate) \
@@ -269,7 +271,8 @@ do_start() {
 
   start_service storesvc "$BUILD/storesvc/storesvc" "DATABASE_URL=$db_url" \
     "S3_SECRET_ACCESS_KEY=$s3_secret"
-  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw"
+  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw" \
+    "SMTP_PASSWORD=$smtp_pw"
   start_service gateway "$BUILD/gateway/gateway"
 
   url=$(health_url)

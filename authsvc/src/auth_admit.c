@@ -2,16 +2,24 @@
  * auth_admit: auth.authorize and auth.verify, and the user-state lookup
  * behind them (see auth_admit.h).
  *
- * auth.authorize, in order: identity (token -> principal, or anonymous),
- * then the API rate limit keyed by that identity (a caller with a bad
- * token is counted against its address, so hammering with forged tokens is
- * limited too), then the verdict on the identity (401), then RBAC (403).
+ * auth.authorize, in order: identity (an access token or an API key ->
+ * principal, or anonymous), then the API rate limit keyed by that identity
+ * (a key counts in its owner's bucket, like the owner's tokens; a caller
+ * with a bad credential is counted against its address, so hammering with
+ * forged tokens or keys is limited too), then the verdict on the identity
+ * (401), then what a key may not do (403: session_only routes, and
+ * permissions the key does not carry), then RBAC (403). A request that
+ * presents both a token and a key is refused (401): which one would speak
+ * for it is not for us to guess.
  */
 #include "auth_admit.h"
+
+#include "auth_keys.h"
 
 #include "auth_rbac.h"
 #include "rt_log.h"
 
+#include <sodium.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -136,9 +144,12 @@ proto_err_t auth_authenticate(const auth_ctx_t *ctx, const char *rid, const char
 
 /* ---- auth.authorize ---- */
 
-static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const auth_rate_t *rate)
+static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const auth_rate_t *rate,
+                           const char *key_id)
 {
-    msgpack_pack_map(pk, 6 + auth_rate_entries(rate));
+    msgpack_pack_map(pk, 6 + auth_rate_entries(rate) + (key_id != NULL));
+    if (key_id)
+        proto_pack_kv_str(pk, "api_key_id", key_id);
     proto_pack_kv_bool(pk, "anonymous", false);
     proto_pack_kv_str(pk, "user_id", p->claims.sub);
     proto_pack_kv_str(pk, "username", p->user.username);
@@ -148,22 +159,60 @@ static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const 
     auth_pack_rate(pk, rate);
 }
 
+/* Who the request is: a bearer token, an API key (kp), or nobody. */
+static proto_err_t identify(const auth_ctx_t *ctx, const char *rid, const char *credential,
+                            const char *api_key, auth_principal_t *p, auth_key_principal_t *kp)
+{
+    if (credential[0] && api_key[0])
+        return PROTO_ERR_UNAUTHORIZED; /* two credentials: neither is trusted */
+    if (api_key[0]) {
+        proto_err_t err = auth_keys_authenticate(ctx, rid, api_key, kp);
+        *p = kp->p;
+        return err;
+    }
+    return credential[0] ? auth_authenticate(ctx, rid, credential, p) : PROTO_ERR_UNAUTHORIZED;
+}
+
+/* What a principal that passed may not do: 403 with the reason, or OK. */
+static proto_err_t verdict(const auth_principal_t *p, const auth_key_principal_t *kp, bool by_key,
+                           bool session_only, bool has_perm, auth_perm_t perm, proto_fail_t *fail)
+{
+    if (by_key && session_only) {
+        auth_fail_msg(fail, "An API key cannot do this: sign in with a password");
+        return PROTO_ERR_FORBIDDEN;
+    }
+    if (has_perm && !auth_rbac_allows(p->user.role, perm)) {
+        auth_fail_msg(fail, "Your role does not allow this");
+        return PROTO_ERR_FORBIDDEN;
+    }
+    if (has_perm && by_key && !auth_keys_allows(kp, perm)) {
+        auth_fail_msg(fail, "This API key does not carry the permission");
+        return PROTO_ERR_FORBIDDEN;
+    }
+    return PROTO_OK;
+}
+
 AUTH_HANDLER(auth_op_authorize)
 {
     const auth_ctx_t *ctx = cc->svc;
     char credential[PROTO_STR_BUF(PROTO_B_JWT)], ip[PROTO_STR_BUF(PROTO_B_IP)];
     char perm_name[PROTO_STR_BUF(PROTO_B_PERM)], key[AUTH_KEY_BUF];
+    char api_key[PROTO_STR_BUF(PROTO_B_APIKEY)];
+    bool session_only = false;
     const proto_str_arg_t args[] = {
         {"credential", credential, sizeof credential, NULL},
         {"client_ip", ip, sizeof ip, NULL},
         {"permission", perm_name, sizeof perm_name, NULL},
+        {"api_key", api_key, sizeof api_key, NULL},
     };
     proto_err_t derr = proto_body_strs(req, args, AUTH_NARGS(args), fail);
     if (derr != PROTO_OK)
         return derr;
+    (void)proto_get_bool(req->body, "session_only", &session_only); /* typed by the decoder */
     /* A credential given but empty is no credential (anonymous). One that is
      * too long to be a token is a bad token: auth_authenticate refuses it. */
-    bool has_cred = credential[0] != '\0';
+    bool has_cred = credential[0] != '\0' || api_key[0] != '\0';
+    bool by_key = api_key[0] != '\0';
     auth_perm_t perm = perm_name[0] ? auth_perm_parse(perm_name) : AUTH_PERM_INVALID;
     if (perm_name[0] && perm == AUTH_PERM_INVALID) {
         auth_fail_msg(fail, "unknown permission");
@@ -171,8 +220,10 @@ AUTH_HANDLER(auth_op_authorize)
     }
 
     auth_principal_t p;
-    proto_err_t who =
-        has_cred ? auth_authenticate(ctx, req->rid, credential, &p) : PROTO_ERR_UNAUTHORIZED;
+    auth_key_principal_t kp;
+    memset(&kp, 0, sizeof kp);
+    proto_err_t who = identify(ctx, req->rid, credential, api_key, &p, &kp);
+    sodium_memzero(api_key, sizeof api_key);
     if (who != PROTO_OK && who != PROTO_ERR_UNAUTHORIZED)
         return who; /* storesvc down: 503, not 401 */
     if (who == PROTO_OK)
@@ -185,8 +236,10 @@ AUTH_HANDLER(auth_op_authorize)
         auth_rate_check(ctx->api_limit, key, ctx->cfg->rate_limit_per_min, &rate, fail);
     if (err != PROTO_OK)
         return err;
-    if (who != PROTO_OK && (has_cred || perm_name[0])) {
-        auth_fail_msg(fail, has_cred ? "Invalid or expired token" : "Authentication required");
+    if (who != PROTO_OK && (has_cred || perm_name[0] || session_only)) {
+        auth_fail_msg(fail, !has_cred ? "Authentication required"
+                            : by_key  ? "Invalid, expired or revoked API key"
+                                      : "Invalid or expired token");
         return PROTO_ERR_UNAUTHORIZED;
     }
     if (who != PROTO_OK) { /* anonymous, and nothing required */
@@ -195,11 +248,10 @@ AUTH_HANDLER(auth_op_authorize)
         auth_pack_rate(body, &rate);
         return PROTO_OK;
     }
-    if (perm_name[0] && !auth_rbac_allows(p.user.role, perm)) {
-        auth_fail_msg(fail, "Your role does not allow this");
-        return PROTO_ERR_FORBIDDEN;
-    }
-    pack_principal(body, &p, &rate);
+    if ((err = verdict(&p, &kp, by_key, session_only, perm_name[0] != '\0', perm, fail)) !=
+        PROTO_OK)
+        return err;
+    pack_principal(body, &p, &rate, by_key ? kp.key_id : NULL);
     return PROTO_OK;
 }
 

@@ -15,16 +15,22 @@
  * rules as a registration, checked at start. Until it is done authsvc is
  * not ready (`started` stays false, and sys.health says so): a client that
  * waited for readiness can log in as the owner at once.
+ *
+ * The mail worker (auth_jobq, MAIL_QUEUE_SIZE) runs password-reset jobs
+ * with its own storesvc client; it starts with the server and stops after
+ * it, finishing what is queued within the shutdown grace.
  */
 #include "auth_app.h"
 
 #include "auth_handlers.h"
 #include "auth_password.h"
+#include "auth_reset.h"
 #include "auth_util.h"
 #include "proto_client.h"
 #include "proto_server.h"
 #include "rt_log.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -35,6 +41,10 @@
 #define SLOW_NICE        5    /* niceness of the hashing workers */
 #define OWNER_RETRY_MS   1000 /* between owner bootstrap attempts */
 #define LIMITER_INFLIGHT 60   /* s: a login slot held longer is presumed leaked */
+#define HOUR_S           3600 /* the window of the password-reset limiters */
+/* A reset job runs at least this long after its request (auth_jobq.h):
+ * its work falls on later requests of any kind, not on the next one. */
+#define RESET_DELAY_MS 100
 
 struct auth_app {
     const auth_config_t *cfg;
@@ -47,6 +57,7 @@ struct auth_app {
     bool owner_started;
     atomic_bool stopping;
     atomic_bool started; /* the start-up work is done: see auth_ctx_t */
+    bool curl_init;      /* curl_global_init succeeded: cleanup at destroy */
     char owner_email[AUTH_EMAIL_BUF];
 };
 
@@ -89,7 +100,44 @@ static int make_limiters(auth_app_t *self)
     self->ctx.login_limiter = auth_limiter_new(&lc, NULL, NULL);
     self->ctx.api_limit = auth_ratelimit_new(&rc, NULL, NULL);
     self->ctx.register_limit = auth_ratelimit_new(&rc, NULL, NULL);
-    return self->ctx.login_limiter && self->ctx.api_limit && self->ctx.register_limit ? 0 : -1;
+    rc.window_s = HOUR_S;
+    self->ctx.reset_ip_limit = auth_ratelimit_new(&rc, NULL, NULL);
+    self->ctx.reset_email_limit = auth_ratelimit_new(&rc, NULL, NULL);
+    return self->ctx.login_limiter && self->ctx.api_limit && self->ctx.register_limit &&
+                   self->ctx.reset_ip_limit && self->ctx.reset_email_limit
+               ? 0
+               : -1;
+}
+
+/* Password reset's mail path and the API-key cache. */
+static int make_reset_and_keys(auth_app_t *self)
+{
+    const auth_config_t *cfg = self->cfg;
+    auth_ctx_t *c = &self->ctx;
+    const auth_mail_config_t mc = {.smtp_url = cfg->smtp_url,
+                                   .from = cfg->mail_from,
+                                   .username = cfg->smtp_username,
+                                   .password = cfg->smtp_password,
+                                   .timeout_ms = cfg->smtp_timeout_ms};
+    randombytes_buf(c->reset_hash_key, sizeof c->reset_hash_key);
+    if (!(c->mailer = auth_mailer_new(&mc)) ||
+        !(c->jobq = auth_jobq_new(&(auth_jobq_config_t){.capacity = (size_t)cfg->mail_queue_size,
+                                                        .delay_ms = RESET_DELAY_MS,
+                                                        .nice = SLOW_NICE},
+                                  auth_reset_job, c))) {
+        rt_error(NULL, "cannot create the mail worker (SMTP_URL, MAIL_QUEUE_SIZE)");
+        return -1;
+    }
+    if (auth_mailer_is_dev(c->mailer))
+        rt_warn(NULL, "SMTP_URL is unset: password-reset mails, tokens included, are written "
+                      "to this log instead of being sent (dev mode; never in production)");
+    if (cfg->cache_ttl_s > 0 && cfg->apikey_cache_size > 0 &&
+        !(c->keycache = auth_keycache_new((size_t)cfg->apikey_cache_size, (int)cfg->cache_ttl_s,
+                                          NULL, NULL))) {
+        rt_error(NULL, "cannot create the API key cache (AUTH_API_KEY_CACHE_SIZE)");
+        return -1;
+    }
+    return 0;
 }
 
 static int make_ctx(auth_app_t *self)
@@ -129,7 +177,7 @@ static int make_ctx(auth_app_t *self)
         rt_error(NULL, "cannot create the breached-password check (HIBP_URL)");
         return -1;
     }
-    return 0;
+    return make_reset_and_keys(self);
 }
 
 static void free_ctx(auth_ctx_t *c)
@@ -142,6 +190,12 @@ static void free_ctx(auth_ctx_t *c)
     auth_ratelimit_destroy(&c->api_limit);
     auth_ratelimit_destroy(&c->register_limit);
     auth_breach_destroy(&c->breach);
+    auth_jobq_destroy(&c->jobq); /* before what its jobs use */
+    auth_mailer_destroy(&c->mailer);
+    auth_keycache_destroy(&c->keycache);
+    auth_ratelimit_destroy(&c->reset_ip_limit);
+    auth_ratelimit_destroy(&c->reset_email_limit);
+    sodium_memzero(c->reset_hash_key, sizeof c->reset_hash_key);
 }
 
 auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
@@ -157,8 +211,15 @@ auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
     atomic_init(&self->started, false);
     self->ctx.started = &self->started;
     proto_limits_t lim = proto_limits_default();
-    /* One storesvc client per worker of both lanes: nobody waits for one. */
-    int clients = (int)(cfg->workers + cfg->hash_workers);
+    /* One storesvc client per worker of both lanes and the mail worker:
+     * nobody waits for one. */
+    int clients = (int)(cfg->workers + cfg->hash_workers) + 1;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        rt_error(NULL, "cannot initialise libcurl");
+        free(self);
+        return NULL;
+    }
+    self->curl_init = true;
     self->storesvc =
         proto_pool_new(zctx, cfg->storesvc_endpoints, clients, (int)cfg->rpc_timeout_ms, &lim);
     self->storesvc_outage = proto_outage_new("storesvc");
@@ -259,6 +320,10 @@ int auth_app_start(auth_app_t *self)
         rt_error(NULL, "cannot create the RPC server");
         return -1;
     }
+    if (auth_jobq_start(self->ctx.jobq) != 0) {
+        rt_error(NULL, "cannot start the mail worker");
+        return -1;
+    }
     if (proto_server_start(self->server) != 0) {
         rt_log_fields(RT_LOG_ERROR, NULL, "cannot listen",
                       json_pack("{s:s}", "endpoint", self->cfg->bind));
@@ -291,6 +356,7 @@ void auth_app_stop(auth_app_t *self, int grace_ms)
     }
     if (self->server)
         proto_server_stop(self->server, grace_ms);
+    auth_jobq_stop(self->ctx.jobq, grace_ms); /* no request can queue a job any more */
 }
 
 void auth_app_destroy(auth_app_t **self_p)
@@ -303,6 +369,8 @@ void auth_app_destroy(auth_app_t **self_p)
     free_ctx(&self->ctx);
     proto_pool_destroy(&self->storesvc);
     proto_outage_destroy(&self->storesvc_outage);
+    if (self->curl_init)
+        curl_global_cleanup();
     free(self);
     *self_p = NULL;
 }

@@ -4,6 +4,9 @@
  */
 #include "auth_config.h"
 
+#include "auth_mail.h"
+#include "auth_password.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +57,22 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"AUTH_CACHE_SIZE", RT_CFG_INT, false, "65536", 16, 16777216, F(cache_size)},
     {"AUTH_TOKEN_CACHE_SIZE", RT_CFG_INT, false, "16384", 0, 16777216, F(token_cache_size)},
     {"AUTHSVC_TEST_STARTUP_DELAY_MS", RT_CFG_INT, false, "0", 0, 60000, F(test_startup_delay_ms)},
+    /* password reset and mail */
+    {"SMTP_URL", RT_CFG_STR, false, NULL, 0, 1024, F(smtp_url)},
+    {"MAIL_FROM", RT_CFG_STR, false, NULL, 0, 254, F(mail_from)},
+    {"SMTP_USERNAME", RT_CFG_STR, false, NULL, 0, 255, F(smtp_username)},
+    {"SMTP_PASSWORD", RT_CFG_SECRET, false, NULL, 0, 1024, F(smtp_password)},
+    {"SMTP_TIMEOUT_MS", RT_CFG_INT, false, "10000", 100, 300000, F(smtp_timeout_ms)},
+    {"MAIL_QUEUE_SIZE", RT_CFG_INT, false, "256", 1, 65536, F(mail_queue_size)},
+    {"PASSWORD_RESET_TTL_SECONDS", RT_CFG_INT, false, "1800", 1, 86400, F(reset_ttl_s)},
+    {"PASSWORD_RESET_PER_EMAIL_PER_HOUR", RT_CFG_INT, false, "3", 0, 1000000,
+     F(reset_per_email_hour)},
+    {"PASSWORD_RESET_PER_IP_PER_HOUR", RT_CFG_INT, false, "20", 0, 1000000, F(reset_per_ip_hour)},
+    /* API keys */
+    {"AUTH_API_KEY_CACHE_SIZE", RT_CFG_INT, false, "4096", 0, 4194304, F(apikey_cache_size)},
+    {"API_KEY_LAST_USED_INTERVAL_SECONDS", RT_CFG_INT, false, "60", 1, 86400,
+     F(apikey_used_interval_s)},
+    {"API_KEY_MAX_PER_USER", RT_CFG_INT, false, "100", 1, 10000, F(apikey_max_per_user)},
 };
 #define AUTH_NSPECS (sizeof auth_specs / sizeof auth_specs[0])
 
@@ -66,6 +85,37 @@ const rt_cfg_spec_t *auth_config_specs(size_t *n)
 static bool set(const char *s)
 {
     return s && *s;
+}
+
+/* SMTP_URL names its transport by scheme (auth_mail.h); with it, MAIL_FROM
+ * is required, and a password never goes over a connection without TLS. */
+static int check_mail_rules(const auth_config_t *cfg, char *err, size_t errlen)
+{
+    auth_mail_tls_t tls;
+    char url[1100], from[AUTH_EMAIL_BUF];
+    if (!set(cfg->smtp_url)) {
+        if (set(cfg->smtp_username) || set(cfg->smtp_password)) {
+            snprintf(err, errlen, "SMTP_USERNAME / SMTP_PASSWORD need SMTP_URL");
+            return -1;
+        }
+        return 0;
+    }
+    if (auth_mail_url_parse(cfg->smtp_url, url, sizeof url, &tls) != 0) {
+        snprintf(err, errlen,
+                 "SMTP_URL must be smtp://host[:port], smtp+starttls://host[:port] or "
+                 "smtps://host[:port]");
+        return -1;
+    }
+    if (set(cfg->smtp_password) && tls == AUTH_MAIL_TLS_NONE) {
+        snprintf(err, errlen,
+                 "SMTP_PASSWORD would cross smtp:// in clear: use smtp+starttls:// or smtps://");
+        return -1;
+    }
+    if (!set(cfg->mail_from) || auth_email_normalise(cfg->mail_from, from, sizeof from) != 0) {
+        snprintf(err, errlen, "MAIL_FROM must be a valid email address when SMTP_URL is set");
+        return -1;
+    }
+    return 0;
 }
 
 /* Rules that involve several variables or values rt_config cannot check. */
@@ -84,6 +134,8 @@ static int check_cross_rules(const auth_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "ARGON2_MEMORY_COST must be at least 8 x ARGON2_PARALLELISM KiB");
         return -1;
     }
+    if (check_mail_rules(cfg, err, errlen) != 0)
+        return -1;
     int owner = set(cfg->owner_username) + set(cfg->owner_password) + set(cfg->owner_email);
     if (owner != 0 && owner != 3) {
         const char *missing = !set(cfg->owner_username)   ? "OWNER_USERNAME"
@@ -123,5 +175,7 @@ void auth_config_free(auth_config_t *cfg)
         explicit_bzero(cfg->jwt_secret_key, strlen(cfg->jwt_secret_key));
     if (cfg->owner_password)
         explicit_bzero(cfg->owner_password, strlen(cfg->owner_password));
+    if (cfg->smtp_password)
+        explicit_bzero(cfg->smtp_password, strlen(cfg->smtp_password));
     rt_config_free(auth_specs, AUTH_NSPECS, cfg);
 }

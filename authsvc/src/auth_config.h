@@ -72,6 +72,22 @@ typedef struct {
     /* Verified access tokens (auth_vcache). */
     long token_cache_size; /* AUTH_TOKEN_CACHE_SIZE (0: verify every time) */
 
+    /* Password reset and its mail (auth_reset, auth_mail). */
+    char *smtp_url;       /* SMTP_URL: smtp://, smtp+starttls:// or smtps://; unset: dev mode */
+    char *mail_from;      /* MAIL_FROM: the sender address (required with SMTP_URL) */
+    char *smtp_username;  /* SMTP_USERNAME (optional) */
+    char *smtp_password;  /* SMTP_PASSWORD (secret, optional) */
+    long smtp_timeout_ms; /* SMTP_TIMEOUT_MS: the whole of one SMTP transfer */
+    long mail_queue_size; /* MAIL_QUEUE_SIZE: reset requests waiting for the mail worker */
+    long reset_ttl_s;     /* PASSWORD_RESET_TTL_SECONDS */
+    long reset_per_email_hour; /* PASSWORD_RESET_PER_EMAIL_PER_HOUR (0: off) */
+    long reset_per_ip_hour;    /* PASSWORD_RESET_PER_IP_PER_HOUR (0: off) */
+
+    /* API keys (auth_keys). */
+    long apikey_cache_size;      /* AUTH_API_KEY_CACHE_SIZE (0: look every key up) */
+    long apikey_used_interval_s; /* API_KEY_LAST_USED_INTERVAL_SECONDS */
+    long apikey_max_per_user;    /* API_KEY_MAX_PER_USER */
+
     /* Tests only: the owner bootstrap waits this long before its first
      * attempt, so a test can see authsvc while its start-up is not done. */
     long test_startup_delay_ms; /* AUTHSVC_TEST_STARTUP_DELAY_MS (0: none) */

@@ -1,6 +1,7 @@
 /*
  * auth_handlers: the authsvc op table, and the two ops every service has
- * (the others live in auth_flows.c, auth_admit.c and auth_account.c;
+ * (the others live in auth_flows.c, auth_admit.c, auth_account.c,
+ * auth_reset.c and auth_keys.c;
  * proto/PROTOCOL.md documents them all).
  *
  *   sys.ping   -> {"svc":"authsvc"}
@@ -72,6 +73,11 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_AUTH_USER_UPDATE, auth_op_user_update},
     {PROTO_OP_AUTH_USER_DELETE, auth_op_user_delete},
     {PROTO_OP_AUTH_STATS, auth_op_stats},
+    {PROTO_OP_AUTH_RESET_REQUEST, auth_op_reset_request},
+    {PROTO_OP_AUTH_RESET_CONFIRM, auth_op_reset_confirm},
+    {PROTO_OP_AUTH_APIKEY_CREATE, auth_op_apikey_create},
+    {PROTO_OP_AUTH_APIKEY_LIST, auth_op_apikey_list},
+    {PROTO_OP_AUTH_APIKEY_DELETE, auth_op_apikey_delete},
 };
 
 const proto_handler_t *auth_handlers(size_t *n)

@@ -11,9 +11,12 @@
 #include "auth_vcache.h"
 #include "auth_config.h"
 #include "auth_hash.h"
+#include "auth_jobq.h"
 #include "auth_jwt.h"
 #include "auth_breach.h"
+#include "auth_keycache.h"
 #include "auth_limiter.h"
+#include "auth_mail.h"
 #include "auth_ratelimit.h"
 #include "proto_client.h"
 #include "proto_server.h"
@@ -33,6 +36,13 @@ typedef struct {
     auth_breach_t *breach;            /* HIBP_ENABLED: the breached-password check; else NULL */
     atomic_bool *started;             /* borrowed: set once the start-up work (the owner
                                          bootstrap) is done; sys.health is not ok before */
+    /* Password reset (auth_reset) and API keys (auth_keys). */
+    auth_ratelimit_t *reset_ip_limit;    /* PASSWORD_RESET_PER_IP_PER_HOUR */
+    auth_ratelimit_t *reset_email_limit; /* PASSWORD_RESET_PER_EMAIL_PER_HOUR */
+    unsigned char reset_hash_key[32];    /* keys the email hash of that limiter */
+    auth_jobq_t *jobq;                   /* the mail worker and its bounded queue */
+    auth_mailer_t *mailer;               /* SMTP or dev-mode log; the mail worker's only */
+    auth_keycache_t *keycache;           /* verified API keys; NULL when off */
 } auth_ctx_t;
 
 /* The handler table (static); `*n` receives its length. */
@@ -62,5 +72,14 @@ AUTH_HANDLER(auth_op_change_password);
 AUTH_HANDLER(auth_op_user_update);
 AUTH_HANDLER(auth_op_user_delete);
 AUTH_HANDLER(auth_op_stats);
+
+/* auth_reset.c: password reset. */
+AUTH_HANDLER(auth_op_reset_request);
+AUTH_HANDLER(auth_op_reset_confirm);
+
+/* auth_keys.c: API keys of the principal. */
+AUTH_HANDLER(auth_op_apikey_create);
+AUTH_HANDLER(auth_op_apikey_list);
+AUTH_HANDLER(auth_op_apikey_delete);
 
 #endif

@@ -48,6 +48,15 @@ const gw_key_t gw_shape_token[] = {
     {"access_token", NULL},  {"token_type", NULL},         {"expires_in", NULL},
     {"refresh_token", NULL}, {"refresh_expires_in", NULL}, {NULL, NULL},
 };
+const gw_key_t gw_shape_api_key_created[] = {
+    {"id", NULL},         {"name", NULL},        {"key", NULL}, {"created_at", NULL},
+    {"expires_at", NULL}, {"permissions", NULL}, {NULL, NULL},
+};
+static const gw_key_t shape_api_key[] = {
+    {"id", NULL},           {"name", NULL},        {"created_at", NULL}, {"expires_at", NULL},
+    {"last_used_at", NULL}, {"permissions", NULL}, {NULL, NULL},
+};
+const gw_key_t gw_shape_api_keys[] = {{"api_keys", shape_api_key}, {NULL, NULL}};
 const gw_key_t gw_shape_login[] = {
     {"access_token", NULL},
     {"token_type", NULL},
@@ -71,6 +80,7 @@ static const struct {
     {PROTO_ERR_REGISTRATION_FAILED, false, "Unable to create account with provided information"},
     {PROTO_ERR_INVALID_PASSWORD, true, "The current password is incorrect"},
     {PROTO_ERR_CANNOT_DELETE_SELF, true, "You cannot delete your own account"},
+    {PROTO_ERR_INVALID_RESET_TOKEN, false, "Invalid or expired password reset token"},
     {PROTO_ERR_UNAUTHORIZED, false, "Missing, invalid or expired credentials"},
     {PROTO_ERR_INVALID_CREDENTIALS, false, "Invalid credentials"},
     {PROTO_ERR_TOTP_REQUIRED, false, "A two-factor authentication code is required"},
@@ -284,12 +294,22 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
 {
     const gw_kv_t kv[] = {
         {"credential", req->bearer, false, 0},
+        {"api_key", req->api_key, false, 0},
         {"client_ip", req->client_ip, false, 0},
         {"permission", permission, false, 0},
     };
     proto_reply_t rep;
-    if (call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, NULL, kv,
-                     sizeof kv / sizeof kv[0], &rep, reply, -1) != 0)
+    /* session_only goes only when set (a JSON true packs as a msgpack bool),
+     * so the frequent calls allocate nothing for it. */
+    json_t *flags = req->session_only ? json_pack("{s:b}", "session_only", 1) : NULL;
+    if (req->session_only && !flags) {
+        gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "authorize: out of memory");
+        return -1;
+    }
+    int called = call_backend(ctx, req, GW_SVC_AUTHSVC, PROTO_OP_AUTH_AUTHORIZE, flags, kv,
+                              sizeof kv / sizeof kv[0], &rep, reply, -1);
+    json_decref(flags);
+    if (called != 0)
         return -1;
     int rc = principal_from(rep.body, out);
     proto_reply_cleanup(&rep);

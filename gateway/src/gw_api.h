@@ -66,19 +66,21 @@ typedef struct {
 #define GW_KV_MAX 8
 
 /* Documented answer shapes (API.md). */
-extern const gw_key_t gw_shape_user[];      /* User */
-extern const gw_key_t gw_shape_user_list[]; /* {users, total, page, per_page, pages} */
-extern const gw_key_t gw_shape_sessions[];  /* {sessions: [...]} */
-extern const gw_key_t gw_shape_stats[];     /* admin stats */
-extern const gw_key_t gw_shape_token[];     /* the pair for programmatic clients */
-extern const gw_key_t gw_shape_file[];      /* File */
-extern const gw_key_t gw_shape_file_list[]; /* {files, total, page, per_page, pages} */
-extern const gw_key_t gw_shape_login[];     /* the browser shape: no refresh token */
+extern const gw_key_t gw_shape_user[];            /* User */
+extern const gw_key_t gw_shape_user_list[];       /* {users, total, page, per_page, pages} */
+extern const gw_key_t gw_shape_sessions[];        /* {sessions: [...]} */
+extern const gw_key_t gw_shape_stats[];           /* admin stats */
+extern const gw_key_t gw_shape_token[];           /* the pair for programmatic clients */
+extern const gw_key_t gw_shape_file[];            /* File */
+extern const gw_key_t gw_shape_file_list[];       /* {files, total, page, per_page, pages} */
+extern const gw_key_t gw_shape_login[];           /* the browser shape: no refresh token */
+extern const gw_key_t gw_shape_api_key_created[]; /* a new API key, its secret shown once */
+extern const gw_key_t gw_shape_api_keys[];        /* {api_keys: [...]}, no secrets */
 
-/* Asks authsvc whether the caller (req->bearer; NULL asks as anonymous)
- * may use `permission`. Returns 0 with `*out` filled and the limiter state
- * in reply->rate, or -1 with the problem in `reply` (401 unauthorized also
- * when authsvc answers without an identity). */
+/* Asks authsvc whether the caller (req->bearer or req->api_key; neither
+ * asks as anonymous; req->session_only refuses keys) may use `permission`. Returns 0 with `*out`
+ * filled and the limiter state in reply->rate, or -1 with the problem in `reply` (401 unauthorized
+ * also when authsvc answers without an identity). */
 int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *permission,
                      gw_principal_t *out, gw_reply_t *reply);
 

@@ -30,9 +30,13 @@
 #define GW_ROLE_MAX          32
 #define GW_UA_MAX            512  /* User-Agent bytes passed on (sanitised, truncated) */
 #define GW_BEARER_MAX        4200 /* longest bearer token passed on (B_JWT in the catalogue) */
+#define GW_APIKEY_MAX        128  /* longest X-API-Key passed on as it is (B_APIKEY) */
 #define GW_SET_COOKIE_MAX    512  /* one Set-Cookie value */
 #define GW_ETAG_MAX          72   /* "<sha256 hex>" with its quotes */
 #define GW_CONTENT_RANGE_MAX 64
+
+/* What an unusable X-API-Key header is forwarded as: no key has this form. */
+#define GW_APIKEY_INVALID "-"
 
 /* Shared by every handler: borrowed configuration and backend pools. */
 typedef struct {
@@ -69,6 +73,12 @@ typedef struct {
     const json_t *body; /* JSON routes: the validated object; NULL when absent */
     const char *query;  /* raw query string without '?', NULL when none */
     const char *bearer; /* the token of "Authorization: Bearer", NULL when absent or malformed */
+    /* X-API-Key: the value when it is one header of 1..GW_APIKEY_MAX
+     * printable ASCII bytes, GW_APIKEY_INVALID for any other X-API-Key
+     * (so authsvc counts it and answers 401 like a wrong key), NULL when
+     * absent. */
+    const char *api_key;
+    bool session_only;      /* the route refuses API keys (GW_ROUTE_SESSION) */
     const char *user_agent; /* printable ASCII, at most GW_UA_MAX bytes; NULL when absent */
     const char *cookies;    /* every Cookie header line joined by "; ", NULL when none */
     const gw_principal_t *principal; /* protected routes: the caller; NULL on public ones */

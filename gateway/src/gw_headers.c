@@ -111,6 +111,20 @@ int gw_bearer_parse(const char *value, char *out, size_t cap)
     return 0;
 }
 
+const char *gw_apikey_header(const char *value, int count)
+{
+    if (count == 0)
+        return NULL;
+    size_t n = value ? strnlen(value, GW_APIKEY_MAX + 1) : 0;
+    if (count != 1 || n == 0 || n > GW_APIKEY_MAX)
+        return GW_APIKEY_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        if (value[i] <= 0x20 || value[i] >= 0x7f)
+            return GW_APIKEY_INVALID;
+    }
+    return value;
+}
+
 size_t gw_sanitise_ascii(char *dst, size_t cap, const char *src)
 {
     size_t i = 0;

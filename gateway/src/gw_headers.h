@@ -49,6 +49,13 @@ const char *gw_headers_get(const gw_headers_t *hs, const char *name);
  * stray characters, too long); then out is "". */
 int gw_bearer_parse(const char *value, char *out, size_t cap);
 
+/* The value of an X-API-Key header as forwarded to authsvc: `value`
+ * itself when `count` is 1 and it is 1..GW_APIKEY_MAX printable ASCII
+ * bytes without spaces, GW_APIKEY_INVALID for any other header (several,
+ * empty, too long, odd bytes), NULL when there is none (`count` 0). The
+ * result borrows from `value` or is static. */
+const char *gw_apikey_header(const char *value, int count);
+
 /* Copies `src` into dst[cap] keeping printable ASCII (other bytes become
  * '?') and at most cap-1 bytes. Returns the length written. */
 size_t gw_sanitise_ascii(char *dst, size_t cap, const char *src);

@@ -127,11 +127,11 @@ struct gw_http {
 /* What the prechecks learn from the request header fields in one pass.
  * Pointers borrow from the request's copy of its head. */
 typedef struct {
-    int cl_count, te_count, host_count, authz_count;
+    int cl_count, te_count, host_count, authz_count, apikey_count;
     bool cl_bad, cl_huge, te_chunked, expect_continue, conn_close, conn_keep_alive;
     unsigned long long content_length;
     const char *content_type, *origin, *acr_method, *authorization, *user_agent, *host, *fetch_site,
-        *range, *if_none_match;
+        *range, *if_none_match, *api_key;
 } gw_hdrs_t;
 
 /* Everything a handler reads, owned by the request context, so that it may
@@ -586,6 +586,9 @@ static void read_fields(gw_req_t *r, const gw_h1_head_t *h)
         } else if (strcasecmp(k, "Authorization") == 0) {
             if (d->authz_count++ == 0)
                 d->authorization = v;
+        } else if (strcasecmp(k, "X-API-Key") == 0) {
+            if (d->apikey_count++ == 0)
+                d->api_key = v;
         } else if (strcasecmp(k, "User-Agent") == 0 && !d->user_agent) {
             d->user_agent = v;
         } else if (strcasecmp(k, "Sec-Fetch-Site") == 0 && !d->fetch_site) {
@@ -768,6 +771,9 @@ static int job_init(gw_req_t *r, const gw_h1_head_t *h)
                             .nparams = r->match.nparams,
                             .query = r->query,
                             .bearer = j->bearer,
+                            .api_key = gw_apikey_header(r->hdrs.api_key, r->hdrs.apikey_count),
+                            .session_only = r->mres == GW_MATCH_OK &&
+                                            (r->match.route->flags & GW_ROUTE_SESSION),
                             .user_agent = j->user_agent,
                             .cookies = j->cookies,
                             .call = r->mres == GW_MATCH_OK ? r->match.route->call : NULL,
@@ -959,6 +965,7 @@ static int limit_anonymous(gw_http_t *self, gw_job_t *j)
 {
     gw_request_t anon = j->req;
     anon.bearer = NULL;
+    anon.api_key = NULL;
     if (gw_api_rate_anonymous(self->opt.ctx, &anon, &j->reply,
                               (int)self->opt.cfg->health_timeout_ms) == 0)
         return 0;

@@ -78,6 +78,23 @@ static const gw_field_t f_user_update[] = {
     END,
 };
 
+static const gw_field_t f_reset_request[] = {
+    REQ("email", GW_JSON_STRING, 512),
+    END,
+};
+static const gw_field_t f_reset_confirm[] = {
+    REQ("token", GW_JSON_STRING, 256),
+    REQ("new_password", GW_JSON_STRING, 1024),
+    END,
+};
+/* permissions: names of at most 32 bytes each (PROTO_B_PERM). */
+static const gw_field_t f_api_key_create[] = {
+    REQ("name", GW_JSON_STRING, 1024),
+    OPT("expires_in_days", GW_JSON_INTEGER, 0),
+    OPT("permissions", GW_JSON_STRING_ARRAY, 32),
+    END,
+};
+
 /* ---- backend calls ---- */
 
 #define AUTH  GW_SVC_AUTHSVC
@@ -134,6 +151,19 @@ static const gw_call_t c_user_delete = {.op = PROTO_OP_AUTH_USER_DELETE,
                                         .param = "id",
                                         .status = 204};
 static const gw_call_t c_stats = {.op = PROTO_OP_AUTH_STATS, .svc = AUTH, .shape = gw_shape_stats};
+static const gw_call_t c_reset_request = {
+    .op = PROTO_OP_AUTH_RESET_REQUEST, .svc = AUTH, .args = IP, .status = 202};
+static const gw_call_t c_reset_confirm = {
+    .op = PROTO_OP_AUTH_RESET_CONFIRM, .svc = AUTH, .args = IP, .status = 204};
+static const gw_call_t c_api_key_create = {.op = PROTO_OP_AUTH_APIKEY_CREATE,
+                                           .svc = AUTH,
+                                           .args = ACTOR | ROLE,
+                                           .shape = gw_shape_api_key_created,
+                                           .status = 201};
+static const gw_call_t c_api_key_list = {
+    .op = PROTO_OP_AUTH_APIKEY_LIST, .svc = AUTH, .args = ACTOR, .shape = gw_shape_api_keys};
+static const gw_call_t c_api_key_delete = {
+    .op = PROTO_OP_AUTH_APIKEY_DELETE, .svc = AUTH, .args = ACTOR, .param = "id", .status = 204};
 static const gw_call_t c_file_list = {.op = PROTO_OP_STORE_FILE_LIST,
                                       .svc = STORE,
                                       .args = ACTOR | ROLE,
@@ -149,16 +179,21 @@ static const gw_call_t c_file_delete = {.op = PROTO_OP_STORE_FILE_DELETE,
                                         .param = "id",
                                         .status = 204};
 
-#define NONE     GW_BODY_NONE
-#define JSON     GW_BODY_JSON
-#define OPT_JSON GW_BODY_JSON_OPTIONAL
-#define STREAM   GW_BODY_STREAM
-#define SLOW     GW_ROUTE_SLOW
-#define FAST     0
-#define COOKIE   GW_ROUTE_COOKIE
-#define LIMITED  GW_ROUTE_LIMITED
+#define NONE         GW_BODY_NONE
+#define JSON         GW_BODY_JSON
+#define OPT_JSON     GW_BODY_JSON_OPTIONAL
+#define STREAM       GW_BODY_STREAM
+#define SLOW         GW_ROUTE_SLOW
+#define FAST         0
+#define COOKIE       GW_ROUTE_COOKIE
+#define LIMITED      GW_ROUTE_LIMITED
+#define SESSION      GW_ROUTE_SESSION /* no API keys */
+#define SLOW_SESSION (GW_ROUTE_SLOW | GW_ROUTE_SESSION)
 
-/* Order matters where patterns overlap: /users/me before /users/{id}. */
+/* Order matters where patterns overlap: /users/me before /users/{id}.
+ * SESSION routes refuse API keys (403): credentials, sessions, and the
+ * email (a key that could change it could take the account over through a
+ * password reset). */
 static const gw_route_t gw_routes[] = {
     {"GET", "/healthz", gw_health_live, NULL, NONE, NULL, FAST, NULL},
     {"GET", "/readyz", gw_health_ready, NULL, NONE, NULL, FAST, NULL},
@@ -171,18 +206,28 @@ static const gw_route_t gw_routes[] = {
      &c_refresh},
     {"POST", "/api/v1/auth/logout", gw_auth_logout, NULL, OPT_JSON, f_refresh_token, COOKIE,
      &c_logout},
-    {"POST", "/api/v1/auth/logout-all", gw_api_handle, "self:read", NONE, NULL, FAST,
+    {"POST", "/api/v1/auth/logout-all", gw_api_handle, "self:read", NONE, NULL, SESSION,
      &c_logout_all},
-    {"GET", "/api/v1/auth/session", gw_auth_session, "self:read", NONE, NULL, FAST, NULL},
-    {"GET", "/api/v1/auth/sessions", gw_api_handle, "self:read", NONE, NULL, FAST, &c_sessions},
-    {"DELETE", "/api/v1/auth/sessions/{id}", gw_api_handle, "self:read", NONE, NULL, FAST,
+    {"GET", "/api/v1/auth/session", gw_auth_session, "self:read", NONE, NULL, SESSION, NULL},
+    {"GET", "/api/v1/auth/sessions", gw_api_handle, "self:read", NONE, NULL, SESSION, &c_sessions},
+    {"DELETE", "/api/v1/auth/sessions/{id}", gw_api_handle, "self:read", NONE, NULL, SESSION,
      &c_session_revoke},
+    {"POST", "/api/v1/auth/password-reset", gw_api_handle, NULL, JSON, f_reset_request, FAST,
+     &c_reset_request},
+    {"POST", "/api/v1/auth/password-reset/confirm", gw_api_handle, NULL, JSON, f_reset_confirm,
+     SLOW, &c_reset_confirm},
+    {"POST", "/api/v1/auth/api-keys", gw_api_handle, "self:read", JSON, f_api_key_create, SESSION,
+     &c_api_key_create},
+    {"GET", "/api/v1/auth/api-keys", gw_api_handle, "self:read", NONE, NULL, SESSION,
+     &c_api_key_list},
+    {"DELETE", "/api/v1/auth/api-keys/{id}", gw_api_handle, "self:read", NONE, NULL, SESSION,
+     &c_api_key_delete},
 
     {"GET", "/api/v1/users/me", gw_api_handle, "self:read", NONE, NULL, FAST, &c_me},
-    {"PATCH", "/api/v1/users/me", gw_api_handle, "self:write", JSON, f_update_self, FAST,
+    {"PATCH", "/api/v1/users/me", gw_api_handle, "self:write", JSON, f_update_self, SESSION,
      &c_update_self},
     {"POST", "/api/v1/users/me/password", gw_api_handle, "self:write", JSON, f_change_password,
-     SLOW, &c_change_password},
+     SLOW_SESSION, &c_change_password},
     {"GET", "/api/v1/users", gw_api_users_list, "users:read", NONE, NULL, FAST, &c_user_list},
     {"GET", "/api/v1/users/{id}", gw_api_handle, "users:read", NONE, NULL, FAST, &c_user_get},
     {"PATCH", "/api/v1/users/{id}", gw_api_handle, "users:write", JSON, f_user_update, FAST,

@@ -37,6 +37,11 @@ enum {
      * the API rate limiter itself: gw_http asks authsvc (auth.authorize,
      * anonymous) first. */
     GW_ROUTE_LIMITED = 1u << 2,
+    /* A protected route an API key may not use (403), whatever its
+     * permissions: managing credentials and sessions, and anything that
+     * would let a key take the account over (the email, which a password
+     * reset trusts). auth.authorize decides, told by session_only. */
+    GW_ROUTE_SESSION = 1u << 3,
 };
 
 typedef struct {

@@ -42,9 +42,27 @@ static const char *const type_messages[] = {
     [GW_JSON_TEXT_OR_NULL] = "must be a string or null",
     [GW_JSON_BOOL] = "must be a boolean",
     [GW_JSON_INTEGER] = "must be an integer",
+    [GW_JSON_STRING_ARRAY] = "must be an array of at most 16 strings",
 };
 
-static bool type_ok(gw_json_type_t t, const json_t *v)
+/* Every item a string within `max` bytes (0: any) without NUL, at most
+ * GW_SCHEMA_ARRAY_MAX of them. */
+static bool string_array_ok(const json_t *v, size_t max)
+{
+    size_t i;
+    json_t *item;
+    if (!json_is_array(v) || json_array_size(v) > GW_SCHEMA_ARRAY_MAX)
+        return false;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item) || (max && json_string_length(item) > max) ||
+            strlen(json_string_value(item)) != json_string_length(item))
+            return false;
+    }
+    return true;
+}
+
+static bool type_ok(gw_json_type_t t, const json_t *v, size_t max)
 {
     switch (t) {
     case GW_JSON_STRING:
@@ -56,6 +74,8 @@ static bool type_ok(gw_json_type_t t, const json_t *v)
         return json_is_boolean(v);
     case GW_JSON_INTEGER:
         return json_is_integer(v);
+    case GW_JSON_STRING_ARRAY:
+        return string_array_ok(v, max);
     }
     return false;
 }
@@ -65,7 +85,7 @@ static const char *field_problem(const gw_field_t *f, const json_t *v, char *buf
 {
     if (!f)
         return "unknown field";
-    if (!type_ok(f->type, v))
+    if (!type_ok(f->type, v, f->max_bytes))
         return type_messages[f->type];
     if (json_is_string(v) && f->max_bytes && json_string_length(v) > f->max_bytes) {
         snprintf(buf, cap, "must be at most %zu bytes long", f->max_bytes);

@@ -33,6 +33,10 @@ typedef enum {
     GW_JSON_TEXT_OR_NULL,
     GW_JSON_BOOL,
     GW_JSON_INTEGER,
+    /* An array of at most GW_SCHEMA_ARRAY_MAX strings, each at most
+     * max_bytes and without NUL (what the strings mean is the service's
+     * business). */
+    GW_JSON_STRING_ARRAY,
 } gw_json_type_t;
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
 
 #define GW_SCHEMA_ERRORS_MAX 16 /* problems reported per body; the rest are not listed */
 #define GW_SCHEMA_NAME_MAX   64 /* longest unknown field name echoed in "field" */
+#define GW_SCHEMA_ARRAY_MAX  16 /* items of a GW_JSON_STRING_ARRAY */
 
 /* Checks the object `body` against the NULL-terminated table `fields`.
  * Returns 0 when it conforms; -1 otherwise, with `*errors` a new array of

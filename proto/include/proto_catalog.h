@@ -41,6 +41,11 @@
     X(AUTH_USER_UPDATE, "auth.user_update", true, PROTO_LANE_FAST)                                 \
     X(AUTH_USER_DELETE, "auth.user_delete", true, PROTO_LANE_FAST)                                 \
     X(AUTH_STATS, "auth.stats", true, PROTO_LANE_FAST)                                             \
+    X(AUTH_RESET_REQUEST, "auth.reset_request", false, PROTO_LANE_FAST)                            \
+    X(AUTH_RESET_CONFIRM, "auth.reset_confirm", false, PROTO_LANE_SLOW)                            \
+    X(AUTH_APIKEY_CREATE, "auth.apikey_create", false, PROTO_LANE_FAST)                            \
+    X(AUTH_APIKEY_LIST, "auth.apikey_list", true, PROTO_LANE_FAST)                                 \
+    X(AUTH_APIKEY_DELETE, "auth.apikey_delete", true, PROTO_LANE_FAST)                             \
     X(STORE_USER_CREATE, "store.user_create", false, PROTO_LANE_FAST)                              \
     X(STORE_USER_GET, "store.user_get", true, PROTO_LANE_FAST)                                     \
     X(STORE_USER_LIST, "store.user_list", true, PROTO_LANE_FAST)                                   \
@@ -55,6 +60,14 @@
     X(STORE_TOKEN_REVOKE, "store.token_revoke", true, PROTO_LANE_FAST)                             \
     X(STORE_SESSIONS, "store.sessions", true, PROTO_LANE_FAST)                                     \
     X(STORE_STATS, "store.stats", true, PROTO_LANE_FAST)                                           \
+    X(STORE_RESET_CREATE, "store.reset_create", false, PROTO_LANE_FAST)                            \
+    X(STORE_RESET_CHECK, "store.reset_check", true, PROTO_LANE_FAST)                               \
+    X(STORE_RESET_CONSUME, "store.reset_consume", false, PROTO_LANE_FAST)                          \
+    X(STORE_APIKEY_CREATE, "store.apikey_create", false, PROTO_LANE_FAST)                          \
+    X(STORE_APIKEY_LIST, "store.apikey_list", true, PROTO_LANE_FAST)                               \
+    X(STORE_APIKEY_DELETE, "store.apikey_delete", true, PROTO_LANE_FAST)                           \
+    X(STORE_APIKEY_LOOKUP, "store.apikey_lookup", true, PROTO_LANE_FAST)                           \
+    X(STORE_APIKEY_TOUCH, "store.apikey_touch", true, PROTO_LANE_FAST)                             \
     X(STORE_FILE_BEGIN, "store.file_begin", false, PROTO_LANE_FAST)                                \
     X(STORE_FILE_PART, "store.file_part", true, PROTO_LANE_FAST)                                   \
     X(STORE_FILE_COMPLETE, "store.file_complete", false, PROTO_LANE_FAST)                          \
@@ -121,7 +134,11 @@ typedef struct {
 #define PROTO_B_JWT      4200 /* an access token (authsvc issues at most 4096 bytes) */
 #define PROTO_B_ROLE     32
 #define PROTO_B_PERM     32
-#define PROTO_B_CODE     32 /* a TOTP or backup code */
+#define PROTO_B_CODE     32  /* a TOTP or backup code */
+#define PROTO_B_APIKEY   128 /* an API key as presented (ours are 63 bytes) */
+#define PROTO_B_KEYID    32  /* the public id inside an API key */
+#define PROTO_B_PERMS    512 /* permission names, space-separated */
+#define PROTO_PERMS_MAX  16  /* entries of a permissions array */
 
 /* Bytes of a buffer that holds any value of a string field of `bound`. */
 #define PROTO_STR_BUF(bound) ((size_t)(bound) + 1)

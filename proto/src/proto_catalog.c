@@ -32,6 +32,9 @@
 #define B_ROLE     PROTO_B_ROLE
 #define B_PERM     PROTO_B_PERM
 #define B_CODE     PROTO_B_CODE
+#define B_APIKEY   PROTO_B_APIKEY
+#define B_KEYID    PROTO_B_KEYID
+#define B_PERMS    PROTO_B_PERMS
 
 #define STR(n, b)                                                                                  \
     {                                                                                              \
@@ -56,6 +59,10 @@
 #define BIN(n, b)                                                                                  \
     {                                                                                              \
         n, PROTO_T_BIN, true, b                                                                    \
+    }
+#define OPT_ARRAY(n, items)                                                                        \
+    {                                                                                              \
+        n, PROTO_T_ARRAY, false, items                                                             \
     }
 #define OPT_BIN(n, b)                                                                              \
     {                                                                                              \
@@ -84,9 +91,9 @@ static const proto_field_t F_AUTH_LOGOUT[] = {OPT_STR("refresh_token", B_TOKEN),
 
 /* authsvc: admission. credential absent = anonymous; permission absent =
  * any authenticated (or anonymous) caller, rate limit only. */
-static const proto_field_t F_AUTH_AUTHORIZE[] = {OPT_STR("credential", B_JWT),
-                                                 STR("client_ip", B_IP),
-                                                 OPT_STR("permission", B_PERM), FIELDS_END};
+static const proto_field_t F_AUTH_AUTHORIZE[] = {
+    OPT_STR("credential", B_JWT), STR("client_ip", B_IP),   OPT_STR("permission", B_PERM),
+    OPT_STR("api_key", B_APIKEY), OPT_BOOL("session_only"), FIELDS_END};
 static const proto_field_t F_AUTH_VERIFY[] = {STR("token", B_JWT), FIELDS_END};
 
 /* authsvc: ops on behalf of an authorised principal (actor_* comes from
@@ -107,6 +114,21 @@ static const proto_field_t F_AUTH_USER_UPDATE[] = {STR("actor_id", B_ID), STR("a
 static const proto_field_t F_AUTH_USER_DELETE[] = {STR("actor_id", B_ID), STR("actor_role", B_ROLE),
                                                    STR("id", B_ID), FIELDS_END};
 static const proto_field_t F_AUTH_STATS[] = {FIELDS_END};
+
+/* authsvc: password reset (public) and API keys (on behalf of a principal). */
+static const proto_field_t F_AUTH_RESET_REQUEST[] = {STR("email", B_EMAIL), STR("client_ip", B_IP),
+                                                     FIELDS_END};
+static const proto_field_t F_AUTH_RESET_CONFIRM[] = {
+    STR("token", B_TOKEN), STR("new_password", B_PASSWORD), STR("client_ip", B_IP), FIELDS_END};
+static const proto_field_t F_AUTH_APIKEY_CREATE[] = {STR("actor_id", B_ID),
+                                                     STR("actor_role", B_ROLE),
+                                                     STR("name", B_NAME),
+                                                     OPT_INT("expires_in_days"),
+                                                     OPT_ARRAY("permissions", PROTO_PERMS_MAX),
+                                                     FIELDS_END};
+static const proto_field_t F_AUTH_APIKEY_LIST[] = {STR("actor_id", B_ID), FIELDS_END};
+static const proto_field_t F_AUTH_APIKEY_DELETE[] = {STR("actor_id", B_ID), STR("id", B_ID),
+                                                     FIELDS_END};
 
 /* storesvc: users. */
 static const proto_field_t F_STORE_USER_CREATE[] = {STR("username", B_LOGIN),
@@ -151,6 +173,24 @@ static const proto_field_t F_STORE_TOKEN_REVOKE[] = {
     OPT_BIN("token_hash", 32), OPT_STR("family_id", B_ID), OPT_STR("user_id", B_ID), FIELDS_END};
 static const proto_field_t F_STORE_SESSIONS[] = {STR("user_id", B_ID), FIELDS_END};
 static const proto_field_t F_STORE_STATS[] = {FIELDS_END};
+
+/* storesvc: password-reset tokens and API keys (hashes only: SHA-256). */
+static const proto_field_t F_STORE_RESET_CREATE[] = {STR("user_id", B_ID), BIN("token_hash", 32),
+                                                     INT("expires_s"), FIELDS_END};
+static const proto_field_t F_STORE_RESET_CHECK[] = {BIN("token_hash", 32), FIELDS_END};
+static const proto_field_t F_STORE_RESET_CONSUME[] = {
+    BIN("token_hash", 32), STR("password_hash", B_HASH), INT("at_ms"), FIELDS_END};
+static const proto_field_t F_STORE_APIKEY_CREATE[] = {
+    STR("user_id", B_ID),   STR("key_id", B_KEYID),
+    BIN("secret_hash", 32), STR("name", B_NAME),
+    OPT_INT("expires_s"),   OPT_STR("permissions", B_PERMS),
+    INT("max_per_user"),    FIELDS_END};
+static const proto_field_t F_STORE_APIKEY_LIST[] = {STR("user_id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_APIKEY_DELETE[] = {STR("user_id", B_ID), STR("id", B_ID),
+                                                      FIELDS_END};
+static const proto_field_t F_STORE_APIKEY_LOOKUP[] = {STR("key_id", B_KEYID), FIELDS_END};
+static const proto_field_t F_STORE_APIKEY_TOUCH[] = {STR("id", B_ID), INT("interval_s"),
+                                                     FIELDS_END};
 
 /* storesvc: files. actor_id (and actor_role where the answer depends on
  * who may see what) come from auth.authorize; the object key is always

@@ -11,13 +11,16 @@
  *
  * The data ops live in their own modules: store_users (store.user_*),
  * store_tokens (store.token_*, store.sessions), store_stats (store.stats),
- * store_files (store.file_*). The objectstore check is the backend's own
- * (local: the directory is writable; S3: HeadBucket).
+ * store_files (store.file_*), store_reset (store.reset_*), store_apikeys
+ * (store.apikey_*). The objectstore check is the backend's own (local: the
+ * directory is writable; S3: HeadBucket).
  */
 #include "store_handlers.h"
 
 #include "rt_log.h"
 #include "store_files.h"
+#include "store_apikeys.h"
+#include "store_reset.h"
 #include "store_stats.h"
 #include "store_tokens.h"
 #include "store_users.h"
@@ -79,6 +82,14 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_STORE_FILE_LIST, store_files_list},
     {PROTO_OP_STORE_FILE_READ, store_files_read},
     {PROTO_OP_STORE_FILE_DELETE, store_files_delete},
+    {PROTO_OP_STORE_RESET_CREATE, store_reset_create},
+    {PROTO_OP_STORE_RESET_CHECK, store_reset_check},
+    {PROTO_OP_STORE_RESET_CONSUME, store_reset_consume},
+    {PROTO_OP_STORE_APIKEY_CREATE, store_apikeys_create},
+    {PROTO_OP_STORE_APIKEY_LIST, store_apikeys_list},
+    {PROTO_OP_STORE_APIKEY_DELETE, store_apikeys_delete},
+    {PROTO_OP_STORE_APIKEY_LOOKUP, store_apikeys_lookup},
+    {PROTO_OP_STORE_APIKEY_TOUCH, store_apikeys_touch},
 };
 
 const proto_handler_t *store_handlers(size_t *n)

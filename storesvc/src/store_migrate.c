@@ -4,7 +4,9 @@
  * schema_migrations. The SQL lives here as static text so that the binary
  * alone can bring an empty database up to date.
  *
- * Conventions for new rows: append only, version = last + 1, no BEGIN/COMMIT
+ * Conventions for new rows: append only, versions strictly increasing (a
+ * gap is a version another branch holds; the runner applies each missing
+ * version, in order, whenever it meets one), no BEGIN/COMMIT
  * inside (the runner wraps each row in its own transaction), every foreign
  * key gets an index, timestamps are timestamptz.
  */
@@ -202,12 +204,43 @@ static const char m4_file_uploads[] =
     "  size bigint NOT NULL CHECK (size >= 0),"
     "  PRIMARY KEY (file_id, part_no)"
     ");";
+/* Migration 6: password-reset tokens and API keys, both stored only as
+ * SHA-256 hashes. A user has one reset-token row at most (user_id is
+ * unique): a new request overwrites it in one upsert, so a newer token
+ * supersedes the older one even when two requests race; consuming one is
+ * a single UPDATE ... WHERE used_at IS NULL,
+ * so a token works once however many requests race for it. An API key is
+ * found by its public key_id (unique, part of the key's text) and compared
+ * by its secret's hash; permissions NULL means "whatever the owner's role
+ * allows". Version 5 is kept for the 2FA schema. */
+static const char m6_reset_and_keys[] =
+    "CREATE TABLE password_reset_tokens ("
+    "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+    "  user_id uuid NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,"
+    "  token_hash bytea NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  expires_at timestamptz NOT NULL,"
+    "  used_at timestamptz"
+    ");"
+    "CREATE TABLE api_keys ("
+    "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+    "  key_id text NOT NULL UNIQUE CHECK (key_id ~ '^[0-9a-f]{16}$'),"
+    "  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  name text NOT NULL,"
+    "  secret_hash bytea NOT NULL CHECK (octet_length(secret_hash) = 32),"
+    "  permissions text[],"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  expires_at timestamptz,"
+    "  last_used_at timestamptz"
+    ");"
+    "CREATE INDEX api_keys_user_id_idx ON api_keys (user_id, created_at);";
 
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},
     {2, "token rotation decides by the clock after its locks", m2_rotate_clock},
     {3, "index of revoked sessions per user", m3_revoked_index},
     {4, "file uploads: upload_id, file_parts", m4_file_uploads},
+    {6, "password reset tokens and API keys", m6_reset_and_keys},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -550,3 +550,51 @@ def rpc(s, op, body, timeout=5.0):
     rep = it.rpc(s.auth_ep, op, body, rid="it-auth-" + secrets.token_hex(4), timeout=timeout)
     assert rep is not None, f"{op}: no reply within {timeout}s"
     return rep
+
+
+# ------------------------------------------------- API keys, reset, SQL
+
+
+API_KEY_RE = re.compile(r"^rk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$")
+
+
+def api_key_header(key):
+    return {"X-API-Key": key}
+
+
+def new_api_key(s, u, name=None, **body):
+    """POST /auth/api-keys as `u` (its bearer) that must succeed; the answer."""
+    r = post(s, "/auth/api-keys", {"name": name or fresh_name("key"), **body}, token=u.access)
+    assert r.status_code == 201, f"create API key: {r.status_code} {r.text[:300]}"
+    return r.json()
+
+
+def psql(db_url, query):
+    """One statement through psql; its unaligned, tuples-only output."""
+    r = subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db_url, "-c", query],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def dev_mail(s, rid, timeout=10):
+    """The mail authsvc wrote to its log in dev mode (SMTP_URL unset) for
+    the request `rid`: the log record (to, subject, text)."""
+    def find():
+        for rec in s.authsvc.log_records():
+            if rec.get("rid") == rid and rec.get("event") == "mail_dev_mode":
+                return rec
+        return None
+
+    return it.wait_for(find, timeout, what=f"a dev-mode mail for request {rid}")
+
+
+RESET_TOKEN_RE = re.compile(r"^    ([A-Za-z0-9_-]{43})\r?$", re.M)
+
+
+def reset_token_of(text):
+    m = RESET_TOKEN_RE.search(text)
+    assert m, f"no token in the mail: {text!r}"
+    return m.group(1)

@@ -200,6 +200,55 @@ static void test_config_owner_needs_all_three(void **state)
     assert_null(c.owner_password);
 }
 
+static void test_config_mail_and_reset_defaults_and_rules(void **state)
+{
+    (void)state;
+    auth_config_t c;
+    char err[256];
+    const char *dev[] = {"JWT_SECRET_KEY", SECRET32, NULL};
+    assert_int_equal(load(dev, &c, err, sizeof err), 0);
+    assert_null(c.smtp_url); /* dev mode */
+    assert_int_equal(c.reset_ttl_s, 1800);
+    assert_int_equal(c.reset_per_email_hour, 3);
+    assert_int_equal(c.mail_queue_size, 256);
+    assert_int_equal(c.smtp_timeout_ms, 10000);
+    assert_int_equal(c.apikey_used_interval_s, 60);
+    auth_config_free(&c);
+    static const struct {
+        const char *k1, *v1, *k2, *v2, *named;
+    } bad[] = {
+        {"SMTP_URL", "http://mail.example.com", NULL, NULL, "SMTP_URL"},
+        {"SMTP_URL", "smtp://mail.example.com", NULL, NULL, "MAIL_FROM"},
+        {"SMTP_URL", "smtp://mail.example.com", "MAIL_FROM", "not an address", "MAIL_FROM"},
+        {"SMTP_PASSWORD", "pw-" SECRET_PART, NULL, NULL, "SMTP_URL"},
+        {"SMTP_URL", "smtp://mail.example.com", "SMTP_PASSWORD", "pw-" SECRET_PART,
+         "SMTP_PASSWORD"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *kv[] = {"JWT_SECRET_KEY", SECRET32,  bad[i].k1, bad[i].v1,
+                            bad[i].k2,        bad[i].v2, NULL};
+        if (!bad[i].k2)
+            kv[4] = NULL;
+        assert_int_equal(load(kv, &c, err, sizeof err), -1);
+        if (!strstr(err, bad[i].named))
+            fail_msg("case %zu: %s does not name %s", i, err, bad[i].named);
+        assert_null(strstr(err, SECRET_PART));
+        auth_config_free(&c);
+    }
+    const char *ok[] = {"JWT_SECRET_KEY",
+                        SECRET32,
+                        "SMTP_URL",
+                        "smtp+starttls://mail.example.com:587",
+                        "MAIL_FROM",
+                        "noreply@example.com",
+                        "SMTP_PASSWORD",
+                        "pw",
+                        NULL};
+    assert_int_equal(load(ok, &c, err, sizeof err), 0);
+    assert_string_equal(c.smtp_password, "pw");
+    auth_config_free(&c);
+}
+
 static void test_config_table_lists_every_variable(void **state)
 {
     (void)state;
@@ -243,7 +292,19 @@ static void test_config_table_lists_every_variable(void **state)
                                         "AUTH_CACHE_TTL_SECONDS",
                                         "AUTH_CACHE_SIZE",
                                         "AUTH_TOKEN_CACHE_SIZE",
-                                        "AUTHSVC_TEST_STARTUP_DELAY_MS"};
+                                        "AUTHSVC_TEST_STARTUP_DELAY_MS",
+                                        "SMTP_URL",
+                                        "MAIL_FROM",
+                                        "SMTP_USERNAME",
+                                        "SMTP_PASSWORD",
+                                        "SMTP_TIMEOUT_MS",
+                                        "MAIL_QUEUE_SIZE",
+                                        "PASSWORD_RESET_TTL_SECONDS",
+                                        "PASSWORD_RESET_PER_EMAIL_PER_HOUR",
+                                        "PASSWORD_RESET_PER_IP_PER_HOUR",
+                                        "AUTH_API_KEY_CACHE_SIZE",
+                                        "API_KEY_LAST_USED_INTERVAL_SECONDS",
+                                        "API_KEY_MAX_PER_USER"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = auth_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
@@ -268,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_config_short_secret_rejected),
         cmocka_unit_test(test_config_bad_values_name_variable),
         cmocka_unit_test(test_config_owner_needs_all_three),
+        cmocka_unit_test(test_config_mail_and_reset_defaults_and_rules),
         cmocka_unit_test(test_config_table_lists_every_variable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,6 +116,13 @@ static proto_err_t stub_authorize(const json_t *got, msgpack_packer *body, proto
         role = "admin", id = ADMIN_ID;
     else if (cred && strcmp(cred, "tok-viewer") == 0)
         role = "viewer", id = OTHER_ID;
+    if (!cred && !perm) { /* anonymous, nothing required: counted, as authsvc does */
+        json_t *anon = json_pack("{s:b, s:{s:i, s:i, s:i}}", "anonymous", 1, "rate", "limit", 600,
+                                 "remaining", 598, "reset", 42);
+        int rc = proto_pack_json(body, anon);
+        json_decref(anon);
+        return rc == 0 ? PROTO_OK : PROTO_ERR_INTERNAL_ERROR;
+    }
     if (!role) {
         strcpy(fail->msg, "token expired at /srv/auth_jwt.c:42");
         return PROTO_ERR_UNAUTHORIZED;
@@ -924,6 +931,31 @@ static void test_api_protected_without_credential_401(void **state)
     assert_int_equal(fake_calls(PROTO_OP_STORE_USER_GET), 0);
 }
 
+/* X-API-Key goes to auth.authorize as api_key (an unusable header as "-",
+ * so it is refused like a wrong key, never anonymous), and the routes an
+ * API key may not use say so with session_only. */
+static void test_api_api_key_forwarded_to_authorize(void **state)
+{
+    static const struct {
+        const char *method, *path, *headers, *want;
+    } cases[] = {
+        {"GET", "/api/v1/users/me", "X-API-Key: rk_0123456789abcdef_secret\r\n",
+         "{\"api_key\":\"rk_0123456789abcdef_secret\",\"client_ip\":\"127.0.0.1\","
+         "\"permission\":\"self:read\"}"},
+        {"GET", "/api/v1/users/me", "X-API-Key: a\r\nX-API-Key: b\r\n",
+         "{\"api_key\":\"-\",\"client_ip\":\"127.0.0.1\",\"permission\":\"self:read\"}"},
+        {"GET", "/api/v1/auth/api-keys", "X-API-Key: rk_0123456789abcdef_secret\r\n",
+         "{\"api_key\":\"rk_0123456789abcdef_secret\",\"client_ip\":\"127.0.0.1\","
+         "\"permission\":\"self:read\",\"session_only\":true}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp_t r;
+        request(cases[i].method, cases[i].path, cases[i].headers, NULL, &r);
+        assert_problem(&r, 401, "unauthorized"); /* the stub knows no keys */
+        assert_received(PROTO_OP_AUTH_AUTHORIZE, cases[i].want);
+    }
+}
+
 static void test_api_protected_forbidden_403(void **state)
 {
     resp_t r;
@@ -985,8 +1017,9 @@ static void test_api_session_from_principal(void **state)
     assert_int_equal(r.status, 200);
     assert_body(&r, "{\"user_id\":\"" USER_ID "\",\"username\":\"user\",\"role\":\"user\","
                     "\"expires_at\":\"2026-11-18T11:06:40Z\"}");
-    assert_received(PROTO_OP_AUTH_AUTHORIZE, "{\"credential\":\"tok-user\",\"client_ip\":"
-                                             "\"127.0.0.1\",\"permission\":\"self:read\"}");
+    assert_received(PROTO_OP_AUTH_AUTHORIZE,
+                    "{\"credential\":\"tok-user\",\"client_ip\":"
+                    "\"127.0.0.1\",\"permission\":\"self:read\",\"session_only\":true}");
     /* The limiter state authorize reported, on the answer. */
     assert_string_equal(header(&r, "RateLimit-Limit"), "600");
     assert_string_equal(header(&r, "RateLimit-Remaining"), "597");
@@ -1248,8 +1281,9 @@ static void test_api_client_ip_through_trusted_proxy(void **state)
     json_decref(line);
     /* No X-Forwarded-For: X-Real-IP. */
     request("GET", "/api/v1/auth/session", AUTH_USER "X-Real-IP: 192.0.2.44\r\n", NULL, &r);
-    assert_received(PROTO_OP_AUTH_AUTHORIZE, "{\"credential\":\"tok-user\",\"client_ip\":"
-                                             "\"192.0.2.44\",\"permission\":\"self:read\"}");
+    assert_received(PROTO_OP_AUTH_AUTHORIZE,
+                    "{\"credential\":\"tok-user\",\"client_ip\":"
+                    "\"192.0.2.44\",\"permission\":\"self:read\",\"session_only\":true}");
     /* Garbage in the list: the proxy itself. */
     request("POST", "/api/v1/auth/register", "X-Forwarded-For: 198.51.100.9, bogus\r\n",
             "{\"username\":\"a\",\"email\":\"e\",\"password\":\"p\"}", &r);
@@ -1566,6 +1600,7 @@ int main(void)
         T(test_api_refresh_overlong_token_401_without_a_call),
         T(test_api_logout_overlong_token_is_an_unknown_token),
         T(test_api_protected_without_credential_401),
+        T(test_api_api_key_forwarded_to_authorize),
         T(test_api_protected_forbidden_403),
         T(test_api_authorisation_before_body_validation),
         T(test_api_rate_limited_on_authorize),

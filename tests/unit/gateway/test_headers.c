@@ -169,6 +169,23 @@ static void test_headers_sanitise_ascii(void **state)
     assert_string_equal(out, "");
 }
 
+static void test_headers_apikey_header_forwarded_or_marked(void **state)
+{
+    char big[GW_APIKEY_MAX + 2];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_null(gw_apikey_header(NULL, 0));
+    assert_string_equal(gw_apikey_header("rk_0123456789abcdef_x", 1), "rk_0123456789abcdef_x");
+    assert_string_equal(gw_apikey_header("rk_a", 2), GW_APIKEY_INVALID); /* two headers */
+    assert_string_equal(gw_apikey_header("", 1), GW_APIKEY_INVALID);
+    assert_string_equal(gw_apikey_header("rk a", 1), GW_APIKEY_INVALID);
+    assert_string_equal(gw_apikey_header("rk\x01a", 1), GW_APIKEY_INVALID);
+    assert_string_equal(gw_apikey_header("rk\xc3\xa9", 1), GW_APIKEY_INVALID);
+    assert_string_equal(gw_apikey_header(big, 1), GW_APIKEY_INVALID); /* 129 bytes */
+    big[GW_APIKEY_MAX] = '\0';
+    assert_ptr_equal(gw_apikey_header(big, 1), big); /* 128 bytes: as it is */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_headers_set_cookie_and_retry_after_on_503),
         cmocka_unit_test(test_headers_bearer_parse),
         cmocka_unit_test(test_headers_sanitise_ascii),
+        cmocka_unit_test(test_headers_apikey_header_forwarded_or_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

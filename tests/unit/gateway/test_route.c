@@ -217,6 +217,8 @@ static bool type_fits(gw_json_type_t jt, proto_type_t pt)
         return pt == PROTO_T_BOOL;
     case GW_JSON_INTEGER:
         return pt == PROTO_T_INT;
+    case GW_JSON_STRING_ARRAY:
+        return pt == PROTO_T_ARRAY;
     }
     return false;
 }
@@ -283,8 +285,10 @@ static void check_route_against_catalogue(const gw_route_t *r)
         const proto_field_t *pf = op_field(def, f->name);
         if (!pf || !type_fits(f->type, pf->type))
             fail_msg("%s %s: field %s does not fit %s", r->method, r->pattern, f->name, def->name);
-        if (pf->type != PROTO_T_BOOL && pf->type != PROTO_T_INT && !bounded_by_handler(r, f) &&
-            (f->max_bytes == 0 || f->max_bytes > pf->max))
+        if (pf->type == PROTO_T_ARRAY && (GW_SCHEMA_ARRAY_MAX > pf->max || f->max_bytes == 0))
+            fail_msg("%s %s: items of %s exceed the catalogue", r->method, r->pattern, f->name);
+        if (pf->type != PROTO_T_BOOL && pf->type != PROTO_T_INT && pf->type != PROTO_T_ARRAY &&
+            !bounded_by_handler(r, f) && (f->max_bytes == 0 || f->max_bytes > pf->max))
             fail_msg("%s %s: bound of %s exceeds the catalogue", r->method, r->pattern, f->name);
         if (listed(added, nfixed, f->name)) /* a client could otherwise set it */
             fail_msg("%s %s: %s is both a body field and gateway-added", r->method, r->pattern,

@@ -226,6 +226,50 @@ static void test_schema_nul_refused_by_name_or_removed_from_text(void **state)
     json_decref(body);
 }
 
+static void test_schema_string_array(void **state)
+{
+    static const gw_field_t arr_fields[] = {
+        {"permissions", GW_JSON_STRING_ARRAY, false, 8},
+        {NULL, GW_JSON_STRING, false, 0},
+    };
+    static const char *const ok[] = {
+        "{}",
+        "{\"permissions\": []}",
+        "{\"permissions\": [\"self:rea\", \"12345678\"]}",
+        "{\"permissions\": "
+        "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+        "\"a\",\"a\",\"a\",\"a\"]}",
+    };
+    static const char *const bad[] = {
+        "{\"permissions\": \"self:read\"}",
+        "{\"permissions\": [1]}",
+        "{\"permissions\": [\"123456789\"]}",
+        "{\"permissions\": [\"a\\u0000b\"]}",
+        "{\"permissions\": null}",
+        "{\"permissions\": [[\"a\"]]}",
+        "{\"permissions\": "
+        "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+        "\"a\",\"a\",\"a\",\"a\",\"a\"]}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        json_t *b = json_loads(ok[i], JSON_ALLOW_NUL, NULL), *errs = NULL;
+        assert_non_null(b);
+        if (gw_schema_check(arr_fields, b, &errs) != 0)
+            fail_msg("refused %s", ok[i]);
+        json_decref(b);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *b = json_loads(bad[i], JSON_ALLOW_NUL, NULL), *errs = NULL;
+        assert_non_null(b);
+        if (gw_schema_check(arr_fields, b, &errs) != -1)
+            fail_msg("accepted %s", bad[i]);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(errs, 0), "field")),
+                            "permissions");
+        json_decref(errs);
+        json_decref(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_schema_field_lookup),
         cmocka_unit_test(test_schema_shape_keeps_documented_keys_only),
         cmocka_unit_test(test_schema_shape_of_non_object_is_null),
+        cmocka_unit_test(test_schema_string_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
