@@ -4,7 +4,9 @@
  * schema_migrations. The SQL lives here as static text so that the binary
  * alone can bring an empty database up to date.
  *
- * Conventions for new rows: append only, version = last + 1, no BEGIN/COMMIT
+ * Conventions for new rows: append only, versions strictly increasing (a
+ * gap is a version another branch holds; the runner applies each missing
+ * version, in order, whenever it meets one), no BEGIN/COMMIT
  * inside (the runner wraps each row in its own transaction), every foreign
  * key gets an index, timestamps are timestamptz.
  */
@@ -185,10 +187,66 @@ static const char m3_revoked_index[] =
     "CREATE INDEX refresh_tokens_revoked_idx ON refresh_tokens (user_id, revoked_at)"
     " WHERE revoked_at IS NOT NULL;";
 
+/* Migration 5: TOTP second factor. users.totp_secret (text, never written
+ * before) becomes bytea: the secret sealed by authsvc (storesvc cannot
+ * open it). totp_pending holds the sealed secret of a setup not yet
+ * confirmed; totp_last_step is the last TOTP time step accepted, so a code
+ * is accepted once (store.totp_use_step moves it forward only, in one
+ * UPDATE ... WHERE totp_last_step < step: of two logins racing with one
+ * code, exactly one passes). Backup codes are keyed hashes, one row each:
+ * using one is a DELETE, so it works once however many requests race.
+ * Versions 4 and 6 belong to work on other branches. */
+static const char m5_totp[] =
+    "ALTER TABLE users ALTER COLUMN totp_secret TYPE bytea USING NULL;"
+    "ALTER TABLE users ADD COLUMN totp_pending bytea, ADD COLUMN totp_last_step bigint;"
+    "ALTER TABLE users ADD CONSTRAINT users_totp_secret_check"
+    "  CHECK (NOT totp_enabled OR totp_secret IS NOT NULL);"
+    "CREATE TABLE totp_backup_codes ("
+    "  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  code_hash bytea NOT NULL CHECK (octet_length(code_hash) = 32),"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (user_id, code_hash)" /* serves the foreign key too */
+    ");"
+    /* Turns the pending secret on, if it is still p_secret (a setup made
+     * meanwhile replaced it: 'stale'), with a new set of backup codes (the
+     * 32-byte hashes concatenated) and p_step as the last step used (the
+     * code that confirmed it cannot log in). */
+    "CREATE FUNCTION store_totp_enable(p_user uuid, p_secret bytea, p_step bigint,"
+    "  p_hashes bytea) RETURNS text LANGUAGE plpgsql AS $fn$"
+    "DECLARE u users%ROWTYPE;"
+    "BEGIN"
+    "  SELECT * INTO u FROM users WHERE id = p_user FOR UPDATE;"
+    "  IF NOT FOUND THEN RETURN 'not_found'; END IF;"
+    "  IF u.totp_enabled THEN RETURN 'conflict'; END IF;"
+    "  IF u.totp_pending IS NULL OR u.totp_pending <> p_secret THEN RETURN 'stale'; END IF;"
+    "  UPDATE users SET totp_enabled = true, totp_secret = p_secret, totp_pending = NULL,"
+    "    totp_last_step = p_step, updated_at = now() WHERE id = p_user;"
+    "  DELETE FROM totp_backup_codes WHERE user_id = p_user;"
+    "  INSERT INTO totp_backup_codes (user_id, code_hash)"
+    "    SELECT p_user, substring(p_hashes FROM i * 32 + 1 FOR 32)"
+    "    FROM generate_series(0, octet_length(p_hashes) / 32 - 1) AS i;"
+    "  RETURN 'enabled';"
+    "END $fn$;"
+    /* Turns TOTP off and forgets the secrets, the last step and the backup
+     * codes: 'disabled', 'not_enabled' or 'not_found'. */
+    "CREATE FUNCTION store_totp_disable(p_user uuid) RETURNS text"
+    " LANGUAGE plpgsql AS $fn$"
+    "DECLARE was boolean;"
+    "BEGIN"
+    "  SELECT totp_enabled INTO was FROM users WHERE id = p_user FOR UPDATE;"
+    "  IF NOT FOUND THEN RETURN 'not_found'; END IF;"
+    "  IF NOT was THEN RETURN 'not_enabled'; END IF;"
+    "  UPDATE users SET totp_enabled = false, totp_secret = NULL, totp_pending = NULL,"
+    "    totp_last_step = NULL, updated_at = now() WHERE id = p_user;"
+    "  DELETE FROM totp_backup_codes WHERE user_id = p_user;"
+    "  RETURN 'disabled';"
+    "END $fn$;";
+
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},
     {2, "token rotation decides by the clock after its locks", m2_rotate_clock},
     {3, "index of revoked sessions per user", m3_revoked_index},
+    {5, "TOTP: sealed secrets, last step used, backup-code hashes", m5_totp},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -1,5 +1,6 @@
 /*
- * Unit tests for store_migrate's table: versions 1, 2, 3 ... with no gaps,
+ * Unit tests for store_migrate's table: versions 1, 2, 3 ... strictly
+ * increasing (a gap is a version held by work on another branch),
  * every row named and non-empty, no transaction control inside a row (the
  * runner owns the transaction), and the core tables of migration 1 present.
  * Applying against a real PostgreSQL is covered by the integration tests.
@@ -24,7 +25,7 @@ static void test_migrate_versions_strictly_increasing(void **state)
     assert_true(n >= 1);
     assert_int_equal(m[0].version, 1);
     for (size_t i = 1; i < n; i++)
-        assert_int_equal(m[i].version, m[i - 1].version + 1);
+        assert_true(m[i].version > m[i - 1].version);
 }
 
 static void test_migrate_rows_not_empty(void **state)
