@@ -1,6 +1,7 @@
 /*
  * auth_handlers: the authsvc op table, and the two ops every service has
- * (the others live in auth_flows.c, auth_admit.c and auth_account.c;
+ * (the others live in auth_flows.c, auth_admit.c, auth_account.c and
+ * auth_twofa.c;
  * proto/PROTOCOL.md documents them all).
  *
  *   sys.ping   -> {"svc":"authsvc"}
@@ -68,6 +69,9 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_AUTH_USER_UPDATE, auth_op_user_update},
     {PROTO_OP_AUTH_USER_DELETE, auth_op_user_delete},
     {PROTO_OP_AUTH_STATS, auth_op_stats},
+    {PROTO_OP_AUTH_TOTP_SETUP, auth_op_totp_setup},
+    {PROTO_OP_AUTH_TOTP_ENABLE, auth_op_totp_enable},
+    {PROTO_OP_AUTH_TOTP_DISABLE, auth_op_totp_disable},
 };
 
 const proto_handler_t *auth_handlers(size_t *n)
