@@ -6,7 +6,8 @@
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl)
 #   test   build + Python 3 with pytest, requests, pyzmq, msgpack (integration tests),
-#          clang's sanitizer/fuzzer runtime (tests/fuzz)
+#          clang's sanitizer/fuzzer runtime (tests/fuzz), oathtool (TOTP codes
+#          computed by the 2FA tests)
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
 #          FastAPI yardstick in ../shared/peer/fastapi needs (Debian's FastAPI,
 #          uvicorn, asyncpg...; node/npm for its s3rver)
@@ -18,10 +19,11 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake pkg-config clang clang-format
   libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev
-  libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev
+  libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev liboath-dev
   postgresql postgresql-contrib curl ca-certificates
 )
-TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev)
+TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack libclang-rt-14-dev
+  oathtool)
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop
   bc)

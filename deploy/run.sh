@@ -16,6 +16,7 @@
 #
 # State (all under .state/ in the checkout, git-ignored):
 #   jwt_secret   generated JWT_SECRET_KEY (0600), reused across runs
+#   totp_key     generated TOTP_ENCRYPTION_KEY (0600, 64 hex digits), reused across runs
 #   objects/     the local object store (OBJECT_STORE_URL=file://<checkout>/.state/objects)
 #   logs/        storesvc.log authsvc.log gateway.log (JSON lines; previous run in *.log.1)
 #   pids/        <service>.pid: "pid starttime executable", checked before any signal
@@ -26,8 +27,8 @@
 # RESTC_SKIP_BUILD=1. Any service variable from the README (GATEWAY_BIND,
 # LOG_LEVEL, ...) set in the environment is passed through; DATABASE_URL set
 # in the environment means "use that database" and no private PostgreSQL is
-# started. Secrets only reach the service that needs them: JWT_SECRET_KEY and
-# OWNER_PASSWORD go to authsvc, DATABASE_URL to storesvc.
+# started. Secrets only reach the service that needs them: JWT_SECRET_KEY,
+# TOTP_ENCRYPTION_KEY and OWNER_PASSWORD go to authsvc, DATABASE_URL to storesvc.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -213,6 +214,21 @@ jwt_secret() {
   cat "$f"
 }
 
+# The key that seals stored TOTP secrets: 32 random bytes as 64 hex digits.
+# Losing it makes every enabled second factor unusable (backup codes too).
+totp_key() {
+  local f=$STATE/totp_key
+  if [[ ! -s "$f" ]]; then
+    (
+      umask 077
+      head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$f"
+    )
+    log "generated TOTP_ENCRYPTION_KEY in ${f#"$ROOT"/}"
+  fi
+  chmod 0600 "$f"
+  cat "$f"
+}
+
 # ------------------------------------------------------------------- start
 
 build() {
@@ -223,7 +239,7 @@ build() {
 }
 
 do_start() {
-  local jwt db_url url svc code="" deadline
+  local jwt totp db_url url svc code="" deadline
 
   if any_running; then
     log "already running ($(health_url)); stop with: deploy/run.sh stop"
@@ -250,6 +266,7 @@ do_start() {
 
   # Secrets: kept out of the exported environment, handed to one service each.
   jwt=${JWT_SECRET_KEY:-$(jwt_secret)}
+  totp=${TOTP_ENCRYPTION_KEY:-$(totp_key)}
   if [[ -n "${DATABASE_URL:-}" ]]; then
     db_url=$DATABASE_URL
     log "using DATABASE_URL from the environment (no private PostgreSQL)"
@@ -258,14 +275,15 @@ do_start() {
     db_url=$("$ROOT/deploy/pg.sh" start "$STATE" "$PG_PORT" 9>&-) || fail_start "PostgreSQL did not start"
   fi
   owner_pw=${OWNER_PASSWORD:-}
-  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD
+  unset JWT_SECRET_KEY TOTP_ENCRYPTION_KEY DATABASE_URL OWNER_PASSWORD
 
   log "applying migrations"
   (cd "$ROOT" && DATABASE_URL=$db_url "$BUILD/storesvc/storesvc" migrate) \
     >>"$LOG_DIR/storesvc.log" 2>&1 </dev/null || fail_start "storesvc migrate failed"
 
   start_service storesvc "$BUILD/storesvc/storesvc" "DATABASE_URL=$db_url"
-  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw"
+  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "TOTP_ENCRYPTION_KEY=$totp" \
+    "OWNER_PASSWORD=$owner_pw"
   start_service gateway "$BUILD/gateway/gateway"
 
   url=$(health_url)
