@@ -9,7 +9,7 @@
 #          (integration tests; botocore checks the S3 signatures, aiosmtpd is the SMTP sink
 #          of test_password_reset), clang's sanitizer/fuzzer runtime (tests/fuzz),
 #          prometheus (only for its promtool: the unit tests run `promtool check metrics`
-#          on rt_metrics output)
+#          on rt_metrics output), oathtool (TOTP codes computed by the 2FA tests)
 #   s3     node/npm, and s3rver (the S3 stand-in of the integration tests) from the npm
 #          registry into $RESTC_S3RVER_DIR (default .state/s3rver), unless already there
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
@@ -23,11 +23,11 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake pkg-config clang clang-format
   libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev libssl-dev
-  libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev libzxcvbn-dev
+  libcmocka-dev libjansson-dev libsodium-dev libargon2-dev libcurl4-openssl-dev libzxcvbn-dev liboath-dev
   postgresql postgresql-contrib curl ca-certificates
 )
 TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack python3-botocore
-  python3-aiosmtpd libclang-rt-14-dev prometheus)
+  python3-aiosmtpd libclang-rt-14-dev prometheus oathtool)
 S3RVER_PKG=s3rver@3.7.1
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop

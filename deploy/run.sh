@@ -16,6 +16,7 @@
 #
 # State (all under .state/ in the checkout, git-ignored):
 #   jwt_secret   generated JWT_SECRET_KEY (0600), reused across runs
+#   totp_key     generated TOTP_ENCRYPTION_KEY (0600, 64 hex digits), reused across runs
 #   objects/     the local object store (OBJECT_STORE_URL=file://<checkout>/.state/objects)
 #   logs/        storesvc.log authsvc.log gateway.log (JSON lines; previous run in *.log.1)
 #   pids/        <service>.pid: "pid starttime executable", checked before any signal
@@ -27,7 +28,7 @@
 # LOG_LEVEL, ...) set in the environment is passed through; DATABASE_URL set
 # in the environment means "use that database" and no private PostgreSQL is
 # started. Secrets only reach the service that needs them: JWT_SECRET_KEY,
-# OWNER_PASSWORD and SMTP_PASSWORD go to authsvc, DATABASE_URL and
+# TOTP_ENCRYPTION_KEY, OWNER_PASSWORD and SMTP_PASSWORD go to authsvc, DATABASE_URL and
 # S3_SECRET_ACCESS_KEY to storesvc. The object store is the local directory
 # .state/objects unless OBJECT_STORE_URL (e.g. s3://bucket with the S3_*
 # variables) says otherwise.
@@ -216,6 +217,21 @@ jwt_secret() {
   cat "$f"
 }
 
+# The key that seals stored TOTP secrets: 32 random bytes as 64 hex digits.
+# Losing it makes every enabled second factor unusable (backup codes too).
+totp_key() {
+  local f=$STATE/totp_key
+  if [[ ! -s "$f" ]]; then
+    (
+      umask 077
+      head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$f"
+    )
+    log "generated TOTP_ENCRYPTION_KEY in ${f#"$ROOT"/}"
+  fi
+  chmod 0600 "$f"
+  cat "$f"
+}
+
 # ------------------------------------------------------------------- start
 
 build() {
@@ -226,7 +242,7 @@ build() {
 }
 
 do_start() {
-  local jwt db_url url svc code="" deadline
+  local jwt totp db_url url svc code="" deadline
 
   if any_running; then
     log "already running ($(health_url)); stop with: deploy/run.sh stop"
@@ -253,6 +269,7 @@ do_start() {
 
   # Secrets: kept out of the exported environment, handed to one service each.
   jwt=${JWT_SECRET_KEY:-$(jwt_secret)}
+  totp=${TOTP_ENCRYPTION_KEY:-$(totp_key)}
   if [[ -n "${DATABASE_URL:-}" ]]; then
     db_url=$DATABASE_URL
     log "using DATABASE_URL from the environment (no private PostgreSQL)"
@@ -263,7 +280,7 @@ do_start() {
   owner_pw=${OWNER_PASSWORD:-}
   s3_secret=${S3_SECRET_ACCESS_KEY:-}
   smtp_pw=${SMTP_PASSWORD:-}
-  unset JWT_SECRET_KEY DATABASE_URL OWNER_PASSWORD S3_SECRET_ACCESS_KEY SMTP_PASSWORD
+  unset JWT_SECRET_KEY TOTP_ENCRYPTION_KEY DATABASE_URL OWNER_PASSWORD S3_SECRET_ACCESS_KEY SMTP_PASSWORD
 
   log "applying migrations"
   (cd "$ROOT" && DATABASE_URL=$db_url S3_SECRET_ACCESS_KEY=$s3_secret "$BUILD/storesvc/storesvc" migrate) \
@@ -271,7 +288,8 @@ do_start() {
 
   start_service storesvc "$BUILD/storesvc/storesvc" "DATABASE_URL=$db_url" \
     "S3_SECRET_ACCESS_KEY=$s3_secret"
-  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "OWNER_PASSWORD=$owner_pw" \
+  start_service authsvc "$BUILD/authsvc/authsvc" "JWT_SECRET_KEY=$jwt" "TOTP_ENCRYPTION_KEY=$totp" \
+    "OWNER_PASSWORD=$owner_pw" \
     "SMTP_PASSWORD=$smtp_pw"
   start_service gateway "$BUILD/gateway/gateway"
 

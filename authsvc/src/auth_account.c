@@ -183,8 +183,8 @@ AUTH_HANDLER(auth_op_update_self)
 
 /* The stored hash of a user, by id (two lookups: state for the username,
  * then the login record; password changes are rare). */
-static proto_err_t stored_hash(const auth_ctx_t *ctx, const char *rid, const char *id,
-                               auth_cache_user_t *st, char *hash, size_t cap)
+proto_err_t auth_stored_hash(const auth_ctx_t *ctx, const char *rid, const char *id,
+                             auth_cache_user_t *st, char *hash, size_t cap)
 {
     auth_body_t b;
     proto_reply_t rep;
@@ -240,7 +240,7 @@ static proto_err_t check_change(const auth_ctx_t *ctx, const char *rid, const ch
         auth_fail_msg(fail, "Too many failed attempts. Please try again later.");
         return PROTO_ERR_LOGIN_RATE_LIMITED;
     }
-    proto_err_t err = stored_hash(ctx, rid, actor, st, hash, sizeof hash);
+    proto_err_t err = auth_stored_hash(ctx, rid, actor, st, hash, sizeof hash);
     auth_limiter_outcome_t outcome = AUTH_LIMITER_NEUTRAL;
     if (err == PROTO_OK) {
         bool ok = auth_hash_verify(ctx->hash, hash, current) == AUTH_HASH_MATCH;

@@ -22,6 +22,12 @@ proto_err_t auth_user_state(const auth_ctx_t *ctx, const char *rid, const char *
 /* Forgets the cached state of `user_id` (after changing it). */
 void auth_user_forget(const auth_ctx_t *ctx, const char *user_id);
 
+/* The password hash of `id` into hash[cap], with its state in *st:
+ * PROTO_OK, PROTO_ERR_UNAUTHORIZED for an unknown user, or storesvc's
+ * error. (auth_account.c) */
+proto_err_t auth_stored_hash(const auth_ctx_t *ctx, const char *rid, const char *id,
+                             auth_cache_user_t *st, char *hash, size_t cap);
+
 /* An authenticated principal. */
 typedef struct {
     auth_jwt_claims_t claims; /* sub = user id, sid = session */

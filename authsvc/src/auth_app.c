@@ -25,6 +25,7 @@
 #include "auth_handlers.h"
 #include "auth_password.h"
 #include "auth_reset.h"
+#include "auth_totp.h"
 #include "auth_util.h"
 #include "proto_client.h"
 #include "proto_server.h"
@@ -97,14 +98,22 @@ static int make_limiters(auth_app_t *self)
     auth_ratelimit_config_t rc;
     auth_ratelimit_config_defaults(&rc);
     rc.max_keys = (size_t)cfg->rate_limit_max_keys;
+    auth_acctlimit_config_t ac;
+    auth_acctlimit_config_defaults(&ac);
+    ac.max_failures = (int)cfg->login_account_max_failures;
+    ac.window_s = (int)cfg->login_window_s;
+    ac.max_keys = (size_t)cfg->login_max_accounts;
+    ac.inflight_timeout_s = LIMITER_INFLIGHT;
+    self->ctx.account_limiter = auth_acctlimit_new(&ac, NULL, NULL);
     self->ctx.login_limiter = auth_limiter_new(&lc, NULL, NULL);
     self->ctx.api_limit = auth_ratelimit_new(&rc, NULL, NULL);
     self->ctx.register_limit = auth_ratelimit_new(&rc, NULL, NULL);
     rc.window_s = HOUR_S;
     self->ctx.reset_ip_limit = auth_ratelimit_new(&rc, NULL, NULL);
     self->ctx.reset_email_limit = auth_ratelimit_new(&rc, NULL, NULL);
-    return self->ctx.login_limiter && self->ctx.api_limit && self->ctx.register_limit &&
-                   self->ctx.reset_ip_limit && self->ctx.reset_email_limit
+    return self->ctx.login_limiter && self->ctx.account_limiter && self->ctx.api_limit &&
+                   self->ctx.register_limit && self->ctx.reset_ip_limit &&
+                   self->ctx.reset_email_limit
                ? 0
                : -1;
 }
@@ -173,6 +182,15 @@ static int make_ctx(auth_app_t *self)
         rt_error(NULL, "cannot create the limiters (LOGIN_*, RATE_LIMIT_MAX_KEYS)");
         return -1;
     }
+    bool derived = false;
+    c->secrets = auth_secrets_new(cfg->totp_encryption_key, cfg->jwt_secret_key, &derived);
+    if (!c->secrets || auth_totp_init() != 0) {
+        rt_error(NULL, "cannot set up the second-factor keys (TOTP_ENCRYPTION_KEY)");
+        return -1;
+    }
+    if (derived)
+        rt_warn(NULL, "TOTP_ENCRYPTION_KEY is not set: the second-factor keys are derived from "
+                      "JWT_SECRET_KEY (changing it makes stored TOTP secrets unreadable)");
     if (cfg->hibp_enabled && !(c->breach = auth_breach_new(cfg->hibp_url, cfg->hibp_timeout_ms))) {
         rt_error(NULL, "cannot create the breached-password check (HIBP_URL)");
         return -1;
@@ -187,6 +205,10 @@ static void free_ctx(auth_ctx_t *c)
     auth_hash_destroy(&c->hash);
     auth_cache_destroy(&c->cache);
     auth_limiter_destroy(&c->login_limiter);
+    auth_acctlimit_destroy(&c->account_limiter);
+    if (c->secrets)
+        auth_totp_done();
+    auth_secrets_destroy(&c->secrets);
     auth_ratelimit_destroy(&c->api_limit);
     auth_ratelimit_destroy(&c->register_limit);
     auth_breach_destroy(&c->breach);

@@ -6,6 +6,7 @@
 
 #include "auth_mail.h"
 #include "auth_password.h"
+#include "auth_secrets.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +43,11 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"LOGIN_WINDOW_SECONDS", RT_CFG_INT, false, "300", 1, 31536000, F(login_window_s)},
     {"LOGIN_COOLDOWN_SECONDS", RT_CFG_INT, false, "900", 1, 31536000, F(login_cooldown_s)},
     {"LOGIN_MAX_SOURCES", RT_CFG_INT, false, "100000", 1, 67108864, F(login_max_sources)},
+    {"LOGIN_ACCOUNT_MAX_FAILURES", RT_CFG_INT, false, "10", 1, 1000, F(login_account_max_failures)},
+    {"LOGIN_MAX_ACCOUNTS", RT_CFG_INT, false, "100000", 1, 67108864, F(login_max_accounts)},
+    {"LOGIN_DEVICE_COOKIE_DAYS", RT_CFG_INT, false, "365", 1, 3650, F(device_cookie_days)},
+    {"TOTP_ENCRYPTION_KEY", RT_CFG_SECRET, false, NULL, 0, 128, F(totp_encryption_key)},
+    {"TOTP_ISSUER", RT_CFG_STR, false, "restc", 1, 64, F(totp_issuer)},
     {"RATE_LIMIT_PER_MINUTE", RT_CFG_INT, false, "600", 0, 1000000, F(rate_limit_per_min)},
     {"REGISTER_RATE_LIMIT_PER_MINUTE", RT_CFG_INT, false, "3", 0, 1000000,
      F(register_rate_per_min)},
@@ -130,6 +136,13 @@ static int check_cross_rules(const auth_config_t *cfg, char *err, size_t errlen)
                  "RATE_LIMIT_REDIS_URL is not supported yet: run one authsvc replica, or unset it");
         return -1;
     }
+    unsigned char key[AUTH_SECRETS_KEY_BYTES];
+    if (set(cfg->totp_encryption_key) &&
+        auth_secrets_parse_key(cfg->totp_encryption_key, key) != 0) {
+        snprintf(err, errlen, "TOTP_ENCRYPTION_KEY must be 32 bytes as 64 hex digits or base64");
+        return -1;
+    }
+    explicit_bzero(key, sizeof key);
     if (cfg->argon2_m_kib < 8 * cfg->argon2_p) {
         snprintf(err, errlen, "ARGON2_MEMORY_COST must be at least 8 x ARGON2_PARALLELISM KiB");
         return -1;
@@ -177,5 +190,7 @@ void auth_config_free(auth_config_t *cfg)
         explicit_bzero(cfg->owner_password, strlen(cfg->owner_password));
     if (cfg->smtp_password)
         explicit_bzero(cfg->smtp_password, strlen(cfg->smtp_password));
+    if (cfg->totp_encryption_key)
+        explicit_bzero(cfg->totp_encryption_key, strlen(cfg->totp_encryption_key));
     rt_config_free(auth_specs, AUTH_NSPECS, cfg);
 }

@@ -51,6 +51,16 @@ typedef struct {
     long login_cooldown_s;   /* LOGIN_COOLDOWN_SECONDS */
     long login_max_sources;  /* LOGIN_MAX_SOURCES: sources tracked at most */
 
+    /* Per-account login limiter and device cookies (auth_acctlimit, auth_device). */
+    long login_account_max_failures; /* LOGIN_ACCOUNT_MAX_FAILURES */
+    long login_max_accounts;         /* LOGIN_MAX_ACCOUNTS: login names tracked at most */
+    long device_cookie_days;         /* LOGIN_DEVICE_COOKIE_DAYS: a device cookie's lifetime */
+
+    /* Second factor (auth_totp, auth_secrets). */
+    char
+        *totp_encryption_key; /* TOTP_ENCRYPTION_KEY (secret; unset: derived, see auth_secrets.h) */
+    char *totp_issuer;        /* TOTP_ISSUER: the issuer shown by authenticator apps */
+
     /* API rate limiter. */
     long rate_limit_per_min;    /* RATE_LIMIT_PER_MINUTE (0: off) */
     long register_rate_per_min; /* REGISTER_RATE_LIMIT_PER_MINUTE (0: off) */

@@ -6,10 +6,14 @@
  * and REGISTER_RATE_LIMIT_PER_MINUTE for registration) and answers its
  * "rate" so the gateway can send RateLimit-* headers.
  *
- * Login (auth.token) follows auth_limiter.h's protocol: begin() before any
- * credential work (a blocked or saturated source gets 429 at once), the
- * user lookup and the Argon2 verification (a dummy one for an unknown
- * user, so timing does not tell), then end() with the outcome. Only the
+ * Login (auth.token) follows auth_limiter.h's protocol for the source and
+ * auth_acctlimit.h's for the login name: both begin() before any
+ * credential work (a blocked source or a delayed name gets 429 at once;
+ * a valid device cookie of the account passes a delay), the user lookup,
+ * the Argon2 verification (a dummy one for an unknown user, so timing does
+ * not tell), the second factor for users with TOTP on (auth_twofa.h), then
+ * end() with the outcome: wrong passwords and wrong codes are failures for
+ * both. A successful login also gets a fresh device cookie. Only the
  * slow lane runs register, token and change_password (proto_catalog.h).
  *
  * Refresh tokens are 256 random bits in base64url; storesvc keeps only their
@@ -18,13 +22,16 @@
  * WARNING security event.
  */
 #include "auth_admit.h"
+#include "auth_device.h"
 #include "auth_password.h"
 #include "auth_rbac.h"
 #include "auth_strength.h"
+#include "auth_twofa.h"
 #include "auth_util.h"
 #include "rt_log.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -103,16 +110,23 @@ static proto_err_t new_session(const auth_ctx_t *ctx, const char *rid, const cha
     return sign_access(ctx, user_id, role, out->family, out);
 }
 
+/* The token pair; with a device cookie (auth.token) also "device_cookie"
+ * and its lifetime "device_cookie_max_age" in seconds. */
 static void pack_pair(const auth_ctx_t *ctx, msgpack_packer *pk, const pair_t *p,
-                      const auth_rate_t *rate)
+                      const auth_rate_t *rate, const char *device_cookie)
 {
-    msgpack_pack_map(pk, 6 + auth_rate_entries(rate));
+    bool device = device_cookie && device_cookie[0];
+    msgpack_pack_map(pk, 6 + 2 * device + auth_rate_entries(rate));
     proto_pack_kv_str(pk, "access_token", p->access);
     proto_pack_kv_str(pk, "token_type", "bearer");
     proto_pack_kv_int(pk, "expires_in", access_ttl(ctx));
     proto_pack_kv_str(pk, "refresh_token", p->refresh);
     proto_pack_kv_int(pk, "refresh_expires_in", refresh_ttl(ctx));
     proto_pack_kv_str(pk, "session_id", p->family);
+    if (device) {
+        proto_pack_kv_str(pk, "device_cookie", device_cookie);
+        proto_pack_kv_int(pk, "device_cookie_max_age", ctx->cfg->device_cookie_days * 86400);
+    }
     auth_pack_rate(pk, rate);
 }
 
@@ -238,6 +252,16 @@ typedef struct {
     bool is_active, totp_enabled;
 } login_user_t;
 
+/* One login attempt: what was asked, and what the limiters hold for it. */
+typedef struct {
+    const char *typed, *password, *totp, *backup, *device, *ip;
+    char key[PROTO_STR_BUF(PROTO_B_LOGIN) + 2]; /* the account limiter's key of the attempt */
+    bool key_held;                              /* an account-limiter slot is held under key */
+    bool looked_up;
+    proto_err_t lookup_err;
+    login_user_t u;
+} login_t;
+
 /* Username as typed, or the email lower-cased. */
 static void login_name(const char *typed, char *out, size_t cap)
 {
@@ -274,6 +298,18 @@ static proto_err_t find_login(const auth_ctx_t *ctx, const char *rid, const char
     return err;
 }
 
+/* The user the typed name belongs to, looked up once per attempt. */
+static proto_err_t lookup(const auth_ctx_t *ctx, const char *rid, login_t *l)
+{
+    char login[PROTO_STR_BUF(PROTO_B_LOGIN)];
+    if (!l->looked_up) {
+        login_name(l->typed, login, sizeof login);
+        l->lookup_err = find_login(ctx, rid, login, &l->u);
+        l->looked_up = true;
+    }
+    return l->lookup_err;
+}
+
 /* Best effort: a hash made with older parameters is replaced after a
  * successful login (the password is at hand only now). */
 static void rehash(const auth_ctx_t *ctx, const char *rid, const login_user_t *u,
@@ -296,22 +332,23 @@ static void rehash(const auth_ctx_t *ctx, const char *rid, const login_user_t *u
         rt_info(rid, "password hash upgraded to the current Argon2 parameters");
 }
 
-/* Looks the user up and checks the password. Returns the limiter outcome
- * and, when the credentials are right, PROTO_OK in *err. */
-static auth_limiter_outcome_t check_login(const auth_ctx_t *ctx, const char *rid, const char *typed,
-                                          const char *password, login_user_t *u, proto_err_t *err)
+/* Looks the user up, checks the password and, for a user with TOTP on,
+ * the second factor (only after a correct password, so totp_required and
+ * totp_invalid never tell a guesser anything). Returns the limiters'
+ * outcome and, when everything is right, PROTO_OK in *err. */
+static auth_limiter_outcome_t check_login(const auth_ctx_t *ctx, const char *rid, login_t *l,
+                                          proto_err_t *err)
 {
-    char login[PROTO_STR_BUF(PROTO_B_LOGIN)];
-    login_name(typed, login, sizeof login);
-    *err = find_login(ctx, rid, login, u);
+    login_user_t *u = &l->u;
+    *err = lookup(ctx, rid, l);
     if (*err == PROTO_ERR_NOT_FOUND) {
-        auth_hash_verify_dummy(ctx->hash, password); /* same time as a real user */
+        auth_hash_verify_dummy(ctx->hash, l->password); /* same time as a real user */
         *err = PROTO_ERR_INVALID_CREDENTIALS;
         return AUTH_LIMITER_FAILURE;
     }
     if (*err != PROTO_OK)
         return AUTH_LIMITER_NEUTRAL; /* storesvc down: not the client's failure */
-    auth_hash_result_t hr = auth_hash_verify(ctx->hash, u->hash, password);
+    auth_hash_result_t hr = auth_hash_verify(ctx->hash, u->hash, l->password);
     if (hr == AUTH_HASH_ERROR)
         rt_error(rid, "stored password hash of a user cannot be verified");
     if (hr != AUTH_HASH_MATCH) {
@@ -322,12 +359,58 @@ static auth_limiter_outcome_t check_login(const auth_ctx_t *ctx, const char *rid
         *err = PROTO_ERR_ACCOUNT_DISABLED;
         return AUTH_LIMITER_NEUTRAL;
     }
-    if (u->totp_enabled) { /* second factors arrive with the 2FA routes */
-        *err = PROTO_ERR_TOTP_REQUIRED;
-        return AUTH_LIMITER_NEUTRAL;
+    auth_limiter_outcome_t outcome = AUTH_LIMITER_SUCCESS;
+    *err = u->totp_enabled ? auth_twofa_login(ctx, rid, u->id, l->totp, l->backup, &outcome)
+                           : PROTO_OK;
+    return outcome;
+}
+
+/* A login name as the account limiter knows it: "a:" and the name as
+ * typed, lower-cased (usernames are unique case-insensitively, emails are
+ * stored lower-cased). */
+static void account_key(const char *typed, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "a:");
+    for (size_t i = 0; typed[i] && n + 1 < cap; i++)
+        out[n++] = (char)tolower((unsigned char)typed[i]);
+    out[n] = '\0';
+}
+
+/* A delayed account, but the client presents a device cookie: when it is
+ * valid for the account the name belongs to, the attempt goes on under
+ * the cookie's own key (so a stolen cookie is limited by its own failures
+ * like a name). 0 when admitted so. */
+static int device_admit(const auth_ctx_t *ctx, const char *rid, login_t *l)
+{
+    char id[AUTH_DEVICE_ID_BUF];
+    if (lookup(ctx, rid, l) != PROTO_OK ||
+        auth_device_verify(auth_secrets_device_key(ctx->secrets), l->device, l->u.id,
+                           auth_now_ms() / 1000, ctx->cfg->device_cookie_days * 86400,
+                           id) != AUTH_DEVICE_VALID)
+        return -1;
+    snprintf(l->key, sizeof l->key, "d:%s", id);
+    if (auth_acctlimit_begin(ctx->account_limiter, l->key, NULL) != AUTH_ACCT_ALLOWED)
+        return -1;
+    l->key_held = true;
+    return 0;
+}
+
+/* The account limiter's admission (auth_acctlimit.h): PROTO_OK with a slot
+ * held, or 429 with the delay as Retry-After, the same for every name. */
+static proto_err_t account_admit(const auth_ctx_t *ctx, const char *rid, login_t *l,
+                                 proto_fail_t *fail)
+{
+    int retry = 0;
+    account_key(l->typed, l->key, sizeof l->key);
+    if (auth_acctlimit_begin(ctx->account_limiter, l->key, &retry) == AUTH_ACCT_ALLOWED) {
+        l->key_held = true;
+        return PROTO_OK;
     }
-    *err = PROTO_OK;
-    return AUTH_LIMITER_SUCCESS;
+    if (l->device[0] && device_admit(ctx, rid, l) == 0)
+        return PROTO_OK;
+    fail->retry_after = retry > 0 ? retry : 1;
+    auth_fail_msg(fail, MSG_LOGIN_LIMITED);
+    return PROTO_ERR_LOGIN_RATE_LIMITED;
 }
 
 static void log_block(const char *rid, const char *ip)
@@ -337,30 +420,84 @@ static void log_block(const char *rid, const char *ip)
                             (json_int_t)auth_now_ms()));
 }
 
+/* Reports the outcome to both limiters and logs the start of a block or
+ * of a delay (the delayed name is not logged: it may be anyone's typo). */
+static void settle_login(const auth_ctx_t *ctx, const char *rid, login_t *l,
+                         auth_limiter_outcome_t outcome)
+{
+    bool blocked = false, delayed = false;
+    auth_limiter_end(ctx->login_limiter, l->ip, outcome, &blocked);
+    if (l->key_held)
+        auth_acctlimit_end(ctx->account_limiter, l->key, outcome, &delayed);
+    if (blocked)
+        log_block(rid, l->ip);
+    if (delayed)
+        rt_log_fields(RT_LOG_WARNING, rid, "logins of an account delayed",
+                      json_pack("{s:s, s:s, s:s}", "event", "login_account_delayed", "key",
+                                l->key[0] == 'd' ? "device" : "name", "source", l->ip));
+}
+
 static const char *const LOGIN_MSGS[PROTO_ERR__COUNT] = {
     [PROTO_ERR_INVALID_CREDENTIALS] = MSG_BAD_LOGIN,
     [PROTO_ERR_ACCOUNT_DISABLED] = "Account is disabled",
     [PROTO_ERR_TOTP_REQUIRED] = "A second factor is required",
+    [PROTO_ERR_TOTP_INVALID] = "Invalid second factor",
 };
+
+/* Both second factors at once is a malformed request, refused before any
+ * credential is looked at (it says nothing about the account). */
+static proto_err_t check_factors(const login_t *l, proto_fail_t *fail)
+{
+    if (l->totp[0] && l->backup[0]) {
+        auth_fail_field(fail, "backup_code", "Give totp_code or backup_code, not both");
+        return PROTO_ERR_VALIDATION_ERROR;
+    }
+    return PROTO_OK;
+}
+
+/* The admitted attempt: checks, limiter outcome, and the new session. */
+static proto_err_t run_login(const auth_ctx_t *ctx, const proto_request_t *req, login_t *l,
+                             const char *ua, pair_t *pair, proto_fail_t *fail)
+{
+    proto_err_t err = PROTO_OK;
+    settle_login(ctx, req->rid, l, check_login(ctx, req->rid, l, &err));
+    if (err != PROTO_OK) {
+        if (LOGIN_MSGS[err])
+            auth_fail_msg(fail, LOGIN_MSGS[err]);
+        return err;
+    }
+    rehash(ctx, req->rid, &l->u, l->password);
+    return new_session(ctx, req->rid, l->u.id, auth_role_parse(l->u.role), l->ip, ua, pair);
+}
 
 AUTH_HANDLER(auth_op_token)
 {
     const auth_ctx_t *ctx = cc->svc;
     char typed[PROTO_STR_BUF(PROTO_B_LOGIN)], password[PROTO_STR_BUF(PROTO_B_PASSWORD)];
     char ip[PROTO_STR_BUF(PROTO_B_IP)], ua[PROTO_STR_BUF(PROTO_B_UA)];
-    login_user_t u;
+    char totp[PROTO_STR_BUF(PROTO_B_CODE)], backup[PROTO_STR_BUF(PROTO_B_CODE)];
+    char device[PROTO_STR_BUF(PROTO_B_DEVICE)], cookie[AUTH_DEVICE_BUF] = "";
     auth_rate_t rate;
     pair_t pair;
     int retry = 0;
-    bool started = false;
+    login_t l = {.typed = typed,
+                 .password = password,
+                 .totp = totp,
+                 .backup = backup,
+                 .device = device,
+                 .ip = ip};
     const proto_str_arg_t args[] = {
         {"username", typed, sizeof typed, NULL},
         {"password", password, sizeof password, NULL},
         {"client_ip", ip, sizeof ip, NULL},
         {"user_agent", ua, sizeof ua, NULL},
+        {"totp_code", totp, sizeof totp, NULL},
+        {"backup_code", backup, sizeof backup, NULL},
+        {"device_cookie", device, sizeof device, NULL},
     };
     proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
-    if (err != PROTO_OK || (err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK)
+    if (err != PROTO_OK || (err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK ||
+        (err = check_factors(&l, fail)) != PROTO_OK)
         goto done;
     if (auth_limiter_begin(ctx->login_limiter, ip, &retry) != AUTH_LIMITER_ALLOWED) {
         err = PROTO_ERR_LOGIN_RATE_LIMITED;
@@ -368,21 +505,21 @@ AUTH_HANDLER(auth_op_token)
         auth_fail_msg(fail, MSG_LOGIN_LIMITED);
         goto done;
     }
-    auth_limiter_outcome_t outcome = check_login(ctx, req->rid, typed, password, &u, &err);
-    auth_limiter_end(ctx->login_limiter, ip, outcome, &started);
-    if (started)
-        log_block(req->rid, ip);
-    if (err != PROTO_OK) {
-        if (LOGIN_MSGS[err])
-            auth_fail_msg(fail, LOGIN_MSGS[err]);
+    if ((err = account_admit(ctx, req->rid, &l, fail)) != PROTO_OK) {
+        auth_limiter_end(ctx->login_limiter, ip, AUTH_LIMITER_NEUTRAL, NULL);
         goto done;
     }
-    rehash(ctx, req->rid, &u, password);
-    err = new_session(ctx, req->rid, u.id, auth_role_parse(u.role), ip, ua, &pair);
+    err = run_login(ctx, req, &l, ua, &pair, fail);
+    if (err == PROTO_OK && auth_device_sign(auth_secrets_device_key(ctx->secrets), l.u.id,
+                                            auth_now_ms() / 1000, cookie) != 0)
+        cookie[0] = '\0'; /* no cookie this time: the login stands */
     if (err == PROTO_OK)
-        pack_pair(ctx, body, &pair, &rate);
+        pack_pair(ctx, body, &pair, &rate, cookie);
 done:
     sodium_memzero(password, sizeof password);
+    sodium_memzero(totp, sizeof totp);
+    sodium_memzero(backup, sizeof backup);
+    sodium_memzero(&l.u, sizeof l.u);
     return err;
 }
 
@@ -467,7 +604,7 @@ AUTH_HANDLER(auth_op_refresh)
     } else if ((err = auth_user_state(ctx, req->rid, user_id, &st)) != PROTO_OK || !st.is_active) {
         err = err == PROTO_OK || err == PROTO_ERR_NOT_FOUND ? PROTO_ERR_INVALID_REFRESH_TOKEN : err;
     } else if ((err = sign_access(ctx, user_id, st.role, pair.family, &pair)) == PROTO_OK) {
-        pack_pair(ctx, body, &pair, &rate);
+        pack_pair(ctx, body, &pair, &rate, NULL);
     }
 done:
     sodium_memzero(token, sizeof token);

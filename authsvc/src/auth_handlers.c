@@ -1,7 +1,7 @@
 /*
  * auth_handlers: the authsvc op table, and the two ops every service has
  * (the others live in auth_flows.c, auth_admit.c, auth_account.c,
- * auth_reset.c and auth_keys.c;
+ * auth_reset.c, auth_keys.c and auth_twofa.c;
  * proto/PROTOCOL.md documents them all).
  *
  *   sys.ping   -> {"svc":"authsvc"}
@@ -78,6 +78,9 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_AUTH_APIKEY_CREATE, auth_op_apikey_create},
     {PROTO_OP_AUTH_APIKEY_LIST, auth_op_apikey_list},
     {PROTO_OP_AUTH_APIKEY_DELETE, auth_op_apikey_delete},
+    {PROTO_OP_AUTH_TOTP_SETUP, auth_op_totp_setup},
+    {PROTO_OP_AUTH_TOTP_ENABLE, auth_op_totp_enable},
+    {PROTO_OP_AUTH_TOTP_DISABLE, auth_op_totp_disable},
 };
 
 const proto_handler_t *auth_handlers(size_t *n)

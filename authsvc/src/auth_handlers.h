@@ -7,7 +7,9 @@
 #ifndef AUTH_HANDLERS_H
 #define AUTH_HANDLERS_H
 
+#include "auth_acctlimit.h"
 #include "auth_cache.h"
+#include "auth_secrets.h"
 #include "auth_vcache.h"
 #include "auth_config.h"
 #include "auth_hash.h"
@@ -31,11 +33,13 @@ typedef struct {
     auth_cache_t *cache;           /* user admission state; NULL when AUTH_CACHE_TTL_SECONDS=0 */
     auth_vcache_t *vcache;         /* verified access tokens; NULL when AUTH_TOKEN_CACHE_SIZE=0 */
     auth_limiter_t *login_limiter; /* per source IP (and per user for password changes) */
-    auth_ratelimit_t *api_limit;   /* RATE_LIMIT_PER_MINUTE */
-    auth_ratelimit_t *register_limit; /* REGISTER_RATE_LIMIT_PER_MINUTE */
-    auth_breach_t *breach;            /* HIBP_ENABLED: the breached-password check; else NULL */
-    atomic_bool *started;             /* borrowed: set once the start-up work (the owner
-                                         bootstrap) is done; sys.health is not ok before */
+    auth_acctlimit_t *account_limiter; /* per login name, any source (and per device cookie) */
+    auth_secrets_t *secrets;           /* TOTP sealing, backup-code hashing, device cookies */
+    auth_ratelimit_t *api_limit;       /* RATE_LIMIT_PER_MINUTE */
+    auth_ratelimit_t *register_limit;  /* REGISTER_RATE_LIMIT_PER_MINUTE */
+    auth_breach_t *breach;             /* HIBP_ENABLED: the breached-password check; else NULL */
+    atomic_bool *started;              /* borrowed: set once the start-up work (the owner
+                                          bootstrap) is done; sys.health is not ok before */
     /* Password reset (auth_reset) and API keys (auth_keys). */
     auth_ratelimit_t *reset_ip_limit;    /* PASSWORD_RESET_PER_IP_PER_HOUR */
     auth_ratelimit_t *reset_email_limit; /* PASSWORD_RESET_PER_EMAIL_PER_HOUR */
@@ -81,5 +85,9 @@ AUTH_HANDLER(auth_op_reset_confirm);
 AUTH_HANDLER(auth_op_apikey_create);
 AUTH_HANDLER(auth_op_apikey_list);
 AUTH_HANDLER(auth_op_apikey_delete);
+/* auth_twofa.c: the caller's second factor. */
+AUTH_HANDLER(auth_op_totp_setup);
+AUTH_HANDLER(auth_op_totp_enable);
+AUTH_HANDLER(auth_op_totp_disable);
 
 #endif

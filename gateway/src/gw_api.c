@@ -64,6 +64,9 @@ const gw_key_t gw_shape_login[] = {
     {NULL, NULL},
 };
 
+const gw_key_t gw_shape_totp_setup[] = {{"secret", NULL}, {"otpauth_uri", NULL}, {NULL, NULL}};
+const gw_key_t gw_shape_backup_codes[] = {{"backup_codes", NULL}, {NULL, NULL}};
+
 /* ---- problem details ----
  *
  * pass: the backend's msg is written for people and may be shown;
@@ -420,10 +423,20 @@ static void run_call(const gw_ctx_t *ctx, const gw_request_t *req, const gw_kv_t
     for (size_t i = 0; i < nextra && (size_t)n < GW_KV_MAX; i++)
         kv[n++] = extra[i];
     json_t *ans = NULL;
-    if (gw_api_call(ctx, req, call->svc, call->op, req->body, kv, (size_t)n, &ans, reply) != 0)
+    if (gw_api_call(ctx, req, call->svc, call->op, req->body, kv, (size_t)n, &ans, reply) != 0) {
+        gw_api_restatus(call, reply);
         return;
+    }
     gw_api_answer(ctx, call, ans, reply);
     json_decref(ans);
+}
+
+void gw_api_restatus(const gw_call_t *call, gw_reply_t *reply)
+{
+    for (const gw_restatus_t *r = call ? call->restatus : NULL; r && r->err != PROTO_OK; r++) {
+        if (r->err == reply->err)
+            reply->problem_status = r->status;
+    }
 }
 
 void gw_api_handle(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)

@@ -27,6 +27,7 @@
 
 #define GW_REFRESH_COOKIE      "refresh_token"
 #define GW_REFRESH_COOKIE_PATH "/api/v1/auth"
+#define GW_DEVICE_COOKIE       "device" /* SameSite=Strict, same path (gw_auth.h) */
 
 typedef enum {
     GW_SVC_AUTHSVC,
@@ -43,6 +44,14 @@ enum {
     GW_ARG_SELF_ID = 1u << 5,    /* id: the principal's own user id */
 };
 
+/* A refusal a route answers with another HTTP status than the error
+ * table's: e.g. totp_invalid, 401 at login (a credential), is 400 when a
+ * signed-in caller mistypes a code of a field (enable, disable). */
+typedef struct {
+    proto_err_t err; /* PROTO_OK ends a table */
+    int status;
+} gw_restatus_t;
+
 /* One route's backend call, as data. */
 struct gw_call {
     proto_op_t op;
@@ -53,6 +62,7 @@ struct gw_call {
     const gw_key_t *shape; /* documented keys of the answer; NULL: no body */
     int status;            /* success status (0: 200 with a shape, 204 without) */
     bool clear_cookie;     /* the answer also clears the refresh-token cookie */
+    const gw_restatus_t *restatus; /* refusals answered with another status; NULL: none */
 };
 
 /* One field the gateway adds: a string (NULL: left out) or an integer. */
@@ -76,6 +86,8 @@ extern const gw_key_t gw_shape_file_list[];       /* {files, total, page, per_pa
 extern const gw_key_t gw_shape_login[];           /* the browser shape: no refresh token */
 extern const gw_key_t gw_shape_api_key_created[]; /* a new API key, its secret shown once */
 extern const gw_key_t gw_shape_api_keys[];        /* {api_keys: [...]}, no secrets */
+extern const gw_key_t gw_shape_totp_setup[];      /* {secret, otpauth_uri} */
+extern const gw_key_t gw_shape_backup_codes[];    /* {backup_codes: [...]} */
 
 /* Asks authsvc whether the caller (req->bearer or req->api_key; neither
  * asks as anonymous; req->session_only refuses keys) may use `permission`. Returns 0 with `*out`
@@ -120,6 +132,9 @@ void gw_api_fail(gw_reply_t *reply, const char *rid, proto_op_t op, const proto_
  * returns -1 when either is unusable) or cleared. */
 int gw_api_cookie_set(const gw_ctx_t *ctx, gw_reply_t *reply, const char *token, int64_t max_age);
 void gw_api_cookie_clear(const gw_ctx_t *ctx, gw_reply_t *reply);
+
+/* Applies call->restatus to the error in `reply` (no-op when none fits). */
+void gw_api_restatus(const gw_call_t *call, gw_reply_t *reply);
 
 /* The generic handler: one op as req->call describes it. */
 void gw_api_handle(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);

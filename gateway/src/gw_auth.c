@@ -64,13 +64,64 @@ static int call_op(const gw_ctx_t *ctx, const gw_request_t *req, const json_t *f
     return gw_api_call(ctx, req, req->call->svc, req->call->op, fields, kv, (size_t)n, ans, reply);
 }
 
+/* The device cookie the request carries (one unambiguous value within the
+ * wire bound), or NULL. Borrowed from `cv`. */
+static const char *device_of(const gw_request_t *req, gw_cookie_vals_t *cv)
+{
+    gw_cookie_find(req->cookies, GW_DEVICE_COOKIE, cv);
+    const char *v = gw_cookie_single(cv);
+    return v && strlen(v) <= PROTO_B_DEVICE ? v : NULL;
+}
+
+/* The device cookie of a successful login's answer, when it has one. */
+static void set_device(const gw_ctx_t *ctx, const json_t *ans, gw_reply_t *reply)
+{
+    const char *v = json_string_value(json_object_get(ans, "device_cookie"));
+    const json_t *ttl = json_object_get(ans, "device_cookie_max_age");
+    if (reply->err != PROTO_OK || !v || !json_is_integer(ttl) || json_integer_value(ttl) <= 0 ||
+        json_integer_value(ttl) > (json_int_t)10 * 365 * 86400)
+        return;
+    gw_cookie_format_samesite(reply->set_cookie2, sizeof reply->set_cookie2, GW_DEVICE_COOKIE, v,
+                              (long)json_integer_value(ttl), GW_REFRESH_COOKIE_PATH,
+                              ctx->cfg->cookie_secure, "Strict");
+}
+
+/* auth.token with the device cookie; answered by `answer`, then the new
+ * device cookie is set. */
+static void login_op(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply,
+                     void (*answer)(const gw_ctx_t *, const gw_request_t *, const json_t *,
+                                    gw_reply_t *))
+{
+    gw_cookie_vals_t cv;
+    const gw_kv_t extra[] = {{"device_cookie", device_of(req, &cv), false, 0}};
+    json_t *ans = NULL;
+    if (call_op(ctx, req, req->body, extra, 1, &ans, reply) != 0)
+        return;
+    answer(ctx, req, ans, reply);
+    set_device(ctx, ans, reply);
+    json_decref(ans);
+}
+
+static void answer_browser(const gw_ctx_t *ctx, const gw_request_t *req, const json_t *ans,
+                           gw_reply_t *reply)
+{
+    answer_with_cookie(ctx, ans, reply);
+}
+
+static void answer_pair(const gw_ctx_t *ctx, const gw_request_t *req, const json_t *ans,
+                        gw_reply_t *reply)
+{
+    gw_api_answer(ctx, req->call, ans, reply);
+}
+
 void gw_auth_login(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
 {
-    json_t *ans = NULL;
-    if (call_op(ctx, req, req->body, NULL, 0, &ans, reply) != 0)
-        return;
-    answer_with_cookie(ctx, ans, reply);
-    json_decref(ans);
+    login_op(ctx, req, reply, answer_browser);
+}
+
+void gw_auth_token(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
+{
+    login_op(ctx, req, reply, answer_pair);
 }
 
 /* A refresh refused without asking authsvc about the token (none, or

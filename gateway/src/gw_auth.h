@@ -24,6 +24,18 @@
  * refresh token only in the cookie. */
 void gw_auth_login(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
 
+/* POST /api/v1/auth/token: auth.token; the whole pair in the body.
+ *
+ * Both login routes pass the request's device cookie to authsvc and set
+ * the new one a successful login answers with: `device=<v>; HttpOnly;
+ * SameSite=Strict; Path=/api/v1/auth; Max-Age=<LOGIN_DEVICE_COOKIE_DAYS>`
+ * (+ Secure when COOKIE_SECURE). Programmatic clients of /token get it
+ * the same way: a cookie jar keeps it, or the client sends the value back
+ * as `Cookie: device=<v>`. It only ever exempts that client from the
+ * account's login delay (authsvc's auth_acctlimit); it authenticates
+ * nothing. */
+void gw_auth_token(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
+
 /* POST /api/v1/auth/refresh: {refresh_token} in the body (answered with
  * the whole pair, like /token) or the cookie (answered like /login, with
  * the rotated cookie; a refused cookie token is cleared). */

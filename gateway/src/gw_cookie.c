@@ -106,11 +106,18 @@ const char *gw_cookie_single(const gw_cookie_vals_t *v)
 int gw_cookie_format(char *out, size_t cap, const char *name, const char *value, long max_age,
                      const char *path, bool secure)
 {
+    return gw_cookie_format_samesite(out, cap, name, value, max_age, path, secure, "Lax");
+}
+
+int gw_cookie_format_samesite(char *out, size_t cap, const char *name, const char *value,
+                              long max_age, const char *path, bool secure, const char *samesite)
+{
     bool clear = !value || !*value;
     if (!out || cap == 0 || max_age < 0 || (!clear && !gw_cookie_value_ok(value)))
         return -1;
-    int n = snprintf(out, cap, "%s=%s; HttpOnly; SameSite=Lax; Path=%s; Max-Age=%ld%s", name,
-                     clear ? "" : value, path, clear ? 0L : max_age, secure ? "; Secure" : "");
+    int n = snprintf(out, cap, "%s=%s; HttpOnly; SameSite=%s; Path=%s; Max-Age=%ld%s", name,
+                     clear ? "" : value, samesite, path, clear ? 0L : max_age,
+                     secure ? "; Secure" : "");
     if (n < 0 || (size_t)n >= cap) {
         out[0] = '\0';
         return -1;

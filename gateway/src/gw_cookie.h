@@ -39,6 +39,10 @@ const char *gw_cookie_single(const gw_cookie_vals_t *v);
  * ASCII without space, '"', ',', ';' and '\'). */
 bool gw_cookie_value_ok(const char *value);
 
+/* gw_cookie_format with SameSite=`samesite` ("Strict", "Lax"). */
+int gw_cookie_format_samesite(char *out, size_t cap, const char *name, const char *value,
+                              long max_age, const char *path, bool secure, const char *samesite);
+
 /* Writes "name=value; HttpOnly; SameSite=Lax; Path=<path>; Max-Age=<n>"
  * (+ "; Secure") into out[cap]. `value` NULL or "" writes the clearing form
  * "name=; ...; Max-Age=0". Returns 0, or -1 when `value` is not a valid

@@ -2,6 +2,7 @@
  * gw_handler: reply helpers and path-parameter lookup for route handlers.
  */
 #include "gw_handler.h"
+#include "gw_problem.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,13 @@ void gw_reply_error(gw_reply_t *reply, proto_err_t err, const char *detail)
     json_decref(reply->json);
     reply->json = NULL;
     reply->err = err;
+    reply->problem_status = 0;
     snprintf(reply->detail, sizeof reply->detail, "%s", detail ? detail : "");
+}
+
+int gw_reply_problem_status(const gw_reply_t *reply)
+{
+    return reply->problem_status ? reply->problem_status : gw_problem_status(reply->err);
 }
 
 const char *gw_request_param(const gw_request_t *req, const char *name)

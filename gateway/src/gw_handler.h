@@ -108,7 +108,11 @@ typedef struct {
     long retry_after; /* seconds for Retry-After; -1 omits it */
     long rate_limit;  /* rate_limited: the limit per window (RateLimit-Limit); -1 absent */
     gw_rate_t rate;   /* RateLimit-* headers, on success and error answers alike */
-    char set_cookie[GW_SET_COOKIE_MAX];       /* a Set-Cookie header value; "" for none */
+    char set_cookie[GW_SET_COOKIE_MAX];  /* a Set-Cookie header value; "" for none */
+    char set_cookie2[GW_SET_COOKIE_MAX]; /* a second one (the device cookie); "" for none */
+    /* An error answered with another HTTP status than the error table's
+     * (a route's restatus row, gw_api.h); 0: the table's. */
+    int problem_status;
     char etag[GW_ETAG_MAX];                   /* an ETag header value; "" for none */
     char content_range[GW_CONTENT_RANGE_MAX]; /* a Content-Range header value; "" for none */
     /* The handler sent the response itself (gw_stream_start): gw_http only
@@ -128,6 +132,10 @@ void gw_reply_json(gw_reply_t *reply, int status, json_t *body);
 
 /* An error reply; `detail` (may be NULL) is copied and truncated. */
 void gw_reply_error(gw_reply_t *reply, proto_err_t err, const char *detail);
+
+/* The HTTP status of an error reply: its problem_status, else the error
+ * table's. */
+int gw_reply_problem_status(const gw_reply_t *reply);
 
 /* The value of path parameter `name`, or NULL. Borrowed from `req`. */
 const char *gw_request_param(const gw_request_t *req, const char *name);

@@ -54,10 +54,12 @@ void gw_headers_for_reply(const gw_reply_t *reply, gw_headers_t *out)
         if (reply->rate.set)
             add_rate(out, reply->rate.limit, reply->rate.remaining, reply->rate.reset);
     }
-    if (reply->err != PROTO_OK && gw_problem_status(reply->err) == 401)
+    if (reply->err != PROTO_OK && gw_reply_problem_status(reply) == 401)
         add(out, "WWW-Authenticate", "Bearer");
     if (reply->set_cookie[0])
         add(out, "Set-Cookie", "%s", reply->set_cookie);
+    if (reply->set_cookie2[0])
+        add(out, "Set-Cookie", "%s", reply->set_cookie2);
     if (reply->etag[0])
         add(out, "ETag", "%s", reply->etag);
     if (reply->content_range[0])

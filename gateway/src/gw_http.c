@@ -482,9 +482,10 @@ static void respond_problem(gw_conn_t *c, proto_err_t err, const char *detail, c
                             const gw_reply_t *reply)
 {
     gw_req_t *r = c->req;
-    gw_resp_t o = {
-        .status = gw_problem_status(err), .ctype = "application/problem+json", .reply = reply};
-    o.body = gw_problem_dumps(err, detail, r->rid, errors, &o.len);
+    int status =
+        reply && reply->err == err ? gw_reply_problem_status(reply) : gw_problem_status(err);
+    gw_resp_t o = {.status = status, .ctype = "application/problem+json", .reply = reply};
+    o.body = gw_problem_dumps_status(err, status, detail, r->rid, errors, &o.len);
     if (!o.body) { /* out of memory: still one well-formed answer */
         o.ctype = NULL;
         o.len = 0;

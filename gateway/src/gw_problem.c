@@ -53,12 +53,34 @@ json_t *gw_problem_new(proto_err_t err, const char *detail, const char *rid, con
     return p;
 }
 
+/* The title of `status`: that of the first error-table row with it. */
+static const char *status_title(int status)
+{
+    for (int e = PROTO_OK + 1; e < PROTO_ERR__COUNT; e++) {
+        if (proto_err_http_status((proto_err_t)e) == status)
+            return proto_err_title((proto_err_t)e);
+    }
+    return NULL;
+}
+
 char *gw_problem_dumps(proto_err_t err, const char *detail, const char *rid, const json_t *errors,
                        size_t *len)
+{
+    return gw_problem_dumps_status(err, 0, detail, rid, errors, len);
+}
+
+char *gw_problem_dumps_status(proto_err_t err, int status, const char *detail, const char *rid,
+                              const json_t *errors, size_t *len)
 {
     json_t *p = gw_problem_new(err, detail, rid, errors);
     if (!p)
         return NULL;
+    const char *title = status ? status_title(status) : NULL;
+    if (title && (json_object_set_new(p, "status", json_integer(status)) != 0 ||
+                  json_object_set_new(p, "title", json_string(title)) != 0)) {
+        json_decref(p);
+        return NULL;
+    }
     char *text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(p);
     if (text && len)

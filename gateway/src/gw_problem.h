@@ -27,6 +27,12 @@ json_t *gw_problem_new(proto_err_t err, const char *detail, const char *rid, con
 char *gw_problem_dumps(proto_err_t err, const char *detail, const char *rid, const json_t *errors,
                        size_t *len);
 
+/* gw_problem_dumps answered with `status` instead of the error table's
+ * (its title that of the table's first row with that status; 0: the
+ * table's status). */
+char *gw_problem_dumps_status(proto_err_t err, int status, const char *detail, const char *rid,
+                              const json_t *errors, size_t *len);
+
 /* The HTTP status gw_problem_new uses for `err`. */
 int gw_problem_status(proto_err_t err);
 

@@ -72,6 +72,15 @@ static const gw_field_t f_change_password[] = {
     REQ("new_password", GW_JSON_STRING, 1024),
     END,
 };
+static const gw_field_t f_totp_enable[] = {
+    REQ("code", GW_JSON_STRING, 32),
+    END,
+};
+static const gw_field_t f_totp_disable[] = {
+    REQ("password", GW_JSON_STRING, 1024),
+    REQ("code", GW_JSON_STRING, 32),
+    END,
+};
 static const gw_field_t f_user_update[] = {
     OPT("role", GW_JSON_STRING, 32),
     OPT("is_active", GW_JSON_BOOL, 0),
@@ -130,6 +139,21 @@ static const gw_call_t c_session_revoke = {.op = PROTO_OP_AUTH_SESSION_REVOKE,
                                            .args = ACTOR,
                                            .param = "session_id",
                                            .status = 204};
+/* A signed-in caller's mistyped code is a field error (400), not a
+ * credential failure (401 would read as "your token is dead"). */
+static const gw_restatus_t r_code_400[] = {{PROTO_ERR_TOTP_INVALID, 400}, {PROTO_OK, 0}};
+static const gw_call_t c_totp_setup = {
+    .op = PROTO_OP_AUTH_TOTP_SETUP, .svc = AUTH, .args = ACTOR, .shape = gw_shape_totp_setup};
+static const gw_call_t c_totp_enable = {.op = PROTO_OP_AUTH_TOTP_ENABLE,
+                                        .svc = AUTH,
+                                        .args = ACTOR,
+                                        .shape = gw_shape_backup_codes,
+                                        .restatus = r_code_400};
+static const gw_call_t c_totp_disable = {.op = PROTO_OP_AUTH_TOTP_DISABLE,
+                                         .svc = AUTH,
+                                         .args = ACTOR,
+                                         .status = 204,
+                                         .restatus = r_code_400};
 static const gw_call_t c_me = {
     .op = PROTO_OP_STORE_USER_GET, .svc = STORE, .args = SELF, .shape = gw_shape_user};
 static const gw_call_t c_update_self = {
@@ -200,7 +224,7 @@ static const gw_route_t gw_routes[] = {
     {"GET", "/api/v1/health", gw_health_full, NULL, NONE, NULL, LIMITED, NULL},
 
     {"POST", "/api/v1/auth/register", gw_api_handle, NULL, JSON, f_register, SLOW, &c_register},
-    {"POST", "/api/v1/auth/token", gw_api_handle, NULL, JSON, f_token, SLOW, &c_token},
+    {"POST", "/api/v1/auth/token", gw_auth_token, NULL, JSON, f_token, SLOW, &c_token},
     {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SLOW, &c_token},
     {"POST", "/api/v1/auth/refresh", gw_auth_refresh, NULL, OPT_JSON, f_refresh_token, COOKIE,
      &c_refresh},
@@ -222,6 +246,14 @@ static const gw_route_t gw_routes[] = {
      &c_api_key_list},
     {"DELETE", "/api/v1/auth/api-keys/{id}", gw_api_handle, "self:read", NONE, NULL, SESSION,
      &c_api_key_delete},
+    /* The second factor changes the account's credentials, like a
+     * password change: self:write, and never with an API key. */
+    {"POST", "/api/v1/auth/2fa/setup", gw_api_handle, "self:write", NONE, NULL, SESSION,
+     &c_totp_setup},
+    {"POST", "/api/v1/auth/2fa/enable", gw_api_handle, "self:write", JSON, f_totp_enable, SESSION,
+     &c_totp_enable},
+    {"POST", "/api/v1/auth/2fa/disable", gw_api_handle, "self:write", JSON, f_totp_disable,
+     SLOW | SESSION, &c_totp_disable},
 
     {"GET", "/api/v1/users/me", gw_api_handle, "self:read", NONE, NULL, FAST, &c_me},
     {"PATCH", "/api/v1/users/me", gw_api_handle, "self:write", JSON, f_update_self, SESSION,

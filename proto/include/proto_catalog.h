@@ -38,6 +38,9 @@
     X(AUTH_SESSION_REVOKE, "auth.session_revoke", true, PROTO_LANE_FAST)                           \
     X(AUTH_UPDATE_SELF, "auth.update_self", true, PROTO_LANE_FAST)                                 \
     X(AUTH_CHANGE_PASSWORD, "auth.change_password", false, PROTO_LANE_SLOW)                        \
+    X(AUTH_TOTP_SETUP, "auth.totp_setup", false, PROTO_LANE_FAST)                                  \
+    X(AUTH_TOTP_ENABLE, "auth.totp_enable", false, PROTO_LANE_FAST)                                \
+    X(AUTH_TOTP_DISABLE, "auth.totp_disable", false, PROTO_LANE_SLOW)                              \
     X(AUTH_USER_UPDATE, "auth.user_update", true, PROTO_LANE_FAST)                                 \
     X(AUTH_USER_DELETE, "auth.user_delete", true, PROTO_LANE_FAST)                                 \
     X(AUTH_STATS, "auth.stats", true, PROTO_LANE_FAST)                                             \
@@ -55,6 +58,12 @@
     X(STORE_USER_SET_PASSWORD, "store.user_set_password", true, PROTO_LANE_FAST)                   \
     X(STORE_USER_REVOKE_ALL, "store.user_revoke_all", true, PROTO_LANE_FAST)                       \
     X(STORE_USER_DELETE, "store.user_delete", true, PROTO_LANE_FAST)                               \
+    X(STORE_TOTP_GET, "store.totp_get", true, PROTO_LANE_FAST)                                     \
+    X(STORE_TOTP_SETUP, "store.totp_setup", true, PROTO_LANE_FAST)                                 \
+    X(STORE_TOTP_ENABLE, "store.totp_enable", false, PROTO_LANE_FAST)                              \
+    X(STORE_TOTP_DISABLE, "store.totp_disable", true, PROTO_LANE_FAST)                             \
+    X(STORE_TOTP_USE_STEP, "store.totp_use_step", false, PROTO_LANE_FAST)                          \
+    X(STORE_TOTP_USE_BACKUP, "store.totp_use_backup", false, PROTO_LANE_FAST)                      \
     X(STORE_TOKEN_CREATE, "store.token_create", false, PROTO_LANE_FAST)                            \
     X(STORE_TOKEN_ROTATE, "store.token_rotate", false, PROTO_LANE_FAST)                            \
     X(STORE_TOKEN_REVOKE, "store.token_revoke", true, PROTO_LANE_FAST)                             \
@@ -131,6 +140,9 @@ typedef struct {
 #define PROTO_B_PASSWORD 1024
 #define PROTO_B_HASH     512  /* an encoded Argon2 hash */
 #define PROTO_B_TOKEN    256  /* an opaque refresh token */
+#define PROTO_B_DEVICE   256  /* a device cookie as presented (ours are 98 bytes) */
+#define PROTO_B_SEALED   128  /* a sealed TOTP secret (ours are 77 bytes) */
+#define PROTO_B_BACKUP   320  /* the hashes of a set of backup codes: 10 x 32 bytes */
 #define PROTO_B_JWT      4200 /* an access token (authsvc issues at most 4096 bytes) */
 #define PROTO_B_ROLE     32
 #define PROTO_B_PERM     32

@@ -82,6 +82,7 @@ static const proto_field_t F_AUTH_TOKEN[] = {STR("username", B_LOGIN),
                                              OPT_STR("backup_code", B_CODE),
                                              STR("client_ip", B_IP),
                                              OPT_STR("user_agent", B_UA),
+                                             OPT_STR("device_cookie", PROTO_B_DEVICE),
                                              FIELDS_END};
 static const proto_field_t F_AUTH_REFRESH[] = {
     STR("refresh_token", B_TOKEN), STR("client_ip", B_IP), OPT_STR("user_agent", B_UA), FIELDS_END};
@@ -108,6 +109,13 @@ static const proto_field_t F_AUTH_UPDATE_SELF[] = {
 static const proto_field_t F_AUTH_CHANGE_PASSWORD[] = {
     STR("actor_id", B_ID), OPT_STR("actor_sid", B_ID), STR("current_password", B_PASSWORD),
     STR("new_password", B_PASSWORD), FIELDS_END};
+/* authsvc: the caller's second factor (TOTP). code: a TOTP code, or for
+ * disable also a backup code. */
+static const proto_field_t F_AUTH_TOTP_SETUP[] = {STR("actor_id", B_ID), FIELDS_END};
+static const proto_field_t F_AUTH_TOTP_ENABLE[] = {STR("actor_id", B_ID), STR("code", B_CODE),
+                                                   FIELDS_END};
+static const proto_field_t F_AUTH_TOTP_DISABLE[] = {
+    STR("actor_id", B_ID), STR("password", B_PASSWORD), STR("code", B_CODE), FIELDS_END};
 static const proto_field_t F_AUTH_USER_UPDATE[] = {STR("actor_id", B_ID), STR("actor_role", B_ROLE),
                                                    STR("id", B_ID),       OPT_STR("role", B_ROLE),
                                                    OPT_BOOL("is_active"), FIELDS_END};
@@ -157,6 +165,20 @@ static const proto_field_t F_STORE_USER_SET_PASSWORD[] = {STR("id", B_ID),
 static const proto_field_t F_STORE_USER_REVOKE_ALL[] = {STR("id", B_ID), INT("at_ms"),
                                                         OPT_STR("keep_family", B_ID), FIELDS_END};
 static const proto_field_t F_STORE_USER_DELETE[] = {STR("id", B_ID), FIELDS_END};
+
+/* storesvc: TOTP state. Secrets arrive sealed by authsvc (storesvc cannot
+ * open them), backup codes as keyed hashes (32 bytes each). */
+static const proto_field_t F_STORE_TOTP_GET[] = {STR("user_id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_TOTP_SETUP[] = {STR("user_id", B_ID),
+                                                   BIN("secret", PROTO_B_SEALED), FIELDS_END};
+static const proto_field_t F_STORE_TOTP_ENABLE[] = {
+    STR("user_id", B_ID), BIN("secret", PROTO_B_SEALED), INT("step"),
+    BIN("backup_hashes", PROTO_B_BACKUP), FIELDS_END};
+static const proto_field_t F_STORE_TOTP_DISABLE[] = {STR("user_id", B_ID), FIELDS_END};
+static const proto_field_t F_STORE_TOTP_USE_STEP[] = {STR("user_id", B_ID), INT("step"),
+                                                      FIELDS_END};
+static const proto_field_t F_STORE_TOTP_USE_BACKUP[] = {STR("user_id", B_ID), BIN("code_hash", 32),
+                                                        FIELDS_END};
 
 /* storesvc: refresh tokens (hashes only: SHA-256, 32 bytes) and sessions. */
 static const proto_field_t F_STORE_TOKEN_CREATE[] = {STR("user_id", B_ID),

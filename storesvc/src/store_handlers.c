@@ -10,10 +10,10 @@
  * readiness probe) decides what "down" means for it.
  *
  * The data ops live in their own modules: store_users (store.user_*),
- * store_tokens (store.token_*, store.sessions), store_stats (store.stats),
- * store_files (store.file_*), store_reset (store.reset_*), store_apikeys
- * (store.apikey_*). The objectstore check is the backend's own (local: the
- * directory is writable; S3: HeadBucket).
+ * store_tokens (store.token_*, store.sessions), store_totp (store.totp_*),
+ * store_stats (store.stats), store_files (store.file_*), store_reset
+ * (store.reset_*), store_apikeys (store.apikey_*). The objectstore check is
+ * the backend's own (local: the directory is writable; S3: HeadBucket).
  */
 #include "store_handlers.h"
 
@@ -23,6 +23,7 @@
 #include "store_reset.h"
 #include "store_stats.h"
 #include "store_tokens.h"
+#include "store_totp.h"
 #include "store_users.h"
 
 #include <stdio.h>
@@ -69,6 +70,12 @@ static const proto_handler_t handlers[] = {
     {PROTO_OP_STORE_USER_SET_PASSWORD, store_users_set_password},
     {PROTO_OP_STORE_USER_REVOKE_ALL, store_users_revoke_all},
     {PROTO_OP_STORE_USER_DELETE, store_users_delete},
+    {PROTO_OP_STORE_TOTP_GET, store_totp_get},
+    {PROTO_OP_STORE_TOTP_SETUP, store_totp_setup},
+    {PROTO_OP_STORE_TOTP_ENABLE, store_totp_enable},
+    {PROTO_OP_STORE_TOTP_DISABLE, store_totp_disable},
+    {PROTO_OP_STORE_TOTP_USE_STEP, store_totp_use_step},
+    {PROTO_OP_STORE_TOTP_USE_BACKUP, store_totp_use_backup},
     {PROTO_OP_STORE_TOKEN_CREATE, store_tokens_create},
     {PROTO_OP_STORE_TOKEN_ROTATE, store_tokens_rotate},
     {PROTO_OP_STORE_TOKEN_REVOKE, store_tokens_revoke},

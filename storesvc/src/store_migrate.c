@@ -212,7 +212,7 @@ static const char m4_file_uploads[] =
  * so a token works once however many requests race for it. An API key is
  * found by its public key_id (unique, part of the key's text) and compared
  * by its secret's hash; permissions NULL means "whatever the owner's role
- * allows". Version 5 is kept for the 2FA schema. */
+ * allows". */
 static const char m6_reset_and_keys[] =
     "CREATE TABLE password_reset_tokens ("
     "  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
@@ -234,12 +234,66 @@ static const char m6_reset_and_keys[] =
     "  last_used_at timestamptz"
     ");"
     "CREATE INDEX api_keys_user_id_idx ON api_keys (user_id, created_at);";
+/* Migration 5: TOTP second factor. users.totp_secret (text, never written
+ * before) becomes bytea: the secret sealed by authsvc (storesvc cannot
+ * open it). totp_pending holds the sealed secret of a setup not yet
+ * confirmed; totp_last_step is the last TOTP time step accepted, so a code
+ * is accepted once (store.totp_use_step moves it forward only, in one
+ * UPDATE ... WHERE totp_last_step < step: of two logins racing with one
+ * code, exactly one passes). Backup codes are keyed hashes, one row each:
+ * using one is a DELETE, so it works once however many requests race. */
+static const char m5_totp[] =
+    "ALTER TABLE users ALTER COLUMN totp_secret TYPE bytea USING NULL;"
+    "ALTER TABLE users ADD COLUMN totp_pending bytea, ADD COLUMN totp_last_step bigint;"
+    "ALTER TABLE users ADD CONSTRAINT users_totp_secret_check"
+    "  CHECK (NOT totp_enabled OR totp_secret IS NOT NULL);"
+    "CREATE TABLE totp_backup_codes ("
+    "  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  code_hash bytea NOT NULL CHECK (octet_length(code_hash) = 32),"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (user_id, code_hash)" /* serves the foreign key too */
+    ");"
+    /* Turns the pending secret on, if it is still p_secret (a setup made
+     * meanwhile replaced it: 'stale'), with a new set of backup codes (the
+     * 32-byte hashes concatenated) and p_step as the last step used (the
+     * code that confirmed it cannot log in). */
+    "CREATE FUNCTION store_totp_enable(p_user uuid, p_secret bytea, p_step bigint,"
+    "  p_hashes bytea) RETURNS text LANGUAGE plpgsql AS $fn$"
+    "DECLARE u users%ROWTYPE;"
+    "BEGIN"
+    "  SELECT * INTO u FROM users WHERE id = p_user FOR UPDATE;"
+    "  IF NOT FOUND THEN RETURN 'not_found'; END IF;"
+    "  IF u.totp_enabled THEN RETURN 'conflict'; END IF;"
+    "  IF u.totp_pending IS NULL OR u.totp_pending <> p_secret THEN RETURN 'stale'; END IF;"
+    "  UPDATE users SET totp_enabled = true, totp_secret = p_secret, totp_pending = NULL,"
+    "    totp_last_step = p_step, updated_at = now() WHERE id = p_user;"
+    "  DELETE FROM totp_backup_codes WHERE user_id = p_user;"
+    "  INSERT INTO totp_backup_codes (user_id, code_hash)"
+    "    SELECT p_user, substring(p_hashes FROM i * 32 + 1 FOR 32)"
+    "    FROM generate_series(0, octet_length(p_hashes) / 32 - 1) AS i;"
+    "  RETURN 'enabled';"
+    "END $fn$;"
+    /* Turns TOTP off and forgets the secrets, the last step and the backup
+     * codes: 'disabled', 'not_enabled' or 'not_found'. */
+    "CREATE FUNCTION store_totp_disable(p_user uuid) RETURNS text"
+    " LANGUAGE plpgsql AS $fn$"
+    "DECLARE was boolean;"
+    "BEGIN"
+    "  SELECT totp_enabled INTO was FROM users WHERE id = p_user FOR UPDATE;"
+    "  IF NOT FOUND THEN RETURN 'not_found'; END IF;"
+    "  IF NOT was THEN RETURN 'not_enabled'; END IF;"
+    "  UPDATE users SET totp_enabled = false, totp_secret = NULL, totp_pending = NULL,"
+    "    totp_last_step = NULL, updated_at = now() WHERE id = p_user;"
+    "  DELETE FROM totp_backup_codes WHERE user_id = p_user;"
+    "  RETURN 'disabled';"
+    "END $fn$;";
 
 static const store_migration_t migrations[] = {
     {1, "core schema: users, refresh_tokens, files", m1_core_schema},
     {2, "token rotation decides by the clock after its locks", m2_rotate_clock},
     {3, "index of revoked sessions per user", m3_revoked_index},
     {4, "file uploads: upload_id, file_parts", m4_file_uploads},
+    {5, "TOTP: sealed secrets, last step used, backup-code hashes", m5_totp},
     {6, "password reset tokens and API keys", m6_reset_and_keys},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

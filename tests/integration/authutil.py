@@ -120,6 +120,7 @@ def auth_env(**over):
         "REGISTER_RATE_LIMIT_PER_MINUTE": "100000",
         "RATE_LIMIT_PER_MINUTE": "100000",
         "LOGIN_MAX_FAILURES": "1000",
+        "LOGIN_ACCOUNT_MAX_FAILURES": "1000",
         **CHEAP_ARGON2,
     }
     env.update({k: str(v) for k, v in over.items()})

@@ -168,6 +168,11 @@ static void test_config_bad_values_name_variable(void **state)
         {"ARGON2_PARALLELISM", "65"},
         {"RATE_LIMIT_REDIS_URL", "redis://127.0.0.1:6379"},
         {"OWNER_USERNAME", "owner"}, /* without OWNER_PASSWORD / OWNER_EMAIL */
+        {"TOTP_ENCRYPTION_KEY", "S3cr3t-not-32-bytes"},
+        {"TOTP_ENCRYPTION_KEY", "S3cr3t0123456789abcdef0123456789abcdef0123456789abcdef0123456789"},
+        {"LOGIN_ACCOUNT_MAX_FAILURES", "0"},
+        {"LOGIN_MAX_ACCOUNTS", "0"},
+        {"LOGIN_DEVICE_COOKIE_DAYS", "0"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *kv[] = {"JWT_SECRET_KEY", SECRET32, bad[i][0], bad[i][1], NULL};
@@ -179,6 +184,34 @@ static void test_config_bad_values_name_variable(void **state)
         assert_null(strstr(err, SECRET_PART));
         auth_config_free(&c);
     }
+}
+
+/* TOTP_ENCRYPTION_KEY: 32 bytes as 64 hex digits or base64; unset is
+ * allowed (the keys are then derived from JWT_SECRET_KEY). */
+static void test_config_totp_key_forms(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *kv[] = {"JWT_SECRET_KEY", SECRET32, "TOTP_ENCRYPTION_KEY", good[i], NULL};
+        auth_config_t c;
+        char err[256];
+        if (load(kv, &c, err, sizeof err) != 0)
+            fail_msg("%s refused: %s", good[i], err);
+        auth_config_free(&c);
+    }
+    const char *unset[] = {"JWT_SECRET_KEY", SECRET32, NULL};
+    auth_config_t c;
+    char err[256];
+    assert_int_equal(load(unset, &c, err, sizeof err), 0);
+    assert_null(c.totp_encryption_key);
+    assert_int_equal(c.login_account_max_failures, 10);
+    assert_string_equal(c.totp_issuer, "restc");
+    auth_config_free(&c);
 }
 
 static void test_config_owner_needs_all_three(void **state)
@@ -279,6 +312,11 @@ static void test_config_table_lists_every_variable(void **state)
                                         "LOGIN_WINDOW_SECONDS",
                                         "LOGIN_COOLDOWN_SECONDS",
                                         "LOGIN_MAX_SOURCES",
+                                        "LOGIN_ACCOUNT_MAX_FAILURES",
+                                        "LOGIN_MAX_ACCOUNTS",
+                                        "LOGIN_DEVICE_COOKIE_DAYS",
+                                        "TOTP_ENCRYPTION_KEY",
+                                        "TOTP_ISSUER",
                                         "RATE_LIMIT_PER_MINUTE",
                                         "REGISTER_RATE_LIMIT_PER_MINUTE",
                                         "RATE_LIMIT_MAX_KEYS",
@@ -310,6 +348,10 @@ static void test_config_table_lists_every_variable(void **state)
     assert_int_equal(n, sizeof names / sizeof names[0]);
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(specs[i].name, names[i]);
+        if (strcmp(names[i], "TOTP_ENCRYPTION_KEY") == 0) {
+            assert_int_equal(specs[i].type, RT_CFG_SECRET);
+            assert_false(specs[i].required);
+        }
         if (strcmp(names[i], "JWT_SECRET_KEY") == 0) {
             assert_int_equal(specs[i].type, RT_CFG_SECRET);
             assert_true(specs[i].required);
@@ -330,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_config_bad_values_name_variable),
         cmocka_unit_test(test_config_owner_needs_all_three),
         cmocka_unit_test(test_config_mail_and_reset_defaults_and_rules),
+        cmocka_unit_test(test_config_totp_key_forms),
         cmocka_unit_test(test_config_table_lists_every_variable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,6 +141,17 @@ static void test_cookie_format_set_and_clear(void **state)
     assert_string_equal(out, "refresh_token=; HttpOnly; SameSite=Lax; Path=/p; Max-Age=0");
 }
 
+static void test_cookie_format_samesite_strict(void **state)
+{
+    char out[256];
+    assert_int_equal(gw_cookie_format_samesite(out, sizeof out, "device", "abc-_", 31536000,
+                                               "/api/v1/auth", true, "Strict"),
+                     0);
+    assert_string_equal(
+        out,
+        "device=abc-_; HttpOnly; SameSite=Strict; Path=/api/v1/auth; Max-Age=31536000; Secure");
+}
+
 static void test_cookie_format_refuses_unsafe(void **state)
 {
     char out[64];
@@ -165,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_cookie_oversize_refused),
         cmocka_unit_test(test_cookie_format_set_and_clear),
         cmocka_unit_test(test_cookie_format_refuses_unsafe),
+        cmocka_unit_test(test_cookie_format_samesite_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

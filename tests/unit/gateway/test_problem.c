@@ -141,6 +141,31 @@ static void test_problem_internal_error_generic_detail(void **state)
     json_decref(p);
 }
 
+/* A route may answer a code with another status (totp_invalid on the 2FA
+ * routes: 400): status and title follow it, the code stays. */
+static void test_problem_dumps_with_another_status(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *text =
+        gw_problem_dumps_status(PROTO_ERR_TOTP_INVALID, 400, "Wrong code", RID, NULL, &len);
+    assert_non_null(text);
+    json_t *p = json_loads(text, 0, NULL);
+    assert_non_null(p);
+    assert_int_equal(json_integer_value(json_object_get(p, "status")), 400);
+    assert_string_equal(str_field(p, "title"), "Bad Request");
+    assert_string_equal(str_field(p, "code"), "totp_invalid");
+    assert_int_equal(len, strlen(text));
+    json_decref(p);
+    free(text);
+    text = gw_problem_dumps_status(PROTO_ERR_TOTP_INVALID, 0, NULL, RID, NULL, &len);
+    p = json_loads(text, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(p, "status")), 401);
+    assert_string_equal(str_field(p, "title"), "Unauthorized");
+    json_decref(p);
+    free(text);
+}
+
 static void test_problem_ok_or_out_of_range_is_internal(void **state)
 {
     (void)state;
@@ -166,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_problem_errors_not_array_ignored),
         cmocka_unit_test(test_problem_internal_error_generic_detail),
         cmocka_unit_test(test_problem_ok_or_out_of_range_is_internal),
+        cmocka_unit_test(test_problem_dumps_with_another_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,6 +248,8 @@ static size_t added_fields(const gw_route_t *r, const char **out, size_t *nfixed
         out[n++] = "refresh_token";
     if (r->handler == gw_auth_logout)
         out[n++] = "credential";
+    if (r->handler == gw_auth_login || r->handler == gw_auth_token)
+        out[n++] = "device_cookie";
     if (r->handler == gw_api_users_list) {
         out[n++] = "page";
         out[n++] = "per_page";
@@ -370,6 +372,9 @@ static void test_route_public_table_api_rows(void **state)
         {"GET", "/api/v1/auth/session", "self:read"},
         {"GET", "/api/v1/auth/sessions", "self:read"},
         {"DELETE", "/api/v1/auth/sessions/abc", "self:read"},
+        {"POST", "/api/v1/auth/2fa/setup", "self:write"},
+        {"POST", "/api/v1/auth/2fa/enable", "self:write"},
+        {"POST", "/api/v1/auth/2fa/disable", "self:write"},
         {"GET", "/api/v1/users/me", "self:read"},
         {"PATCH", "/api/v1/users/me", "self:write"},
         {"POST", "/api/v1/users/me/password", "self:write"},

@@ -1,0 +1,316 @@
+/*
+ * store_totp: the store.totp_* handlers (see the header).
+ *
+ * Sealed secrets and code hashes travel as msgpack bin and go to
+ * PostgreSQL as binary bytea parameters; bytea results come back in
+ * PostgreSQL's text form and are unescaped before they are packed. None of
+ * them is ever logged (store_sql logs the op and the SQLSTATE only).
+ */
+#include "store_totp.h"
+
+#include "store_sql.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HASH_LEN 32 /* a backup-code hash */
+
+static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
+{
+    snprintf(fail->msg, sizeof fail->msg, "%s", msg);
+    return PROTO_ERR_BAD_REQUEST;
+}
+
+/* The bin field `key` of 1..max bytes (a multiple of `unit` when unit > 0):
+ * *ptr and *len point into the request. Returns 0, or -1. */
+static int get_bin(const msgpack_object *body, const char *key, size_t max, size_t unit,
+                   const char **ptr, int *len)
+{
+    const msgpack_object *v = proto_map_get(body, key);
+    if (!v || v->type != MSGPACK_OBJECT_BIN || v->via.bin.size == 0 || v->via.bin.size > max ||
+        (unit && v->via.bin.size % unit != 0))
+        return -1;
+    *ptr = v->via.bin.ptr;
+    *len = (int)v->via.bin.size;
+    return 0;
+}
+
+/* The int field "step" (a TOTP time step, >= 0) as query text. */
+static int get_step(const msgpack_object *body, char *buf)
+{
+    int64_t step;
+    if (proto_get_int(body, "step", &step) != 0 || step < 0)
+        return -1;
+    store_sql_int_text(step, buf);
+    return 0;
+}
+
+/* Packs `key` and a bytea cell (text form) as bin, or nil for SQL NULL. */
+static int pack_bytea(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col)
+{
+    const char *text = store_sql_str(res, row, col);
+    proto_pack_cstr(pk, key);
+    if (!text)
+        return msgpack_pack_nil(pk);
+    size_t n = 0;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)text, &n);
+    if (!raw)
+        return -1;
+    int rc = msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, raw, n);
+    PQfreemem(raw);
+    return rc;
+}
+
+/* Runs `q`, which must answer one row of `ncols` columns, into *res. */
+static proto_err_t run_row(const proto_call_ctx_t *cc, const proto_request_t *req,
+                           const store_query_t *q, int ncols, PGresult **res)
+{
+    proto_err_t err = store_sql_run(cc, req, q, NULL, res);
+    if (err == PROTO_OK && (PQnfields(*res) != ncols || PQntuples(*res) > 1))
+        err = store_sql_internal(req, "unexpected result shape");
+    if (err != PROTO_OK) {
+        PQclear(*res);
+        *res = NULL;
+    }
+    return err;
+}
+
+/* ---------------------------------------------------------------- get -- */
+
+static const char sql_get[] = "SELECT totp_enabled, totp_secret, totp_pending, totp_last_step,"
+                              " (SELECT count(*) FROM totp_backup_codes WHERE user_id = $1::uuid)"
+                              " FROM users WHERE id = $1::uuid";
+
+proto_err_t store_totp_get(const proto_call_ctx_t *cc, const proto_request_t *req,
+                           msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP];
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {user};
+    const store_query_t q = {.sql = sql_get, .nparams = 1, .values = vals, .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = run_row(cc, req, &q, 5, &res);
+    if (err == PROTO_OK && PQntuples(res) == 0)
+        err = PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK) {
+        bool has_step = store_sql_str(res, 0, 3) != NULL;
+        int rc = msgpack_pack_map(body, 5);
+        proto_pack_kv_bool(body, "enabled", store_sql_flag(res, 0, 0));
+        rc |= pack_bytea(body, "secret", res, 0, 1);
+        rc |= pack_bytea(body, "pending", res, 0, 2);
+        proto_pack_cstr(body, "last_step");
+        rc |=
+            has_step ? msgpack_pack_int64(body, store_sql_i64(res, 0, 3)) : msgpack_pack_nil(body);
+        proto_pack_kv_int(body, "backup_codes", store_sql_i64(res, 0, 4));
+        if (rc != 0)
+            err = store_sql_internal(req, "cannot pack the reply");
+    }
+    PQclear(res);
+    return err;
+}
+
+/* -------------------------------------------------------------- setup -- */
+
+/* Stores the pending secret unless TOTP is on; the second column tells an
+ * unknown user (not_found) from one with TOTP on (conflict). */
+static const char sql_setup[] =
+    "WITH u AS (UPDATE users SET totp_pending = $2::bytea, updated_at = now()"
+    "           WHERE id = $1::uuid AND NOT totp_enabled RETURNING id)"
+    " SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM users WHERE id = $1::uuid)";
+
+proto_err_t store_totp_setup(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP];
+    const char *secret = NULL;
+    int secret_len = 0;
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_bin(req->body, "secret", PROTO_B_SEALED, 0, &secret, &secret_len) != 0)
+        return bad_request(fail, "secret must be 1..128 bytes");
+    const char *vals[] = {user, secret};
+    const int lens[] = {0, secret_len};
+    const int fmts[] = {0, 1};
+    const store_query_t q = {.sql = sql_setup,
+                             .nparams = 2,
+                             .values = vals,
+                             .lengths = lens,
+                             .formats = fmts,
+                             .idempotent = true};
+    PGresult *res = NULL;
+    proto_err_t err = run_row(cc, req, &q, 2, &res);
+    if (err == PROTO_OK && PQntuples(res) != 1)
+        err = store_sql_internal(req, "unexpected result shape");
+    else if (err == PROTO_OK && store_sql_i64(res, 0, 0) != 1)
+        err = store_sql_flag(res, 0, 1) ? PROTO_ERR_CONFLICT : PROTO_ERR_NOT_FOUND;
+    if (err == PROTO_OK)
+        msgpack_pack_map(body, 0);
+    else if (err == PROTO_ERR_CONFLICT)
+        snprintf(fail->msg, sizeof fail->msg, "TOTP is already enabled");
+    PQclear(res);
+    return err;
+}
+
+/* ------------------------------------------------------ enable, disable -- */
+
+/* What the PL/pgSQL functions answer, and the error or reply it means. */
+typedef struct {
+    const char *outcome;
+    proto_err_t err;
+} outcome_row_t;
+
+static const outcome_row_t enable_outcomes[] = {
+    {"enabled", PROTO_OK},
+    {"stale", PROTO_OK},
+    {"conflict", PROTO_ERR_CONFLICT},
+    {"not_found", PROTO_ERR_NOT_FOUND},
+};
+static const outcome_row_t disable_outcomes[] = {
+    {"disabled", PROTO_OK},
+    {"not_enabled", PROTO_OK},
+    {"not_found", PROTO_ERR_NOT_FOUND},
+};
+
+/* Runs a one-cell query whose text is one of `rows`; *outcome points into
+ * `rows`. */
+static proto_err_t run_outcome(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               const store_query_t *q, const outcome_row_t *rows, size_t n,
+                               const char **outcome)
+{
+    PGresult *res = NULL;
+    proto_err_t err = run_row(cc, req, q, 1, &res);
+    const char *text = err == PROTO_OK && PQntuples(res) == 1 ? store_sql_str(res, 0, 0) : NULL;
+    if (err == PROTO_OK)
+        err = store_sql_internal(req, "unexpected outcome");
+    for (size_t i = 0; text && i < n; i++) {
+        if (strcmp(rows[i].outcome, text) == 0) {
+            *outcome = rows[i].outcome;
+            err = rows[i].err;
+        }
+    }
+    PQclear(res);
+    return err;
+}
+
+proto_err_t store_totp_enable(const proto_call_ctx_t *cc, const proto_request_t *req,
+                              msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP], step[STORE_INT_CAP];
+    const char *secret = NULL, *hashes = NULL, *outcome = NULL;
+    int secret_len = 0, hashes_len = 0;
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_bin(req->body, "secret", PROTO_B_SEALED, 0, &secret, &secret_len) != 0 ||
+        get_bin(req->body, "backup_hashes", PROTO_B_BACKUP, HASH_LEN, &hashes, &hashes_len) != 0 ||
+        get_step(req->body, step) != 0)
+        return bad_request(fail, "secret, step >= 0 and backup_hashes (n x 32 bytes) required");
+    const char *vals[] = {user, secret, step, hashes};
+    const int lens[] = {0, secret_len, 0, hashes_len};
+    const int fmts[] = {0, 1, 0, 1};
+    const store_query_t q = {
+        .sql = "SELECT store_totp_enable($1::uuid, $2::bytea, $3::bigint, $4::bytea)",
+        .nparams = 4,
+        .values = vals,
+        .lengths = lens,
+        .formats = fmts};
+    proto_err_t err = run_outcome(cc, req, &q, enable_outcomes,
+                                  sizeof enable_outcomes / sizeof enable_outcomes[0], &outcome);
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1);
+        proto_pack_kv_str(body, "outcome", outcome);
+    } else if (err == PROTO_ERR_CONFLICT) {
+        snprintf(fail->msg, sizeof fail->msg, "TOTP is already enabled");
+    }
+    return err;
+}
+
+proto_err_t store_totp_disable(const proto_call_ctx_t *cc, const proto_request_t *req,
+                               msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP];
+    const char *outcome = NULL;
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    const char *vals[] = {user};
+    const store_query_t q = {.sql = "SELECT store_totp_disable($1::uuid)",
+                             .nparams = 1,
+                             .values = vals,
+                             .idempotent = true};
+    proto_err_t err = run_outcome(cc, req, &q, disable_outcomes,
+                                  sizeof disable_outcomes / sizeof disable_outcomes[0], &outcome);
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1);
+        proto_pack_kv_bool(body, "disabled", strcmp(outcome, "disabled") == 0);
+    }
+    return err;
+}
+
+/* ------------------------------------------------------ use step, backup -- */
+
+/* The step only moves forward: a code of a step at or before the last one
+ * accepted is refused, and of two racing updates with one step the second
+ * re-checks the WHERE clause after the first commits and matches nothing. */
+static const char sql_use_step[] =
+    "UPDATE users SET totp_last_step = $2::bigint"
+    " WHERE id = $1::uuid AND totp_enabled"
+    "   AND (totp_last_step IS NULL OR totp_last_step < $2::bigint) RETURNING id";
+
+proto_err_t store_totp_use_step(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP], step[STORE_INT_CAP];
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_step(req->body, step) != 0)
+        return bad_request(fail, "step must be >= 0");
+    const char *vals[] = {user, step};
+    const store_query_t q = {.sql = sql_use_step, .nparams = 2, .values = vals};
+    PGresult *res = NULL;
+    proto_err_t err = run_row(cc, req, &q, 1, &res);
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 1);
+        proto_pack_kv_bool(body, "accepted", PQntuples(res) == 1);
+    }
+    PQclear(res);
+    return err;
+}
+
+/* Deletes the code (only while TOTP is on); counts what is left, in the
+ * statement's snapshot, so the deleted row is subtracted. */
+static const char sql_use_backup[] =
+    "WITH d AS (DELETE FROM totp_backup_codes c USING users u"
+    "           WHERE c.user_id = $1::uuid AND c.code_hash = $2::bytea"
+    "             AND u.id = c.user_id AND u.totp_enabled RETURNING c.user_id)"
+    " SELECT (SELECT count(*) FROM d),"
+    "  (SELECT count(*) FROM totp_backup_codes WHERE user_id = $1::uuid) - (SELECT count(*) FROM "
+    "d)";
+
+proto_err_t store_totp_use_backup(const proto_call_ctx_t *cc, const proto_request_t *req,
+                                  msgpack_packer *body, proto_fail_t *fail)
+{
+    char user[STORE_UUID_CAP];
+    const char *hash = NULL;
+    int hash_len = 0;
+    if (store_sql_uuid(req->body, "user_id", user) != 0)
+        return PROTO_ERR_NOT_FOUND;
+    if (get_bin(req->body, "code_hash", HASH_LEN, HASH_LEN, &hash, &hash_len) != 0)
+        return bad_request(fail, "code_hash must be 32 bytes");
+    const char *vals[] = {user, hash};
+    const int lens[] = {0, hash_len};
+    const int fmts[] = {0, 1};
+    const store_query_t q = {
+        .sql = sql_use_backup, .nparams = 2, .values = vals, .lengths = lens, .formats = fmts};
+    PGresult *res = NULL;
+    proto_err_t err = run_row(cc, req, &q, 2, &res);
+    if (err == PROTO_OK && PQntuples(res) != 1)
+        err = store_sql_internal(req, "unexpected result shape");
+    if (err == PROTO_OK) {
+        msgpack_pack_map(body, 2);
+        proto_pack_kv_bool(body, "accepted", store_sql_i64(res, 0, 0) == 1);
+        proto_pack_kv_int(body, "remaining", store_sql_i64(res, 0, 1));
+    }
+    PQclear(res);
+    return err;
+}
