@@ -254,9 +254,16 @@ int gw_api_call(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, prot
                 const json_t *fields, const gw_kv_t *kv, size_t nkv, json_t **out,
                 gw_reply_t *reply)
 {
+    return gw_api_call_within(ctx, req, svc, op, fields, kv, nkv, out, reply, -1);
+}
+
+int gw_api_call_within(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, proto_op_t op,
+                       const json_t *fields, const gw_kv_t *kv, size_t nkv, json_t **out,
+                       gw_reply_t *reply, int timeout_ms)
+{
     proto_reply_t rep;
     *out = NULL;
-    if (call_backend(ctx, req, svc, op, fields, kv, nkv, &rep, reply, -1) != 0)
+    if (call_backend(ctx, req, svc, op, fields, kv, nkv, &rep, reply, timeout_ms) != 0)
         return -1;
     json_t *j = proto_to_json(rep.body);
     proto_reply_cleanup(&rep);

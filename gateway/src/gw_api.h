@@ -113,6 +113,11 @@ int gw_api_call(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, prot
                 const json_t *fields, const gw_kv_t *kv, size_t nkv, json_t **out,
                 gw_reply_t *reply);
 
+/* gw_api_call with its own reply timeout (< 0: the link's RPC_TIMEOUT_MS). */
+int gw_api_call_within(const gw_ctx_t *ctx, const gw_request_t *req, gw_svc_t svc, proto_op_t op,
+                       const json_t *fields, const gw_kv_t *kv, size_t nkv, json_t **out,
+                       gw_reply_t *reply, int timeout_ms);
+
 /* The pairs that call->args and call->param stand for, into kv[GW_KV_MAX].
  * Returns their number, or -1 with the problem in `reply` (404 when the path
  * id cannot be an id: 1..GW_ID_MAX bytes of [A-Za-z0-9_-]). */

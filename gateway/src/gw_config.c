@@ -32,6 +32,9 @@ static const rt_cfg_spec_t gw_specs[] = {
     {"MAX_UPLOAD_BYTES", RT_CFG_INT, false, "52428800", 1, 52428800000L, F(max_upload_bytes)},
     {"UPLOAD_ALLOWED_TYPES", RT_CFG_STR, false, GW_UPLOAD_TYPES_DEFAULT, 0, 4096,
      F(upload_allowed_types)},
+    /* Longer than storesvc's S3_TIMEOUT_MS (10 s), so a slow object store is
+     * answered unavailable by storesvc rather than timed out here. */
+    {"GATEWAY_FILE_TIMEOUT_MS", RT_CFG_INT, false, "30000", 100, 600000, F(file_timeout_ms)},
     {"CORS_ORIGINS", RT_CFG_STR, false, "", 0, 4096, F(cors_origins)},
     {"HSTS_ENABLED", RT_CFG_BOOL, false, "false", 0, 0, F(hsts_enabled)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},

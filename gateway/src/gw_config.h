@@ -39,6 +39,7 @@ typedef struct {
     long health_timeout_ms;
     long max_json_bytes;
     long max_upload_bytes;      /* MAX_UPLOAD_BYTES: largest file */
+    long file_timeout_ms;       /* GATEWAY_FILE_TIMEOUT_MS: storesvc calls that move file bytes */
     char *upload_allowed_types; /* UPLOAD_ALLOWED_TYPES: comma-separated media types */
     char *cors_origins;         /* comma-separated, "" = none */
     bool hsts_enabled;

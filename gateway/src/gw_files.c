@@ -110,8 +110,9 @@ static int upload_part(upload_t *u)
     u->buf = NULL;
     u->fill = 0;
     proto_reply_t rep;
-    proto_err_t err = gw_rpc_call_tail(u->ctx->storesvc, PROTO_OP_STORE_FILE_PART, u->req->rid,
-                                       p.sb.data, p.sb.size, &tail, &rep);
+    proto_err_t err =
+        gw_rpc_call_tail(u->ctx->storesvc, PROTO_OP_STORE_FILE_PART, u->req->rid, p.sb.data,
+                         p.sb.size, &tail, &rep, (int)u->ctx->cfg->file_timeout_ms);
     packed_free(&p);
     if (err != PROTO_OK)
         gw_api_fail(u->reply, u->req->rid, PROTO_OP_STORE_FILE_PART, &rep);
@@ -203,8 +204,8 @@ static int upload_finish(upload_t *u)
         {"sha256", hex, false, 0},
     };
     json_t *ans = NULL;
-    if (gw_api_call(u->ctx, u->req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_COMPLETE, NULL, kv, 4,
-                    &ans, u->reply) != 0)
+    if (gw_api_call_within(u->ctx, u->req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_COMPLETE, NULL, kv,
+                           4, &ans, u->reply, (int)u->ctx->cfg->file_timeout_ms) != 0)
         return -1;
     const gw_call_t created = {.shape = gw_shape_file, .status = 201};
     gw_api_answer(u->ctx, &created, ans, u->reply);
@@ -391,7 +392,7 @@ static int read_chunk(download_t *d, uint64_t offset, size_t len, proto_reply_t 
     proto_pack_kv_int(&p.pk, "offset", (int64_t)offset);
     proto_pack_kv_int(&p.pk, "length", (int64_t)len);
     proto_err_t err = gw_rpc_call(d->ctx->storesvc, PROTO_OP_STORE_FILE_READ, d->req->rid,
-                                  p.sb.data, p.sb.size, rep, -1);
+                                  p.sb.data, p.sb.size, rep, (int)d->ctx->cfg->file_timeout_ms);
     packed_free(&p);
     if (err != PROTO_OK) {
         gw_api_fail(d->reply, d->req->rid, PROTO_OP_STORE_FILE_READ, rep);

@@ -489,9 +489,10 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
 #define CALL_ALL_MAX 8
 
 proto_err_t gw_rpc_call_tail(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
-                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply)
+                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply,
+                             int timeout_ms)
 {
-    gw_rpc_req_t one = {pool, op, body, body_len, -1, reply, PROTO_OK, tail};
+    gw_rpc_req_t one = {pool, op, body, body_len, timeout_ms, reply, PROTO_OK, tail};
     if (gw_rpc_call_all(&one, 1, rid) != 0) {
         proto_reply_init(reply);
         proto_reply_set_error(reply, PROTO_ERR_UNAVAILABLE, "not on an event loop");

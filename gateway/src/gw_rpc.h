@@ -107,7 +107,8 @@ typedef struct {
  * the tail). Only on a coroutine of a loop with a link for `pool`; else
  * unavailable. The tail's buffer is taken either way. */
 proto_err_t gw_rpc_call_tail(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
-                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply);
+                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply,
+                             int timeout_ms);
 
 /* One call of a fan-out (gw_rpc_call_all). */
 typedef struct {

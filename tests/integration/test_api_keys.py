@@ -156,6 +156,9 @@ def test_an_api_key_cannot_manage_credentials_or_the_account(st):
         ("GET", "/auth/sessions", None),
         ("GET", "/auth/session", None),
         ("PATCH", "/users/me", {"email": f"taken-over-{uuid.uuid4().hex[:8]}@example.com"}),
+        ("POST", "/auth/2fa/setup", None),
+        ("POST", "/auth/2fa/enable", {"code": "123456"}),
+        ("POST", "/auth/2fa/disable", {"password": u.password, "code": "123456"}),
     ]
     for method, path, body in refused:
         r = with_key(st, method, path, k, body)

@@ -204,6 +204,7 @@ static void test_config_table_lists_every_variable(void **state)
         "MAX_JSON_BYTES",
         "MAX_UPLOAD_BYTES",
         "UPLOAD_ALLOWED_TYPES",
+        "GATEWAY_FILE_TIMEOUT_MS",
         "CORS_ORIGINS",
         "HSTS_ENABLED",
         "LOG_LEVEL",
