@@ -31,6 +31,7 @@ struct gw_app {
     gw_http_t *http;
     rt_metrics_t *registry;
     gw_metrics_t *metrics;
+    atomic_bool draining; /* gw_ctx_t.draining of both contexts */
 };
 
 static int make_pools(gw_app_t *self)
@@ -77,9 +78,15 @@ gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nr
         rt_error(NULL, "cannot create the backend RPC pools");
         goto fail;
     }
-    self->ctx = (gw_ctx_t){.cfg = cfg, .authsvc = self->authsvc, .storesvc = self->storesvc};
-    self->slow_ctx =
-        (gw_ctx_t){.cfg = cfg, .authsvc = self->authsvc_slow, .storesvc = self->storesvc_slow};
+    atomic_init(&self->draining, false);
+    self->ctx = (gw_ctx_t){.cfg = cfg,
+                           .authsvc = self->authsvc,
+                           .storesvc = self->storesvc,
+                           .draining = &self->draining};
+    self->slow_ctx = (gw_ctx_t){.cfg = cfg,
+                                .authsvc = self->authsvc_slow,
+                                .storesvc = self->storesvc_slow,
+                                .draining = &self->draining};
     gw_http_options_t opt = {.cfg = cfg,
                              .routes = routes,
                              .nroutes = nroutes,
@@ -130,6 +137,7 @@ void gw_app_shutdown(gw_app_t *self, long grace_s)
 {
     if (!self || !self->http)
         return;
+    atomic_store(&self->draining, true); /* /readyz: 503 from now on */
     gw_http_quiesce(self->http);
     long waited_ms = 0;
     while (gw_http_in_flight(self->http) > 0 && waited_ms < grace_s * 1000) {

@@ -17,6 +17,7 @@
 #include "proto_client.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,6 +44,9 @@ typedef struct {
     const gw_config_t *cfg;
     proto_pool_t *authsvc;
     proto_pool_t *storesvc;
+    /* Set when the gateway has been told to stop (SIGTERM): /readyz is 503
+     * from then on, while in-flight work finishes. NULL: never. */
+    const atomic_bool *draining;
 } gw_ctx_t;
 
 typedef struct {

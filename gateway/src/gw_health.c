@@ -176,6 +176,10 @@ void gw_health_live(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *re
 
 void gw_health_ready(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)
 {
+    if (ctx->draining && atomic_load(ctx->draining)) { /* taken out before the backends are asked */
+        reply_built(reply, 503, json_pack("{s:s}", "status", "draining"));
+        return;
+    }
     gw_health_checks_t c;
     gw_health_collect(ctx, req->rid, req->authsvc_down, &c);
     if (all_ok(&c)) {
