@@ -4,6 +4,7 @@
 #include "gw_access.h"
 #include "rt_log.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,8 +49,11 @@ void gw_access_log(const gw_access_t *a)
     size_t n = 0;
     bool ok = put_str(f, sizeof f, &n, "method", a->method) &&
               put_str(f, sizeof f, &n, "path", a->path) &&
-              put_raw(f, sizeof f, &n, ",\"status\":%d,\"duration_ms\":%.3f", a->status,
-                      a->duration_ms) &&
+              put_str(f, sizeof f, &n, "route", a->route ? a->route : "unmatched") &&
+              put_raw(f, sizeof f, &n,
+                      ",\"status\":%d,\"duration_ms\":%.3f,\"bytes_in\":%" PRIu64
+                      ",\"bytes_out\":%" PRIu64,
+                      a->status, a->duration_ms, a->bytes_in, a->bytes_out) &&
               put_str(f, sizeof f, &n, "client_ip", a->client_ip) &&
               put_str(f, sizeof f, &n, "peer", a->peer);
     if (ok && a->outcome)

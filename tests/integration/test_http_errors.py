@@ -464,13 +464,13 @@ def access_lines(s, rid):
 def test_access_log_has_one_json_line_per_request(gw):
     secret_q = "token=" + secrets.token_hex(8)
     cases = [
-        ("GET", f"/healthz?{secret_q}", "/healthz", 200),
-        ("GET", "/api/v1/health", "/api/v1/health", 200),
-        ("GET", f"/nope/x?{secret_q}", "/nope/x", 404),
-        ("DELETE", "/api/v1/health", "/api/v1/health", 405),
+        ("GET", f"/healthz?{secret_q}", "/healthz", 200, "/healthz"),
+        ("GET", "/api/v1/health", "/api/v1/health", 200, "/api/v1/health"),
+        ("GET", f"/nope/x?{secret_q}", "/nope/x", 404, "unmatched"),
+        ("DELETE", "/api/v1/health", "/api/v1/health", 405, "unmatched"),
     ]
     seen = []
-    for method, target, path, status in cases:
+    for method, target, path, status, route in cases:
         r = requests.request(method, gw.url(target), timeout=10)
         assert r.status_code == status
         rid = r.headers["X-Request-ID"]
@@ -479,7 +479,9 @@ def test_access_log_has_one_json_line_per_request(gw):
         rec = lines[0]
         assert rec["method"] == method, rec
         assert rec["path"] == path, rec
+        assert rec["route"] == route, rec  # the table's template, never the raw path
         assert rec["status"] == status, rec
+        assert rec["bytes_in"] > 20 and rec["bytes_out"] >= int(r.headers.get("Content-Length", 0)), rec
         assert isinstance(rec["duration_ms"], (int, float)) and rec["duration_ms"] >= 0, rec
         assert rec["client_ip"] == "127.0.0.1", rec
         assert rec["svc"] == "gateway" and "ts" in rec and "level" in rec, rec
