@@ -53,6 +53,13 @@ typedef struct {
     int part_no;
     uint64_t total;
     crypto_hash_sha256_state sha;
+    /* The part on its way to storesvc while the next one is read (at most
+     * one: two part buffers per upload). Valid until its finish. */
+    gw_rpc_async_t *inflight;
+    gw_rpc_req_t inflight_req;
+    proto_reply_t inflight_rep;
+    packed_t inflight_body;
+    gw_rpc_tail_t inflight_tail;
 } upload_t;
 
 static void upload_fail(upload_t *u, proto_err_t err, const char *detail, const char *field)
@@ -94,34 +101,59 @@ static int upload_begin(upload_t *u)
     return rc;
 }
 
-/* Sends the filled buffer as the next part; the buffer goes with it. */
+/* Waits for the part on its way, if any. 0, or -1 with the failure in
+ * the reply (unless one is there already). */
+static int upload_wait(upload_t *u)
+{
+    if (!u->inflight)
+        return 0;
+    proto_err_t err = gw_rpc_finish(&u->inflight);
+    if (err != PROTO_OK && u->reply->err == PROTO_OK)
+        gw_api_fail(u->reply, u->req->rid, PROTO_OP_STORE_FILE_PART, &u->inflight_rep);
+    proto_reply_cleanup(&u->inflight_rep);
+    packed_free(&u->inflight_body);
+    free(u->inflight_tail.buf); /* NULL once ZeroMQ took it */
+    u->inflight_tail.buf = NULL;
+    return err == PROTO_OK ? 0 : -1;
+}
+
+/* Sends the filled buffer as the next part (the buffer goes with it) once
+ * the previous part is stored; returns while this one is on its way, so
+ * reading the next part overlaps storing this one. */
 static int upload_part(upload_t *u)
 {
-    if (!u->id[0] && upload_begin(u) != 0)
+    if ((!u->id[0] && upload_begin(u) != 0) || upload_wait(u) != 0)
         return -1;
-    packed_t p;
-    packed_init(&p, 4);
-    proto_pack_kv_str(&p.pk, "id", u->id);
-    proto_pack_kv_str(&p.pk, "actor_id", u->req->principal->user_id);
-    proto_pack_kv_int(&p.pk, "part_no", ++u->part_no);
-    proto_pack_cstr(&p.pk, "data");
-    msgpack_pack_bin(&p.pk, u->fill); /* its bytes are already in the tail */
-    gw_rpc_tail_t tail = {u->buf, TAIL_ROOM, u->fill};
+    packed_t *p = &u->inflight_body;
+    packed_init(p, 4);
+    proto_pack_kv_str(&p->pk, "id", u->id);
+    proto_pack_kv_str(&p->pk, "actor_id", u->req->principal->user_id);
+    proto_pack_kv_int(&p->pk, "part_no", ++u->part_no);
+    proto_pack_cstr(&p->pk, "data");
+    msgpack_pack_bin(&p->pk, u->fill); /* its bytes are already in the tail */
+    u->inflight_tail = (gw_rpc_tail_t){u->buf, TAIL_ROOM, u->fill};
     u->buf = NULL;
     u->fill = 0;
-    proto_reply_t rep;
-    proto_err_t err =
-        gw_rpc_call_tail(u->ctx->storesvc, PROTO_OP_STORE_FILE_PART, u->req->rid, p.sb.data,
-                         p.sb.size, &tail, &rep, (int)u->ctx->cfg->file_timeout_ms);
-    packed_free(&p);
-    if (err != PROTO_OK)
-        gw_api_fail(u->reply, u->req->rid, PROTO_OP_STORE_FILE_PART, &rep);
-    proto_reply_cleanup(&rep);
-    return err == PROTO_OK ? 0 : -1;
+    u->inflight_req = (gw_rpc_req_t){.pool = u->ctx->storesvc,
+                                     .op = PROTO_OP_STORE_FILE_PART,
+                                     .body = p->sb.data,
+                                     .body_len = p->sb.size,
+                                     .timeout_ms = (int)u->ctx->cfg->file_timeout_ms,
+                                     .reply = &u->inflight_rep,
+                                     .tail = &u->inflight_tail};
+    if (!(u->inflight = gw_rpc_start(&u->inflight_req, u->req->rid))) {
+        packed_free(p);
+        free(u->inflight_tail.buf);
+        u->inflight_tail.buf = NULL;
+        upload_fail(u, PROTO_ERR_UNAVAILABLE, "Out of memory", NULL);
+        return -1;
+    }
+    return 0;
 }
 
 static void upload_abort(upload_t *u)
 {
+    (void)upload_wait(u); /* the part on its way first: then nothing more arrives */
     if (!u->id[0])
         return;
     gw_kv_t kv[2];
@@ -191,7 +223,7 @@ static int upload_finish(upload_t *u)
     }
     if (!u->checked && upload_check(u) != 0)
         return -1;
-    if (u->fill > 0 && upload_part(u) != 0)
+    if ((u->fill > 0 && upload_part(u) != 0) || upload_wait(u) != 0)
         return -1;
     unsigned char digest[crypto_hash_sha256_BYTES];
     char hex[crypto_hash_sha256_BYTES * 2 + 1];
@@ -380,27 +412,51 @@ typedef struct {
     char role[GW_ROLE_MAX + 1];
 } download_t;
 
-/* store.file_read of [offset, offset + len): the reply holds the bytes. */
-static int read_chunk(download_t *d, uint64_t offset, size_t len, proto_reply_t *rep,
-                      const char **data, size_t *got)
+/* One store.file_read on its way: everything it points to lives here
+ * until it is finished. */
+typedef struct {
+    packed_t body;
+    proto_reply_t rep;
+    gw_rpc_req_t req;
+    gw_rpc_async_t *call;
+    uint64_t off;
+    size_t want;
+} chunk_t;
+
+/* Starts the read of [off, off + want). */
+static void chunk_start(download_t *d, chunk_t *c, uint64_t off, size_t want)
 {
-    packed_t p;
-    packed_init(&p, 5);
-    proto_pack_kv_str(&p.pk, "id", d->id);
-    proto_pack_kv_str(&p.pk, "actor_id", d->req->principal->user_id);
-    proto_pack_kv_str(&p.pk, "actor_role", d->req->principal->role);
-    proto_pack_kv_int(&p.pk, "offset", (int64_t)offset);
-    proto_pack_kv_int(&p.pk, "length", (int64_t)len);
-    proto_err_t err = gw_rpc_call(d->ctx->storesvc, PROTO_OP_STORE_FILE_READ, d->req->rid,
-                                  p.sb.data, p.sb.size, rep, (int)d->ctx->cfg->file_timeout_ms);
-    packed_free(&p);
+    c->off = off;
+    c->want = want;
+    packed_init(&c->body, 5);
+    proto_pack_kv_str(&c->body.pk, "id", d->id);
+    proto_pack_kv_str(&c->body.pk, "actor_id", d->req->principal->user_id);
+    proto_pack_kv_str(&c->body.pk, "actor_role", d->req->principal->role);
+    proto_pack_kv_int(&c->body.pk, "offset", (int64_t)off);
+    proto_pack_kv_int(&c->body.pk, "length", (int64_t)want);
+    c->req = (gw_rpc_req_t){.pool = d->ctx->storesvc,
+                            .op = PROTO_OP_STORE_FILE_READ,
+                            .body = c->body.sb.data,
+                            .body_len = c->body.sb.size,
+                            .timeout_ms = (int)d->ctx->cfg->file_timeout_ms,
+                            .reply = &c->rep};
+    proto_reply_init(&c->rep);
+    c->call = gw_rpc_start(&c->req, d->req->rid);
+}
+
+/* Waits for the read; 0 with its bytes, or -1 with the failure in the
+ * download's reply. The chunk must be released with chunk_release. */
+static int chunk_wait(download_t *d, chunk_t *c, const char **data, size_t *got)
+{
+    proto_err_t err = c->call ? gw_rpc_finish(&c->call) : PROTO_ERR_UNAVAILABLE;
     if (err != PROTO_OK) {
-        gw_api_fail(d->reply, d->req->rid, PROTO_OP_STORE_FILE_READ, rep);
+        gw_api_fail(d->reply, d->req->rid, PROTO_OP_STORE_FILE_READ, &c->rep);
         return -1;
     }
-    const msgpack_object *bin = proto_map_get(rep->body, "data");
-    if (!bin || bin->type != MSGPACK_OBJECT_BIN || bin->via.bin.size > len) {
-        gw_reply_error(d->reply, PROTO_ERR_INTERNAL_ERROR, "store.file_read: malformed reply");
+    const msgpack_object *bin = proto_map_get(c->rep.body, "data");
+    if (!bin || bin->type != MSGPACK_OBJECT_BIN || bin->via.bin.size != c->want) {
+        rt_warn(d->req->rid, "file %s: a read came back short or malformed", d->id);
+        gw_reply_error(d->reply, PROTO_ERR_NOT_FOUND, "The requested resource was not found");
         return -1;
     }
     *data = bin->via.bin.ptr;
@@ -408,51 +464,60 @@ static int read_chunk(download_t *d, uint64_t offset, size_t len, proto_reply_t 
     return 0;
 }
 
-/* Streams [first, last]; the first chunk is read before the response
- * starts, so a file deleted meanwhile is still a clean 404. */
+static void chunk_release(chunk_t *c)
+{
+    if (c->call)
+        (void)gw_rpc_finish(&c->call); /* nothing may still point here */
+    proto_reply_cleanup(&c->rep);
+    packed_free(&c->body);
+}
+
+static size_t chunk_len(uint64_t off, uint64_t end)
+{
+    return end - off < GW_DOWNLOAD_CHUNK_BYTES ? (size_t)(end - off) : GW_DOWNLOAD_CHUNK_BYTES;
+}
+
+/* Streams [first, last]. The next chunk is read while the current one is
+ * written (two chunks per download at most); the first one is read before
+ * the response starts, so a file deleted meanwhile is still a clean 404. */
 static void send_range(download_t *d, int status, uint64_t first, uint64_t last, uint64_t size,
                        const char *ctype, const gw_stream_header_t *hdrs, size_t nh)
 {
-    uint64_t length = size ? last - first + 1 : 0, off = first;
-    bool started = false;
+    uint64_t length = size ? last - first + 1 : 0, end = first + length;
     gw_stream_err_t e;
-    do {
-        proto_reply_t rep;
-        proto_reply_init(&rep);
-        const char *data = NULL;
-        size_t got = 0, want = length - (off - first) < GW_DOWNLOAD_CHUNK_BYTES
-                                   ? (size_t)(length - (off - first))
-                                   : GW_DOWNLOAD_CHUNK_BYTES;
-        bool need = length > 0 && !d->req->head;
-        if (need && read_chunk(d, off, want, &rep, &data, &got) != 0) {
-            proto_reply_cleanup(&rep);
+    if (length == 0 || d->req->head) {
+        (void)gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
+        return;
+    }
+    chunk_t slot[2];
+    memset(slot, 0, sizeof slot);
+    bool started = false;
+    chunk_start(d, &slot[0], first, chunk_len(first, end));
+    for (int i = 0;; i ^= 1) {
+        chunk_t *cur = &slot[i], *next = &slot[i ^ 1];
+        const char *data;
+        size_t got;
+        if (chunk_wait(d, cur, &data, &got) != 0) {
             if (started)
                 rt_warn(d->req->rid, "download of %s cut short: %s", d->id,
                         proto_err_code(d->reply->err));
+            chunk_release(cur);
             return; /* before the start: the reply is the answer */
         }
-        if (need && got != want) {
-            proto_reply_cleanup(&rep);
-            rt_warn(d->req->rid, "file %s shorter than its size", d->id);
-            if (!started)
-                gw_reply_error(d->reply, PROTO_ERR_NOT_FOUND,
-                               "The requested resource was not found");
+        uint64_t after = cur->off + got;
+        if (after < end)
+            chunk_start(d, next, after, chunk_len(after, end));
+        int rc = started ? 0 : gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
+        started = true;
+        if (rc == 0)
+            rc = gw_stream_write(d->req->stream, data, got, &e);
+        chunk_release(cur);
+        if (rc != 0 || after >= end) {
+            if (after < end)
+                chunk_release(next); /* the client went away: gw_http closes the connection */
             return;
         }
-        int rc = 0;
-        if (!started) {
-            rc = gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
-            started = true;
-        }
-        if (rc == 0 && got)
-            rc = gw_stream_write(d->req->stream, data, got, &e);
-        proto_reply_cleanup(&rep);
-        if (rc != 0)
-            return; /* the client went away: gw_http closes the connection */
-        off += got;
-        if (!need)
-            break;
-    } while (off <= last && off - first < length);
+    }
 }
 
 void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)

@@ -488,21 +488,6 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
 
 #define CALL_ALL_MAX 8
 
-proto_err_t gw_rpc_call_tail(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
-                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply,
-                             int timeout_ms)
-{
-    gw_rpc_req_t one = {pool, op, body, body_len, timeout_ms, reply, PROTO_OK, tail};
-    if (gw_rpc_call_all(&one, 1, rid) != 0) {
-        proto_reply_init(reply);
-        proto_reply_set_error(reply, PROTO_ERR_UNAVAILABLE, "not on an event loop");
-        one.err = PROTO_ERR_UNAVAILABLE;
-    }
-    free(tail->buf); /* NULL once ZeroMQ took it */
-    tail->buf = NULL;
-    return one.err;
-}
-
 int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
 {
     gw_rpc_t *self = tls_rpc;
@@ -531,6 +516,47 @@ int gw_rpc_call_all(gw_rpc_req_t *reqs, size_t n, const char *rid)
         reqs[i].err = reqs[i].reply->err;
     }
     return 0;
+}
+
+struct gw_rpc_async {
+    rpc_call_t call;
+    bool live; /* sent (or waiting for a peer); false: failed at once */
+};
+
+gw_rpc_async_t *gw_rpc_start(const gw_rpc_req_t *req, const char *rid)
+{
+    gw_rpc_t *self = tls_rpc;
+    gw_link_t *link = self ? find_link(self, req->pool) : NULL;
+    gw_rpc_async_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    if (!self || !gw_coro_current() || !link) {
+        proto_reply_init(req->reply);
+        proto_reply_set_error(req->reply, PROTO_ERR_UNAVAILABLE, "not on an event loop");
+        return a;
+    }
+    if (call_init(self, &a->call, link, req->op, rid, req->body, req->body_len, req->tail,
+                  req->reply, req->timeout_ms) != 0)
+        return a; /* failed at once: the reply says why */
+    a->live = true;
+    list_add(self, &a->call);
+    start(self, &a->call);
+    return a;
+}
+
+proto_err_t gw_rpc_finish(gw_rpc_async_t **a_p)
+{
+    gw_rpc_async_t *a = a_p ? *a_p : NULL;
+    if (!a)
+        return PROTO_ERR_INTERNAL_ERROR;
+    while (a->live && !a->call.done) /* its completion resumes us */
+        gw_coro_yield();
+    if (a->live)
+        zmq_msg_close(&a->call.req);
+    proto_err_t err = a->call.reply ? a->call.reply->err : PROTO_ERR_UNAVAILABLE;
+    free(a);
+    *a_p = NULL;
+    return err;
 }
 
 proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,

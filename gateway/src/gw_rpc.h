@@ -96,22 +96,31 @@ proto_err_t gw_rpc_call(proto_pool_t *pool, proto_op_t op, const char *rid, cons
  * is never copied: buf[room .. room + len) holds the bytes that follow the
  * encoded envelope and body fields (e.g. a msgpack bin's payload), and
  * buf[0 .. room) is free for them. The call takes `buf` (it becomes
- * ZeroMQ's, freed once sent; NULL afterwards). */
+ * ZeroMQ's, freed once sent; NULL afterwards). Used with gw_rpc_start
+ * (`body` is then the start of the body: its map header and fields, up to
+ * the bin header of the tail). */
 typedef struct {
     char *buf;
     size_t room, len;
 } gw_rpc_tail_t;
 
-/* gw_rpc_call for a request whose body ends with `tail`: `body` is the
- * start of the body (its map header and fields, up to the bin header of
- * the tail). Only on a coroutine of a loop with a link for `pool`; else
- * unavailable. The tail's buffer is taken either way. */
-proto_err_t gw_rpc_call_tail(proto_pool_t *pool, proto_op_t op, const char *rid, const char *body,
-                             size_t body_len, gw_rpc_tail_t *tail, proto_reply_t *reply,
-                             int timeout_ms);
+typedef struct gw_rpc_async gw_rpc_async_t;
+typedef struct gw_rpc_req gw_rpc_req_t;
+
+/* Sends `req` and returns at once, so the coroutine can do other work
+ * (read the next file part) while the call is out; gw_rpc_finish waits for
+ * it. `req` (its reply, tail and the strings) must stay valid until then;
+ * the call's completion resumes the coroutine wherever it waits, so every
+ * wait of the coroutine must tolerate a wake-up it did not ask for (those
+ * of gw_rpc and gw_stream do). Always returns a handle to finish (NULL only
+ * when out of memory); off a loop's coroutine the call fails unavailable. */
+gw_rpc_async_t *gw_rpc_start(const gw_rpc_req_t *req, const char *rid);
+
+/* Waits for a started call (yielding) and frees it; returns reply->err. */
+proto_err_t gw_rpc_finish(gw_rpc_async_t **a_p);
 
 /* One call of a fan-out (gw_rpc_call_all). */
-typedef struct {
+struct gw_rpc_req {
     proto_pool_t *pool;
     proto_op_t op;
     const char *body; /* packed msgpack map, or NULL */
@@ -119,8 +128,8 @@ typedef struct {
     int timeout_ms;       /* < 0: the link's */
     proto_reply_t *reply; /* filled as by gw_rpc_call */
     proto_err_t err;      /* reply->err */
-    gw_rpc_tail_t *tail;  /* NULL, or the frame's end (gw_rpc_call_tail) */
-} gw_rpc_req_t;
+    gw_rpc_tail_t *tail;  /* NULL, or the frame's end (see gw_rpc_tail_t) */
+};
 
 /* Sends every call at once and returns when all are over, on a coroutine
  * of a loop with a link for each pool. Returns 0 when it ran them so (each

@@ -9,8 +9,9 @@
  *
  * Multipart uploads live in root/.uploads/<upload id>/ (a UUID the backend
  * makes; a dot directory, so no key can name it): part n is the file
- * "p<n>" there, written as a temporary file, fsync'd and renamed into
- * place, so a part is whole or absent and sending it again replaces it.
+ * "p<n>" there, written as a temporary file and renamed into place, so a
+ * part is whole or absent and sending it again replaces it (parts are not
+ * fsync'd: the completion fsyncs the object they are copied into).
  * Completing concatenates the parts into a temporary file next to the
  * object, fsyncs it and renames it to the key: readers see no object or
  * the whole one. A crash leaves at worst a temporary file (".tmp-*") or an
@@ -109,15 +110,20 @@ static void dir_of(const char *path, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
-/* Writes `data` to a new temporary file in `dir`; its name goes to tmp. */
-static int write_temp(const char *dir, const void *data, size_t len, char *tmp, size_t cap)
+/* Writes `data` to a new temporary file in `dir`; its name goes to tmp.
+ * `durable`: fsync'd before it is closed. */
+static int write_temp(const char *dir, const void *data, size_t len, char *tmp, size_t cap,
+                      bool durable)
 {
     if (snprintf(tmp, cap, "%s/.tmp-XXXXXX", dir) >= (int)cap)
         return -1;
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -1;
-    int rc = (fchmod(fd, 0600) == 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0) ? 0 : -1;
+    int rc =
+        (fchmod(fd, 0600) == 0 && write_all(fd, data, len) == 0 && (!durable || fsync(fd) == 0))
+            ? 0
+            : -1;
     int saved = errno;
     if (close(fd) != 0 && rc == 0)
         rc = -1;
@@ -136,7 +142,7 @@ static int local_put(void *impl, const char *key, const void *data, size_t len)
         return STORE_BLOB_BAD_KEY;
     dir_of(path, dir, sizeof dir);
     if ((strchr(key, '/') && mkdir_p(dir) != 0) ||
-        write_temp(dir, data, len, tmp, sizeof tmp) != 0) {
+        write_temp(dir, data, len, tmp, sizeof tmp, true) != 0) {
         log_io("put", key, errno);
         return STORE_BLOB_IO;
     }
@@ -287,7 +293,7 @@ static int write_key(const char *dir, const char *key)
 {
     char tmp[PATH_MAX], path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/key", dir) >= (int)sizeof path ||
-        write_temp(dir, key, strlen(key), tmp, sizeof tmp) != 0)
+        write_temp(dir, key, strlen(key), tmp, sizeof tmp, true) != 0)
         return -1;
     if (rename(tmp, path) != 0) {
         unlink(tmp);
@@ -357,7 +363,11 @@ static int local_mp_part(void *impl, const char *key, const char *upload_id, int
         return STORE_BLOB_NOT_FOUND;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return STORE_BLOB_NOT_FOUND; /* aborted, completed, or never made */
-    if (write_temp(dir, data, len, tmp, sizeof tmp) != 0) {
+    /* Not fsync'd: a part is made durable by the completion, which fsyncs
+     * the object it is copied into. A machine that crashes in between
+     * loses the upload, which is still pending (the caller aborts it or the
+     * sweeper removes it); one fsync per part cost more than the copy. */
+    if (write_temp(dir, data, len, tmp, sizeof tmp, false) != 0) {
         int saved = errno;
         if (saved == ENOENT)
             return STORE_BLOB_NOT_FOUND; /* aborted while we wrote */
@@ -372,7 +382,6 @@ static int local_mp_part(void *impl, const char *key, const char *upload_id, int
         log_io("mp_part", key, saved);
         return STORE_BLOB_IO;
     }
-    sync_dir(dir);
     part_etag(data, len, etag, cap);
     return STORE_BLOB_OK;
 }

@@ -107,7 +107,8 @@ wait_http() { # wait_http URL SECONDS -> 0 when it answers 200
 
 # start_stack [VAR=value...] : a private PostgreSQL, storesvc, authsvc and
 # gateway on free ports; the settings go to every service (each reads what
-# it knows). Sets GW (the base URL) and DB_URL.
+# it knows). Sets GW (the base URL) and DB_URL. BENCH_OBJECT_STORE_URL
+# replaces storesvc's local object directory (with S3_* among the settings).
 start_stack() {
   local pg_port store_port auth_port http_port jwt
   pg_port=$(free_port)
@@ -127,7 +128,8 @@ start_stack() {
   DATABASE_URL=$DB_URL timeout 60 "$BUILD/storesvc/storesvc" migrate >"$TMP/migrate.log" 2>&1 ||
     die "storesvc migrate failed: $(tail -n 5 "$TMP/migrate.log")"
   "${env[@]}" "STORESVC_BIND=tcp://127.0.0.1:$store_port" "DATABASE_URL=$DB_URL" \
-    "OBJECT_STORE_URL=file://$TMP/objects" "$BUILD/storesvc/storesvc" >"$TMP/storesvc.log" 2>&1 </dev/null &
+    "OBJECT_STORE_URL=${BENCH_OBJECT_STORE_URL:-file://$TMP/objects}" "$BUILD/storesvc/storesvc" \
+    >"$TMP/storesvc.log" 2>&1 </dev/null &
   PIDS+=($!)
   "${env[@]}" "AUTHSVC_BIND=tcp://127.0.0.1:$auth_port" "STORESVC_ENDPOINTS=tcp://127.0.0.1:$store_port" \
     "JWT_SECRET_KEY=$jwt" "$BUILD/authsvc/authsvc" >"$TMP/authsvc.log" 2>&1 </dev/null &

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# tests/bench/bench_files.sh — file transfers through the gateway, next to
+# the same transfer without it, in the same run:
+#
+#   tests/bench/bench_files.sh [-s MiB] [--local-only]
+#
+#   1. local object store (file://): a -s MiB (50) upload and download with
+#      curl through the gateway, best of 3, against `cp` of the same file
+#      into and out of the same directory (the ratio is reported);
+#   2. S3 (s3rver from the npm registry, deploy/deps.sh s3): the same
+#      through the gateway against the same transfer straight to s3rver
+#      with curl (--aws-sigv4), best of 3 (goal >= 0.7 x both ways);
+#   3. peak RSS above idle of the gateway and storesvc during 8 concurrent
+#      uploads of 5 MiB and of 50 MiB files (goal under 100 MiB above idle,
+#      the same for both sizes: memory is one part per upload);
+#   4. authenticated GET /api/v1/users/me (wrk, 16 connections) while those
+#      8 uploads run: req/s and p99.
+#
+# Needs curl, wrk (deploy/deps.sh bench) and node (deploy/deps.sh s3).
+set -euo pipefail
+
+BENCH_NAME=bench_files.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SIZE_MIB=50
+LOCAL_ONLY=0
+PY=/usr/bin/python3
+while (($#)); do
+  case "$1" in
+    -s) SIZE_MIB=$2; shift 2 ;;
+    --local-only) LOCAL_ONLY=1; shift ;;
+    *) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+done
+[[ "$SIZE_MIB" =~ ^[1-9][0-9]{0,3}$ ]] || die "-s must be 1..9999 MiB"
+need_commands curl wrk
+build_targets gateway authsvc storesvc
+
+S3RVER_DIR=${RESTC_S3RVER_DIR:-$ROOT/.state/s3rver}
+S3_RUN=$ROOT/tests/integration/s3rver_run.js
+BUCKET=bench-files
+now() { date +%s.%N; }
+mibps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.1f", b / 1048576 / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+json_field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# best_of 3 CMD... : the shortest wall time of three runs, in seconds
+best_of() {
+  local best="" t0 t1 dt
+  for _ in 1 2 3; do
+    t0=$(now)
+    "$@" >/dev/null
+    t1=$(now)
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+    best=$(awk -v a="${best:-1e9}" -v b="$dt" 'BEGIN { print (b < a) ? b : a }')
+  done
+  echo "$best"
+}
+
+token() {
+  curl -s -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"username":"bench_files","email":"bench_files@example.com","password":"Bench-Pw-2026!x"}' \
+    "$GW/api/v1/auth/register"
+  curl -s -H 'Content-Type: application/json' -d '{"username":"bench_files","password":"Bench-Pw-2026!x"}' \
+    "$GW/api/v1/auth/token" | json_field access_token
+}
+
+up_gw() { # up_gw FILE -> prints the id
+  curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$1" "$GW/api/v1/files?name=bench.bin" | json_field id
+}
+down_gw() { curl -sf -o "$TMP/down.bin" -H "Authorization: Bearer $TOKEN" "$GW/api/v1/files/$1/content"; }
+
+DATA=$TMP/data.bin
+head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$DATA"
+BYTES=$((SIZE_MIB * 1048576))
+declare -A R
+
+# peak_rss PID... during CMD : samples VmRSS every 20 ms, prints "pid:peak_kib"
+peak_during() {
+  local pids=$1
+  shift
+  "$@" &
+  local job=$! p
+  declare -A peak
+  for p in $pids; do peak[$p]=$(rss_kib "$p"); done
+  while kill -0 "$job" 2>/dev/null; do
+    for p in $pids; do
+      local v
+      v=$(rss_kib "$p")
+      ((v > peak[$p])) && peak[$p]=$v
+    done
+    sleep 0.02
+  done
+  wait "$job"
+  for p in $pids; do echo "$p:${peak[$p]}"; done
+}
+
+eight_uploads() { # eight_uploads FILE
+  local i pids=()
+  for i in 1 2 3 4 5 6 7 8; do
+    curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/octet-stream' \
+      --data-binary "@$1" "$GW/api/v1/files?name=c$i.bin" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i"; done
+}
+
+measure_stack() { # measure_stack NAME : transfers, then memory and reads under uploads
+  local name=$1 id t
+  TOKEN=$(token)
+  t=$(best_of up_gw "$DATA")
+  R[$name-up]=$(mibps "$BYTES" "$t")
+  id=$(up_gw "$DATA")
+  t=$(best_of down_gw "$id")
+  cmp -s "$DATA" "$TMP/down.bin" || die "$name: the download differs from the upload"
+  R[$name-down]=$(mibps "$BYTES" "$t")
+  local gw_pid=${PIDS[2]} st_pid=${PIDS[0]} size f
+  for size in 5 50; do
+    f=$TMP/f$size.bin
+    head -c $((size * 1048576)) /dev/urandom >"$f"
+    local idle_gw idle_st out
+    idle_gw=$(rss_kib "$gw_pid")
+    idle_st=$(rss_kib "$st_pid")
+    out=$(peak_during "$gw_pid $st_pid" eight_uploads "$f")
+    R[$name-rss$size-gw]=$(($(sed -n "s/^$gw_pid://p" <<<"$out") - idle_gw))
+    R[$name-rss$size-st]=$(($(sed -n "s/^$st_pid://p" <<<"$out") - idle_st))
+  done
+  # /users/me while eight 50 MiB uploads run.
+  THREADS=2 CONNS=16 DURATION=6
+  (sleep 0.5; eight_uploads "$TMP/f50.bin") &
+  local bg=$!
+  run_wrk "$name-me" "$GW/api/v1/users/me" -H "Authorization: Bearer $TOKEN"
+  wait "$bg" || true
+}
+
+# ------------------------------------------------------------------ local
+
+log "local object store, $SIZE_MIB MiB"
+start_stack RATE_LIMIT_PER_MINUTE=0 REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false
+measure_stack local
+t=$(best_of cp "$DATA" "$TMP/objects/cp-copy.bin")
+R[cp-in]=$(mibps "$BYTES" "$t")
+t=$(best_of cp "$TMP/objects/cp-copy.bin" "$TMP/cp-out.bin")
+R[cp-out]=$(mibps "$BYTES" "$t")
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" TERM; done
+PIDS=()
+"$ROOT/deploy/pg.sh" destroy "$TMP/state" >/dev/null 2>&1 || true
+PG_STARTED=0
+
+# --------------------------------------------------------------------- S3
+
+if ((LOCAL_ONLY == 0)); then
+  [[ -d "$S3RVER_DIR/node_modules/s3rver" ]] || die "s3rver missing: run deploy/deps.sh s3"
+  S3_PORT=$(free_port)
+  mkdir -p "$TMP/s3"
+  node "$S3_RUN" "$S3RVER_DIR" "$TMP/s3" "$BUCKET" "$S3_PORT" >"$TMP/s3rver.log" 2>&1 &
+  S3_PID=$!
+  CLEANUP_HOOKS+=("kill $S3_PID")
+  for _ in $(seq 1 100); do port_busy "$S3_PORT" && break; sleep 0.1; done
+  S3=http://127.0.0.1:$S3_PORT
+  log "S3 (s3rver on $S3_PORT), $SIZE_MIB MiB"
+  BENCH_OBJECT_STORE_URL="s3://$BUCKET" start_stack RATE_LIMIT_PER_MINUTE=0 \
+    REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false "S3_ENDPOINT_URL=$S3" S3_REGION=us-east-1 \
+    S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER
+  measure_stack s3
+  sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER)
+  put_s3() { curl -sf "${sig[@]}" -T "$DATA" "$S3/$BUCKET/direct.bin"; }
+  get_s3() { curl -sf "${sig[@]}" -o "$TMP/s3-down.bin" "$S3/$BUCKET/direct.bin"; }
+  t=$(best_of put_s3)
+  R[s3direct-up]=$(mibps "$BYTES" "$t")
+  t=$(best_of get_s3)
+  R[s3direct-down]=$(mibps "$BYTES" "$t")
+fi
+
+# ---------------------------------------------------------------- report
+
+machine_line
+echo "file: $SIZE_MIB MiB; MiB/s best of 3"
+printf '%-28s %10s %10s %8s\n' "" "gateway" "direct" "ratio"
+printf '%-28s %10s %10s %8s\n' "local upload (vs cp in)" "${R[local-up]}" "${R[cp-in]}" "$(ratio "${R[local-up]}" "${R[cp-in]}")"
+printf '%-28s %10s %10s %8s\n' "local download (vs cp out)" "${R[local-down]}" "${R[cp-out]}" "$(ratio "${R[local-down]}" "${R[cp-out]}")"
+if ((LOCAL_ONLY == 0)); then
+  printf '%-28s %10s %10s %8s\n' "S3 upload (vs curl PUT)" "${R[s3-up]}" "${R[s3direct-up]}" "$(ratio "${R[s3-up]}" "${R[s3direct-up]}")"
+  printf '%-28s %10s %10s %8s\n' "S3 download (vs curl GET)" "${R[s3-down]}" "${R[s3direct-down]}" "$(ratio "${R[s3-down]}" "${R[s3direct-down]}")"
+fi
+echo "peak RSS above idle during 8 concurrent uploads (MiB):"
+for st in local s3; do
+  [[ -n "${R[$st-rss5-gw]:-}" ]] || continue
+  printf '  %-6s gateway 5 MiB files %6.1f  50 MiB files %6.1f | storesvc 5 MiB %6.1f  50 MiB %6.1f\n' "$st" \
+    "$(awk -v k="${R[$st-rss5-gw]}" 'BEGIN{print k/1024}')" "$(awk -v k="${R[$st-rss50-gw]}" 'BEGIN{print k/1024}')" \
+    "$(awk -v k="${R[$st-rss5-st]}" 'BEGIN{print k/1024}')" "$(awk -v k="${R[$st-rss50-st]}" 'BEGIN{print k/1024}')"
+done
+echo "/users/me while 8 uploads of 50 MiB run (wrk -t2 -c16 -d6s):"
+for n in "${NAMES[@]}"; do
+  printf '  %-10s %8s req/s  p50 %6s ms  p99 %6s ms  errors %s non-2xx %s\n' "$n" "${RPS[$n]}" "${P50[$n]}" \
+    "${P99[$n]}" "${ERRS[$n]}" "${NON2XX[$n]}"
+done
