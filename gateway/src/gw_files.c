@@ -9,9 +9,9 @@
 #include "gw_rpc.h"
 #include "gw_sniff.h"
 #include "rt_log.h"
+#include "rt_sha256.h"
 
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +52,7 @@ typedef struct {
     size_t fill;
     int part_no;
     uint64_t total;
-    crypto_hash_sha256_state sha;
+    rt_sha256_t *sha;
     /* The part on its way to storesvc while the next one is read (at most
      * one: two part buffers per upload). Valid until its finish. */
     gw_rpc_async_t *inflight;
@@ -194,7 +194,10 @@ static int upload_put(upload_t *u, const char *data, size_t n)
         return -1;
     }
     u->total += n;
-    crypto_hash_sha256_update(&u->sha, (const unsigned char *)data, n);
+    if (rt_sha256_update(u->sha, data, n) != 0) {
+        upload_fail(u, PROTO_ERR_INTERNAL_ERROR, "hashing failed", NULL);
+        return -1;
+    }
     while (n > 0) {
         if (!u->buf && !(u->buf = malloc(TAIL_ROOM + GW_UPLOAD_PART_BYTES))) {
             upload_fail(u, PROTO_ERR_UNAVAILABLE, "Out of memory", NULL);
@@ -225,10 +228,13 @@ static int upload_finish(upload_t *u)
         return -1;
     if ((u->fill > 0 && upload_part(u) != 0) || upload_wait(u) != 0)
         return -1;
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    char hex[crypto_hash_sha256_BYTES * 2 + 1];
-    crypto_hash_sha256_final(&u->sha, digest);
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    unsigned char digest[RT_SHA256_BYTES];
+    char hex[RT_SHA256_HEX];
+    if (rt_sha256_final(u->sha, digest) != 0) {
+        upload_fail(u, PROTO_ERR_INTERNAL_ERROR, "hashing failed", NULL);
+        return -1;
+    }
+    rt_sha256_hex(digest, hex);
     const gw_kv_t kv[] = {
         {"id", u->id, false, 0},
         {"actor_id", u->req->principal->user_id, false, 0},
@@ -381,8 +387,12 @@ void gw_files_upload(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
         gw_reply_error(reply, PROTO_ERR_INTERNAL_ERROR, "upload without its context");
         return;
     }
-    *u = (upload_t){.ctx = ctx, .req = req, .reply = reply};
-    crypto_hash_sha256_init(&u->sha);
+    *u = (upload_t){.ctx = ctx, .req = req, .reply = reply, .sha = rt_sha256_new()};
+    if (!u->sha) {
+        free(u);
+        gw_reply_error(reply, PROTO_ERR_UNAVAILABLE, "Out of memory");
+        return;
+    }
     bool form = gw_multipart_is_form(req->content_type);
     int named = query_name(req->query, u->name, sizeof u->name);
     if (named < 0) {
@@ -398,6 +408,7 @@ void gw_files_upload(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *r
     } else if ((form ? upload_form(u) : upload_raw(u)) != 0) {
         upload_abort(u);
     }
+    rt_sha256_destroy(u->sha);
     free(u->buf);
     free(u);
 }

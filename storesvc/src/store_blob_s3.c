@@ -18,12 +18,12 @@
 #include "store_blob_s3.h"
 
 #include "rt_log.h"
+#include "rt_sha256.h"
 #include "store_xml.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -106,11 +106,11 @@ int store_blob_s3_uri_encode(const char *in, char *out, size_t cap)
     return (int)o;
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
+static void sha256_hex(const void *data, size_t len, char out[RT_SHA256_HEX])
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, data, len);
-    sodium_bin2hex(out, 65, h, sizeof h);
+    unsigned char h[RT_SHA256_BYTES];
+    rt_sha256(data, len, h);
+    rt_sha256_hex(h, out);
 }
 
 /* "2026-12-03T11:31:06.000Z" as Unix seconds; 0 when malformed. */
@@ -229,7 +229,7 @@ static size_t on_body(char *data, size_t size, size_t nitems, void *arg)
  * signed; none may be empty (an empty one would be signed but not sent). */
 static struct curl_slist *make_headers(const s3_t *s3, const s3_req_t *r)
 {
-    char host[300], sha[96], extra[128], hash[65];
+    char host[300], sha[96], extra[128], hash[RT_SHA256_HEX];
     struct curl_slist *h = NULL, *t;
     if (r->body_len > 0)
         sha256_hex(r->body, r->body_len, hash);
@@ -783,7 +783,7 @@ store_blob_t *store_blob_s3_new(const char *bucket, const store_blob_s3_opts_t *
         return NULL;
     }
     pthread_once(&curl_once, init_curl);
-    if (curl_init_rc != CURLE_OK || sodium_init() < 0) {
+    if (curl_init_rc != CURLE_OK) {
         snprintf(err, errlen, "object store: cannot initialise libcurl");
         return NULL;
     }

@@ -6,10 +6,12 @@
 #
 #   1. local object store (file://): a -s MiB (50) upload and download with
 #      curl through the gateway, best of 3, against `cp` of the same file
-#      into and out of the same directory (the ratio is reported);
+#      into and out of the same directory, and `cp` + `sync FILE` (storesvc
+#      fsyncs an object before it is published);
 #   2. S3 (s3rver from the npm registry, deploy/deps.sh s3): the same
 #      through the gateway against the same transfer straight to s3rver
-#      with curl (--aws-sigv4), best of 3 (goal >= 0.7 x both ways);
+#      with curl (--aws-sigv4), best of 3 (goal >= 0.7 x both ways): one
+#      PUT, and the multipart upload of 5 MiB parts that storesvc makes;
 #   3. peak RSS above idle of the gateway and storesvc during 8 concurrent
 #      uploads of 5 MiB and of 50 MiB files (goal under 100 MiB above idle,
 #      the same for both sizes: memory is one part per upload);
@@ -49,7 +51,7 @@ best_of() {
   local best="" t0 t1 dt
   for _ in 1 2 3; do
     t0=$(now)
-    "$@" >/dev/null
+    "$@" >/dev/null || die "failed: $*"
     t1=$(now)
     dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
     best=$(awk -v a="${best:-1e9}" -v b="$dt" 'BEGIN { print (b < a) ? b : a }')
@@ -141,6 +143,9 @@ start_stack RATE_LIMIT_PER_MINUTE=0 REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECU
 measure_stack local
 t=$(best_of cp "$DATA" "$TMP/objects/cp-copy.bin")
 R[cp-in]=$(mibps "$BYTES" "$t")
+cp_durable() { cp "$DATA" "$TMP/objects/cp-sync.bin" && sync "$TMP/objects/cp-sync.bin"; }
+t=$(best_of cp_durable)
+R[cpsync-in]=$(mibps "$BYTES" "$t")
 t=$(best_of cp "$TMP/objects/cp-copy.bin" "$TMP/cp-out.bin")
 R[cp-out]=$(mibps "$BYTES" "$t")
 for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" TERM; done
@@ -164,11 +169,35 @@ if ((LOCAL_ONLY == 0)); then
     REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false "S3_ENDPOINT_URL=$S3" S3_REGION=us-east-1 \
     S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER
   measure_stack s3
-  sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER)
+  # curl signs with SigV4 but does not hash a file it uploads: the payload
+  # is declared unsigned (storesvc signs each part's sha256, a cost it pays).
+  sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
   put_s3() { curl -sf "${sig[@]}" -T "$DATA" "$S3/$BUCKET/direct.bin"; }
   get_s3() { curl -sf "${sig[@]}" -o "$TMP/s3-down.bin" "$S3/$BUCKET/direct.bin"; }
+  # The same bytes as a multipart upload of 5 MiB parts, one after the
+  # other, straight from curl: what storesvc asks of the server.
+  split -b 5M -d -a 4 "$DATA" "$TMP/piece."
+  mp_s3() {
+    local key="$S3/$BUCKET/direct-mp.bin" up n=0 etag xml="<CompleteMultipartUpload>" f
+    up=$(curl -sf "${sig[@]}" -X POST "$key?uploads" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+    [[ -n "$up" ]] || return 1
+    for f in "$TMP"/piece.*; do
+      n=$((n + 1))
+      etag=$(curl -sf "${sig[@]}" -T "$f" -D - -o /dev/null "$key?partNumber=$n&uploadId=$up" |
+        tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p')
+      [[ -n "$etag" ]] || return 1
+      xml+="<Part><PartNumber>$n</PartNumber><ETag>$etag</ETag></Part>"
+    done
+    curl -sf "${sig[@]}" -X POST -H 'Content-Type: application/xml' --data-binary "$xml</CompleteMultipartUpload>" \
+      "$key?uploadId=$up" | grep -q CompleteMultipartUploadResult
+  }
+  put_s3 >/dev/null || die "the direct PUT to s3rver failed"
+  mp_s3 || die "the direct multipart upload to s3rver failed"
+  get_s3 && cmp -s "$DATA" "$TMP/s3-down.bin" || die "the direct GET from s3rver differs"
   t=$(best_of put_s3)
   R[s3direct-up]=$(mibps "$BYTES" "$t")
+  t=$(best_of mp_s3)
+  R[s3mp-up]=$(mibps "$BYTES" "$t")
   t=$(best_of get_s3)
   R[s3direct-down]=$(mibps "$BYTES" "$t")
 fi
@@ -179,9 +208,11 @@ machine_line
 echo "file: $SIZE_MIB MiB; MiB/s best of 3"
 printf '%-28s %10s %10s %8s\n' "" "gateway" "direct" "ratio"
 printf '%-28s %10s %10s %8s\n' "local upload (vs cp in)" "${R[local-up]}" "${R[cp-in]}" "$(ratio "${R[local-up]}" "${R[cp-in]}")"
+printf '%-28s %10s %10s %8s\n' "local upload (vs cp + fsync)" "${R[local-up]}" "${R[cpsync-in]}" "$(ratio "${R[local-up]}" "${R[cpsync-in]}")"
 printf '%-28s %10s %10s %8s\n' "local download (vs cp out)" "${R[local-down]}" "${R[cp-out]}" "$(ratio "${R[local-down]}" "${R[cp-out]}")"
 if ((LOCAL_ONLY == 0)); then
   printf '%-28s %10s %10s %8s\n' "S3 upload (vs curl PUT)" "${R[s3-up]}" "${R[s3direct-up]}" "$(ratio "${R[s3-up]}" "${R[s3direct-up]}")"
+  printf '%-28s %10s %10s %8s\n' "S3 upload (vs curl multipart)" "${R[s3-up]}" "${R[s3mp-up]}" "$(ratio "${R[s3-up]}" "${R[s3mp-up]}")"
   printf '%-28s %10s %10s %8s\n' "S3 download (vs curl GET)" "${R[s3-down]}" "${R[s3direct-down]}" "$(ratio "${R[s3-down]}" "${R[s3direct-down]}")"
 fi
 echo "peak RSS above idle during 8 concurrent uploads (MiB):"

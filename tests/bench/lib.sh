@@ -109,6 +109,8 @@ wait_http() { # wait_http URL SECONDS -> 0 when it answers 200
 # gateway on free ports; the settings go to every service (each reads what
 # it knows). Sets GW (the base URL) and DB_URL. BENCH_OBJECT_STORE_URL
 # replaces storesvc's local object directory (with S3_* among the settings).
+# Metrics listeners are off unless a setting names METRICS_PORT (fixed
+# default ports would collide with another stack on the machine).
 start_stack() {
   local pg_port store_port auth_port http_port jwt
   pg_port=$(free_port)
@@ -124,7 +126,7 @@ start_stack() {
   local extra=()
   read -r -a extra <<<"${BENCH_ENV:-}" # e.g. BENCH_ENV="GATEWAY_THREADS=8 AUTHSVC_WORKERS=8"
   local env=(env -i "PATH=$PATH" "LANG=C.UTF-8" "LOG_LEVEL=${BENCH_LOG_LEVEL:-INFO}"
-    "SHUTDOWN_GRACE_SECONDS=5" "$@" "${extra[@]}")
+    "SHUTDOWN_GRACE_SECONDS=5" "METRICS_PORT=off" "$@" "${extra[@]}")
   DATABASE_URL=$DB_URL timeout 60 "$BUILD/storesvc/storesvc" migrate >"$TMP/migrate.log" 2>&1 ||
     die "storesvc migrate failed: $(tail -n 5 "$TMP/migrate.log")"
   "${env[@]}" "STORESVC_BIND=tcp://127.0.0.1:$store_port" "DATABASE_URL=$DB_URL" \
