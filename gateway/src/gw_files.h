@@ -26,7 +26,7 @@
 #include "gw_handler.h"
 
 #define GW_UPLOAD_PART_BYTES    (5u * 1024 * 1024) /* S3's smallest part but the last */
-#define GW_DOWNLOAD_CHUNK_BYTES (2u * 1024 * 1024)
+#define GW_DOWNLOAD_CHUNK_BYTES (4u * 1024 * 1024)
 
 void gw_files_upload(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
 void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);

@@ -7,11 +7,14 @@
 #   1. logins/s (POST /api/v1/auth/token, correct password, 16 connections)
 #      against the Argon2 bound: argon2_bench verifications/s with the same
 #      library, parameters and number of threads as authsvc's hashing lane
-#      (AUTHSVC_HASH_WORKERS, default 2), run just before;
+#      (AUTHSVC_HASH_WORKERS, default 2), run just before; and the peer's
+#      logins/s at the same Argon2 parameters right after (goal >= 1.5 x);
 #   2. authenticated GET /api/v1/users/me, 64 connections (gateway ->
 #      authsvc auth.authorize -> storesvc store.user_get -> PostgreSQL), next
-#      to the same route of the FastAPI reference in ../shared/peer/fastapi
-#      (its run.sh: uvicorn, 2 workers, its own PostgreSQL with the same
+#      to the same route of the FastAPI reference: a FastAPI implementation
+#      of the same HTTP API that is not part of this repository, found at
+#      BENCH_PEER_DIR (default ../shared/peer/fastapi next to the checkout;
+#      --no-peer without it) (its run.sh: uvicorn, 2 workers, its own PostgreSQL with the same
 #      fsync=off settings), BENCH_ROUNDS (3) interleaved rounds each, the
 #      best round of each reported;
 #   3. /users/me while 64 connections flood /auth/token (p99 under load);
@@ -129,6 +132,12 @@ BOUND=$("$PY" -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["verif
 CONNS=16
 run_wrk "ours: POST /auth/token (logins)" "$GW/api/v1/auth/token" -s "$TMP/login.lua"
 LOGIN_RATIO=$(awk -v a="${RPS["ours: POST /auth/token (logins)"]}" -v b="$BOUND" 'BEGIN { printf "%.2f", a / b }')
+PEER_LOGIN_RATIO="peer not measured"
+if [[ "$PEER_NOTE" == measured ]]; then
+  run_wrk "peer: POST /auth/token (logins)" "$PEER_URL/api/v1/auth/token" -s "$TMP/login.lua"
+  PEER_LOGIN_RATIO=$(awk -v a="${RPS["ours: POST /auth/token (logins)"]}" \
+    -v b="${RPS["peer: POST /auth/token (logins)"]}" 'BEGIN { printf "%.2f x (goal >= 1.5)", a / b }')
+fi
 
 
 # ---------------------------------------------- /users/me during a login flood
@@ -160,7 +169,7 @@ for n in "${NAMES[@]}"; do
 done
 echo
 echo "Argon2 bound: $BOUND verifications/s on $HASH_WORKERS threads ($BOUND_JSON)"
-echo "logins/s / bound = $LOGIN_RATIO   (goal >= 0.90)"
+echo "logins/s / bound = $LOGIN_RATIO   (goal >= 0.90); logins/s vs the peer: $PEER_LOGIN_RATIO"
 echo "login flood meanwhile: $FLOOD_RPS logins/s"
 ours="ours: GET /users/me (best of $ROUNDS)" peer="peer: GET /users/me (best of $ROUNDS)"
 if [[ "$PEER_NOTE" == measured ]]; then
