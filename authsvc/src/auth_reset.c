@@ -8,6 +8,7 @@
 #include "auth_admit.h"
 #include "auth_mail.h"
 #include "auth_password.h"
+#include "auth_strength.h"
 #include "auth_util.h"
 #include "rt_log.h"
 
@@ -216,7 +217,6 @@ AUTH_HANDLER(auth_op_reset_confirm)
     char ip[PROTO_STR_BUF(PROTO_B_IP)], user_id[RT_UUID_BUF], username[64];
     char pw_hash[AUTH_HASH_ENCODED_BUF], key[AUTH_KEY_BUF];
     unsigned char hash[AUTH_TOKEN_HASHLEN];
-    auth_password_rule_t rule;
     auth_rate_t rate;
     const proto_str_arg_t args[] = {
         {"token", token, sizeof token, NULL},
@@ -232,10 +232,11 @@ AUTH_HANDLER(auth_op_reset_confirm)
         goto done;
     auth_token_hash(token, hash);
     err = token_user(ctx, req->rid, hash, user_id, username, sizeof username);
-    if (err == PROTO_OK && auth_password_check(next, username, &rule) != 0) {
-        auth_fail_field(fail, "new_password", auth_password_rule_message(rule));
-        err = PROTO_ERR_WEAK_PASSWORD; /* the token is not spent: try a better password */
-    } else if (err == PROTO_OK) {
+    /* A refused password (weak, breached, or the breach check down with
+     * HIBP_FAIL_CLOSED) does not spend the token: try a better password. */
+    if (err == PROTO_OK)
+        err = auth_password_acceptable(ctx, req->rid, next, username, "new_password", fail);
+    if (err == PROTO_OK) {
         err = auth_hash_password(ctx->hash, next, pw_hash, sizeof pw_hash) == 0
                   ? consume(ctx, req->rid, hash, pw_hash)
                   : PROTO_ERR_INTERNAL_ERROR;

@@ -108,6 +108,22 @@ def test_password_change_is_checked_too(pm, rdb, jwt_secret, tmp_path, standin):
     assert p["errors"][0]["field"] == "new_password", p
 
 
+def test_password_reset_is_checked_too_and_keeps_the_token(pm, rdb, jwt_secret, tmp_path, standin):
+    s = hibp_stack(pm, rdb, jwt_secret, tmp_path, "hibpr", standin.url)
+    u = au.new_user(s)
+    r = au.post(s, "/auth/password-reset", {"email": u.email})
+    assert r.status_code == 202, r.text
+    token = au.reset_token_of(au.dev_mail(s, r.headers["X-Request-ID"])["text"])
+    confirm = {"token": token, "new_password": BREACHED}
+    p = au.assert_problem(au.post(s, "/auth/password-reset/confirm", confirm), 400, "weak_password")
+    assert "breach" in p["detail"] and p["errors"][0]["field"] == "new_password", p
+    assert au.token(s, u.username, BREACHED).status_code == 401  # nothing was set
+    new = au.strong_password()
+    r = au.post(s, "/auth/password-reset/confirm", {"token": token, "new_password": new})
+    assert r.status_code == 204, r.text  # the refused password did not spend the token
+    assert au.token(s, u.username, new).status_code == 200
+
+
 def test_outage_fails_open_by_default(pm, rdb, jwt_secret, tmp_path):
     port = it.free_port()  # nothing listens there
     s = hibp_stack(pm, rdb, jwt_secret, tmp_path, "hibpo", f"http://127.0.0.1:{port}/range/")
