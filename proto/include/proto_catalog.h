@@ -108,21 +108,40 @@ typedef enum {
 } proto_op_t;
 
 typedef enum {
-    PROTO_T_STR, /* UTF-8 string, no embedded NUL, at most max bytes */
-    PROTO_T_INT, /* signed or unsigned integer within int64 */
+    PROTO_T_STR, /* UTF-8 string, no embedded NUL, min..max bytes */
+    PROTO_T_INT, /* signed or unsigned integer within lo..hi (both within int64) */
     PROTO_T_BOOL,
-    PROTO_T_BIN,        /* raw bytes, at most max bytes */
+    PROTO_T_BIN,        /* raw bytes, min..max bytes */
     PROTO_T_MAP,        /* nested map, at most max entries */
     PROTO_T_ARRAY,      /* array, at most max items */
     PROTO_T_NIL_OR_STR, /* nil or a string (optional values that may be cleared) */
 } proto_type_t;
 
+/* A form a string field's text must have, checked by the decoder. */
+typedef enum {
+    PROTO_FMT_ANY = 0,
+    /* The client a request is made for: an IP address in text form (IPv4
+     * dotted quad, or IPv6 as inet_pton(3) reads it; no zone, no brackets,
+     * no port), or PROTO_CLIENT_INTERNAL followed by 1..PROTO_CLIENT_NAME_MAX
+     * characters of [A-Za-z0-9._-] for an internal caller that acts for no
+     * client. proto_body_strs copies an address in its canonical text
+     * (inet_ntop(3); an IPv4-mapped IPv6 address as IPv4), so one client is
+     * one limiter bucket however it was written. */
+    PROTO_FMT_CLIENT_IP,
+} proto_fmt_t;
+
 typedef struct {
     const char *name;
     proto_type_t type;
     bool required;
-    uint32_t max; /* STR/BIN: bytes; MAP/ARRAY: entries; INT: unused (0) */
+    uint32_t max;    /* STR/BIN: bytes at most (0: the frame's limit); MAP/ARRAY: entries */
+    uint32_t min;    /* STR/BIN: bytes at least (a hash: min = max) */
+    int64_t lo, hi;  /* INT: the range */
+    proto_fmt_t fmt; /* STR: the form of the text */
 } proto_field_t;
+
+#define PROTO_CLIENT_INTERNAL "internal:" /* the prefix of a client_ip without a client */
+#define PROTO_CLIENT_NAME_MAX 55          /* characters after it (64 bytes in all) */
 
 /* Wire bounds of the string fields, in bytes (the field tables of
  * proto_catalog.c are written with them). A service that copies a field
@@ -151,6 +170,13 @@ typedef struct {
 #define PROTO_B_KEYID    32  /* the public id inside an API key */
 #define PROTO_B_PERMS    512 /* permission names, space-separated */
 #define PROTO_PERMS_MAX  16  /* entries of a permissions array */
+#define PROTO_B_DIGEST   32  /* a SHA-256 digest (bin: token, code and key hashes) */
+#define PROTO_B_HEX256   64  /* a SHA-256 digest in hex (a file's sha256) */
+
+/* Bounds of the integer fields (the decoder refuses anything outside). */
+#define PROTO_PER_PAGE_MAX 100       /* per_page of the list ops */
+#define PROTO_REVOKED_MAX  64        /* revoked_max of store.user_auth_state */
+#define PROTO_SQL_INT_MAX  INT32_MAX /* durations and counts PostgreSQL takes as integer */
 
 /* Bytes of a buffer that holds any value of a string field of `bound`. */
 #define PROTO_STR_BUF(bound) ((size_t)(bound) + 1)

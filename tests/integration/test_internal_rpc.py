@@ -260,7 +260,7 @@ CLIENT_IP_OPS = {
     "auth.logout": lambda: {"refresh_token": au.b64u(b"\x02" * 32)},
     "auth.authorize": lambda: {"permission": "self:read"},
 }
-ADDRESS_64 = "2001:db8:1111:2222:3333:4444:5555:6666%interface-with-long-name9"  # 64 bytes
+ADDRESS_64 = "internal:" + "batch-job_" * 5 + "x.1-2"  # 64 bytes: the longest client_ip
 
 
 def assert_bad_field(rep, field):
@@ -286,8 +286,9 @@ def test_wrongly_typed_client_ip_is_bad_request_naming_the_field(st, op):
 
 
 def test_client_ip_at_the_bound_is_used_as_given(st):
-    """64 bytes is within the bound: the op runs with exactly that address
-    (its session records it), never with whatever a too small buffer held."""
+    """64 bytes is within the bound (only the internal form gets there): the
+    op runs with exactly that value (its session records it), never with
+    whatever a too small buffer held."""
     assert len(ADDRESS_64.encode()) == 64
     u = au.new_user(st)
     pair = ok_body(au.rpc(st, "auth.token", {"username": u.username, "password": u.password,
@@ -295,11 +296,11 @@ def test_client_ip_at_the_bound_is_used_as_given(st):
     sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
     mine = [x for x in sessions if x["id"] == pair["session_id"]]
     assert mine and mine[0]["client_ip"] == ADDRESS_64, sessions
-    again = ok_body(au.rpc(st, "auth.refresh", {"refresh_token": pair["refresh_token"],
-                                                "client_ip": ADDRESS_64[::-1]}))
+    other = ADDRESS_64[:-1] + "3"
+    again = ok_body(au.rpc(st, "auth.refresh", {"refresh_token": pair["refresh_token"], "client_ip": other}))
     sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
     mine = [x for x in sessions if x["id"] == again["session_id"]]
-    assert mine and mine[0]["client_ip"] == ADDRESS_64[::-1], sessions
+    assert mine and mine[0]["client_ip"] == other, sessions
     # The others answer as they would for any address.
     assert err_code(au.rpc(st, "auth.refresh", dict(CLIENT_IP_OPS["auth.refresh"](), client_ip=ADDRESS_64))) == \
         "invalid_refresh_token"
@@ -310,6 +311,39 @@ def test_client_ip_at_the_bound_is_used_as_given(st):
     assert anon[1] == anon[0] - 1, f"one address, one bucket: {anon}"
     reg = CLIENT_IP_OPS["auth.register"]()
     assert ok_body(au.rpc(st, "auth.register", dict(reg, client_ip=ADDRESS_64)))["user"]["username"] == reg["username"]
+
+
+NOT_CLIENT_IPS = ["", "unknown", "localhost", "example.com", "01.2.3.4", "192.0.2.7:8080", "[2001:db8::1]",
+                  "fe80::1%eth0", " 192.0.2.7", "internal:", "internal:two words", "internal:" + "x" * 56,
+                  "Internal:billing"]
+
+
+@pytest.mark.parametrize("op", sorted(CLIENT_IP_OPS))
+def test_client_ip_must_be_an_address_or_internal_name(st, op):
+    """proto/PROTOCOL.md "client_ip": an IPv4 or IPv6 address in text form,
+    or internal:<name> for a caller acting for no client; anything else is
+    bad_request naming the field, before any work."""
+    for bad in NOT_CLIENT_IPS:
+        assert_bad_field(au.rpc(st, op, dict(CLIENT_IP_OPS[op](), client_ip=bad)), "client_ip")
+    for good in ("192.0.2.77", "2001:db8::77", "::ffff:192.0.2.78", "internal:billing-batch.2"):
+        rep = au.rpc(st, op, dict(CLIENT_IP_OPS[op](), client_ip=good))
+        assert rep.get("ok") or rep["err"]["code"] != "bad_request", (good, rep)
+
+
+def test_client_ip_is_one_bucket_however_it_is_written(st):
+    """The address is used in its canonical text: the spellings of one IPv6
+    address, and an IPv4-mapped one, count in one bucket and are recorded
+    alike."""
+    spellings = ["2001:db8:0:0:0:0:0:5a", "2001:DB8::5A", "2001:db8::5a"]
+    left = [ok_body(authorize(st, client_ip=ip))["rate"]["remaining"] for ip in spellings]
+    assert left == [left[0], left[0] - 1, left[0] - 2], left
+    mapped = [ok_body(authorize(st, client_ip=ip))["rate"]["remaining"] for ip in ("192.0.2.90", "::ffff:192.0.2.90")]
+    assert mapped[1] == mapped[0] - 1, mapped
+    u = au.new_user(st)
+    pair = ok_body(au.rpc(st, "auth.token", {"username": u.username, "password": u.password,
+                                             "client_ip": "2001:DB8:0::7"}))
+    sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
+    assert [x["client_ip"] for x in sessions if x["id"] == pair["session_id"]] == ["2001:db8::7"], sessions
 
 
 def test_credential_longer_than_a_token_is_unauthorized_never_anonymous(st):
