@@ -183,6 +183,12 @@ typedef struct {
 proto_err_t proto_body_bins(const proto_request_t *req, const proto_bin_arg_t *args, size_t n,
                             proto_fail_t *fail);
 
+/* The array field `name` (within its catalogue count of items; what the
+ * items are is the handler's to check): *out borrowed from the request,
+ * NULL when absent. */
+proto_err_t proto_body_array(const proto_request_t *req, const char *name,
+                             const msgpack_object **out, proto_fail_t *fail);
+
 /* What the request holds for its op's field `name` (any type): for the
  * nil-or-string fields where nil means "clear it". -1 when `name` is not a
  * field of the op. */

@@ -962,6 +962,18 @@ proto_err_t proto_body_bins(const proto_request_t *req, const proto_bin_arg_t *a
     return PROTO_OK;
 }
 
+proto_err_t proto_body_array(const proto_request_t *req, const char *name,
+                             const msgpack_object **out, proto_fail_t *fail)
+{
+    proto_fail_t scratch;
+    const proto_field_t *f = op_field(req->op, name, TYPE_BIT(PROTO_T_ARRAY));
+    if (!fail)
+        fail = &scratch;
+    if (!f || !out)
+        return arg_bug(req, name, "array", fail);
+    return field_value(req, f, out, fail);
+}
+
 int proto_body_given(const proto_request_t *req, const char *name)
 {
     if (!req || !op_field(req->op, name, ~0u))

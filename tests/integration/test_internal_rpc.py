@@ -207,6 +207,75 @@ def test_authorize_enforces_the_api_rate_limit(pm, idb, jwt_secret, tmp_path):
     assert ok_body(authorize(s, client_ip="192.0.2.11"))["anonymous"] is True
 
 
+def test_authorize_count_rate_false_checks_without_counting(pm, idb, jwt_secret, tmp_path):
+    """An internal caller that checks a request the gateway has counted
+    already passes count_rate false: identity and permission are checked as
+    ever, nothing is counted (the reply has no "rate"), and an exhausted
+    bucket does not refuse it. The gateway, which sends no count_rate,
+    keeps counting."""
+    s = au.start_stack(pm, idb, jwt_secret, tmp_path, "rpcnocount", authsvc={"RATE_LIMIT_PER_MINUTE": "5"})
+    u, viewer = au.new_user(s), au.new_user(s, role="viewer")
+    for _ in range(8):
+        body = ok_body(au.rpc(s, "auth.authorize", {"credential": u.access, "client_ip": "192.0.2.40",
+                                                     "permission": "content:write", "count_rate": False}))
+        assert body["user_id"] == u.id and body["role"] == "user", body
+        assert "rate" not in body, body
+    counted = ok_body(authorize(s, u.access, "self:read", client_ip="192.0.2.40"))
+    assert counted["rate"]["remaining"] == 4, f"the uncounted calls were counted: {counted}"
+    # The gateway counts in the same bucket.
+    r = au.get(s, "/users/me", token=u.access)
+    assert r.status_code == 200 and au.rate_headers(r)[1] == 3, (r.status_code, r.headers)
+    for _ in range(3):
+        ok_body(authorize(s, u.access, client_ip="192.0.2.40"))
+    assert err_code(authorize(s, u.access, client_ip="192.0.2.40")) == "rate_limited"
+    assert au.get(s, "/users/me", token=u.access).status_code == 429
+    # Exhausted, the uncounted check still answers, and still refuses what it must.
+    nocount = {"client_ip": "192.0.2.40", "count_rate": False}
+    assert ok_body(au.rpc(s, "auth.authorize", dict(nocount, credential=u.access)))["user_id"] == u.id
+    assert err_code(au.rpc(s, "auth.authorize", dict(nocount, credential=viewer.access,
+                                                      permission="content:write"))) == "forbidden"
+    assert err_code(au.rpc(s, "auth.authorize", dict(nocount, credential=u.access[:-2]))) == "unauthorized"
+    assert err_code(au.rpc(s, "auth.authorize", dict(nocount, permission="self:read"))) == "unauthorized"
+    # Anonymous: nothing counted against the address either.
+    for _ in range(8):
+        body = ok_body(au.rpc(s, "auth.authorize", {"client_ip": "192.0.2.41", "count_rate": False}))
+        assert body == {"anonymous": True}, body
+    assert ok_body(authorize(s, client_ip="192.0.2.41"))["rate"]["remaining"] == 4
+    # count_rate true is the default.
+    assert ok_body(au.rpc(s, "auth.authorize", {"client_ip": "192.0.2.41", "count_rate": True}))["rate"]["remaining"] == 3
+    for bad in (0, 1, "false", None):
+        assert_bad_field(au.rpc(s, "auth.authorize", {"client_ip": "192.0.2.41", "count_rate": bad}), "count_rate")
+
+
+def test_credential_is_the_token_without_a_bearer_prefix(st, users):
+    """credential (and auth.verify's token) is the access token itself; the
+    HTTP scheme "Bearer " is not part of it. A prefixed value is a bad token:
+    unauthorized, never an anonymous caller."""
+    tok = users["user"].access
+    assert ok_body(authorize(st, tok, "self:read"))["user_id"] == users["user"].id
+    for prefixed in (f"Bearer {tok}", f"bearer {tok}", f"Bearer  {tok}", f"Bearer{tok}"):
+        rep = authorize(st, prefixed)
+        assert err_code(rep) == "unauthorized", rep
+        assert err_code(authorize(st, prefixed, "self:read")) == "unauthorized"
+        assert err_code(au.rpc(st, "auth.verify", {"token": prefixed})) == "unauthorized"
+        assert tok not in str(rep), "the token is echoed"
+
+
+def test_strings_sent_as_bin_are_bad_request_naming_the_field(st, users):
+    """Strings must be msgpack str: bytes (bin, what Go's []byte and Java's
+    byte[] become) where a string is expected are refused naming the field,
+    however valid their content."""
+    tok = users["user"].access
+    rep = au.rpc(st, "auth.authorize", {"credential": tok.encode(), "client_ip": "192.0.2.7"})
+    assert_bad_field(rep, "credential")
+    assert_bad_field(au.rpc(st, "auth.authorize", {"client_ip": b"192.0.2.7"}), "client_ip")
+    assert_bad_field(au.rpc(st, "auth.authorize", {"client_ip": "192.0.2.7", "permission": b"self:read"}),
+                     "permission")
+    assert_bad_field(au.rpc(st, "auth.verify", {"token": tok.encode()}), "token")
+    # The same values as str pass.
+    assert ok_body(au.rpc(st, "auth.verify", {"token": tok}))["user_id"] == users["user"].id
+
+
 # ============================================================ DEALER framing
 
 
