@@ -61,11 +61,11 @@ AUTH_HANDLER(auth_op_logout_all)
     return err;
 }
 
-/* The storesvc session list with "current" added to each entry. */
+/* The storesvc session list (Session maps) as AuthSession maps: each with
+ * "current" added. */
 static void pack_sessions(msgpack_packer *pk, const msgpack_object *list, const char *sid)
 {
-    static const char *const keys[] = {"id", "created_at", "last_used_at", "client_ip",
-                                       "user_agent"};
+    const proto_shape_t *session = proto_shape(PROTO_SHAPE_SESSION);
     uint32_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
     msgpack_pack_map(pk, 1);
     proto_pack_cstr(pk, "sessions");
@@ -73,11 +73,10 @@ static void pack_sessions(msgpack_packer *pk, const msgpack_object *list, const 
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *s = &list->via.array.ptr[i];
         char id[ID_BUF];
-        auth_copy_str(s, "id", id, sizeof id);
-        msgpack_pack_map(pk, 6);
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            auth_pack_field(pk, s, keys[k]);
-        proto_pack_kv_bool(pk, "current", sid[0] && strcmp(id, sid) == 0);
+        bool current = auth_copy_str(s, "id", id, sizeof id) == 0 && sid[0] && !strcmp(id, sid);
+        msgpack_pack_map(pk, session->nkeys + 1);
+        auth_pack_shape_fields(pk, s, session);
+        proto_pack_kv_bool(pk, "current", current);
     }
 }
 
@@ -396,13 +395,12 @@ AUTH_HANDLER(auth_op_user_delete)
 AUTH_HANDLER(auth_op_stats)
 {
     const auth_ctx_t *ctx = cc->svc;
-    static const char *const keys[] = {"users", "files", "bytes_stored", "active_sessions"};
+    const proto_shape_t *stats = proto_shape(PROTO_SHAPE_STATS);
     proto_reply_t rep;
     proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_STATS, NULL, &rep);
-    if (err == PROTO_OK) {
-        msgpack_pack_map(body, 5);
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            auth_pack_field(body, rep.body, keys[i]);
+    if (err == PROTO_OK) { /* storesvc's Stats and our own count */
+        msgpack_pack_map(body, stats->nkeys + 1);
+        auth_pack_shape_fields(body, rep.body, stats);
         proto_pack_kv_int(body, "blocked_sources",
                           (int64_t)auth_limiter_blocked_count(ctx->login_limiter));
     }

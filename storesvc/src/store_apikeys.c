@@ -106,14 +106,9 @@ proto_err_t store_apikeys_create(const proto_call_ctx_t *cc, const proto_request
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_CONFLICT;
-    if (err == PROTO_OK) {
-        msgpack_pack_map(body, 5);
-        store_sql_pack_str(body, "id", res, 0, 0);
-        store_sql_pack_str(body, "name", res, 0, 1);
-        store_sql_pack_str(body, "created_at", res, 0, 2);
-        store_sql_pack_str(body, "expires_at", res, 0, 3);
-        store_sql_pack_str(body, "permissions", res, 0, 4);
-    } else if (err == PROTO_ERR_CONFLICT) {
+    if (err == PROTO_OK) /* KEY_COLS are the keys of the reply, in order */
+        err = store_sql_reply_shape(req, body, proto_op_def(req->op)->reply, res, 0, 0);
+    else if (err == PROTO_ERR_CONFLICT) {
         snprintf(fail->msg, sizeof fail->msg, "too many API keys, or the key id is taken");
     }
     PQclear(res);
@@ -138,21 +133,13 @@ proto_err_t store_apikeys_list(const proto_call_ctx_t *cc, const proto_request_t
     const store_query_t q = {.sql = sql_list, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
     err = store_sql_run(cc, req, &q, NULL, &res);
-    if (err == PROTO_OK && PQnfields(res) != 6)
-        err = store_sql_internal(req, "unexpected result shape");
-    if (err == PROTO_OK) {
+    if (err == PROTO_OK) { /* KEY_COLS and last_used_at: a StoreApiKey, in order */
         msgpack_pack_map(body, 1);
         proto_pack_cstr(body, "api_keys");
         msgpack_pack_array(body, (size_t)PQntuples(res));
-        for (int i = 0; i < PQntuples(res); i++) {
-            msgpack_pack_map(body, 6);
-            store_sql_pack_str(body, "id", res, i, 0);
-            store_sql_pack_str(body, "name", res, i, 1);
-            store_sql_pack_str(body, "created_at", res, i, 2);
-            store_sql_pack_str(body, "expires_at", res, i, 3);
-            store_sql_pack_str(body, "permissions", res, i, 4);
-            store_sql_pack_str(body, "last_used_at", res, i, 5);
-        }
+        for (int i = 0; i < PQntuples(res) && err == PROTO_OK; i++)
+            err =
+                store_sql_reply_shape(req, body, proto_shape(PROTO_SHAPE_STORE_API_KEY), res, i, 0);
     }
     PQclear(res);
     return err;

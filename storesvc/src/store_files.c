@@ -128,16 +128,12 @@ static proto_err_t ids(const proto_request_t *req, char *id, char *actor, proto_
     return err == PROTO_OK ? store_sql_uuid(req, "actor_id", actor, fail) : err;
 }
 
-static void pack_file(msgpack_packer *pk, const PGresult *res, int row, int col)
+/* The File in the FILE_COLS columns of `row` from `col` on (they are the
+ * keys of the catalogue's File, in its order). */
+static proto_err_t pack_file(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int row, int col)
 {
-    msgpack_pack_map(pk, FILE_NCOLS);
-    store_sql_pack_str(pk, "id", res, row, col);
-    store_sql_pack_str(pk, "name", res, row, col + 1);
-    store_sql_pack_str(pk, "content_type", res, row, col + 2);
-    proto_pack_kv_int(pk, "size", store_sql_i64(res, row, col + 3));
-    store_sql_pack_str(pk, "sha256", res, row, col + 4);
-    store_sql_pack_str(pk, "owner_id", res, row, col + 5);
-    store_sql_pack_str(pk, "created_at", res, row, col + 6);
+    return store_sql_reply_shape(req, pk, proto_shape(PROTO_SHAPE_FILE), res, row, col);
 }
 
 /* Runs `q`, expecting `ncols` columns. PROTO_OK with *res set (maybe no
@@ -426,13 +422,13 @@ static proto_err_t mark_ready(const proto_call_ctx_t *cc, const proto_request_t 
     PGresult *res = NULL;
     proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS, &res);
     if (err == PROTO_OK && PQntuples(res) == 1) {
-        pack_file(body, res, 0, 0);
+        err = pack_file(req, body, res, 0, 0);
     } else if (err == PROTO_OK) {
         PQclear(res);
         res = NULL;
         err = find_own(cc, req, c, &res);
         if (err == PROTO_OK && strcmp(PQgetvalue(res, 0, 0), "ready") == 0)
-            pack_file(body, res, 0, 3);
+            err = pack_file(req, body, res, 0, 3);
         else if (err == PROTO_OK || err == PROTO_ERR_NOT_FOUND) {
             (void)store_blob_delete(blob_of(cc), c->key);
             err = PROTO_ERR_NOT_FOUND;
@@ -460,9 +456,9 @@ proto_err_t store_files_complete(const proto_call_ctx_t *cc, const proto_request
     if ((err = find_own(cc, req, &c, &res)) != PROTO_OK)
         return err;
     if (strcmp(PQgetvalue(res, 0, 0), "ready") == 0) { /* completed before: the same File */
-        pack_file(body, res, 0, 3);
+        err = pack_file(req, body, res, 0, 3);
         PQclear(res);
-        return PROTO_OK;
+        return err;
     }
     snprintf(c.key, sizeof c.key, "%s", PQgetvalue(res, 0, 1));
     snprintf(c.upload, sizeof c.upload, "%s", PQgetvalue(res, 0, 2));
@@ -492,7 +488,7 @@ proto_err_t store_files_get(const proto_call_ctx_t *cc, const proto_request_t *r
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     if (err == PROTO_OK)
-        pack_file(body, res, 0, 0);
+        err = pack_file(req, body, res, 0, 0);
     PQclear(res);
     return err;
 }
@@ -508,20 +504,23 @@ static const char sql_list[] = "WITH total AS (SELECT count(*) AS n FROM files W
                                 " SELECT page.*, total.n FROM total LEFT JOIN page ON true"
                                 " ORDER BY page.sort_at DESC, page.id DESC";
 
-static void pack_list(msgpack_packer *pk, const PGresult *res, int64_t page, int64_t per_page)
+static proto_err_t pack_list(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int64_t page, int64_t per_page)
 {
     int rows = PQntuples(res);
     int64_t total = rows > 0 ? store_sql_i64(res, 0, FILE_NCOLS + 1) : 0;
     int files = rows > 0 && !PQgetisnull(res, 0, 0) ? rows : 0;
+    proto_err_t err = PROTO_OK;
     msgpack_pack_map(pk, 5);
     proto_pack_cstr(pk, "files");
     msgpack_pack_array(pk, (size_t)files);
-    for (int i = 0; i < files; i++)
-        pack_file(pk, res, i, 0);
+    for (int i = 0; i < files && err == PROTO_OK; i++)
+        err = pack_file(req, pk, res, i, 0);
     proto_pack_kv_int(pk, "total", total);
     proto_pack_kv_int(pk, "page", page);
     proto_pack_kv_int(pk, "per_page", per_page);
     proto_pack_kv_int(pk, "pages", total / per_page + (total % per_page != 0));
+    return err;
 }
 
 proto_err_t store_files_list(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -545,7 +544,7 @@ proto_err_t store_files_list(const proto_call_ctx_t *cc, const proto_request_t *
     PGresult *res = NULL;
     err = query(cc, req, &q, NULL, FILE_NCOLS + 2, &res);
     if (err == PROTO_OK)
-        pack_list(body, res, page, per_page);
+        err = pack_list(req, body, res, page, per_page);
     PQclear(res);
     return err;
 }

@@ -91,11 +91,8 @@ proto_err_t store_reset_check(const proto_call_ctx_t *cc, const proto_request_t 
                              .idempotent = true};
     PGresult *res = NULL;
     err = run_rows(cc, req, &q, 2, &res);
-    if (err == PROTO_OK) {
-        msgpack_pack_map(body, 2);
-        store_sql_pack_str(body, "user_id", res, 0, 0);
-        store_sql_pack_str(body, "username", res, 0, 1);
-    }
+    if (err == PROTO_OK) /* the columns are the keys of the reply */
+        err = store_sql_reply_shape(req, body, proto_op_def(req->op)->reply, res, 0, 0);
     PQclear(res);
     return err;
 }

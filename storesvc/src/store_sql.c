@@ -12,7 +12,6 @@
 #include "rt_log.h"
 #include "store_handlers.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,4 +157,42 @@ int64_t store_sql_i64(const PGresult *res, int row, int col)
 void store_sql_pack_str(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col)
 {
     proto_pack_kv_str(pk, key, store_sql_str(res, row, col));
+}
+
+int store_sql_pack_shape(msgpack_packer *pk, const proto_shape_t *shape, const PGresult *res,
+                         int row, int col)
+{
+    const proto_rkey_t *keys[STORE_SHAPE_KEYS_MAX];
+    size_t n = proto_shape_keys(shape, keys, STORE_SHAPE_KEYS_MAX);
+    if (n > STORE_SHAPE_KEYS_MAX || col < 0 || PQnfields(res) < col + (int)n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i]->type != PROTO_R_STR && keys[i]->type != PROTO_R_INT &&
+            keys[i]->type != PROTO_R_BOOL)
+            return -1;
+    }
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        int c = col + (int)i;
+        proto_pack_cstr(pk, keys[i]->key);
+        if (PQgetisnull(res, row, c))
+            msgpack_pack_nil(pk);
+        else if (keys[i]->type == PROTO_R_STR)
+            proto_pack_cstr(pk, PQgetvalue(res, row, c));
+        else if (keys[i]->type == PROTO_R_INT)
+            msgpack_pack_int64(pk, store_sql_i64(res, row, c));
+        else if (store_sql_flag(res, row, c))
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+    }
+    return (int)n;
+}
+
+proto_err_t store_sql_reply_shape(const proto_request_t *req, msgpack_packer *pk,
+                                  const proto_shape_t *shape, const PGresult *res, int row, int col)
+{
+    if (store_sql_pack_shape(pk, shape, res, row, col) < 0)
+        return store_sql_internal(req, "a result row that does not fit the reply shape");
+    return PROTO_OK;
 }

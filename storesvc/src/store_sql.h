@@ -21,8 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_UUID_CAP 37 /* 36 characters and the NUL */
-#define STORE_INT_CAP  24 /* an int64 in decimal and the NUL */
+#define STORE_UUID_CAP       37 /* 36 characters and the NUL */
+#define STORE_SHAPE_KEYS_MAX 16 /* keys of a shape packed from one row */
+#define STORE_INT_CAP        24 /* an int64 in decimal and the NUL */
 
 /* A timestamptz column as "2026-11-22T10:00:00Z" (UTC, second precision). */
 #define STORE_SQL_RFC3339(col)                                                                     \
@@ -96,5 +97,19 @@ int64_t store_sql_i64(const PGresult *res, int row, int col);
 
 /* Packs `key` and the cell (string, or nil for SQL NULL). */
 void store_sql_pack_str(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col);
+
+/* Packs a map of `shape` (proto_catalog.h) from the cells of `row` from
+ * column `col` on, one per key in the shape's order: STR a string, INT an
+ * int64, BOOL a flag; SQL NULL is nil. Returns the columns used, or -1
+ * (packing nothing) when the shape holds another type or the row has too
+ * few columns: the handler's bug. */
+int store_sql_pack_shape(msgpack_packer *pk, const proto_shape_t *shape, const PGresult *res,
+                         int row, int col);
+
+/* store_sql_pack_shape for a handler: PROTO_OK, or PROTO_ERR_INTERNAL_ERROR
+ * (logged with the op) when it packed nothing. */
+proto_err_t store_sql_reply_shape(const proto_request_t *req, msgpack_packer *pk,
+                                  const proto_shape_t *shape, const PGresult *res, int row,
+                                  int col);
 
 #endif

@@ -90,15 +90,23 @@ static const char sql_rotate[] =
     "SELECT o_outcome, o_user_id, o_family_id"
     " FROM store_token_rotate($1::bytea, $2::bytea, $3::integer, $4::integer, $5, $6)";
 
-static void pack_rotate(msgpack_packer *pk, const PGresult *res)
+/* The decision of store_token_rotate: its outcome (the PL/pgSQL function
+ * answers the wire names of PROTO_VALS_ROTATE; anything else is a bug),
+ * the token's owner and family when it had them. */
+static proto_err_t pack_rotate(const proto_request_t *req, msgpack_packer *pk, const PGresult *res)
 {
+    const char *text = store_sql_str(res, 0, 0);
     const char *user = store_sql_str(res, 0, 1), *family = store_sql_str(res, 0, 2);
+    int outcome = text ? proto_val_parse(PROTO_VALS_ROTATE, text, strlen(text)) : -1;
+    if (outcome < 0)
+        return store_sql_internal(req, "store_token_rotate: an unknown outcome");
     msgpack_pack_map(pk, 1 + (user != NULL) + (family != NULL));
-    store_sql_pack_str(pk, "outcome", res, 0, 0);
+    proto_pack_kv_str(pk, "outcome", proto_val_name(PROTO_VALS_ROTATE, outcome));
     if (user)
         proto_pack_kv_str(pk, "user_id", user);
     if (family)
         proto_pack_kv_str(pk, "family_id", family);
+    return PROTO_OK;
 }
 
 proto_err_t store_tokens_rotate(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -122,10 +130,10 @@ proto_err_t store_tokens_rotate(const proto_call_ctx_t *cc, const proto_request_
         .sql = sql_rotate, .nparams = 6, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
     err = store_sql_run(cc, req, &q, map_rotate, &res);
-    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0)))
+    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 3))
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK)
-        pack_rotate(body, res);
+        err = pack_rotate(req, body, res);
     PQclear(res);
     return err;
 }
@@ -200,19 +208,17 @@ static const char sql_sessions[] = "SELECT family_id, " FIRST_CREATED ", " LAST_
                                    " HAVING bool_or(revoked_at IS NULL AND expires_at > now())"
                                    " ORDER BY " LAST_USED " DESC, family_id LIMIT $2::integer";
 
-static void pack_sessions(msgpack_packer *pk, const PGresult *res)
+/* Each row is a Session (its columns are the shape's keys, in order). */
+static proto_err_t pack_sessions(const proto_request_t *req, msgpack_packer *pk,
+                                 const PGresult *res)
 {
+    proto_err_t err = PROTO_OK;
     msgpack_pack_map(pk, 1);
     proto_pack_cstr(pk, "sessions");
     msgpack_pack_array(pk, (size_t)PQntuples(res));
-    for (int i = 0; i < PQntuples(res); i++) {
-        msgpack_pack_map(pk, 5);
-        store_sql_pack_str(pk, "id", res, i, 0);
-        store_sql_pack_str(pk, "created_at", res, i, 1);
-        store_sql_pack_str(pk, "last_used_at", res, i, 2);
-        store_sql_pack_str(pk, "client_ip", res, i, 3);
-        store_sql_pack_str(pk, "user_agent", res, i, 4);
-    }
+    for (int i = 0; i < PQntuples(res) && err == PROTO_OK; i++)
+        err = store_sql_reply_shape(req, pk, proto_shape(PROTO_SHAPE_SESSION), res, i, 0);
+    return err;
 }
 
 proto_err_t store_tokens_sessions(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -227,10 +233,8 @@ proto_err_t store_tokens_sessions(const proto_call_ctx_t *cc, const proto_reques
     const store_query_t q = {.sql = sql_sessions, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
     err = store_sql_run(cc, req, &q, NULL, &res);
-    if (err == PROTO_OK && PQnfields(res) != 5)
-        err = store_sql_internal(req, "unexpected result shape");
-    else if (err == PROTO_OK)
-        pack_sessions(body, res);
+    if (err == PROTO_OK)
+        err = pack_sessions(req, body, res);
     PQclear(res);
     return err;
 }

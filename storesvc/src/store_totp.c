@@ -130,29 +130,31 @@ proto_err_t store_totp_setup(const proto_call_ctx_t *cc, const proto_request_t *
 
 /* ------------------------------------------------------ enable, disable -- */
 
-/* What the PL/pgSQL functions answer, and the error or reply it means. */
+/* What the PL/pgSQL functions (migration 5) answer, the error it means,
+ * and the wire value a successful one is (-1: none). */
 typedef struct {
     const char *outcome;
     proto_err_t err;
+    int value;
 } outcome_row_t;
 
 static const outcome_row_t enable_outcomes[] = {
-    {"enabled", PROTO_OK},
-    {"stale", PROTO_OK},
-    {"conflict", PROTO_ERR_CONFLICT},
-    {"not_found", PROTO_ERR_NOT_FOUND},
+    {"enabled", PROTO_OK, PROTO_TOTP_ENABLED},
+    {"stale", PROTO_OK, PROTO_TOTP_STALE},
+    {"conflict", PROTO_ERR_CONFLICT, -1},
+    {"not_found", PROTO_ERR_NOT_FOUND, -1},
 };
 static const outcome_row_t disable_outcomes[] = {
-    {"disabled", PROTO_OK},
-    {"not_enabled", PROTO_OK},
-    {"not_found", PROTO_ERR_NOT_FOUND},
+    {"disabled", PROTO_OK, 1},
+    {"not_enabled", PROTO_OK, 0},
+    {"not_found", PROTO_ERR_NOT_FOUND, -1},
 };
 
-/* Runs a one-cell query whose text is one of `rows`; *outcome points into
- * `rows`. */
+/* Runs a one-cell query whose text is one of `rows`; *outcome points at
+ * the row. */
 static proto_err_t run_outcome(const proto_call_ctx_t *cc, const proto_request_t *req,
                                const store_query_t *q, const outcome_row_t *rows, size_t n,
-                               const char **outcome)
+                               const outcome_row_t **outcome)
 {
     PGresult *res = NULL;
     proto_err_t err = run_row(cc, req, q, 1, &res);
@@ -161,7 +163,7 @@ static proto_err_t run_outcome(const proto_call_ctx_t *cc, const proto_request_t
         err = store_sql_internal(req, "unexpected outcome");
     for (size_t i = 0; text && i < n; i++) {
         if (strcmp(rows[i].outcome, text) == 0) {
-            *outcome = rows[i].outcome;
+            *outcome = &rows[i];
             err = rows[i].err;
         }
     }
@@ -173,7 +175,8 @@ proto_err_t store_totp_enable(const proto_call_ctx_t *cc, const proto_request_t 
                               msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP], step_buf[STORE_INT_CAP];
-    const char *secret = NULL, *hashes = NULL, *step = NULL, *outcome = NULL;
+    const char *secret = NULL, *hashes = NULL, *step = NULL;
+    const outcome_row_t *outcome = NULL;
     int secret_len = 0, hashes_len = 0;
     proto_err_t err;
     if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
@@ -196,7 +199,7 @@ proto_err_t store_totp_enable(const proto_call_ctx_t *cc, const proto_request_t 
                       sizeof enable_outcomes / sizeof enable_outcomes[0], &outcome);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
-        proto_pack_kv_str(body, "outcome", outcome);
+        proto_pack_kv_str(body, "outcome", proto_val_name(PROTO_VALS_TOTP_ENABLE, outcome->value));
     } else if (err == PROTO_ERR_CONFLICT) {
         snprintf(fail->msg, sizeof fail->msg, "TOTP is already enabled");
     }
@@ -207,7 +210,7 @@ proto_err_t store_totp_disable(const proto_call_ctx_t *cc, const proto_request_t
                                msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP];
-    const char *outcome = NULL;
+    const outcome_row_t *outcome = NULL;
     proto_err_t err = store_sql_uuid(req, "user_id", user, fail);
     if (err != PROTO_OK)
         return err;
@@ -220,7 +223,7 @@ proto_err_t store_totp_disable(const proto_call_ctx_t *cc, const proto_request_t
                       sizeof disable_outcomes / sizeof disable_outcomes[0], &outcome);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
-        proto_pack_kv_bool(body, "disabled", strcmp(outcome, "disabled") == 0);
+        proto_pack_kv_bool(body, "disabled", outcome->value == 1);
     }
     return err;
 }

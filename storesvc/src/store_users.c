@@ -52,18 +52,12 @@ static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
     return PROTO_ERR_BAD_REQUEST;
 }
 
-/* Packs the User in the USER_COLS columns of `row`. */
-static void pack_user(msgpack_packer *pk, const PGresult *res, int row)
+/* Packs the User in the USER_COLS columns of `row` (they are the keys of
+ * the catalogue's User, in its order). */
+static proto_err_t pack_user(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int row)
 {
-    msgpack_pack_map(pk, USER_NCOLS);
-    store_sql_pack_str(pk, "id", res, row, 0);
-    store_sql_pack_str(pk, "username", res, row, 1);
-    store_sql_pack_str(pk, "email", res, row, 2);
-    store_sql_pack_str(pk, "full_name", res, row, 3);
-    store_sql_pack_str(pk, "role", res, row, 4);
-    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, row, 5));
-    proto_pack_kv_bool(pk, "totp_enabled", store_sql_flag(res, row, 6));
-    store_sql_pack_str(pk, "created_at", res, row, 7);
+    return store_sql_reply_shape(req, pk, proto_shape(PROTO_SHAPE_USER), res, row, 0);
 }
 
 /* Runs a statement returning at most one User: packs it, or `none` when
@@ -79,7 +73,7 @@ static proto_err_t reply_user(const proto_call_ctx_t *cc, const proto_request_t 
     else if (err == PROTO_OK && PQntuples(res) == 0)
         err = none;
     else if (err == PROTO_OK)
-        pack_user(body, res, 0);
+        err = pack_user(req, body, res, 0);
     PQclear(res);
     return err;
 }
@@ -152,20 +146,23 @@ static const char sql_list[] =
     " SELECT page.*, total.n FROM total LEFT JOIN page ON true"
     " ORDER BY page.sort_at, page.id";
 
-static void pack_list(msgpack_packer *pk, const PGresult *res, int64_t page, int64_t per_page)
+static proto_err_t pack_list(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int64_t page, int64_t per_page)
 {
     int rows = PQntuples(res);
     int64_t total = rows > 0 ? store_sql_i64(res, 0, USER_NCOLS + 1) : 0;
     int users = rows > 0 && !PQgetisnull(res, 0, 0) ? rows : 0;
+    proto_err_t err = PROTO_OK;
     msgpack_pack_map(pk, 5);
     proto_pack_cstr(pk, "users");
     msgpack_pack_array(pk, (size_t)users);
-    for (int i = 0; i < users; i++)
-        pack_user(pk, res, i);
+    for (int i = 0; i < users && err == PROTO_OK; i++)
+        err = pack_user(req, pk, res, i);
     proto_pack_kv_int(pk, "total", total);
     proto_pack_kv_int(pk, "page", page);
     proto_pack_kv_int(pk, "per_page", per_page);
     proto_pack_kv_int(pk, "pages", total / per_page + (total % per_page != 0));
+    return err;
 }
 
 proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -188,31 +185,20 @@ proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *
     if (err == PROTO_OK && PQnfields(res) != USER_NCOLS + 2)
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK)
-        pack_list(body, res, page, per_page);
+        err = pack_list(req, body, res, page, per_page);
     PQclear(res);
     return err;
 }
 
 /* -------------------------------------------- find_login, auth_state -- */
 
+/* The keys of store.user_find_login's reply, in order. */
 #define LOGIN_COLS "id, username, role, is_active, totp_enabled, password_hash, " VALID_AFTER_MS
 
 /* Usernames cannot contain '@' (the API contract), so a login with one is an email. */
 static const char sql_login_email[] = "SELECT " LOGIN_COLS " FROM users WHERE email = lower($1)";
 static const char sql_login_name[] =
     "SELECT " LOGIN_COLS " FROM users WHERE lower(username) = lower($1)";
-
-static void pack_login(msgpack_packer *pk, const PGresult *res)
-{
-    msgpack_pack_map(pk, 7);
-    store_sql_pack_str(pk, "id", res, 0, 0);
-    store_sql_pack_str(pk, "username", res, 0, 1);
-    store_sql_pack_str(pk, "role", res, 0, 2);
-    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, 0, 3));
-    proto_pack_kv_bool(pk, "totp_enabled", store_sql_flag(res, 0, 4));
-    store_sql_pack_str(pk, "password_hash", res, 0, 5);
-    proto_pack_kv_int(pk, "valid_after_ms", store_sql_i64(res, 0, 6));
-}
 
 #define AUTH_STATE_COLS "id, username, role, is_active, " VALID_AFTER_MS
 
@@ -268,19 +254,16 @@ static void pack_auth_state(msgpack_packer *pk, const PGresult *res, bool revoke
         proto_pack_kv_int(pk, "revoked_cut_ms", store_sql_i64(res, 0, 6));
 }
 
-/* Runs a one-row lookup of `ncols` columns and packs it with `pack`. */
+/* Runs a one-row lookup whose columns are the keys of the op's reply. */
 static proto_err_t reply_row(const proto_call_ctx_t *cc, const proto_request_t *req,
-                             const store_query_t *q, int ncols,
-                             void (*pack)(msgpack_packer *, const PGresult *), msgpack_packer *body)
+                             const store_query_t *q, msgpack_packer *body)
 {
     PGresult *res = NULL;
     proto_err_t err = store_sql_run(cc, req, q, NULL, &res);
-    if (err == PROTO_OK && PQnfields(res) != ncols)
-        err = store_sql_internal(req, "unexpected result shape");
-    else if (err == PROTO_OK && PQntuples(res) == 0)
+    if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     else if (err == PROTO_OK)
-        pack(body, res);
+        err = store_sql_reply_shape(req, body, proto_op_def(req->op)->reply, res, 0, 0);
     PQclear(res);
     return err;
 }
@@ -298,7 +281,7 @@ proto_err_t store_users_find_login(const proto_call_ctx_t *cc, const proto_reque
                              .nparams = 1,
                              .values = vals,
                              .idempotent = true};
-    return reply_row(cc, req, &q, 7, pack_login, body);
+    return reply_row(cc, req, &q, body);
 }
 
 proto_err_t store_users_auth_state(const proto_call_ctx_t *cc, const proto_request_t *req,
