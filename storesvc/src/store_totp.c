@@ -159,14 +159,13 @@ static proto_err_t run_outcome(const proto_call_ctx_t *cc, const proto_request_t
     PGresult *res = NULL;
     proto_err_t err = run_row(cc, req, q, 1, &res);
     const char *text = err == PROTO_OK && PQntuples(res) == 1 ? store_sql_str(res, 0, 0) : NULL;
-    if (err == PROTO_OK)
-        err = store_sql_internal(req, "unexpected outcome");
-    for (size_t i = 0; text && i < n; i++) {
-        if (strcmp(rows[i].outcome, text) == 0) {
+    *outcome = NULL;
+    for (size_t i = 0; text && i < n && !*outcome; i++) {
+        if (strcmp(rows[i].outcome, text) == 0)
             *outcome = &rows[i];
-            err = rows[i].err;
-        }
     }
+    if (err == PROTO_OK) /* logged only when the function answered none of `rows` */
+        err = *outcome ? (*outcome)->err : store_sql_internal(req, "unexpected outcome");
     PQclear(res);
     return err;
 }
