@@ -61,11 +61,11 @@ AUTH_HANDLER(auth_op_logout_all)
     return err;
 }
 
-/* The storesvc session list with "current" added to each entry. */
+/* The storesvc session list (Session maps) as AuthSession maps: each with
+ * "current" added. */
 static void pack_sessions(msgpack_packer *pk, const msgpack_object *list, const char *sid)
 {
-    static const char *const keys[] = {"id", "created_at", "last_used_at", "client_ip",
-                                       "user_agent"};
+    const proto_shape_t *session = proto_shape(PROTO_SHAPE_SESSION);
     uint32_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
     msgpack_pack_map(pk, 1);
     proto_pack_cstr(pk, "sessions");
@@ -73,11 +73,10 @@ static void pack_sessions(msgpack_packer *pk, const msgpack_object *list, const 
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *s = &list->via.array.ptr[i];
         char id[ID_BUF];
-        auth_copy_str(s, "id", id, sizeof id);
-        msgpack_pack_map(pk, 6);
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            auth_pack_field(pk, s, keys[k]);
-        proto_pack_kv_bool(pk, "current", sid[0] && strcmp(id, sid) == 0);
+        bool current = auth_copy_str(s, "id", id, sizeof id) == 0 && sid[0] && !strcmp(id, sid);
+        msgpack_pack_map(pk, session->nkeys + 1);
+        auth_pack_shape_fields(pk, s, session);
+        proto_pack_kv_bool(pk, "current", current);
     }
 }
 
@@ -144,8 +143,8 @@ AUTH_HANDLER(auth_op_update_self)
     const auth_ctx_t *ctx = cc->svc;
     char actor[ID_BUF], email[PROTO_STR_BUF(PROTO_B_EMAIL)], name[PROTO_STR_BUF(PROTO_B_NAME)];
     char norm[AUTH_EMAIL_BUF], clean[AUTH_FULL_NAME_BUF];
-    const msgpack_object *name_v = proto_map_get(req->body, "full_name"); /* nil clears it */
     bool has_email = false, has_name = false;
+    bool name_given = proto_body_given(req, "full_name") != PROTO_GIVEN_ABSENT; /* nil clears it */
     const proto_str_arg_t args[] = {
         {"actor_id", actor, sizeof actor, NULL},
         {"email", email, sizeof email, &has_email},
@@ -165,11 +164,11 @@ AUTH_HANDLER(auth_op_update_self)
     auth_body_t b;
     proto_reply_t rep;
     auth_body_init(&b);
-    msgpack_pack_map(&b.pk, 1 + has_email + (name_v != NULL));
+    msgpack_pack_map(&b.pk, 1 + has_email + name_given);
     proto_pack_kv_str(&b.pk, "id", actor);
     if (has_email)
         proto_pack_kv_str(&b.pk, "email", norm);
-    if (name_v) /* nil, or a name that cleans to nothing, clears it */
+    if (name_given) /* nil, or a name that cleans to nothing, clears it */
         proto_pack_kv_str(&b.pk, "full_name", has_name && clean[0] ? clean : NULL);
     err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_USER_UPDATE, &b, &rep);
     auth_body_cleanup(&b);
@@ -315,9 +314,7 @@ AUTH_HANDLER(auth_op_user_update)
     const auth_ctx_t *ctx = cc->svc;
     char actor[ID_BUF], actor_role_s[PROTO_STR_BUF(PROTO_B_ROLE)], id[ID_BUF];
     char role_s[PROTO_STR_BUF(PROTO_B_ROLE)];
-    bool active = false, has_role = false;
-    bool has_active =
-        proto_get_bool(req->body, "is_active", &active) == 0; /* typed by the decoder */
+    bool active = false, has_role = false, has_active = false;
     auth_cache_user_t target;
     const proto_str_arg_t args[] = {
         {"actor_id", actor, sizeof actor, NULL},
@@ -325,7 +322,10 @@ AUTH_HANDLER(auth_op_user_update)
         {"id", id, sizeof id, NULL},
         {"role", role_s, sizeof role_s, &has_role},
     };
+    const proto_bool_arg_t flags[] = {{"is_active", &active, &has_active}};
     proto_err_t err = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (err == PROTO_OK)
+        err = proto_body_bools(req, flags, AUTH_NARGS(flags), fail);
     if (err != PROTO_OK)
         return err;
     if (has_role && auth_role_parse(role_s) == AUTH_ROLE_INVALID) {
@@ -395,13 +395,12 @@ AUTH_HANDLER(auth_op_user_delete)
 AUTH_HANDLER(auth_op_stats)
 {
     const auth_ctx_t *ctx = cc->svc;
-    static const char *const keys[] = {"users", "files", "bytes_stored", "active_sessions"};
+    const proto_shape_t *stats = proto_shape(PROTO_SHAPE_STATS);
     proto_reply_t rep;
     proto_err_t err = auth_store_call(ctx, req->rid, PROTO_OP_STORE_STATS, NULL, &rep);
-    if (err == PROTO_OK) {
-        msgpack_pack_map(body, 5);
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            auth_pack_field(body, rep.body, keys[i]);
+    if (err == PROTO_OK) { /* storesvc's Stats and our own count */
+        msgpack_pack_map(body, stats->nkeys + 1);
+        auth_pack_shape_fields(body, rep.body, stats);
         proto_pack_kv_int(body, "blocked_sources",
                           (int64_t)auth_limiter_blocked_count(ctx->login_limiter));
     }

@@ -10,7 +10,9 @@
  * (401), then what a key may not do (403: session_only routes, and
  * permissions the key does not carry), then RBAC (403). A request that
  * presents both a token and a key is refused (401): which one would speak
- * for it is not for us to guess.
+ * for it is not for us to guess. With count_rate false (an internal caller
+ * checking a request that was counted already) nothing is counted and the
+ * reply has no "rate": identity and permission only.
  */
 #include "auth_admit.h"
 
@@ -198,17 +200,22 @@ AUTH_HANDLER(auth_op_authorize)
     char credential[PROTO_STR_BUF(PROTO_B_JWT)], ip[PROTO_STR_BUF(PROTO_B_IP)];
     char perm_name[PROTO_STR_BUF(PROTO_B_PERM)], key[AUTH_KEY_BUF];
     char api_key[PROTO_STR_BUF(PROTO_B_APIKEY)];
-    bool session_only = false;
+    bool session_only = false, count_rate = true;
     const proto_str_arg_t args[] = {
         {"credential", credential, sizeof credential, NULL},
         {"client_ip", ip, sizeof ip, NULL},
         {"permission", perm_name, sizeof perm_name, NULL},
         {"api_key", api_key, sizeof api_key, NULL},
     };
+    const proto_bool_arg_t flags[] = {
+        {"session_only", &session_only, NULL},
+        {"count_rate", &count_rate, NULL},
+    };
     proto_err_t derr = proto_body_strs(req, args, AUTH_NARGS(args), fail);
+    if (derr == PROTO_OK)
+        derr = proto_body_bools(req, flags, AUTH_NARGS(flags), fail);
     if (derr != PROTO_OK)
         return derr;
-    (void)proto_get_bool(req->body, "session_only", &session_only); /* typed by the decoder */
     /* A credential given but empty is no credential (anonymous). One that is
      * too long to be a token is a bad token: auth_authenticate refuses it. */
     bool has_cred = credential[0] != '\0' || api_key[0] != '\0';
@@ -231,9 +238,10 @@ AUTH_HANDLER(auth_op_authorize)
     else
         auth_key_ip(key, ip);
 
-    auth_rate_t rate;
+    auth_rate_t rate = {.on = false}; /* not counted: no "rate" in the reply */
     proto_err_t err =
-        auth_rate_check(ctx->api_limit, key, ctx->cfg->rate_limit_per_min, &rate, fail);
+        count_rate ? auth_rate_check(ctx->api_limit, key, ctx->cfg->rate_limit_per_min, &rate, fail)
+                   : PROTO_OK;
     if (err != PROTO_OK)
         return err;
     if (who != PROTO_OK && (has_cred || perm_name[0] || session_only)) {

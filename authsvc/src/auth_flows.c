@@ -118,7 +118,8 @@ static void pack_pair(const auth_ctx_t *ctx, msgpack_packer *pk, const pair_t *p
     bool device = device_cookie && device_cookie[0];
     msgpack_pack_map(pk, 6 + 2 * device + auth_rate_entries(rate));
     proto_pack_kv_str(pk, "access_token", p->access);
-    proto_pack_kv_str(pk, "token_type", "bearer");
+    proto_pack_kv_str(pk, "token_type",
+                      proto_val_name(PROTO_VALS_TOKEN_TYPE, PROTO_TOKEN_TYPE_BEARER));
     proto_pack_kv_int(pk, "expires_in", access_ttl(ctx));
     proto_pack_kv_str(pk, "refresh_token", p->refresh);
     proto_pack_kv_int(pk, "refresh_expires_in", refresh_ttl(ctx));
@@ -545,6 +546,16 @@ static void log_reuse(const char *rid, const char *ip, const msgpack_object *b)
                             user, "session_id", family, "source", ip));
 }
 
+/* The outcome of a store.token_rotate reply (proto_rotate_t), -1 when it
+ * names none. */
+static int rotate_outcome(const msgpack_object *reply_body)
+{
+    const msgpack_object *v = proto_map_get(reply_body, "outcome");
+    if (!v || v->type != MSGPACK_OBJECT_STR)
+        return -1;
+    return proto_val_parse(PROTO_VALS_ROTATE, v->via.str.ptr, v->via.str.size);
+}
+
 /* store.token_rotate: the one atomic decision about a presented token. */
 static proto_err_t rotate(const auth_ctx_t *ctx, const char *rid, const char *token, const char *ip,
                           const char *ua, pair_t *pair, proto_reply_t *rep)
@@ -575,7 +586,7 @@ AUTH_HANDLER(auth_op_refresh)
 {
     const auth_ctx_t *ctx = cc->svc;
     char token[PROTO_STR_BUF(PROTO_B_TOKEN)], ip[PROTO_STR_BUF(PROTO_B_IP)];
-    char ua[PROTO_STR_BUF(PROTO_B_UA)], outcome[16], user_id[RT_UUID_BUF + 8];
+    char ua[PROTO_STR_BUF(PROTO_B_UA)], user_id[PROTO_STR_BUF(PROTO_B_ID)];
     auth_rate_t rate;
     pair_t pair;
     proto_reply_t rep;
@@ -590,15 +601,18 @@ AUTH_HANDLER(auth_op_refresh)
     if (err != PROTO_OK || (err = ip_rate(ctx, ip, &rate, fail)) != PROTO_OK ||
         (err = rotate(ctx, req->rid, token, ip, ua, &pair, &rep)) != PROTO_OK)
         goto done;
-    auth_copy_str(rep.body, "outcome", outcome, sizeof outcome);
-    auth_copy_str(rep.body, "user_id", user_id, sizeof user_id);
-    auth_copy_str(rep.body, "family_id", pair.family, sizeof pair.family);
-    if (strcmp(outcome, "reused") == 0) {
+    int outcome = rotate_outcome(rep.body);
+    bool renewed = outcome == PROTO_ROTATE_ROTATED || outcome == PROTO_ROTATE_GRACE;
+    if (renewed && (auth_copy_str(rep.body, "user_id", user_id, sizeof user_id) != 0 ||
+                    auth_copy_str(rep.body, "family_id", pair.family, sizeof pair.family) != 0)) {
+        rt_error(req->rid, "store.token_rotate: malformed reply");
+        err = PROTO_ERR_INTERNAL_ERROR;
+    } else if (outcome == PROTO_ROTATE_REUSED) {
         forget_owner(ctx, rep.body); /* the family is revoked: its access tokens die too */
         log_reuse(req->rid, ip, rep.body);
         err = PROTO_ERR_REFRESH_TOKEN_REUSED;
         auth_fail_msg(fail, "Refresh token already used: the session is revoked");
-    } else if (strcmp(outcome, "rotated") != 0 && strcmp(outcome, "grace") != 0) {
+    } else if (!renewed) { /* invalid, or an outcome this build does not know */
         err = PROTO_ERR_INVALID_REFRESH_TOKEN;
         auth_fail_msg(fail, "Invalid or expired refresh token");
     } else if ((err = auth_user_state(ctx, req->rid, user_id, &st)) != PROTO_OK || !st.is_active) {

@@ -49,10 +49,14 @@ static proto_err_t handle_health(const proto_call_ctx_t *cc, const proto_request
         rt_log_fields(RT_LOG_DEBUG, req->rid, "health degraded",
                       json_pack("{s:s}", "storesvc", proto_err_code(err)));
     msgpack_pack_map(body, 2);
-    proto_pack_kv_str(body, "status", store_ok ? "ok" : "degraded");
+    proto_pack_kv_str(
+        body, "status",
+        proto_val_name(PROTO_VALS_HEALTH, store_ok ? PROTO_HEALTH_OK : PROTO_HEALTH_DEGRADED));
     proto_pack_cstr(body, "checks");
     msgpack_pack_map(body, 1);
-    proto_pack_kv_str(body, "storesvc", store_ok ? "ok" : "down");
+    proto_pack_kv_str(
+        body, "storesvc",
+        proto_val_name(PROTO_VALS_CHECK, store_ok ? PROTO_CHECK_OK : PROTO_CHECK_DOWN));
     return PROTO_OK;
 }
 

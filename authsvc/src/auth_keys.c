@@ -191,17 +191,19 @@ static void pack_key(msgpack_packer *pk, const msgpack_object *row, const char *
 
 /* The optional permissions array against the actor's role: *narrowed and
  * the canonical names into text[cap]. */
-static proto_err_t check_perms(const msgpack_object *v, auth_role_t role, bool *narrowed,
+static proto_err_t check_perms(const proto_request_t *req, auth_role_t role, bool *narrowed,
                                char *text, size_t cap, proto_fail_t *fail)
 {
     const char *names[PROTO_PERMS_MAX];
     char buf[PROTO_PERMS_MAX][PROTO_STR_BUF(PROTO_B_PERM)];
     uint32_t mask = 0;
-    *narrowed = v && v->type != MSGPACK_OBJECT_NIL;
+    const msgpack_object *v = NULL;
+    proto_err_t err = proto_body_array(req, "permissions", &v, fail); /* <= PROTO_PERMS_MAX */
     text[0] = '\0';
-    if (!*narrowed)
-        return PROTO_OK;
-    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > PROTO_PERMS_MAX)
+    *narrowed = v != NULL;
+    if (err != PROTO_OK || !*narrowed)
+        return err;
+    if (v->via.array.size > PROTO_PERMS_MAX) /* the catalogue's bound: never */
         goto bad;
     for (uint32_t i = 0; i < v->via.array.size; i++) {
         const msgpack_object *e = &v->via.array.ptr[i];
@@ -229,13 +231,15 @@ bad:
 static proto_err_t check_key_fields(const proto_request_t *req, const char *name, char *clean,
                                     int64_t *days, bool *has_days, proto_fail_t *fail)
 {
-    *has_days = proto_map_get(req->body, "expires_in_days") != NULL;
+    const proto_int_arg_t ints[] = {{"expires_in_days", days, has_days}};
+    proto_err_t err = proto_body_ints(req, ints, AUTH_NARGS(ints), fail);
+    if (err != PROTO_OK)
+        return err;
     if (auth_full_name_clean(name, clean, AUTH_FULL_NAME_BUF) != 0 || !clean[0]) {
         auth_fail_field(fail, "name", "name must be 1 to 100 characters of text");
         return PROTO_ERR_VALIDATION_ERROR;
     }
-    if (*has_days &&
-        (proto_get_int(req->body, "expires_in_days", days) != 0 || *days < 1 || *days > MAX_DAYS)) {
+    if (*has_days && (*days < 1 || *days > MAX_DAYS)) {
         auth_fail_field(fail, "expires_in_days", "expires_in_days must be 1 to 3650");
         return PROTO_ERR_VALIDATION_ERROR;
     }
@@ -285,8 +289,7 @@ AUTH_HANDLER(auth_op_apikey_create)
     if (err == PROTO_OK)
         err = check_key_fields(req, name, clean, &days, &has_days, fail);
     if (err == PROTO_OK)
-        err = check_perms(proto_map_get(req->body, "permissions"), auth_role_parse(role_s),
-                          &narrowed, perms, sizeof perms, fail);
+        err = check_perms(req, auth_role_parse(role_s), &narrowed, perms, sizeof perms, fail);
     if (err == PROTO_OK && auth_apikey_new(key, key_id, hash) != 0)
         err = PROTO_ERR_INTERNAL_ERROR;
     if (err == PROTO_OK)

@@ -285,17 +285,22 @@ static proto_err_t store_enable(const auth_ctx_t *ctx, const char *rid, const ch
 {
     auth_body_t b;
     proto_reply_t rep;
-    char outcome[16] = "";
     body_for(&b, user_id, 3);
     pack_kv_bin(&b.pk, "secret", st->pending, st->pending_len);
     proto_pack_kv_int(&b.pk, "step", step);
     pack_kv_bin(&b.pk, "backup_hashes", hashes, AUTH_BACKUP_CODES * AUTH_BACKUP_HASH_BYTES);
     proto_err_t err = store_op(ctx, rid, PROTO_OP_STORE_TOTP_ENABLE, &b, &rep);
-    if (err == PROTO_OK)
-        auth_copy_str(rep.body, "outcome", outcome, sizeof outcome);
+    const msgpack_object *v = err == PROTO_OK ? proto_map_get(rep.body, "outcome") : NULL;
+    int outcome = v && v->type == MSGPACK_OBJECT_STR
+                      ? proto_val_parse(PROTO_VALS_TOTP_ENABLE, v->via.str.ptr, v->via.str.size)
+                      : -1;
     proto_reply_cleanup(&rep);
-    if (err == PROTO_OK && strcmp(outcome, "enabled") != 0)
-        err = PROTO_ERR_TOTP_INVALID;
+    if (err == PROTO_OK && outcome < 0) {
+        rt_error(rid, "store.totp_enable: malformed reply");
+        err = PROTO_ERR_INTERNAL_ERROR;
+    } else if (err == PROTO_OK && outcome != PROTO_TOTP_ENABLED) {
+        err = PROTO_ERR_TOTP_INVALID; /* stale: the code was for a replaced secret */
+    }
     return err;
 }
 

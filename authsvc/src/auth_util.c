@@ -127,6 +127,13 @@ void auth_pack_field(msgpack_packer *pk, const msgpack_object *map, const char *
     auth_pack_object(pk, proto_map_get(map, key));
 }
 
+void auth_pack_shape_fields(msgpack_packer *pk, const msgpack_object *map,
+                            const proto_shape_t *shape)
+{
+    for (size_t i = 0; i < shape->nkeys; i++)
+        auth_pack_field(pk, map, shape->keys[i].key);
+}
+
 void auth_fail_msg(proto_fail_t *fail, const char *msg)
 {
     if (fail)

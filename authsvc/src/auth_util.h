@@ -84,6 +84,11 @@ int auth_copy_str(const msgpack_object *map, const char *key, char *out, size_t 
 /* Packs `key` and the value of `key` in `map` as it is (nil when absent). */
 void auth_pack_field(msgpack_packer *pk, const msgpack_object *map, const char *key);
 
+/* Packs every key of `shape` (no SPREADs) with its value in `map` as it
+ * is (nil when absent): a storesvc map passed on in the catalogue's shape. */
+void auth_pack_shape_fields(msgpack_packer *pk, const msgpack_object *map,
+                            const proto_shape_t *shape);
+
 /* Packs a whole msgpack value (e.g. a User map from storesvc). */
 void auth_pack_object(msgpack_packer *pk, const msgpack_object *obj);
 

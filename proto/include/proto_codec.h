@@ -150,6 +150,55 @@ typedef struct {
 proto_err_t proto_body_strs(const proto_request_t *req, const proto_str_arg_t *args, size_t n,
                             proto_fail_t *fail);
 
+/* The siblings of proto_body_strs for the other scalar types: each name
+ * must be a field of that type in the op's catalogue row (else
+ * PROTO_ERR_INTERNAL_ERROR, fail->msg says which); a value outside the
+ * row's bounds (decoded bodies never hold one) or a missing required
+ * field is PROTO_ERR_BAD_REQUEST with fail->field set. `present` (may be
+ * NULL) receives whether the field was given; *out is written only when
+ * it was, so it may hold the default. */
+typedef struct {
+    const char *name;
+    int64_t *out; /* within the row's lo..hi */
+    bool *present;
+} proto_int_arg_t;
+proto_err_t proto_body_ints(const proto_request_t *req, const proto_int_arg_t *args, size_t n,
+                            proto_fail_t *fail);
+
+typedef struct {
+    const char *name;
+    bool *out;
+    bool *present;
+} proto_bool_arg_t;
+proto_err_t proto_body_bools(const proto_request_t *req, const proto_bool_arg_t *args, size_t n,
+                             proto_fail_t *fail);
+
+/* A binary field: *data points into the request (borrowed, as long as the
+ * request), *len within the row's min..max; NULL and 0 when absent. */
+typedef struct {
+    const char *name;
+    const char **data;
+    size_t *len;
+} proto_bin_arg_t;
+proto_err_t proto_body_bins(const proto_request_t *req, const proto_bin_arg_t *args, size_t n,
+                            proto_fail_t *fail);
+
+/* The array field `name` (within its catalogue count of items; what the
+ * items are is the handler's to check): *out borrowed from the request,
+ * NULL when absent. */
+proto_err_t proto_body_array(const proto_request_t *req, const char *name,
+                             const msgpack_object **out, proto_fail_t *fail);
+
+/* What the request holds for its op's field `name` (any type): for the
+ * nil-or-string fields where nil means "clear it". -1 when `name` is not a
+ * field of the op. */
+typedef enum {
+    PROTO_GIVEN_ABSENT = 0,
+    PROTO_GIVEN_NIL = 1,
+    PROTO_GIVEN_SET = 2,
+} proto_given_t;
+int proto_body_given(const proto_request_t *req, const char *name);
+
 /* ---- reading bodies (all length-checked; strings copied by length) ---- */
 
 /* The value for `key` in `map`, or NULL (also when `map` is not a map). */

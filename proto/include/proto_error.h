@@ -1,7 +1,8 @@
 /*
  * proto_error: the one table of error codes shared by every service and the
- * gateway. Each row: enum name, wire code (API.md `code`), HTTP status,
- * HTTP title (problem JSON `title`). Adding an error is adding a row.
+ * gateway. Each row: enum name, wire code (a reply's `err.code`, problem
+ * JSON's `code`), HTTP status, HTTP title (problem JSON `title`). Adding an
+ * error is adding a row; proto/PROTOCOL.md's table is generated from it.
  */
 #ifndef PROTO_ERROR_H
 #define PROTO_ERROR_H

@@ -17,6 +17,8 @@
  */
 #include "proto_codec.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -301,27 +303,89 @@ static bool is_int64(const msgpack_object *o)
            (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX);
 }
 
-static bool field_ok(const proto_field_t *f, const msgpack_object *v, const proto_limits_t *lim)
+/* "internal:<name>", the name 1..PROTO_CLIENT_NAME_MAX of [A-Za-z0-9._-]. */
+static bool internal_client_ok(const char *s, size_t n)
 {
+    size_t plen = sizeof PROTO_CLIENT_INTERNAL - 1;
+    if (n <= plen || n - plen > PROTO_CLIENT_NAME_MAX || memcmp(s, PROTO_CLIENT_INTERNAL, plen))
+        return false;
+    for (size_t i = plen; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The canonical text of the address s[0..n) into out[cap] (cap >=
+ * INET6_ADDRSTRLEN): inet_ntop's, an IPv4-mapped IPv6 address as IPv4.
+ * -1 when it is no address. */
+static int address_canon(const char *s, size_t n, char *out, size_t cap)
+{
+    char text[INET6_ADDRSTRLEN];
+    unsigned char a[16];
+    if (n >= sizeof text || cap < INET6_ADDRSTRLEN)
+        return -1;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    if (inet_pton(AF_INET, text, a) == 1)
+        return inet_ntop(AF_INET, a, out, (socklen_t)cap) ? 0 : -1;
+    if (inet_pton(AF_INET6, text, a) != 1)
+        return -1;
+    if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)a))
+        return inet_ntop(AF_INET, a + 12, out, (socklen_t)cap) ? 0 : -1;
+    return inet_ntop(AF_INET6, a, out, (socklen_t)cap) ? 0 : -1;
+}
+
+static bool format_ok(proto_fmt_t fmt, const char *s, size_t n)
+{
+    char canon[INET6_ADDRSTRLEN];
+    switch (fmt) {
+    case PROTO_FMT_ANY:
+        return true;
+    case PROTO_FMT_CLIENT_IP:
+        return internal_client_ok(s, n) || address_canon(s, n, canon, sizeof canon) == 0;
+    }
+    return false;
+}
+
+/* A string of the field `f`: clean, min..max bytes, of the field's form. */
+static bool str_ok(const proto_field_t *f, const msgpack_object *v, uint32_t max)
+{
+    return clean_str(v, max) && v->via.str.size >= f->min &&
+           format_ok(f->fmt, v->via.str.ptr, v->via.str.size);
+}
+
+/* Why `v` is no value of the field `f`, or NULL when it is one. */
+static const char *field_fault(const proto_field_t *f, const msgpack_object *v,
+                               const proto_limits_t *lim)
+{
+    static const char *const wrong = "wrong type or size";
     uint32_t str_max = f->max ? f->max : lim->max_str;
     uint32_t items_max = f->max ? f->max : lim->max_items;
     switch (f->type) {
     case PROTO_T_STR:
-        return clean_str(v, str_max);
+        return str_ok(f, v, str_max) ? NULL : wrong;
     case PROTO_T_NIL_OR_STR:
-        return v->type == MSGPACK_OBJECT_NIL || clean_str(v, str_max);
+        return v->type == MSGPACK_OBJECT_NIL || str_ok(f, v, str_max) ? NULL : wrong;
     case PROTO_T_INT:
-        return is_int64(v);
+        if (!is_int64(v))
+            return wrong;
+        return v->via.i64 >= f->lo && v->via.i64 <= f->hi ? NULL : "out of range";
     case PROTO_T_BOOL:
-        return v->type == MSGPACK_OBJECT_BOOLEAN;
+        return v->type == MSGPACK_OBJECT_BOOLEAN ? NULL : wrong;
     case PROTO_T_BIN:
-        return v->type == MSGPACK_OBJECT_BIN && v->via.bin.size <= str_max;
+        return v->type == MSGPACK_OBJECT_BIN && v->via.bin.size >= f->min &&
+                       v->via.bin.size <= str_max
+                   ? NULL
+                   : wrong;
     case PROTO_T_MAP:
-        return v->type == MSGPACK_OBJECT_MAP && v->via.map.size <= items_max;
+        return v->type == MSGPACK_OBJECT_MAP && v->via.map.size <= items_max ? NULL : wrong;
     case PROTO_T_ARRAY:
-        return v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size <= items_max;
+        return v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size <= items_max ? NULL : wrong;
     }
-    return false;
+    return wrong;
 }
 
 /* Fills the decoder's reason: "msg", or "body field <f>: msg" (field names
@@ -354,8 +418,8 @@ static int check_body(const proto_op_def_t *def, const msgpack_object *body,
         const char *why_f = NULL;
         if (seen & (1ull << f))
             why_f = "duplicate";
-        else if (!field_ok(&def->fields[f], &kv->val, lim))
-            why_f = "wrong type or size";
+        else
+            why_f = field_fault(&def->fields[f], &kv->val, lim);
         if (why_f) {
             *bad = def->fields[f].name;
             set_why(why, whylen, why_f, *bad);
@@ -746,40 +810,71 @@ int proto_get_str(const msgpack_object *map, const char *key, char *out, size_t 
     return 0;
 }
 
-/* The catalogue row of string field `name` of `op`, or NULL. */
-static const proto_field_t *str_field(proto_op_t op, const char *name)
+/* ---- reading a decoded body through the catalogue ---- */
+
+#define TYPE_BIT(t) (1u << (t))
+#define STR_TYPES   (TYPE_BIT(PROTO_T_STR) | TYPE_BIT(PROTO_T_NIL_OR_STR))
+
+/* The catalogue row of field `name` of `op` when its type is one of
+ * `types` (TYPE_BITs), or NULL. */
+static const proto_field_t *op_field(proto_op_t op, const char *name, unsigned types)
 {
     const proto_op_def_t *def = proto_op_def(op);
     for (size_t i = 0; def && name && i < def->nfields; i++) {
         const proto_field_t *f = &def->fields[i];
         if (strcmp(f->name, name) == 0)
-            return f->type == PROTO_T_STR || f->type == PROTO_T_NIL_OR_STR ? f : NULL;
+            return types & TYPE_BIT(f->type) ? f : NULL;
     }
     return NULL;
+}
+
+/* A handler asked for what the catalogue does not have: its bug. */
+static proto_err_t arg_bug(const proto_request_t *req, const char *name, const char *kind,
+                           proto_fail_t *fail)
+{
+    snprintf(fail->msg, sizeof fail->msg, "%s: not a %s field of %s, or its buffer is short",
+             name ? name : "(null)", kind, proto_op_name(req->op));
+    return PROTO_ERR_INTERNAL_ERROR;
+}
+
+/* The value of `f` in the body: *v (NULL when absent). bad_request naming
+ * the field when it is no value of `f`, or missing while required (the
+ * decoder refuses these first; this holds for bodies that did not come
+ * through it). */
+static proto_err_t field_value(const proto_request_t *req, const proto_field_t *f,
+                               const msgpack_object **v, proto_fail_t *fail)
+{
+    proto_limits_t lim = proto_limits_files(); /* each field has its own bound */
+    *v = proto_map_get(req->body, f->name);
+    const char *why = *v ? field_fault(f, *v, &lim) : f->required ? "required" : NULL;
+    if (!why)
+        return PROTO_OK;
+    snprintf(fail->msg, sizeof fail->msg, "body field %s: %s", f->name, why);
+    snprintf(fail->field, sizeof fail->field, "%s", f->name);
+    return PROTO_ERR_BAD_REQUEST;
 }
 
 /* One field of proto_body_strs. */
 static proto_err_t body_str(const proto_request_t *req, const proto_str_arg_t *a,
                             proto_fail_t *fail)
 {
-    const proto_field_t *f = str_field(req->op, a->name);
-    if (!f || !a->out || a->cap < PROTO_STR_BUF(f->max)) {
-        snprintf(fail->msg, sizeof fail->msg,
-                 "%s: not a string field of %s, or its buffer is short",
-                 a->name ? a->name : "(null)", proto_op_name(req->op));
-        return PROTO_ERR_INTERNAL_ERROR;
+    const proto_field_t *f = op_field(req->op, a->name, STR_TYPES);
+    const msgpack_object *v = NULL;
+    if (!f || !a->out || a->cap < PROTO_STR_BUF(f->max))
+        return arg_bug(req, a->name, "string", fail);
+    proto_err_t err = field_value(req, f, &v, fail);
+    if (err != PROTO_OK)
+        return err;
+    bool given = v && v->type == MSGPACK_OBJECT_STR;
+    size_t n = given ? v->via.str.size : 0;
+    a->out[0] = '\0';
+    if (given && f->fmt == PROTO_FMT_CLIENT_IP && !internal_client_ok(v->via.str.ptr, n)) {
+        if (address_canon(v->via.str.ptr, n, a->out, a->cap) != 0)
+            return arg_bug(req, a->name, "client address", fail); /* field_value checked it */
+    } else if (n > 0) {
+        memcpy(a->out, v->via.str.ptr, n);
+        a->out[n] = '\0';
     }
-    const msgpack_object *v = proto_map_get(req->body, f->name);
-    bool given = v && v->type != MSGPACK_OBJECT_NIL;
-    bool fits = given && v->type == MSGPACK_OBJECT_STR && v->via.str.size <= f->max &&
-                proto_get_str(req->body, f->name, a->out, a->cap) == 0;
-    if ((given && !fits) || (!given && f->required)) {
-        snprintf(fail->msg, sizeof fail->msg, "body field %s: wrong type or size", f->name);
-        snprintf(fail->field, sizeof fail->field, "%s", f->name);
-        return PROTO_ERR_BAD_REQUEST;
-    }
-    if (!given)
-        a->out[0] = '\0';
     if (a->present)
         *a->present = given;
     return PROTO_OK;
@@ -801,6 +896,92 @@ proto_err_t proto_body_strs(const proto_request_t *req, const proto_str_arg_t *a
             *args[i].present = false;
     }
     return err;
+}
+
+proto_err_t proto_body_ints(const proto_request_t *req, const proto_int_arg_t *args, size_t n,
+                            proto_fail_t *fail)
+{
+    proto_fail_t scratch;
+    if (!fail)
+        fail = &scratch;
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = op_field(req->op, args[i].name, TYPE_BIT(PROTO_T_INT));
+        const msgpack_object *v = NULL;
+        if (!f || !args[i].out)
+            return arg_bug(req, args[i].name, "integer", fail);
+        proto_err_t err = field_value(req, f, &v, fail);
+        if (err != PROTO_OK)
+            return err;
+        if (v)
+            *args[i].out = v->via.i64;
+        if (args[i].present)
+            *args[i].present = v != NULL;
+    }
+    return PROTO_OK;
+}
+
+proto_err_t proto_body_bools(const proto_request_t *req, const proto_bool_arg_t *args, size_t n,
+                             proto_fail_t *fail)
+{
+    proto_fail_t scratch;
+    if (!fail)
+        fail = &scratch;
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = op_field(req->op, args[i].name, TYPE_BIT(PROTO_T_BOOL));
+        const msgpack_object *v = NULL;
+        if (!f || !args[i].out)
+            return arg_bug(req, args[i].name, "boolean", fail);
+        proto_err_t err = field_value(req, f, &v, fail);
+        if (err != PROTO_OK)
+            return err;
+        if (v)
+            *args[i].out = v->via.boolean;
+        if (args[i].present)
+            *args[i].present = v != NULL;
+    }
+    return PROTO_OK;
+}
+
+proto_err_t proto_body_bins(const proto_request_t *req, const proto_bin_arg_t *args, size_t n,
+                            proto_fail_t *fail)
+{
+    proto_fail_t scratch;
+    if (!fail)
+        fail = &scratch;
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = op_field(req->op, args[i].name, TYPE_BIT(PROTO_T_BIN));
+        const msgpack_object *v = NULL;
+        if (!f || !args[i].data || !args[i].len)
+            return arg_bug(req, args[i].name, "binary", fail);
+        proto_err_t err = field_value(req, f, &v, fail);
+        if (err != PROTO_OK)
+            return err;
+        *args[i].data = v ? v->via.bin.ptr : NULL;
+        *args[i].len = v ? v->via.bin.size : 0;
+    }
+    return PROTO_OK;
+}
+
+proto_err_t proto_body_array(const proto_request_t *req, const char *name,
+                             const msgpack_object **out, proto_fail_t *fail)
+{
+    proto_fail_t scratch;
+    const proto_field_t *f = op_field(req->op, name, TYPE_BIT(PROTO_T_ARRAY));
+    if (!fail)
+        fail = &scratch;
+    if (!f || !out)
+        return arg_bug(req, name, "array", fail);
+    return field_value(req, f, out, fail);
+}
+
+int proto_body_given(const proto_request_t *req, const char *name)
+{
+    if (!req || !op_field(req->op, name, ~0u))
+        return -1;
+    const msgpack_object *v = proto_map_get(req->body, name);
+    return !v                              ? PROTO_GIVEN_ABSENT
+           : v->type == MSGPACK_OBJECT_NIL ? PROTO_GIVEN_NIL
+                                           : PROTO_GIVEN_SET;
 }
 
 int proto_get_int(const msgpack_object *map, const char *key, int64_t *out)

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HASH_LEN  32
+#define HASH_LEN  PROTO_B_DIGEST /* SHA-256 */
 #define CAP_KEYID PROTO_STR_BUF(PROTO_B_KEYID)
 #define CAP_NAME  PROTO_STR_BUF(PROTO_B_NAME)
 #define CAP_PERMS PROTO_STR_BUF(PROTO_B_PERMS)
@@ -79,43 +79,36 @@ proto_err_t store_apikeys_create(const proto_call_ctx_t *cc, const proto_request
 {
     char user[STORE_UUID_CAP], key_id[CAP_KEYID], name[CAP_NAME], perms_buf[CAP_PERMS];
     char exp_txt[STORE_INT_CAP], max_txt[STORE_INT_CAP];
-    const char *perms = NULL, *exp = NULL;
-    int64_t secs = 0, max = 0;
-    const msgpack_object *h = proto_map_get(req->body, "secret_hash");
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (!h || h->type != MSGPACK_OBJECT_BIN || h->via.bin.size != HASH_LEN)
-        return bad_request(fail, "secret_hash must be 32 bytes");
-    if (proto_get_str(req->body, "key_id", key_id, sizeof key_id) != 0 || !key_id_ok(key_id) ||
-        proto_get_str(req->body, "name", name, sizeof name) != 0 || !name[0] ||
-        store_sql_opt_str(req->body, "permissions", perms_buf, sizeof perms_buf, &perms) < 0 ||
-        proto_get_int(req->body, "max_per_user", &max) != 0 || max < 1 || max > INT32_MAX)
-        return bad_request(fail, "bad fields");
-    if (proto_map_get(req->body, "expires_s")) {
-        if (proto_get_int(req->body, "expires_s", &secs) != 0 || secs < 1 || secs > INT32_MAX)
-            return bad_request(fail, "expires_s out of range");
-        exp = store_sql_int_text(secs, exp_txt);
-    }
-    const char *vals[] = {
-        key_id, user, name, h->via.bin.ptr, perms, exp, store_sql_int_text(max, max_txt)};
+    const char *perms = NULL, *exp = NULL, *max = NULL, *hash = NULL;
+    int hash_len = 0;
+    const proto_str_arg_t strs[] = {
+        {"key_id", key_id, sizeof key_id, NULL}, {"name", name, sizeof name, NULL}, /* not empty */
+    };
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "secret_hash", &hash, &hash_len, fail)) != PROTO_OK ||
+        (err = proto_body_strs(req, strs, 2, fail)) != PROTO_OK ||
+        (err = store_sql_opt_str(req, "permissions", perms_buf, sizeof perms_buf, &perms, fail)) !=
+            PROTO_OK ||
+        (err = store_sql_int(req, "max_per_user", max_txt, &max, NULL, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "expires_s", exp_txt, &exp, NULL, fail)) != PROTO_OK)
+        return err;
+    if (!key_id_ok(key_id))
+        return bad_request(fail, "key_id must be 16 hex digits");
+    const char *vals[] = {key_id, user, name, hash, perms, exp, max};
     const int lens[] = {0, 0, 0, HASH_LEN, 0, 0, 0};
     const int fmts[] = {0, 0, 0, 1, 0, 0, 0};
     const store_query_t q = {
         .sql = sql_create, .nparams = 7, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, map_taken, &res);
+    err = store_sql_run(cc, req, &q, map_taken, &res);
     if (err == PROTO_OK && PQnfields(res) != 5)
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_CONFLICT;
-    if (err == PROTO_OK) {
-        msgpack_pack_map(body, 5);
-        store_sql_pack_str(body, "id", res, 0, 0);
-        store_sql_pack_str(body, "name", res, 0, 1);
-        store_sql_pack_str(body, "created_at", res, 0, 2);
-        store_sql_pack_str(body, "expires_at", res, 0, 3);
-        store_sql_pack_str(body, "permissions", res, 0, 4);
-    } else if (err == PROTO_ERR_CONFLICT) {
+    if (err == PROTO_OK) /* KEY_COLS are the keys of the reply, in order */
+        err = store_sql_reply_shape(req, body, proto_op_def(req->op)->reply, res, 0, 0);
+    else if (err == PROTO_ERR_CONFLICT) {
         snprintf(fail->msg, sizeof fail->msg, "too many API keys, or the key id is taken");
     }
     PQclear(res);
@@ -133,27 +126,20 @@ proto_err_t store_apikeys_list(const proto_call_ctx_t *cc, const proto_request_t
                                msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP], cap[STORE_INT_CAP];
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err = store_sql_uuid(req, "user_id", user, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {user, store_sql_int_text(STORE_APIKEYS_LIST_MAX, cap)};
     const store_query_t q = {.sql = sql_list, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
-    if (err == PROTO_OK && PQnfields(res) != 6)
-        err = store_sql_internal(req, "unexpected result shape");
-    if (err == PROTO_OK) {
+    err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK) { /* KEY_COLS and last_used_at: a StoreApiKey, in order */
         msgpack_pack_map(body, 1);
         proto_pack_cstr(body, "api_keys");
         msgpack_pack_array(body, (size_t)PQntuples(res));
-        for (int i = 0; i < PQntuples(res); i++) {
-            msgpack_pack_map(body, 6);
-            store_sql_pack_str(body, "id", res, i, 0);
-            store_sql_pack_str(body, "name", res, i, 1);
-            store_sql_pack_str(body, "created_at", res, i, 2);
-            store_sql_pack_str(body, "expires_at", res, i, 3);
-            store_sql_pack_str(body, "permissions", res, i, 4);
-            store_sql_pack_str(body, "last_used_at", res, i, 5);
-        }
+        for (int i = 0; i < PQntuples(res) && err == PROTO_OK; i++)
+            err =
+                store_sql_reply_shape(req, body, proto_shape(PROTO_SHAPE_STORE_API_KEY), res, i, 0);
     }
     PQclear(res);
     return err;
@@ -168,12 +154,14 @@ proto_err_t store_apikeys_delete(const proto_call_ctx_t *cc, const proto_request
                                  msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP], id[STORE_UUID_CAP];
-    if (store_sql_uuid(req->body, "user_id", user) != 0 || store_sql_uuid(req->body, "id", id) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {user, id};
     const store_query_t q = {.sql = sql_delete, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = run_rows(cc, req, &q, 1, &res);
+    err = run_rows(cc, req, &q, 1, &res);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
         store_sql_pack_str(body, "key_id", res, 0, 0);
@@ -207,12 +195,16 @@ proto_err_t store_apikeys_lookup(const proto_call_ctx_t *cc, const proto_request
 {
     char key_id[CAP_KEYID];
     unsigned char hash[HASH_LEN];
-    if (proto_get_str(req->body, "key_id", key_id, sizeof key_id) != 0 || !key_id_ok(key_id))
+    const proto_str_arg_t strs[] = {{"key_id", key_id, sizeof key_id, NULL}};
+    proto_err_t err = proto_body_strs(req, strs, 1, fail);
+    if (err != PROTO_OK)
+        return err;
+    if (!key_id_ok(key_id))
         return PROTO_ERR_NOT_FOUND; /* what cannot be a key id names no key */
     const char *vals[] = {key_id};
     const store_query_t q = {.sql = sql_lookup, .nparams = 1, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = run_rows(cc, req, &q, 6, &res);
+    err = run_rows(cc, req, &q, 6, &res);
     if (err == PROTO_OK && unhex(store_sql_str(res, 0, 2), hash, sizeof hash) != 0)
         err = store_sql_internal(req, "a stored key hash of the wrong size");
     if (err == PROTO_OK) {
@@ -240,16 +232,16 @@ static const char sql_touch[] =
 proto_err_t store_apikeys_touch(const proto_call_ctx_t *cc, const proto_request_t *req,
                                 msgpack_packer *body, proto_fail_t *fail)
 {
-    char id[STORE_UUID_CAP], ivl[STORE_INT_CAP];
-    int64_t secs = 0;
-    if (store_sql_uuid(req->body, "id", id) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (proto_get_int(req->body, "interval_s", &secs) != 0 || secs < 0 || secs > INT32_MAX)
-        return bad_request(fail, "interval_s out of range");
-    const char *vals[] = {id, store_sql_int_text(secs, ivl)};
+    char id[STORE_UUID_CAP], ivl_buf[STORE_INT_CAP];
+    const char *ivl = NULL;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "interval_s", ivl_buf, &ivl, NULL, fail)) != PROTO_OK)
+        return err;
+    const char *vals[] = {id, ivl};
     const store_query_t q = {.sql = sql_touch, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    err = store_sql_run(cc, req, &q, NULL, &res);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
         proto_pack_kv_bool(body, "touched", PQntuples(res) > 0);

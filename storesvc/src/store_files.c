@@ -30,13 +30,12 @@
 #define FILE_COLS  "id, name, content_type, size, sha256, owner_id, " CREATED_AT
 #define FILE_NCOLS 7
 
-#define LIST_MAX_PER_PAGE 100
-#define CAP_NAME          (PROTO_FILE_NAME_MAX + 1)
-#define CAP_TYPE          (PROTO_FILE_TYPE_MAX + 1)
-#define CAP_ROLE          33
-#define CAP_KEY           (STORE_BLOB_KEY_MAX + 1)
-#define CAP_UPLOAD        (STORE_BLOB_UPLOAD_ID_MAX + 1)
-#define SHA256_HEX        64
+#define CAP_NAME   PROTO_STR_BUF(PROTO_FILE_NAME_MAX)
+#define CAP_TYPE   PROTO_STR_BUF(PROTO_FILE_TYPE_MAX)
+#define CAP_ROLE   PROTO_STR_BUF(PROTO_B_ROLE)
+#define CAP_SHA256 PROTO_STR_BUF(PROTO_B_HEX256)
+#define CAP_KEY    (STORE_BLOB_KEY_MAX + 1)
+#define CAP_UPLOAD (STORE_BLOB_UPLOAD_ID_MAX + 1)
 
 /* ------------------------------------------------------- who sees what -- */
 
@@ -55,20 +54,21 @@ typedef struct {
     const char *all; /* "true" / "false", the FILE_VISIBLE flag */
 } scope_t;
 
-/* Reads actor_id and actor_role into `s`. -1 when the id is no UUID. */
-static int file_scope(const msgpack_object *body, scope_t *s)
+/* Reads actor_id and actor_role (the ops that take one) into `s`;
+ * not_found when the id is no UUID. */
+static proto_err_t file_scope(const proto_request_t *req, scope_t *s, proto_fail_t *fail)
 {
     char role[CAP_ROLE];
+    const proto_str_arg_t args[] = {{"actor_role", role, sizeof role, NULL}};
+    proto_err_t err = store_sql_uuid(req, "actor_id", s->actor, fail);
     s->all = "false";
-    if (store_sql_uuid(body, "actor_id", s->actor) != 0)
-        return -1;
-    if (proto_get_str(body, "actor_role", role, sizeof role) != 0)
-        return 0; /* no role given (the upload ops): owner only */
-    for (size_t i = 0; i < sizeof see_all_roles / sizeof see_all_roles[0]; i++) {
+    if (err == PROTO_OK)
+        err = proto_body_strs(req, args, 1, fail);
+    for (size_t i = 0; err == PROTO_OK && i < sizeof see_all_roles / sizeof see_all_roles[0]; i++) {
         if (strcmp(role, see_all_roles[i]) == 0)
             s->all = "true";
     }
-    return 0;
+    return err;
 }
 
 /* ------------------------------------------------------------- helpers -- */
@@ -121,25 +121,19 @@ static proto_err_t invalid(proto_fail_t *fail, const char *field, const char *ms
     return PROTO_ERR_VALIDATION_ERROR;
 }
 
-/* The id and actor_id of a request; -1 when either is no UUID. */
-static int ids(const proto_request_t *req, char *id, char *actor)
+/* The id and actor_id of a request; not_found when either is no UUID. */
+static proto_err_t ids(const proto_request_t *req, char *id, char *actor, proto_fail_t *fail)
 {
-    return store_sql_uuid(req->body, "id", id) == 0 &&
-                   store_sql_uuid(req->body, "actor_id", actor) == 0
-               ? 0
-               : -1;
+    proto_err_t err = store_sql_uuid(req, "id", id, fail);
+    return err == PROTO_OK ? store_sql_uuid(req, "actor_id", actor, fail) : err;
 }
 
-static void pack_file(msgpack_packer *pk, const PGresult *res, int row, int col)
+/* The File in the FILE_COLS columns of `row` from `col` on (they are the
+ * keys of the catalogue's File, in its order). */
+static proto_err_t pack_file(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int row, int col)
 {
-    msgpack_pack_map(pk, FILE_NCOLS);
-    store_sql_pack_str(pk, "id", res, row, col);
-    store_sql_pack_str(pk, "name", res, row, col + 1);
-    store_sql_pack_str(pk, "content_type", res, row, col + 2);
-    proto_pack_kv_int(pk, "size", store_sql_i64(res, row, col + 3));
-    store_sql_pack_str(pk, "sha256", res, row, col + 4);
-    store_sql_pack_str(pk, "owner_id", res, row, col + 5);
-    store_sql_pack_str(pk, "created_at", res, row, col + 6);
+    return store_sql_reply_shape(req, pk, proto_shape(PROTO_SHAPE_FILE), res, row, col);
 }
 
 /* Runs `q`, expecting `ncols` columns. PROTO_OK with *res set (maybe no
@@ -165,24 +159,23 @@ static const char sql_begin[] =
     "INSERT INTO files (owner_id, name, content_type, storage_key, upload_id)"
     " VALUES ($1::uuid, $2, $3, $4, $5) RETURNING id";
 
-/* Copies the string field `key` into `out` and checks it with `valid`. */
-static int get_checked(const msgpack_object *body, const char *key, char *out, size_t cap,
-                       bool (*valid)(const char *, size_t))
-{
-    return proto_get_str(body, key, out, cap) == 0 && valid(out, strlen(out)) ? 0 : -1;
-}
-
 proto_err_t store_files_begin(const proto_call_ctx_t *cc, const proto_request_t *req,
                               msgpack_packer *body, proto_fail_t *fail)
 {
     char actor[STORE_UUID_CAP], name[CAP_NAME], type[CAP_TYPE], uuid[RT_UUID_BUF];
     char key[CAP_KEY], upload[CAP_UPLOAD];
-    if (store_sql_uuid(req->body, "actor_id", actor) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_checked(req->body, "name", name, sizeof name, store_fname_valid) != 0)
+    const proto_str_arg_t strs[] = {
+        {"name", name, sizeof name, NULL},
+        {"content_type", type, sizeof type, NULL},
+    };
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "actor_id", actor, fail)) != PROTO_OK ||
+        (err = proto_body_strs(req, strs, 2, fail)) != PROTO_OK)
+        return err;
+    if (!store_fname_valid(name, strlen(name)))
         return invalid(fail, "name",
                        "1-255 bytes without '/', '\\', control or bidi control characters");
-    if (get_checked(req->body, "content_type", type, sizeof type, store_ftype_valid) != 0)
+    if (!store_ftype_valid(type, strlen(type)))
         return invalid(fail, "content_type", "a media type: type/subtype");
     rt_uuid_v4(uuid);
     snprintf(key, sizeof key, STORE_FILES_KEY_PREFIX "%s", uuid);
@@ -192,7 +185,7 @@ proto_err_t store_files_begin(const proto_call_ctx_t *cc, const proto_request_t 
     const char *vals[] = {actor, name, type, key, upload};
     const store_query_t q = {.sql = sql_begin, .nparams = 5, .values = vals};
     PGresult *res = NULL;
-    proto_err_t err = query(cc, req, &q, map_no_user, 1, &res);
+    err = query(cc, req, &q, map_no_user, 1, &res);
     if (err == PROTO_OK && PQntuples(res) != 1)
         err = store_sql_internal(req, "no row inserted");
     if (err == PROTO_OK) {
@@ -243,24 +236,21 @@ proto_err_t store_files_part(const proto_call_ctx_t *cc, const proto_request_t *
 {
     char id[STORE_UUID_CAP], actor[STORE_UUID_CAP], key[CAP_KEY], upload[CAP_UPLOAD];
     char etag[STORE_BLOB_ETAG_MAX + 1], no_txt[STORE_INT_CAP], size_txt[STORE_INT_CAP];
+    const char *no = NULL, *data = NULL;
     int64_t part_no = 0;
-    if (ids(req, id, actor) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    const msgpack_object *data = proto_map_get(req->body, "data");
-    if (proto_get_int(req->body, "part_no", &part_no) != 0 || part_no < 1 ||
-        part_no > PROTO_FILE_PARTS_MAX)
-        return bad_request(fail, "part_no must be 1..10000");
-    if (!data || data->type != MSGPACK_OBJECT_BIN || data->via.bin.size == 0)
-        return bad_request(fail, "data must not be empty");
-    proto_err_t err = find_pending(cc, req, id, actor, key, upload);
-    if (err != PROTO_OK)
+    int len = 0;
+    proto_err_t err;
+    /* part_no 1..PROTO_FILE_PARTS_MAX, data 1..PROTO_FILE_PART_MAX bytes (the catalogue) */
+    if ((err = ids(req, id, actor, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "part_no", no_txt, &no, &part_no, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "data", &data, &len, fail)) != PROTO_OK ||
+        (err = find_pending(cc, req, id, actor, key, upload)) != PROTO_OK)
         return err;
-    int rc = store_blob_mp_part(blob_of(cc), key, upload, (int)part_no, data->via.bin.ptr,
-                                data->via.bin.size, etag, sizeof etag);
+    int rc = store_blob_mp_part(blob_of(cc), key, upload, (int)part_no, data, (size_t)len, etag,
+                                sizeof etag);
     if (rc != STORE_BLOB_OK)
         return blob_fail(req, rc, fail);
-    const char *vals[] = {id, store_sql_int_text(part_no, no_txt), etag,
-                          store_sql_int_text((int64_t)data->via.bin.size, size_txt)};
+    const char *vals[] = {id, no, etag, store_sql_int_text(len, size_txt)};
     const store_query_t q = {.sql = sql_part, .nparams = 4, .values = vals, .idempotent = true};
     PGresult *res = NULL;
     err = query(cc, req, &q, map_no_user, 1, &res);
@@ -269,7 +259,7 @@ proto_err_t store_files_part(const proto_call_ctx_t *cc, const proto_request_t *
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 2);
         proto_pack_kv_int(body, "part_no", part_no);
-        proto_pack_kv_int(body, "size", (int64_t)data->via.bin.size);
+        proto_pack_kv_int(body, "size", len);
     }
     PQclear(res);
     return err;
@@ -301,8 +291,9 @@ proto_err_t store_files_abort(const proto_call_ctx_t *cc, const proto_request_t 
                               msgpack_packer *body, proto_fail_t *fail)
 {
     char id[STORE_UUID_CAP], actor[STORE_UUID_CAP], key[CAP_KEY], upload[CAP_UPLOAD];
-    proto_err_t err = ids(req, id, actor) == 0 ? find_pending(cc, req, id, actor, key, upload)
-                                               : PROTO_ERR_NOT_FOUND;
+    proto_err_t err = ids(req, id, actor, fail);
+    if (err == PROTO_OK)
+        err = find_pending(cc, req, id, actor, key, upload);
     if (err == PROTO_OK)
         err = abort_upload(cc, req, id, key, upload, fail);
     if (err == PROTO_ERR_NOT_FOUND)
@@ -328,13 +319,13 @@ typedef struct {
     char id[STORE_UUID_CAP], actor[STORE_UUID_CAP];
     char key[CAP_KEY], upload[CAP_UPLOAD];
     int64_t size;
-    char sha256[SHA256_HEX + 1];
+    char sha256[CAP_SHA256];
 } complete_t;
 
 /* Lower-cases a hex SHA-256 in place; -1 when it is not 64 hex digits. */
 static int normalise_sha256(char *s)
 {
-    if (strlen(s) != SHA256_HEX || strspn(s, "0123456789abcdefABCDEF") != SHA256_HEX)
+    if (strlen(s) != PROTO_B_HEX256 || strspn(s, "0123456789abcdefABCDEF") != PROTO_B_HEX256)
         return -1;
     for (char *p = s; *p; p++) {
         if (*p >= 'A' && *p <= 'F')
@@ -431,13 +422,13 @@ static proto_err_t mark_ready(const proto_call_ctx_t *cc, const proto_request_t 
     PGresult *res = NULL;
     proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS, &res);
     if (err == PROTO_OK && PQntuples(res) == 1) {
-        pack_file(body, res, 0, 0);
+        err = pack_file(req, body, res, 0, 0);
     } else if (err == PROTO_OK) {
         PQclear(res);
         res = NULL;
         err = find_own(cc, req, c, &res);
         if (err == PROTO_OK && strcmp(PQgetvalue(res, 0, 0), "ready") == 0)
-            pack_file(body, res, 0, 3);
+            err = pack_file(req, body, res, 0, 3);
         else if (err == PROTO_OK || err == PROTO_ERR_NOT_FOUND) {
             (void)store_blob_delete(blob_of(cc), c->key);
             err = PROTO_ERR_NOT_FOUND;
@@ -452,20 +443,22 @@ proto_err_t store_files_complete(const proto_call_ctx_t *cc, const proto_request
 {
     complete_t c;
     PGresult *res = NULL;
-    if (ids(req, c.id, c.actor) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (proto_get_int(req->body, "size", &c.size) != 0 || c.size < 0)
-        return bad_request(fail, "size must be >= 0");
-    if (proto_get_str(req->body, "sha256", c.sha256, sizeof c.sha256) != 0 ||
-        normalise_sha256(c.sha256) != 0)
+    const proto_int_arg_t ints[] = {{"size", &c.size, NULL}}; /* >= 0 (the catalogue) */
+    const proto_str_arg_t strs[] = {{"sha256", c.sha256, sizeof c.sha256, NULL}};
+    proto_err_t err;
+    c.size = 0;
+    if ((err = ids(req, c.id, c.actor, fail)) != PROTO_OK ||
+        (err = proto_body_ints(req, ints, 1, fail)) != PROTO_OK ||
+        (err = proto_body_strs(req, strs, 1, fail)) != PROTO_OK)
+        return err;
+    if (normalise_sha256(c.sha256) != 0)
         return bad_request(fail, "sha256 must be 64 hex digits");
-    proto_err_t err = find_own(cc, req, &c, &res);
-    if (err != PROTO_OK)
+    if ((err = find_own(cc, req, &c, &res)) != PROTO_OK)
         return err;
     if (strcmp(PQgetvalue(res, 0, 0), "ready") == 0) { /* completed before: the same File */
-        pack_file(body, res, 0, 3);
+        err = pack_file(req, body, res, 0, 3);
         PQclear(res);
-        return PROTO_OK;
+        return err;
     }
     snprintf(c.key, sizeof c.key, "%s", PQgetvalue(res, 0, 1));
     snprintf(c.upload, sizeof c.upload, "%s", PQgetvalue(res, 0, 2));
@@ -484,16 +477,18 @@ proto_err_t store_files_get(const proto_call_ctx_t *cc, const proto_request_t *r
 {
     char id[STORE_UUID_CAP];
     scope_t s;
-    if (store_sql_uuid(req->body, "id", id) != 0 || file_scope(req->body, &s) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = file_scope(req, &s, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {id, s.actor, s.all};
     const store_query_t q = {.sql = sql_get, .nparams = 3, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS, &res);
+    err = query(cc, req, &q, NULL, FILE_NCOLS, &res);
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     if (err == PROTO_OK)
-        pack_file(body, res, 0, 0);
+        err = pack_file(req, body, res, 0, 0);
     PQclear(res);
     return err;
 }
@@ -509,20 +504,23 @@ static const char sql_list[] = "WITH total AS (SELECT count(*) AS n FROM files W
                                 " SELECT page.*, total.n FROM total LEFT JOIN page ON true"
                                 " ORDER BY page.sort_at DESC, page.id DESC";
 
-static void pack_list(msgpack_packer *pk, const PGresult *res, int64_t page, int64_t per_page)
+static proto_err_t pack_list(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int64_t page, int64_t per_page)
 {
     int rows = PQntuples(res);
     int64_t total = rows > 0 ? store_sql_i64(res, 0, FILE_NCOLS + 1) : 0;
     int files = rows > 0 && !PQgetisnull(res, 0, 0) ? rows : 0;
+    proto_err_t err = PROTO_OK;
     msgpack_pack_map(pk, 5);
     proto_pack_cstr(pk, "files");
     msgpack_pack_array(pk, (size_t)files);
-    for (int i = 0; i < files; i++)
-        pack_file(pk, res, i, 0);
+    for (int i = 0; i < files && err == PROTO_OK; i++)
+        err = pack_file(req, pk, res, i, 0);
     proto_pack_kv_int(pk, "total", total);
     proto_pack_kv_int(pk, "page", page);
     proto_pack_kv_int(pk, "per_page", per_page);
     proto_pack_kv_int(pk, "pages", total / per_page + (total % per_page != 0));
+    return err;
 }
 
 proto_err_t store_files_list(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -531,21 +529,22 @@ proto_err_t store_files_list(const proto_call_ctx_t *cc, const proto_request_t *
     int64_t page = 0, per_page = 0, offset = 0;
     char limit_txt[STORE_INT_CAP], offset_txt[STORE_INT_CAP];
     scope_t s;
-    if (file_scope(req->body, &s) != 0)
+    /* page >= 1, per_page 1..PROTO_PER_PAGE_MAX (the catalogue) */
+    const proto_int_arg_t ints[] = {{"page", &page, NULL}, {"per_page", &per_page, NULL}};
+    proto_err_t err = file_scope(req, &s, fail);
+    if (err == PROTO_ERR_NOT_FOUND)
         return bad_request(fail, "actor_id must be a UUID");
-    if (proto_get_int(req->body, "page", &page) != 0 ||
-        proto_get_int(req->body, "per_page", &per_page) != 0 || page < 1 || per_page < 1 ||
-        per_page > LIST_MAX_PER_PAGE)
-        return bad_request(fail, "page must be >= 1 and per_page 1..100");
+    if (err != PROTO_OK || (err = proto_body_ints(req, ints, 2, fail)) != PROTO_OK)
+        return err;
     if (__builtin_mul_overflow(page - 1, per_page, &offset))
         return bad_request(fail, "page out of range");
     const char *vals[] = {store_sql_int_text(per_page, limit_txt),
                           store_sql_int_text(offset, offset_txt), s.actor, s.all};
     const store_query_t q = {.sql = sql_list, .nparams = 4, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = query(cc, req, &q, NULL, FILE_NCOLS + 2, &res);
+    err = query(cc, req, &q, NULL, FILE_NCOLS + 2, &res);
     if (err == PROTO_OK)
-        pack_list(body, res, page, per_page);
+        err = pack_list(req, body, res, page, per_page);
     PQclear(res);
     return err;
 }
@@ -570,19 +569,20 @@ proto_err_t store_files_read(const proto_call_ctx_t *cc, const proto_request_t *
                              msgpack_packer *body, proto_fail_t *fail)
 {
     char id[STORE_UUID_CAP];
-    int64_t offset = -1, length = 0;
+    int64_t offset = 0, length = 0;
     scope_t s;
-    if (store_sql_uuid(req->body, "id", id) != 0 || file_scope(req->body, &s) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (proto_get_int(req->body, "offset", &offset) != 0 || offset < 0 ||
-        proto_get_int(req->body, "length", &length) != 0 || length < 1 ||
-        length > (int64_t)PROTO_FILE_READ_MAX)
-        return bad_request(fail, "offset must be >= 0 and length 1..4194304");
+    /* offset >= 0, length 1..PROTO_FILE_READ_MAX (the catalogue) */
+    const proto_int_arg_t ints[] = {{"offset", &offset, NULL}, {"length", &length, NULL}};
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = file_scope(req, &s, fail)) != PROTO_OK ||
+        (err = proto_body_ints(req, ints, 2, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {id, s.actor, s.all};
     const store_query_t q = {.sql = sql_read, .nparams = 3, .values = vals, .idempotent = true};
     PGresult *res = NULL;
     char *buf = NULL;
-    proto_err_t err = query(cc, req, &q, NULL, 3, &res);
+    err = query(cc, req, &q, NULL, 3, &res);
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     if (err != PROTO_OK)
@@ -616,12 +616,14 @@ proto_err_t store_files_delete(const proto_call_ctx_t *cc, const proto_request_t
 {
     char id[STORE_UUID_CAP];
     scope_t s;
-    if (store_sql_uuid(req->body, "id", id) != 0 || file_scope(req->body, &s) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = file_scope(req, &s, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {id, s.actor, s.all};
     const store_query_t q = {.sql = sql_delete, .nparams = 3, .values = vals};
     PGresult *res = NULL;
-    proto_err_t err = query(cc, req, &q, NULL, 1, &res);
+    err = query(cc, req, &q, NULL, 1, &res);
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     if (err == PROTO_OK) {

@@ -50,11 +50,17 @@ static proto_err_t handle_health(const proto_call_ctx_t *cc, const proto_request
                       json_pack("{s:s, s:s}", "database", store_db_status_str(db), "objectstore",
                                 store_blob_status_str(obj)));
     msgpack_pack_map(body, 2);
-    proto_pack_kv_str(body, "status", ok ? "ok" : "degraded");
+    proto_pack_kv_str(
+        body, "status",
+        proto_val_name(PROTO_VALS_HEALTH, ok ? PROTO_HEALTH_OK : PROTO_HEALTH_DEGRADED));
     proto_pack_cstr(body, "checks");
     msgpack_pack_map(body, 2);
-    proto_pack_kv_str(body, "database", db == STORE_DB_OK ? "ok" : "down");
-    proto_pack_kv_str(body, "objectstore", obj == STORE_BLOB_OK ? "ok" : "down");
+    proto_pack_kv_str(
+        body, "database",
+        proto_val_name(PROTO_VALS_CHECK, db == STORE_DB_OK ? PROTO_CHECK_OK : PROTO_CHECK_DOWN));
+    proto_pack_kv_str(
+        body, "objectstore",
+        proto_val_name(PROTO_VALS_CHECK, obj == STORE_BLOB_OK ? PROTO_CHECK_OK : PROTO_CHECK_DOWN));
     return PROTO_OK;
 }
 

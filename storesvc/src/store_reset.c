@@ -10,24 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HASH_LEN 32
+#define HASH_LEN PROTO_B_DIGEST /* SHA-256 */
 #define CAP_HASH PROTO_STR_BUF(PROTO_B_HASH)
-
-static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
-{
-    snprintf(fail->msg, sizeof fail->msg, "%s", msg);
-    return PROTO_ERR_BAD_REQUEST;
-}
-
-/* The 32-byte bin field `key`, pointing into the request; NULL when it is
- * absent or of another size. */
-static const char *hash_field(const msgpack_object *body, const char *key)
-{
-    const msgpack_object *v = proto_map_get(body, key);
-    if (!v || v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != HASH_LEN)
-        return NULL;
-    return v->via.bin.ptr;
-}
 
 /* Runs `q` (hash first, binary); PROTO_ERR_NOT_FOUND when no row came back. */
 static proto_err_t run_rows(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -59,22 +43,21 @@ static const char sql_create[] =
 proto_err_t store_reset_create(const proto_call_ctx_t *cc, const proto_request_t *req,
                                msgpack_packer *body, proto_fail_t *fail)
 {
-    char user[STORE_UUID_CAP], expires[STORE_INT_CAP];
-    int64_t secs = 0;
-    const char *hash = hash_field(req->body, "token_hash");
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (!hash)
-        return bad_request(fail, "token_hash must be 32 bytes");
-    if (proto_get_int(req->body, "expires_s", &secs) != 0 || secs < 1 || secs > INT32_MAX)
-        return bad_request(fail, "expires_s out of range");
-    const char *vals[] = {user, hash, store_sql_int_text(secs, expires)};
+    char user[STORE_UUID_CAP], exp_buf[STORE_INT_CAP];
+    const char *hash = NULL, *expires = NULL;
+    int hash_len = 0;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "token_hash", &hash, &hash_len, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "expires_s", exp_buf, &expires, NULL, fail)) != PROTO_OK)
+        return err;
+    const char *vals[] = {user, hash, expires};
     const int lens[] = {0, HASH_LEN, 0};
     const int fmts[] = {0, 1, 0};
     const store_query_t q = {
         .sql = sql_create, .nparams = 3, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
-    proto_err_t err = run_rows(cc, req, &q, 1, &res);
+    err = run_rows(cc, req, &q, 1, &res);
     if (err == PROTO_OK)
         msgpack_pack_map(body, 0);
     PQclear(res);
@@ -92,9 +75,11 @@ static const char sql_check[] = "SELECT t.user_id::text, u.username"
 proto_err_t store_reset_check(const proto_call_ctx_t *cc, const proto_request_t *req,
                               msgpack_packer *body, proto_fail_t *fail)
 {
-    const char *hash = hash_field(req->body, "token_hash");
-    if (!hash)
-        return bad_request(fail, "token_hash must be 32 bytes");
+    const char *hash = NULL;
+    int hash_len = 0;
+    proto_err_t err = store_sql_bin(req, "token_hash", &hash, &hash_len, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {hash};
     const int lens[] = {HASH_LEN};
     const int fmts[] = {1};
@@ -105,12 +90,9 @@ proto_err_t store_reset_check(const proto_call_ctx_t *cc, const proto_request_t 
                              .formats = fmts,
                              .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = run_rows(cc, req, &q, 2, &res);
-    if (err == PROTO_OK) {
-        msgpack_pack_map(body, 2);
-        store_sql_pack_str(body, "user_id", res, 0, 0);
-        store_sql_pack_str(body, "username", res, 0, 1);
-    }
+    err = run_rows(cc, req, &q, 2, &res);
+    if (err == PROTO_OK) /* the columns are the keys of the reply */
+        err = store_sql_reply_shape(req, body, proto_op_def(req->op)->reply, res, 0, 0);
     PQclear(res);
     return err;
 }
@@ -133,22 +115,22 @@ static const char sql_consume[] =
 proto_err_t store_reset_consume(const proto_call_ctx_t *cc, const proto_request_t *req,
                                 msgpack_packer *body, proto_fail_t *fail)
 {
-    char pw[CAP_HASH], at[STORE_INT_CAP];
-    int64_t at_ms = 0;
-    const char *hash = hash_field(req->body, "token_hash");
-    if (!hash)
-        return bad_request(fail, "token_hash must be 32 bytes");
-    if (proto_get_str(req->body, "password_hash", pw, sizeof pw) != 0 || !pw[0])
-        return bad_request(fail, "password_hash must not be empty");
-    if (proto_get_int(req->body, "at_ms", &at_ms) != 0 || at_ms < 0)
-        return bad_request(fail, "at_ms out of range");
-    const char *vals[] = {hash, pw, store_sql_int_text(at_ms, at)};
+    char pw[CAP_HASH], at_buf[STORE_INT_CAP];
+    const char *hash = NULL, *at_ms = NULL;
+    int hash_len = 0;
+    const proto_str_arg_t strs[] = {{"password_hash", pw, sizeof pw, NULL}}; /* not empty */
+    proto_err_t err;
+    if ((err = store_sql_bin(req, "token_hash", &hash, &hash_len, fail)) != PROTO_OK ||
+        (err = proto_body_strs(req, strs, 1, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "at_ms", at_buf, &at_ms, NULL, fail)) != PROTO_OK)
+        return err;
+    const char *vals[] = {hash, pw, at_ms};
     const int lens[] = {HASH_LEN, 0, 0};
     const int fmts[] = {1, 0, 0};
     const store_query_t q = {
         .sql = sql_consume, .nparams = 3, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
-    proto_err_t err = run_rows(cc, req, &q, 2, &res);
+    err = run_rows(cc, req, &q, 2, &res);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
         store_sql_pack_str(body, "user_id", res, 0, 0);

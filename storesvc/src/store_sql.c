@@ -12,51 +12,78 @@
 #include "rt_log.h"
 #include "store_handlers.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int store_sql_uuid(const msgpack_object *body, const char *key, char *out)
+proto_err_t store_sql_opt_uuid(const proto_request_t *req, const char *name, char *out,
+                               const char **val, proto_fail_t *fail)
 {
-    if (proto_get_str(body, key, out, STORE_UUID_CAP) != 0 || !rt_uuid_valid(out))
-        return -1;
-    return 0;
-}
-
-int store_sql_opt_str(const msgpack_object *body, const char *key, char *out, size_t cap,
-                      const char **val)
-{
-    const msgpack_object *v = proto_map_get(body, key);
+    char id[PROTO_STR_BUF(PROTO_B_ID)];
+    bool given = false;
+    const proto_str_arg_t args[] = {{name, id, sizeof id, &given}};
+    proto_err_t err = proto_body_strs(req, args, 1, fail);
     *val = NULL;
-    if (!v)
-        return STORE_FIELD_ABSENT;
-    if (v->type == MSGPACK_OBJECT_NIL)
-        return STORE_FIELD_NIL;
-    if (proto_get_str(body, key, out, cap) != 0)
-        return -1;
+    if (err != PROTO_OK || !given)
+        return err;
+    if (!rt_uuid_valid(id))
+        return PROTO_ERR_NOT_FOUND;
+    memcpy(out, id, STORE_UUID_CAP - 1);
+    out[STORE_UUID_CAP - 1] = '\0';
     *val = out;
-    return STORE_FIELD_SET;
+    return PROTO_OK;
 }
 
-int store_sql_opt_uuid(const msgpack_object *body, const char *key, char *out, const char **val)
+proto_err_t store_sql_uuid(const proto_request_t *req, const char *name, char *out,
+                           proto_fail_t *fail)
 {
-    /* Anything longer than a UUID fails to copy, and is no UUID either. */
-    int held = store_sql_opt_str(body, key, out, STORE_UUID_CAP, val);
-    if (held < 0 || (held == STORE_FIELD_SET && !rt_uuid_valid(out))) {
-        *val = NULL;
-        return -1;
-    }
-    return 0;
+    const char *val = NULL;
+    proto_err_t err = store_sql_opt_uuid(req, name, out, &val, fail);
+    return err == PROTO_OK && !val ? PROTO_ERR_NOT_FOUND : err; /* a required "" or nil */
 }
 
-const char *store_sql_opt_bool(const msgpack_object *body, const char *key)
+proto_err_t store_sql_opt_str(const proto_request_t *req, const char *name, char *out, size_t cap,
+                              const char **val, proto_fail_t *fail)
 {
-    bool b;
-    if (proto_get_bool(body, key, &b) != 0)
-        return NULL;
-    return b ? "true" : "false";
+    bool given = false;
+    const proto_str_arg_t args[] = {{name, out, cap, &given}};
+    proto_err_t err = proto_body_strs(req, args, 1, fail);
+    *val = err == PROTO_OK && given ? out : NULL;
+    return err;
+}
+
+proto_err_t store_sql_opt_bool(const proto_request_t *req, const char *name, const char **val,
+                               proto_fail_t *fail)
+{
+    bool b = false, given = false;
+    const proto_bool_arg_t args[] = {{name, &b, &given}};
+    proto_err_t err = proto_body_bools(req, args, 1, fail);
+    *val = err != PROTO_OK || !given ? NULL : b ? "true" : "false";
+    return err;
+}
+
+proto_err_t store_sql_int(const proto_request_t *req, const char *name, char *buf, const char **val,
+                          int64_t *v, proto_fail_t *fail)
+{
+    int64_t n = 0;
+    bool given = false;
+    const proto_int_arg_t args[] = {{name, &n, &given}};
+    proto_err_t err = proto_body_ints(req, args, 1, fail);
+    *val = err == PROTO_OK && given ? store_sql_int_text(n, buf) : NULL;
+    if (v)
+        *v = n;
+    return err;
+}
+
+proto_err_t store_sql_bin(const proto_request_t *req, const char *name, const char **data, int *len,
+                          proto_fail_t *fail)
+{
+    size_t n = 0;
+    const proto_bin_arg_t args[] = {{name, data, &n}};
+    proto_err_t err = proto_body_bins(req, args, 1, fail);
+    *len = (int)n; /* within the catalogue's bound: PROTO_FILE_PART_MAX at most */
+    return err;
 }
 
 const char *store_sql_int_text(int64_t v, char *buf)
@@ -130,4 +157,42 @@ int64_t store_sql_i64(const PGresult *res, int row, int col)
 void store_sql_pack_str(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col)
 {
     proto_pack_kv_str(pk, key, store_sql_str(res, row, col));
+}
+
+int store_sql_pack_shape(msgpack_packer *pk, const proto_shape_t *shape, const PGresult *res,
+                         int row, int col)
+{
+    const proto_rkey_t *keys[STORE_SHAPE_KEYS_MAX];
+    size_t n = proto_shape_keys(shape, keys, STORE_SHAPE_KEYS_MAX);
+    if (n > STORE_SHAPE_KEYS_MAX || col < 0 || PQnfields(res) < col + (int)n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i]->type != PROTO_R_STR && keys[i]->type != PROTO_R_INT &&
+            keys[i]->type != PROTO_R_BOOL)
+            return -1;
+    }
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        int c = col + (int)i;
+        proto_pack_cstr(pk, keys[i]->key);
+        if (PQgetisnull(res, row, c))
+            msgpack_pack_nil(pk);
+        else if (keys[i]->type == PROTO_R_STR)
+            proto_pack_cstr(pk, PQgetvalue(res, row, c));
+        else if (keys[i]->type == PROTO_R_INT)
+            msgpack_pack_int64(pk, store_sql_i64(res, row, c));
+        else if (store_sql_flag(res, row, c))
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+    }
+    return (int)n;
+}
+
+proto_err_t store_sql_reply_shape(const proto_request_t *req, msgpack_packer *pk,
+                                  const proto_shape_t *shape, const PGresult *res, int row, int col)
+{
+    if (store_sql_pack_shape(pk, shape, res, row, col) < 0)
+        return store_sql_internal(req, "a result row that does not fit the reply shape");
+    return PROTO_OK;
 }

@@ -21,8 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_UUID_CAP 37 /* 36 characters and the NUL */
-#define STORE_INT_CAP  24 /* an int64 in decimal and the NUL */
+#define STORE_UUID_CAP       37 /* 36 characters and the NUL */
+#define STORE_SHAPE_KEYS_MAX 16 /* keys of a shape packed from one row */
+#define STORE_INT_CAP        24 /* an int64 in decimal and the NUL */
 
 /* A timestamptz column as "2026-11-22T10:00:00Z" (UTC, second precision). */
 #define STORE_SQL_RFC3339(col)                                                                     \
@@ -31,29 +32,42 @@
 /* A timestamptz column as epoch milliseconds (bigint). */
 #define STORE_SQL_EPOCH_MS(col) "floor(extract(epoch FROM (" col ")) * 1000)::bigint"
 
-/* What an optional request field held. */
-typedef enum {
-    STORE_FIELD_ABSENT = 0,
-    STORE_FIELD_NIL = 1,
-    STORE_FIELD_SET = 2,
-} store_field_t;
+/* Request fields that become query parameters, read through the
+ * catalogue (proto_body_strs and its siblings: typed, within the field's
+ * bounds; a handler naming a field its op does not have gets
+ * PROTO_ERR_INTERNAL_ERROR). Each returns PROTO_OK or the error to answer.
+ *
+ * The id `name` (a UUID) into out[STORE_UUID_CAP]: PROTO_ERR_NOT_FOUND
+ * when it is no UUID (a malformed id names nothing). */
+proto_err_t store_sql_uuid(const proto_request_t *req, const char *name, char *out,
+                           proto_fail_t *fail);
 
-/* Copies the required id `key` of `body` into `out` (STORE_UUID_CAP bytes).
- * Returns 0, or -1 when it is missing, not a string or not a UUID. */
-int store_sql_uuid(const msgpack_object *body, const char *key, char *out);
+/* The optional id `name`: `*val` receives `out` when a UUID was given,
+ * NULL when absent or nil; PROTO_ERR_NOT_FOUND when given but no UUID. */
+proto_err_t store_sql_opt_uuid(const proto_request_t *req, const char *name, char *out,
+                               const char **val, proto_fail_t *fail);
 
-/* The optional id `key`: `*val` receives `out` when a UUID was given, NULL
- * when absent or nil. Returns 0, or -1 when given but not a UUID. */
-int store_sql_opt_uuid(const msgpack_object *body, const char *key, char *out, const char **val);
+/* The optional string `name` copied into out[cap] (cap at least
+ * PROTO_STR_BUF of its bound): `*val` receives `out` when set, NULL when
+ * absent or nil. */
+proto_err_t store_sql_opt_str(const proto_request_t *req, const char *name, char *out, size_t cap,
+                              const char **val, proto_fail_t *fail);
 
-/* The optional string `key`, copied into `out` (`cap` bytes): `*val`
- * receives `out` when set, NULL when absent or nil. Returns what the field
- * held, or -1 when it does not fit (the codec's bounds make that a bug). */
-int store_sql_opt_str(const msgpack_object *body, const char *key, char *out, size_t cap,
-                      const char **val);
+/* The optional bool `name` as a query parameter: "true", "false" or NULL. */
+proto_err_t store_sql_opt_bool(const proto_request_t *req, const char *name, const char **val,
+                               proto_fail_t *fail);
 
-/* The optional bool `key` as a query parameter: "true", "false" or NULL. */
-const char *store_sql_opt_bool(const msgpack_object *body, const char *key);
+/* The integer `name` (within its catalogue range) as query text in
+ * buf[STORE_INT_CAP]: `*val` receives `buf`, or NULL when absent; `*v`
+ * (may be NULL) the value. */
+proto_err_t store_sql_int(const proto_request_t *req, const char *name, char *buf, const char **val,
+                          int64_t *v, proto_fail_t *fail);
+
+/* The bytes of `name` (within the catalogue's min..max; a digest is
+ * exactly PROTO_B_DIGEST): *data points into the request, NULL when absent;
+ * *len their count. */
+proto_err_t store_sql_bin(const proto_request_t *req, const char *name, const char **data, int *len,
+                          proto_fail_t *fail);
 
 /* Formats `v` into `buf` (STORE_INT_CAP bytes) and returns `buf`. */
 const char *store_sql_int_text(int64_t v, char *buf);
@@ -83,5 +97,19 @@ int64_t store_sql_i64(const PGresult *res, int row, int col);
 
 /* Packs `key` and the cell (string, or nil for SQL NULL). */
 void store_sql_pack_str(msgpack_packer *pk, const char *key, const PGresult *res, int row, int col);
+
+/* Packs a map of `shape` (proto_catalog.h) from the cells of `row` from
+ * column `col` on, one per key in the shape's order: STR a string, INT an
+ * int64, BOOL a flag; SQL NULL is nil. Returns the columns used, or -1
+ * (packing nothing) when the shape holds another type or the row has too
+ * few columns: the handler's bug. */
+int store_sql_pack_shape(msgpack_packer *pk, const proto_shape_t *shape, const PGresult *res,
+                         int row, int col);
+
+/* store_sql_pack_shape for a handler: PROTO_OK, or PROTO_ERR_INTERNAL_ERROR
+ * (logged with the op) when it packed nothing. */
+proto_err_t store_sql_reply_shape(const proto_request_t *req, msgpack_packer *pk,
+                                  const proto_shape_t *shape, const PGresult *res, int row,
+                                  int col);
 
 #endif

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HASH_LEN 32 /* SHA-256 */
+#define HASH_LEN PROTO_B_DIGEST /* SHA-256 */
 #define CAP_IP   PROTO_STR_BUF(PROTO_B_IP)
 #define CAP_UA   PROTO_STR_BUF(PROTO_B_UA)
 
@@ -32,39 +32,12 @@ static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
     return PROTO_ERR_BAD_REQUEST;
 }
 
-/* The bin field `key`: `*hash` points at its 32 bytes (into the request),
- * NULL when absent. Returns 0, or -1 when it is not exactly 32 bytes. */
-static int get_hash(const msgpack_object *body, const char *key, const char **hash)
-{
-    const msgpack_object *v = proto_map_get(body, key);
-    *hash = NULL;
-    if (!v)
-        return 0;
-    if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != HASH_LEN)
-        return -1;
-    *hash = v->via.bin.ptr;
-    return 0;
-}
-
-/* Reads the int `key` into `buf` as text when it lies in [lo, hi]. */
-static int get_seconds(const msgpack_object *body, const char *key, int64_t lo, int64_t hi,
-                       char *buf)
-{
-    int64_t v;
-    if (proto_get_int(body, key, &v) != 0 || v < lo || v > hi)
-        return -1;
-    store_sql_int_text(v, buf);
-    return 0;
-}
-
 /* The optional client_ip and user_agent (absent or nil: NULL). */
-static int get_client(const msgpack_object *body, char *ip_buf, char *ua_buf, const char **ip,
-                      const char **ua)
+static proto_err_t get_client(const proto_request_t *req, char *ip_buf, char *ua_buf,
+                              const char **ip, const char **ua, proto_fail_t *fail)
 {
-    if (store_sql_opt_str(body, "client_ip", ip_buf, CAP_IP, ip) < 0 ||
-        store_sql_opt_str(body, "user_agent", ua_buf, CAP_UA, ua) < 0)
-        return -1;
-    return 0;
+    proto_err_t err = store_sql_opt_str(req, "client_ip", ip_buf, CAP_IP, ip, fail);
+    return err == PROTO_OK ? store_sql_opt_str(req, "user_agent", ua_buf, CAP_UA, ua, fail) : err;
 }
 
 /* ------------------------------------------------------------- create -- */
@@ -81,25 +54,24 @@ static const char sql_create[] =
 proto_err_t store_tokens_create(const proto_call_ctx_t *cc, const proto_request_t *req,
                                 msgpack_packer *body, proto_fail_t *fail)
 {
-    char user[STORE_UUID_CAP], family[STORE_UUID_CAP], expires[STORE_INT_CAP];
+    char user[STORE_UUID_CAP], family[STORE_UUID_CAP], exp_buf[STORE_INT_CAP];
     char ip_buf[CAP_IP], ua_buf[CAP_UA];
-    const char *hash = NULL, *ip = NULL, *ua = NULL;
-    if (store_sql_uuid(req->body, "user_id", user) != 0 ||
-        store_sql_uuid(req->body, "family_id", family) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_hash(req->body, "token_hash", &hash) != 0 || !hash)
-        return bad_request(fail, "token_hash must be 32 bytes");
-    if (get_seconds(req->body, "expires_s", 1, INT32_MAX, expires) != 0)
-        return bad_request(fail, "expires_s out of range");
-    if (get_client(req->body, ip_buf, ua_buf, &ip, &ua) != 0)
-        return bad_request(fail, "bad fields");
+    const char *hash = NULL, *ip = NULL, *ua = NULL, *expires = NULL;
+    int hash_len = 0;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_uuid(req, "family_id", family, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "token_hash", &hash, &hash_len, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "expires_s", exp_buf, &expires, NULL, fail)) != PROTO_OK ||
+        (err = get_client(req, ip_buf, ua_buf, &ip, &ua, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {hash, family, user, expires, ip, ua};
     const int lens[] = {HASH_LEN, 0, 0, 0, 0, 0};
     const int fmts[] = {1, 0, 0, 0, 0, 0};
     const store_query_t q = {
         .sql = sql_create, .nparams = 6, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, map_create, &res);
+    err = store_sql_run(cc, req, &q, map_create, &res);
     if (err == PROTO_OK && PQntuples(res) != 1)
         err = PROTO_ERR_CONFLICT;
     if (err == PROTO_OK) {
@@ -118,41 +90,50 @@ static const char sql_rotate[] =
     "SELECT o_outcome, o_user_id, o_family_id"
     " FROM store_token_rotate($1::bytea, $2::bytea, $3::integer, $4::integer, $5, $6)";
 
-static void pack_rotate(msgpack_packer *pk, const PGresult *res)
+/* The decision of store_token_rotate: its outcome (the PL/pgSQL function
+ * answers the wire names of PROTO_VALS_ROTATE; anything else is a bug),
+ * the token's owner and family when it had them. */
+static proto_err_t pack_rotate(const proto_request_t *req, msgpack_packer *pk, const PGresult *res)
 {
+    const char *text = store_sql_str(res, 0, 0);
     const char *user = store_sql_str(res, 0, 1), *family = store_sql_str(res, 0, 2);
+    int outcome = text ? proto_val_parse(PROTO_VALS_ROTATE, text, strlen(text)) : -1;
+    if (outcome < 0)
+        return store_sql_internal(req, "store_token_rotate: an unknown outcome");
     msgpack_pack_map(pk, 1 + (user != NULL) + (family != NULL));
-    store_sql_pack_str(pk, "outcome", res, 0, 0);
+    proto_pack_kv_str(pk, "outcome", proto_val_name(PROTO_VALS_ROTATE, outcome));
     if (user)
         proto_pack_kv_str(pk, "user_id", user);
     if (family)
         proto_pack_kv_str(pk, "family_id", family);
+    return PROTO_OK;
 }
 
 proto_err_t store_tokens_rotate(const proto_call_ctx_t *cc, const proto_request_t *req,
                                 msgpack_packer *body, proto_fail_t *fail)
 {
-    char grace[STORE_INT_CAP], expires[STORE_INT_CAP], ip_buf[CAP_IP], ua_buf[CAP_UA];
-    const char *hash = NULL, *new_hash = NULL, *ip = NULL, *ua = NULL;
-    if (get_hash(req->body, "token_hash", &hash) != 0 || !hash ||
-        get_hash(req->body, "new_hash", &new_hash) != 0 || !new_hash)
-        return bad_request(fail, "token_hash and new_hash must be 32 bytes");
-    if (get_seconds(req->body, "grace_s", 0, INT32_MAX, grace) != 0 ||
-        get_seconds(req->body, "expires_s", 1, INT32_MAX, expires) != 0)
-        return bad_request(fail, "grace_s or expires_s out of range");
-    if (get_client(req->body, ip_buf, ua_buf, &ip, &ua) != 0)
-        return bad_request(fail, "bad fields");
+    char grace_buf[STORE_INT_CAP], exp_buf[STORE_INT_CAP], ip_buf[CAP_IP], ua_buf[CAP_UA];
+    const char *hash = NULL, *new_hash = NULL, *ip = NULL, *ua = NULL, *grace = NULL;
+    const char *expires = NULL;
+    int hash_len = 0, new_len = 0;
+    proto_err_t err;
+    if ((err = store_sql_bin(req, "token_hash", &hash, &hash_len, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "new_hash", &new_hash, &new_len, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "grace_s", grace_buf, &grace, NULL, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "expires_s", exp_buf, &expires, NULL, fail)) != PROTO_OK ||
+        (err = get_client(req, ip_buf, ua_buf, &ip, &ua, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {hash, new_hash, grace, expires, ip, ua};
     const int lens[] = {HASH_LEN, HASH_LEN, 0, 0, 0, 0};
     const int fmts[] = {1, 1, 0, 0, 0, 0};
     const store_query_t q = {
         .sql = sql_rotate, .nparams = 6, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, map_rotate, &res);
-    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0)))
+    err = store_sql_run(cc, req, &q, map_rotate, &res);
+    if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 3))
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK)
-        pack_rotate(body, res);
+        err = pack_rotate(req, body, res);
     PQclear(res);
     return err;
 }
@@ -179,11 +160,12 @@ proto_err_t store_tokens_revoke(const proto_call_ctx_t *cc, const proto_request_
 {
     char family_buf[STORE_UUID_CAP], user_buf[STORE_UUID_CAP];
     const char *hash = NULL, *family = NULL, *user = NULL;
-    if (get_hash(req->body, "token_hash", &hash) != 0)
-        return bad_request(fail, "token_hash must be 32 bytes");
-    if (store_sql_opt_uuid(req->body, "family_id", family_buf, &family) != 0 ||
-        store_sql_opt_uuid(req->body, "user_id", user_buf, &user) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    int hash_len = 0;
+    proto_err_t err;
+    if ((err = store_sql_bin(req, "token_hash", &hash, &hash_len, fail)) != PROTO_OK ||
+        (err = store_sql_opt_uuid(req, "family_id", family_buf, &family, fail)) != PROTO_OK ||
+        (err = store_sql_opt_uuid(req, "user_id", user_buf, &user, fail)) != PROTO_OK)
+        return err;
     if (!hash == !family)
         return bad_request(fail, "give exactly one of token_hash and family_id");
     const char *vals[] = {hash ? hash : family, user};
@@ -196,7 +178,7 @@ proto_err_t store_tokens_revoke(const proto_call_ctx_t *cc, const proto_request_
                              .formats = fmts,
                              .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    err = store_sql_run(cc, req, &q, NULL, &res);
     if (err == PROTO_OK && (PQntuples(res) != 1 || PQnfields(res) != 2))
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK) {
@@ -226,36 +208,33 @@ static const char sql_sessions[] = "SELECT family_id, " FIRST_CREATED ", " LAST_
                                    " HAVING bool_or(revoked_at IS NULL AND expires_at > now())"
                                    " ORDER BY " LAST_USED " DESC, family_id LIMIT $2::integer";
 
-static void pack_sessions(msgpack_packer *pk, const PGresult *res)
+/* Each row is a Session (its columns are the shape's keys, in order). */
+static proto_err_t pack_sessions(const proto_request_t *req, msgpack_packer *pk,
+                                 const PGresult *res)
 {
+    proto_err_t err = PROTO_OK;
     msgpack_pack_map(pk, 1);
     proto_pack_cstr(pk, "sessions");
     msgpack_pack_array(pk, (size_t)PQntuples(res));
-    for (int i = 0; i < PQntuples(res); i++) {
-        msgpack_pack_map(pk, 5);
-        store_sql_pack_str(pk, "id", res, i, 0);
-        store_sql_pack_str(pk, "created_at", res, i, 1);
-        store_sql_pack_str(pk, "last_used_at", res, i, 2);
-        store_sql_pack_str(pk, "client_ip", res, i, 3);
-        store_sql_pack_str(pk, "user_agent", res, i, 4);
-    }
+    for (int i = 0; i < PQntuples(res) && err == PROTO_OK; i++)
+        err = store_sql_reply_shape(req, pk, proto_shape(PROTO_SHAPE_SESSION), res, i, 0);
+    return err;
 }
 
 proto_err_t store_tokens_sessions(const proto_call_ctx_t *cc, const proto_request_t *req,
                                   msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP];
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err = store_sql_uuid(req, "user_id", user, fail);
+    if (err != PROTO_OK)
+        return err;
     char cap[STORE_INT_CAP];
     const char *vals[] = {user, store_sql_int_text(STORE_SESSIONS_MAX, cap)};
     const store_query_t q = {.sql = sql_sessions, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
-    if (err == PROTO_OK && PQnfields(res) != 5)
-        err = store_sql_internal(req, "unexpected result shape");
-    else if (err == PROTO_OK)
-        pack_sessions(body, res);
+    err = store_sql_run(cc, req, &q, NULL, &res);
+    if (err == PROTO_OK)
+        err = pack_sessions(req, body, res);
     PQclear(res);
     return err;
 }

@@ -14,36 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HASH_LEN 32 /* a backup-code hash */
-
 static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
 {
     snprintf(fail->msg, sizeof fail->msg, "%s", msg);
     return PROTO_ERR_BAD_REQUEST;
-}
-
-/* The bin field `key` of 1..max bytes (a multiple of `unit` when unit > 0):
- * *ptr and *len point into the request. Returns 0, or -1. */
-static int get_bin(const msgpack_object *body, const char *key, size_t max, size_t unit,
-                   const char **ptr, int *len)
-{
-    const msgpack_object *v = proto_map_get(body, key);
-    if (!v || v->type != MSGPACK_OBJECT_BIN || v->via.bin.size == 0 || v->via.bin.size > max ||
-        (unit && v->via.bin.size % unit != 0))
-        return -1;
-    *ptr = v->via.bin.ptr;
-    *len = (int)v->via.bin.size;
-    return 0;
-}
-
-/* The int field "step" (a TOTP time step, >= 0) as query text. */
-static int get_step(const msgpack_object *body, char *buf)
-{
-    int64_t step;
-    if (proto_get_int(body, "step", &step) != 0 || step < 0)
-        return -1;
-    store_sql_int_text(step, buf);
-    return 0;
 }
 
 /* Packs `key` and a bytea cell (text form) as bin, or nil for SQL NULL. */
@@ -86,12 +60,13 @@ proto_err_t store_totp_get(const proto_call_ctx_t *cc, const proto_request_t *re
                            msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP];
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err = store_sql_uuid(req, "user_id", user, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {user};
     const store_query_t q = {.sql = sql_get, .nparams = 1, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = run_row(cc, req, &q, 5, &res);
+    err = run_row(cc, req, &q, 5, &res);
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     if (err == PROTO_OK) {
@@ -126,10 +101,10 @@ proto_err_t store_totp_setup(const proto_call_ctx_t *cc, const proto_request_t *
     char user[STORE_UUID_CAP];
     const char *secret = NULL;
     int secret_len = 0;
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_bin(req->body, "secret", PROTO_B_SEALED, 0, &secret, &secret_len) != 0)
-        return bad_request(fail, "secret must be 1..128 bytes");
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "secret", &secret, &secret_len, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {user, secret};
     const int lens[] = {0, secret_len};
     const int fmts[] = {0, 1};
@@ -140,7 +115,7 @@ proto_err_t store_totp_setup(const proto_call_ctx_t *cc, const proto_request_t *
                              .formats = fmts,
                              .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = run_row(cc, req, &q, 2, &res);
+    err = run_row(cc, req, &q, 2, &res);
     if (err == PROTO_OK && PQntuples(res) != 1)
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK && store_sql_i64(res, 0, 0) != 1)
@@ -155,41 +130,42 @@ proto_err_t store_totp_setup(const proto_call_ctx_t *cc, const proto_request_t *
 
 /* ------------------------------------------------------ enable, disable -- */
 
-/* What the PL/pgSQL functions answer, and the error or reply it means. */
+/* What the PL/pgSQL functions (migration 5) answer, the error it means,
+ * and the wire value a successful one is (-1: none). */
 typedef struct {
     const char *outcome;
     proto_err_t err;
+    int value;
 } outcome_row_t;
 
 static const outcome_row_t enable_outcomes[] = {
-    {"enabled", PROTO_OK},
-    {"stale", PROTO_OK},
-    {"conflict", PROTO_ERR_CONFLICT},
-    {"not_found", PROTO_ERR_NOT_FOUND},
+    {"enabled", PROTO_OK, PROTO_TOTP_ENABLED},
+    {"stale", PROTO_OK, PROTO_TOTP_STALE},
+    {"conflict", PROTO_ERR_CONFLICT, -1},
+    {"not_found", PROTO_ERR_NOT_FOUND, -1},
 };
 static const outcome_row_t disable_outcomes[] = {
-    {"disabled", PROTO_OK},
-    {"not_enabled", PROTO_OK},
-    {"not_found", PROTO_ERR_NOT_FOUND},
+    {"disabled", PROTO_OK, 1},
+    {"not_enabled", PROTO_OK, 0},
+    {"not_found", PROTO_ERR_NOT_FOUND, -1},
 };
 
-/* Runs a one-cell query whose text is one of `rows`; *outcome points into
- * `rows`. */
+/* Runs a one-cell query whose text is one of `rows`; *outcome points at
+ * the row. */
 static proto_err_t run_outcome(const proto_call_ctx_t *cc, const proto_request_t *req,
                                const store_query_t *q, const outcome_row_t *rows, size_t n,
-                               const char **outcome)
+                               const outcome_row_t **outcome)
 {
     PGresult *res = NULL;
     proto_err_t err = run_row(cc, req, q, 1, &res);
     const char *text = err == PROTO_OK && PQntuples(res) == 1 ? store_sql_str(res, 0, 0) : NULL;
-    if (err == PROTO_OK)
-        err = store_sql_internal(req, "unexpected outcome");
-    for (size_t i = 0; text && i < n; i++) {
-        if (strcmp(rows[i].outcome, text) == 0) {
-            *outcome = rows[i].outcome;
-            err = rows[i].err;
-        }
+    *outcome = NULL;
+    for (size_t i = 0; text && i < n && !*outcome; i++) {
+        if (strcmp(rows[i].outcome, text) == 0)
+            *outcome = &rows[i];
     }
+    if (err == PROTO_OK) /* logged only when the function answered none of `rows` */
+        err = *outcome ? (*outcome)->err : store_sql_internal(req, "unexpected outcome");
     PQclear(res);
     return err;
 }
@@ -197,15 +173,18 @@ static proto_err_t run_outcome(const proto_call_ctx_t *cc, const proto_request_t
 proto_err_t store_totp_enable(const proto_call_ctx_t *cc, const proto_request_t *req,
                               msgpack_packer *body, proto_fail_t *fail)
 {
-    char user[STORE_UUID_CAP], step[STORE_INT_CAP];
-    const char *secret = NULL, *hashes = NULL, *outcome = NULL;
+    char user[STORE_UUID_CAP], step_buf[STORE_INT_CAP];
+    const char *secret = NULL, *hashes = NULL, *step = NULL;
+    const outcome_row_t *outcome = NULL;
     int secret_len = 0, hashes_len = 0;
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_bin(req->body, "secret", PROTO_B_SEALED, 0, &secret, &secret_len) != 0 ||
-        get_bin(req->body, "backup_hashes", PROTO_B_BACKUP, HASH_LEN, &hashes, &hashes_len) != 0 ||
-        get_step(req->body, step) != 0)
-        return bad_request(fail, "secret, step >= 0 and backup_hashes (n x 32 bytes) required");
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "secret", &secret, &secret_len, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "backup_hashes", &hashes, &hashes_len, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "step", step_buf, &step, NULL, fail)) != PROTO_OK)
+        return err;
+    if (hashes_len % PROTO_B_DIGEST != 0)
+        return bad_request(fail, "backup_hashes must be whole 32-byte hashes");
     const char *vals[] = {user, secret, step, hashes};
     const int lens[] = {0, secret_len, 0, hashes_len};
     const int fmts[] = {0, 1, 0, 1};
@@ -215,11 +194,11 @@ proto_err_t store_totp_enable(const proto_call_ctx_t *cc, const proto_request_t 
         .values = vals,
         .lengths = lens,
         .formats = fmts};
-    proto_err_t err = run_outcome(cc, req, &q, enable_outcomes,
-                                  sizeof enable_outcomes / sizeof enable_outcomes[0], &outcome);
+    err = run_outcome(cc, req, &q, enable_outcomes,
+                      sizeof enable_outcomes / sizeof enable_outcomes[0], &outcome);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
-        proto_pack_kv_str(body, "outcome", outcome);
+        proto_pack_kv_str(body, "outcome", proto_val_name(PROTO_VALS_TOTP_ENABLE, outcome->value));
     } else if (err == PROTO_ERR_CONFLICT) {
         snprintf(fail->msg, sizeof fail->msg, "TOTP is already enabled");
     }
@@ -230,19 +209,20 @@ proto_err_t store_totp_disable(const proto_call_ctx_t *cc, const proto_request_t
                                msgpack_packer *body, proto_fail_t *fail)
 {
     char user[STORE_UUID_CAP];
-    const char *outcome = NULL;
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    const outcome_row_t *outcome = NULL;
+    proto_err_t err = store_sql_uuid(req, "user_id", user, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {user};
     const store_query_t q = {.sql = "SELECT store_totp_disable($1::uuid)",
                              .nparams = 1,
                              .values = vals,
                              .idempotent = true};
-    proto_err_t err = run_outcome(cc, req, &q, disable_outcomes,
-                                  sizeof disable_outcomes / sizeof disable_outcomes[0], &outcome);
+    err = run_outcome(cc, req, &q, disable_outcomes,
+                      sizeof disable_outcomes / sizeof disable_outcomes[0], &outcome);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
-        proto_pack_kv_bool(body, "disabled", strcmp(outcome, "disabled") == 0);
+        proto_pack_kv_bool(body, "disabled", outcome->value == 1);
     }
     return err;
 }
@@ -260,15 +240,16 @@ static const char sql_use_step[] =
 proto_err_t store_totp_use_step(const proto_call_ctx_t *cc, const proto_request_t *req,
                                 msgpack_packer *body, proto_fail_t *fail)
 {
-    char user[STORE_UUID_CAP], step[STORE_INT_CAP];
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_step(req->body, step) != 0)
-        return bad_request(fail, "step must be >= 0");
+    char user[STORE_UUID_CAP], step_buf[STORE_INT_CAP];
+    const char *step = NULL;
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "step", step_buf, &step, NULL, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {user, step};
     const store_query_t q = {.sql = sql_use_step, .nparams = 2, .values = vals};
     PGresult *res = NULL;
-    proto_err_t err = run_row(cc, req, &q, 1, &res);
+    err = run_row(cc, req, &q, 1, &res);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
         proto_pack_kv_bool(body, "accepted", PQntuples(res) == 1);
@@ -293,17 +274,17 @@ proto_err_t store_totp_use_backup(const proto_call_ctx_t *cc, const proto_reques
     char user[STORE_UUID_CAP];
     const char *hash = NULL;
     int hash_len = 0;
-    if (store_sql_uuid(req->body, "user_id", user) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_bin(req->body, "code_hash", HASH_LEN, HASH_LEN, &hash, &hash_len) != 0)
-        return bad_request(fail, "code_hash must be 32 bytes");
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "user_id", user, fail)) != PROTO_OK ||
+        (err = store_sql_bin(req, "code_hash", &hash, &hash_len, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {user, hash};
     const int lens[] = {0, hash_len};
     const int fmts[] = {0, 1};
     const store_query_t q = {
         .sql = sql_use_backup, .nparams = 2, .values = vals, .lengths = lens, .formats = fmts};
     PGresult *res = NULL;
-    proto_err_t err = run_row(cc, req, &q, 2, &res);
+    err = run_row(cc, req, &q, 2, &res);
     if (err == PROTO_OK && PQntuples(res) != 1)
         err = store_sql_internal(req, "unexpected result shape");
     if (err == PROTO_OK) {

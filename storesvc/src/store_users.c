@@ -26,8 +26,6 @@
 #define USER_COLS      "id, username, email, full_name, role, is_active, totp_enabled, " CREATED_AT
 #define USER_NCOLS     8
 
-#define LIST_MAX_PER_PAGE 100
-
 /* Buffers for the catalogue's field bounds (proto_catalog.h). */
 #define CAP_LOGIN PROTO_STR_BUF(PROTO_B_LOGIN)
 #define CAP_EMAIL PROTO_STR_BUF(PROTO_B_EMAIL)
@@ -54,18 +52,12 @@ static proto_err_t bad_request(proto_fail_t *fail, const char *msg)
     return PROTO_ERR_BAD_REQUEST;
 }
 
-/* Packs the User in the USER_COLS columns of `row`. */
-static void pack_user(msgpack_packer *pk, const PGresult *res, int row)
+/* Packs the User in the USER_COLS columns of `row` (they are the keys of
+ * the catalogue's User, in its order). */
+static proto_err_t pack_user(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int row)
 {
-    msgpack_pack_map(pk, USER_NCOLS);
-    store_sql_pack_str(pk, "id", res, row, 0);
-    store_sql_pack_str(pk, "username", res, row, 1);
-    store_sql_pack_str(pk, "email", res, row, 2);
-    store_sql_pack_str(pk, "full_name", res, row, 3);
-    store_sql_pack_str(pk, "role", res, row, 4);
-    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, row, 5));
-    proto_pack_kv_bool(pk, "totp_enabled", store_sql_flag(res, row, 6));
-    store_sql_pack_str(pk, "created_at", res, row, 7);
+    return store_sql_reply_shape(req, pk, proto_shape(PROTO_SHAPE_USER), res, row, 0);
 }
 
 /* Runs a statement returning at most one User: packs it, or `none` when
@@ -81,7 +73,7 @@ static proto_err_t reply_user(const proto_call_ctx_t *cc, const proto_request_t 
     else if (err == PROTO_OK && PQntuples(res) == 0)
         err = none;
     else if (err == PROTO_OK)
-        pack_user(body, res, 0);
+        err = pack_user(req, body, res, 0);
     PQclear(res);
     return err;
 }
@@ -103,20 +95,25 @@ proto_err_t store_users_create(const proto_call_ctx_t *cc, const proto_request_t
     char username[CAP_LOGIN], email[CAP_EMAIL], name[CAP_NAME], hash[CAP_HASH], role[CAP_ROLE];
     const char *full_name = NULL;
     bool if_no_admin = false;
-    if (proto_get_str(req->body, "username", username, sizeof username) != 0 ||
-        proto_get_str(req->body, "email", email, sizeof email) != 0 ||
-        proto_get_str(req->body, "password_hash", hash, sizeof hash) != 0 ||
-        proto_get_str(req->body, "role", role, sizeof role) != 0 ||
-        store_sql_opt_str(req->body, "full_name", name, sizeof name, &full_name) < 0)
-        return bad_request(fail, "bad fields");
-    if (!username[0] || !email[0] || !hash[0])
-        return bad_request(fail, "username, email and password_hash must not be empty");
+    /* username, email and password_hash are never empty (the catalogue). */
+    const proto_str_arg_t strs[] = {
+        {"username", username, sizeof username, NULL},
+        {"email", email, sizeof email, NULL},
+        {"password_hash", hash, sizeof hash, NULL},
+        {"role", role, sizeof role, NULL},
+    };
+    const proto_bool_arg_t bools[] = {{"if_no_admin", &if_no_admin, NULL}};
+    proto_err_t err;
+    if ((err = proto_body_strs(req, strs, sizeof strs / sizeof strs[0], fail)) != PROTO_OK ||
+        (err = store_sql_opt_str(req, "full_name", name, sizeof name, &full_name, fail)) !=
+            PROTO_OK ||
+        (err = proto_body_bools(req, bools, 1, fail)) != PROTO_OK)
+        return err;
     if (!role_valid(role))
         return bad_request(fail, "unknown role");
-    (void)proto_get_bool(req->body, "if_no_admin", &if_no_admin);
     const char *vals[] = {username, email, full_name, hash, role, if_no_admin ? "true" : "false"};
     const store_query_t q = {.sql = sql_create, .nparams = 6, .values = vals};
-    proto_err_t err = reply_user(cc, req, &q, map_taken, PROTO_ERR_CONFLICT, body);
+    err = reply_user(cc, req, &q, map_taken, PROTO_ERR_CONFLICT, body);
     if (err == PROTO_ERR_CONFLICT)
         snprintf(fail->msg, sizeof fail->msg, "%s",
                  if_no_admin ? "taken, or an admin exists" : "username or email taken");
@@ -129,8 +126,9 @@ proto_err_t store_users_get(const proto_call_ctx_t *cc, const proto_request_t *r
                             msgpack_packer *body, proto_fail_t *fail)
 {
     char id[STORE_UUID_CAP];
-    if (store_sql_uuid(req->body, "id", id) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err = store_sql_uuid(req, "id", id, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {id};
     const store_query_t q = {.sql = "SELECT " USER_COLS " FROM users WHERE id = $1::uuid",
                              .nparams = 1,
@@ -148,20 +146,23 @@ static const char sql_list[] =
     " SELECT page.*, total.n FROM total LEFT JOIN page ON true"
     " ORDER BY page.sort_at, page.id";
 
-static void pack_list(msgpack_packer *pk, const PGresult *res, int64_t page, int64_t per_page)
+static proto_err_t pack_list(const proto_request_t *req, msgpack_packer *pk, const PGresult *res,
+                             int64_t page, int64_t per_page)
 {
     int rows = PQntuples(res);
     int64_t total = rows > 0 ? store_sql_i64(res, 0, USER_NCOLS + 1) : 0;
     int users = rows > 0 && !PQgetisnull(res, 0, 0) ? rows : 0;
+    proto_err_t err = PROTO_OK;
     msgpack_pack_map(pk, 5);
     proto_pack_cstr(pk, "users");
     msgpack_pack_array(pk, (size_t)users);
-    for (int i = 0; i < users; i++)
-        pack_user(pk, res, i);
+    for (int i = 0; i < users && err == PROTO_OK; i++)
+        err = pack_user(req, pk, res, i);
     proto_pack_kv_int(pk, "total", total);
     proto_pack_kv_int(pk, "page", page);
     proto_pack_kv_int(pk, "per_page", per_page);
     proto_pack_kv_int(pk, "pages", total / per_page + (total % per_page != 0));
+    return err;
 }
 
 proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -169,46 +170,35 @@ proto_err_t store_users_list(const proto_call_ctx_t *cc, const proto_request_t *
 {
     int64_t page = 0, per_page = 0, offset = 0;
     char limit_txt[STORE_INT_CAP], offset_txt[STORE_INT_CAP];
-    if (proto_get_int(req->body, "page", &page) != 0 ||
-        proto_get_int(req->body, "per_page", &per_page) != 0)
-        return bad_request(fail, "bad fields");
-    if (page < 1 || per_page < 1 || per_page > LIST_MAX_PER_PAGE)
-        return bad_request(fail, "page must be >= 1 and per_page 1..100");
+    /* page >= 1, per_page 1..PROTO_PER_PAGE_MAX (the catalogue). */
+    const proto_int_arg_t ints[] = {{"page", &page, NULL}, {"per_page", &per_page, NULL}};
+    proto_err_t err = proto_body_ints(req, ints, 2, fail);
+    if (err != PROTO_OK)
+        return err;
     if (__builtin_mul_overflow(page - 1, per_page, &offset))
         return bad_request(fail, "page out of range");
     const char *vals[] = {store_sql_int_text(per_page, limit_txt),
                           store_sql_int_text(offset, offset_txt)};
     const store_query_t q = {.sql = sql_list, .nparams = 2, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    err = store_sql_run(cc, req, &q, NULL, &res);
     if (err == PROTO_OK && PQnfields(res) != USER_NCOLS + 2)
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK)
-        pack_list(body, res, page, per_page);
+        err = pack_list(req, body, res, page, per_page);
     PQclear(res);
     return err;
 }
 
 /* -------------------------------------------- find_login, auth_state -- */
 
+/* The keys of store.user_find_login's reply, in order. */
 #define LOGIN_COLS "id, username, role, is_active, totp_enabled, password_hash, " VALID_AFTER_MS
 
 /* Usernames cannot contain '@' (the API contract), so a login with one is an email. */
 static const char sql_login_email[] = "SELECT " LOGIN_COLS " FROM users WHERE email = lower($1)";
 static const char sql_login_name[] =
     "SELECT " LOGIN_COLS " FROM users WHERE lower(username) = lower($1)";
-
-static void pack_login(msgpack_packer *pk, const PGresult *res)
-{
-    msgpack_pack_map(pk, 7);
-    store_sql_pack_str(pk, "id", res, 0, 0);
-    store_sql_pack_str(pk, "username", res, 0, 1);
-    store_sql_pack_str(pk, "role", res, 0, 2);
-    proto_pack_kv_bool(pk, "is_active", store_sql_flag(res, 0, 3));
-    proto_pack_kv_bool(pk, "totp_enabled", store_sql_flag(res, 0, 4));
-    store_sql_pack_str(pk, "password_hash", res, 0, 5);
-    proto_pack_kv_int(pk, "valid_after_ms", store_sql_i64(res, 0, 6));
-}
 
 #define AUTH_STATE_COLS "id, username, role, is_active, " VALID_AFTER_MS
 
@@ -229,8 +219,6 @@ static const char sql_auth_state_revoked[] =
     "  (SELECT string_agg(family_id::text, ',' ORDER BY i) FROM n WHERE i <= $3::integer),"
     "  (SELECT " STORE_SQL_EPOCH_MS("at") " FROM n WHERE i = $3::integer + 1)"
                                           " FROM users WHERE id = $1::uuid";
-
-#define REVOKED_MAX 64 /* bound on revoked_max */
 
 /* Packs the comma-separated ids of `list` (NULL: none) as an array. */
 static void pack_id_list(msgpack_packer *pk, const char *list)
@@ -266,19 +254,16 @@ static void pack_auth_state(msgpack_packer *pk, const PGresult *res, bool revoke
         proto_pack_kv_int(pk, "revoked_cut_ms", store_sql_i64(res, 0, 6));
 }
 
-/* Runs a one-row lookup of `ncols` columns and packs it with `pack`. */
+/* Runs a one-row lookup whose columns are the keys of the op's reply. */
 static proto_err_t reply_row(const proto_call_ctx_t *cc, const proto_request_t *req,
-                             const store_query_t *q, int ncols,
-                             void (*pack)(msgpack_packer *, const PGresult *), msgpack_packer *body)
+                             const store_query_t *q, msgpack_packer *body)
 {
     PGresult *res = NULL;
     proto_err_t err = store_sql_run(cc, req, q, NULL, &res);
-    if (err == PROTO_OK && PQnfields(res) != ncols)
-        err = store_sql_internal(req, "unexpected result shape");
-    else if (err == PROTO_OK && PQntuples(res) == 0)
+    if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     else if (err == PROTO_OK)
-        pack(body, res);
+        err = store_sql_reply_shape(req, body, proto_op_def(req->op)->reply, res, 0, 0);
     PQclear(res);
     return err;
 }
@@ -287,37 +272,40 @@ proto_err_t store_users_find_login(const proto_call_ctx_t *cc, const proto_reque
                                    msgpack_packer *body, proto_fail_t *fail)
 {
     char login[CAP_LOGIN];
-    if (proto_get_str(req->body, "login", login, sizeof login) != 0)
-        return bad_request(fail, "bad fields");
+    const proto_str_arg_t args[] = {{"login", login, sizeof login, NULL}};
+    proto_err_t err = proto_body_strs(req, args, 1, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {login};
     const store_query_t q = {.sql = strchr(login, '@') ? sql_login_email : sql_login_name,
                              .nparams = 1,
                              .values = vals,
                              .idempotent = true};
-    return reply_row(cc, req, &q, 7, pack_login, body);
+    return reply_row(cc, req, &q, body);
 }
 
 proto_err_t store_users_auth_state(const proto_call_ctx_t *cc, const proto_request_t *req,
                                    msgpack_packer *body, proto_fail_t *fail)
 {
     char id[STORE_UUID_CAP], within_txt[STORE_INT_CAP], max_txt[STORE_INT_CAP];
-    int64_t within = 0, max = 0;
-    if (store_sql_uuid(req->body, "id", id) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    bool has_within = proto_get_int(req->body, "revoked_within_s", &within) == 0;
-    bool has_max = proto_get_int(req->body, "revoked_max", &max) == 0;
-    if (has_within != has_max || (has_within && (within < 1 || within > INT32_MAX)) ||
-        (has_max && (max < 1 || max > REVOKED_MAX)))
-        return bad_request(fail,
-                           "revoked_within_s (1..2^31-1) and revoked_max (1..64) go together");
-    const char *vals[] = {id, store_sql_int_text(within, within_txt),
-                          store_sql_int_text(max, max_txt)};
+    const char *within = NULL, *max = NULL;
+    proto_err_t err;
+    /* Each within its catalogue range; the two go together. */
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "revoked_within_s", within_txt, &within, NULL, fail)) !=
+            PROTO_OK ||
+        (err = store_sql_int(req, "revoked_max", max_txt, &max, NULL, fail)) != PROTO_OK)
+        return err;
+    bool has_within = within != NULL;
+    if (has_within != (max != NULL))
+        return bad_request(fail, "revoked_within_s and revoked_max go together");
+    const char *vals[] = {id, within, max};
     const store_query_t q = {.sql = has_within ? sql_auth_state_revoked : sql_auth_state,
                              .nparams = has_within ? 3 : 1,
                              .values = vals,
                              .idempotent = true};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    err = store_sql_run(cc, req, &q, NULL, &res);
     if (err == PROTO_OK && PQnfields(res) != 7)
         err = store_sql_internal(req, "unexpected result shape");
     else if (err == PROTO_OK && PQntuples(res) == 0)
@@ -344,25 +332,26 @@ proto_err_t store_users_update(const proto_call_ctx_t *cc, const proto_request_t
                                msgpack_packer *body, proto_fail_t *fail)
 {
     char id[STORE_UUID_CAP], name[CAP_NAME], email[CAP_EMAIL], role[CAP_ROLE];
-    const char *full_name = NULL, *new_email = NULL, *new_role = NULL;
-    if (store_sql_uuid(req->body, "id", id) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    int name_held = store_sql_opt_str(req->body, "full_name", name, sizeof name, &full_name);
-    int email_held = store_sql_opt_str(req->body, "email", email, sizeof email, &new_email);
-    int role_held = store_sql_opt_str(req->body, "role", role, sizeof role, &new_role);
-    if (name_held < 0 || email_held < 0 || role_held < 0)
-        return bad_request(fail, "bad fields");
-    if (email_held == STORE_FIELD_NIL || role_held == STORE_FIELD_NIL)
-        return bad_request(fail, "email and role cannot be cleared");
+    const char *full_name = NULL, *new_email = NULL, *new_role = NULL, *active = NULL;
+    proto_err_t err;
+    /* email and role are never nil (the catalogue); full_name nil clears it. */
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = store_sql_opt_str(req, "full_name", name, sizeof name, &full_name, fail)) !=
+            PROTO_OK ||
+        (err = store_sql_opt_str(req, "email", email, sizeof email, &new_email, fail)) !=
+            PROTO_OK ||
+        (err = store_sql_opt_str(req, "role", role, sizeof role, &new_role, fail)) != PROTO_OK ||
+        (err = store_sql_opt_bool(req, "is_active", &active, fail)) != PROTO_OK)
+        return err;
+    bool name_given = proto_body_given(req, "full_name") != PROTO_GIVEN_ABSENT;
     if (new_email && !new_email[0])
         return bad_request(fail, "email must not be empty");
     if (new_role && !role_valid(new_role))
         return bad_request(fail, "unknown role");
-    const char *vals[] = {id,        name_held != STORE_FIELD_ABSENT ? "true" : "false",
-                          full_name, new_email,
-                          new_role,  store_sql_opt_bool(req->body, "is_active")};
+    const char *vals[] = {id,    name_given ? "true" : "false", full_name, new_email, new_role,
+                          active};
     const store_query_t q = {.sql = sql_update, .nparams = 6, .values = vals, .idempotent = true};
-    proto_err_t err = reply_user(cc, req, &q, map_taken, PROTO_ERR_NOT_FOUND, body);
+    err = reply_user(cc, req, &q, map_taken, PROTO_ERR_NOT_FOUND, body);
     if (err == PROTO_ERR_CONFLICT)
         snprintf(fail->msg, sizeof fail->msg, "email taken");
     return err;
@@ -383,19 +372,6 @@ static const char sql_set_password[] =
     "   WHERE id = $1::uuid RETURNING id)"
     " SELECT CASE WHEN $3::boolean"
     "   THEN store_revoke_user_tokens(u.id, NULL, $4::uuid) ELSE 0 END FROM u";
-
-/* Reads at_ms (required or not): -1 when given but negative. */
-static int get_at_ms(const msgpack_object *body, char *buf, const char **val)
-{
-    int64_t at_ms;
-    *val = NULL;
-    if (proto_get_int(body, "at_ms", &at_ms) != 0)
-        return 0;
-    if (at_ms < 0)
-        return -1;
-    *val = store_sql_int_text(at_ms, buf);
-    return 0;
-}
 
 /* Runs a statement returning one count (or no row: not_found). */
 static proto_err_t run_count(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -420,18 +396,19 @@ proto_err_t store_users_set_password(const proto_call_ctx_t *cc, const proto_req
     const char *keep = NULL, *at_ms = NULL;
     bool revoke = false;
     int64_t n = 0;
-    if (store_sql_uuid(req->body, "id", id) != 0 ||
-        store_sql_opt_uuid(req->body, "keep_family", keep_buf, &keep) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (proto_get_str(req->body, "password_hash", hash, sizeof hash) != 0 || !hash[0])
-        return bad_request(fail, "password_hash must not be empty");
-    if (get_at_ms(req->body, at_buf, &at_ms) != 0)
-        return bad_request(fail, "at_ms must be >= 0");
-    (void)proto_get_bool(req->body, "revoke_sessions", &revoke);
+    const proto_str_arg_t strs[] = {{"password_hash", hash, sizeof hash, NULL}}; /* not empty */
+    const proto_bool_arg_t bools[] = {{"revoke_sessions", &revoke, NULL}};
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = store_sql_opt_uuid(req, "keep_family", keep_buf, &keep, fail)) != PROTO_OK ||
+        (err = proto_body_strs(req, strs, 1, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "at_ms", at_buf, &at_ms, NULL, fail)) != PROTO_OK ||
+        (err = proto_body_bools(req, bools, 1, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {id, hash, revoke ? "true" : "false", keep, at_ms};
     const store_query_t q = {
         .sql = sql_set_password, .nparams = 5, .values = vals, .idempotent = true};
-    proto_err_t err = run_count(cc, req, &q, &n);
+    err = run_count(cc, req, &q, &n);
     if (err == PROTO_OK)
         msgpack_pack_map(body, 0);
     return err;
@@ -450,15 +427,15 @@ proto_err_t store_users_revoke_all(const proto_call_ctx_t *cc, const proto_reque
     char id[STORE_UUID_CAP], keep_buf[STORE_UUID_CAP], at_buf[STORE_INT_CAP];
     const char *keep = NULL, *at_ms = NULL;
     int64_t n = 0;
-    if (store_sql_uuid(req->body, "id", id) != 0 ||
-        store_sql_opt_uuid(req->body, "keep_family", keep_buf, &keep) != 0)
-        return PROTO_ERR_NOT_FOUND;
-    if (get_at_ms(req->body, at_buf, &at_ms) != 0 || !at_ms)
-        return bad_request(fail, "at_ms must be >= 0");
+    proto_err_t err;
+    if ((err = store_sql_uuid(req, "id", id, fail)) != PROTO_OK ||
+        (err = store_sql_opt_uuid(req, "keep_family", keep_buf, &keep, fail)) != PROTO_OK ||
+        (err = store_sql_int(req, "at_ms", at_buf, &at_ms, NULL, fail)) != PROTO_OK)
+        return err;
     const char *vals[] = {id, at_ms, keep};
     const store_query_t q = {
         .sql = sql_revoke_all, .nparams = 3, .values = vals, .idempotent = true};
-    proto_err_t err = run_count(cc, req, &q, &n);
+    err = run_count(cc, req, &q, &n);
     if (err == PROTO_OK) {
         msgpack_pack_map(body, 1);
         proto_pack_kv_int(body, "revoked", n);
@@ -504,12 +481,13 @@ proto_err_t store_users_delete(const proto_call_ctx_t *cc, const proto_request_t
                                msgpack_packer *body, proto_fail_t *fail)
 {
     char id[STORE_UUID_CAP];
-    if (store_sql_uuid(req->body, "id", id) != 0)
-        return PROTO_ERR_NOT_FOUND;
+    proto_err_t err = store_sql_uuid(req, "id", id, fail);
+    if (err != PROTO_OK)
+        return err;
     const char *vals[] = {id};
     const store_query_t q = {.sql = sql_delete, .nparams = 1, .values = vals};
     PGresult *res = NULL;
-    proto_err_t err = store_sql_run(cc, req, &q, NULL, &res);
+    err = store_sql_run(cc, req, &q, NULL, &res);
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
     if (err == PROTO_OK) {

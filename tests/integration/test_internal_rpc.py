@@ -207,6 +207,75 @@ def test_authorize_enforces_the_api_rate_limit(pm, idb, jwt_secret, tmp_path):
     assert ok_body(authorize(s, client_ip="192.0.2.11"))["anonymous"] is True
 
 
+def test_authorize_count_rate_false_checks_without_counting(pm, idb, jwt_secret, tmp_path):
+    """An internal caller that checks a request the gateway has counted
+    already passes count_rate false: identity and permission are checked as
+    ever, nothing is counted (the reply has no "rate"), and an exhausted
+    bucket does not refuse it. The gateway, which sends no count_rate,
+    keeps counting."""
+    s = au.start_stack(pm, idb, jwt_secret, tmp_path, "rpcnocount", authsvc={"RATE_LIMIT_PER_MINUTE": "5"})
+    u, viewer = au.new_user(s), au.new_user(s, role="viewer")
+    for _ in range(8):
+        body = ok_body(au.rpc(s, "auth.authorize", {"credential": u.access, "client_ip": "192.0.2.40",
+                                                     "permission": "content:write", "count_rate": False}))
+        assert body["user_id"] == u.id and body["role"] == "user", body
+        assert "rate" not in body, body
+    counted = ok_body(authorize(s, u.access, "self:read", client_ip="192.0.2.40"))
+    assert counted["rate"]["remaining"] == 4, f"the uncounted calls were counted: {counted}"
+    # The gateway counts in the same bucket.
+    r = au.get(s, "/users/me", token=u.access)
+    assert r.status_code == 200 and au.rate_headers(r)[1] == 3, (r.status_code, r.headers)
+    for _ in range(3):
+        ok_body(authorize(s, u.access, client_ip="192.0.2.40"))
+    assert err_code(authorize(s, u.access, client_ip="192.0.2.40")) == "rate_limited"
+    assert au.get(s, "/users/me", token=u.access).status_code == 429
+    # Exhausted, the uncounted check still answers, and still refuses what it must.
+    nocount = {"client_ip": "192.0.2.40", "count_rate": False}
+    assert ok_body(au.rpc(s, "auth.authorize", dict(nocount, credential=u.access)))["user_id"] == u.id
+    assert err_code(au.rpc(s, "auth.authorize", dict(nocount, credential=viewer.access,
+                                                      permission="content:write"))) == "forbidden"
+    assert err_code(au.rpc(s, "auth.authorize", dict(nocount, credential=u.access[:-2]))) == "unauthorized"
+    assert err_code(au.rpc(s, "auth.authorize", dict(nocount, permission="self:read"))) == "unauthorized"
+    # Anonymous: nothing counted against the address either.
+    for _ in range(8):
+        body = ok_body(au.rpc(s, "auth.authorize", {"client_ip": "192.0.2.41", "count_rate": False}))
+        assert body == {"anonymous": True}, body
+    assert ok_body(authorize(s, client_ip="192.0.2.41"))["rate"]["remaining"] == 4
+    # count_rate true is the default.
+    assert ok_body(au.rpc(s, "auth.authorize", {"client_ip": "192.0.2.41", "count_rate": True}))["rate"]["remaining"] == 3
+    for bad in (0, 1, "false", None):
+        assert_bad_field(au.rpc(s, "auth.authorize", {"client_ip": "192.0.2.41", "count_rate": bad}), "count_rate")
+
+
+def test_credential_is_the_token_without_a_bearer_prefix(st, users):
+    """credential (and auth.verify's token) is the access token itself; the
+    HTTP scheme "Bearer " is not part of it. A prefixed value is a bad token:
+    unauthorized, never an anonymous caller."""
+    tok = users["user"].access
+    assert ok_body(authorize(st, tok, "self:read"))["user_id"] == users["user"].id
+    for prefixed in (f"Bearer {tok}", f"bearer {tok}", f"Bearer  {tok}", f"Bearer{tok}"):
+        rep = authorize(st, prefixed)
+        assert err_code(rep) == "unauthorized", rep
+        assert err_code(authorize(st, prefixed, "self:read")) == "unauthorized"
+        assert err_code(au.rpc(st, "auth.verify", {"token": prefixed})) == "unauthorized"
+        assert tok not in str(rep), "the token is echoed"
+
+
+def test_strings_sent_as_bin_are_bad_request_naming_the_field(st, users):
+    """Strings must be msgpack str: bytes (bin, what Go's []byte and Java's
+    byte[] become) where a string is expected are refused naming the field,
+    however valid their content."""
+    tok = users["user"].access
+    rep = au.rpc(st, "auth.authorize", {"credential": tok.encode(), "client_ip": "192.0.2.7"})
+    assert_bad_field(rep, "credential")
+    assert_bad_field(au.rpc(st, "auth.authorize", {"client_ip": b"192.0.2.7"}), "client_ip")
+    assert_bad_field(au.rpc(st, "auth.authorize", {"client_ip": "192.0.2.7", "permission": b"self:read"}),
+                     "permission")
+    assert_bad_field(au.rpc(st, "auth.verify", {"token": tok.encode()}), "token")
+    # The same values as str pass.
+    assert ok_body(au.rpc(st, "auth.verify", {"token": tok}))["user_id"] == users["user"].id
+
+
 # ============================================================ DEALER framing
 
 
@@ -260,7 +329,7 @@ CLIENT_IP_OPS = {
     "auth.logout": lambda: {"refresh_token": au.b64u(b"\x02" * 32)},
     "auth.authorize": lambda: {"permission": "self:read"},
 }
-ADDRESS_64 = "2001:db8:1111:2222:3333:4444:5555:6666%interface-with-long-name9"  # 64 bytes
+ADDRESS_64 = "internal:" + "batch-job_" * 5 + "x.1-2"  # 64 bytes: the longest client_ip
 
 
 def assert_bad_field(rep, field):
@@ -286,8 +355,9 @@ def test_wrongly_typed_client_ip_is_bad_request_naming_the_field(st, op):
 
 
 def test_client_ip_at_the_bound_is_used_as_given(st):
-    """64 bytes is within the bound: the op runs with exactly that address
-    (its session records it), never with whatever a too small buffer held."""
+    """64 bytes is within the bound (only the internal form gets there): the
+    op runs with exactly that value (its session records it), never with
+    whatever a too small buffer held."""
     assert len(ADDRESS_64.encode()) == 64
     u = au.new_user(st)
     pair = ok_body(au.rpc(st, "auth.token", {"username": u.username, "password": u.password,
@@ -295,11 +365,11 @@ def test_client_ip_at_the_bound_is_used_as_given(st):
     sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
     mine = [x for x in sessions if x["id"] == pair["session_id"]]
     assert mine and mine[0]["client_ip"] == ADDRESS_64, sessions
-    again = ok_body(au.rpc(st, "auth.refresh", {"refresh_token": pair["refresh_token"],
-                                                "client_ip": ADDRESS_64[::-1]}))
+    other = ADDRESS_64[:-1] + "3"
+    again = ok_body(au.rpc(st, "auth.refresh", {"refresh_token": pair["refresh_token"], "client_ip": other}))
     sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
     mine = [x for x in sessions if x["id"] == again["session_id"]]
-    assert mine and mine[0]["client_ip"] == ADDRESS_64[::-1], sessions
+    assert mine and mine[0]["client_ip"] == other, sessions
     # The others answer as they would for any address.
     assert err_code(au.rpc(st, "auth.refresh", dict(CLIENT_IP_OPS["auth.refresh"](), client_ip=ADDRESS_64))) == \
         "invalid_refresh_token"
@@ -310,6 +380,39 @@ def test_client_ip_at_the_bound_is_used_as_given(st):
     assert anon[1] == anon[0] - 1, f"one address, one bucket: {anon}"
     reg = CLIENT_IP_OPS["auth.register"]()
     assert ok_body(au.rpc(st, "auth.register", dict(reg, client_ip=ADDRESS_64)))["user"]["username"] == reg["username"]
+
+
+NOT_CLIENT_IPS = ["", "unknown", "localhost", "example.com", "01.2.3.4", "192.0.2.7:8080", "[2001:db8::1]",
+                  "fe80::1%eth0", " 192.0.2.7", "internal:", "internal:two words", "internal:" + "x" * 56,
+                  "Internal:billing"]
+
+
+@pytest.mark.parametrize("op", sorted(CLIENT_IP_OPS))
+def test_client_ip_must_be_an_address_or_internal_name(st, op):
+    """proto/PROTOCOL.md "client_ip": an IPv4 or IPv6 address in text form,
+    or internal:<name> for a caller acting for no client; anything else is
+    bad_request naming the field, before any work."""
+    for bad in NOT_CLIENT_IPS:
+        assert_bad_field(au.rpc(st, op, dict(CLIENT_IP_OPS[op](), client_ip=bad)), "client_ip")
+    for good in ("192.0.2.77", "2001:db8::77", "::ffff:192.0.2.78", "internal:billing-batch.2"):
+        rep = au.rpc(st, op, dict(CLIENT_IP_OPS[op](), client_ip=good))
+        assert rep.get("ok") or rep["err"]["code"] != "bad_request", (good, rep)
+
+
+def test_client_ip_is_one_bucket_however_it_is_written(st):
+    """The address is used in its canonical text: the spellings of one IPv6
+    address, and an IPv4-mapped one, count in one bucket and are recorded
+    alike."""
+    spellings = ["2001:db8:0:0:0:0:0:5a", "2001:DB8::5A", "2001:db8::5a"]
+    left = [ok_body(authorize(st, client_ip=ip))["rate"]["remaining"] for ip in spellings]
+    assert left == [left[0], left[0] - 1, left[0] - 2], left
+    mapped = [ok_body(authorize(st, client_ip=ip))["rate"]["remaining"] for ip in ("192.0.2.90", "::ffff:192.0.2.90")]
+    assert mapped[1] == mapped[0] - 1, mapped
+    u = au.new_user(st)
+    pair = ok_body(au.rpc(st, "auth.token", {"username": u.username, "password": u.password,
+                                             "client_ip": "2001:DB8:0::7"}))
+    sessions = ok_body(au.rpc(st, "auth.sessions", {"actor_id": u.id}))["sessions"]
+    assert [x["client_ip"] for x in sessions if x["id"] == pair["session_id"]] == ["2001:db8::7"], sessions
 
 
 def test_credential_longer_than_a_token_is_unauthorized_never_anonymous(st):

@@ -2321,11 +2321,23 @@ static void test_codec_pack_kv_helpers(void **state)
 
 /* ---- reading bodies through the catalogue ---- */
 
+/* A client_ip of `n` bytes (9 or more) into buf: an address of 9, else
+ * the internal form "internal:aaa...". */
+static const char *client_ip_of(char *buf, size_t n)
+{
+    if (n == 9)
+        return strcpy(buf, "10.0.0.10");
+    memset(buf, 'a', n);
+    memcpy(buf, PROTO_CLIENT_INTERNAL, strlen(PROTO_CLIENT_INTERNAL));
+    buf[n] = '\0';
+    return buf;
+}
+
 /* An auth.refresh request: refresh_token of `tok` bytes, client_ip of `ip`
  * bytes (-1: absent), user_agent absent. */
 static void put_refresh(frame_t *f, size_t tok, int ip)
 {
-    char buf[300];
+    char buf[300], addr[300];
     memset(buf, 'a', sizeof buf);
     msgpack_pack_map(&f->pk, 3);
     put_v_op(&f->pk, "auth.refresh");
@@ -2335,7 +2347,7 @@ static void put_refresh(frame_t *f, size_t tok, int ip)
     put_strn(&f->pk, buf, tok);
     if (ip >= 0) {
         put_str(&f->pk, "client_ip");
-        put_strn(&f->pk, buf, (size_t)ip);
+        put_str(&f->pk, client_ip_of(addr, (size_t)ip));
     }
 }
 
@@ -2516,6 +2528,415 @@ static void test_codec_body_strs_bad_values_name_the_field(void **state)
     }
 }
 
+/* ---- the typed bounds of the catalogue ---- */
+
+/* Starts a request of `op` whose body has `n` entries (the caller packs them). */
+static void put_req(frame_t *f, const char *op, uint32_t n)
+{
+    frame_reset(f);
+    msgpack_pack_map(&f->pk, 3);
+    put_v_op(&f->pk, op);
+    put_str(&f->pk, "body");
+    msgpack_pack_map(&f->pk, n);
+}
+
+/* An auth.authorize request whose client_ip is `ip` (n bytes). */
+static void put_authorize_ip(frame_t *f, const char *ip, size_t n)
+{
+    put_req(f, "auth.authorize", 1);
+    put_str(&f->pk, "client_ip");
+    put_strn(&f->pk, ip, n);
+}
+
+static void test_codec_client_ip_is_an_address_or_internal(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "192.0.2.7",
+        "0.0.0.0",
+        "255.255.255.255",
+        "::1",
+        "2001:db8::1",
+        "2001:DB8:0:0:0:0:0:1",
+        "::ffff:192.0.2.1",
+        "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+        "internal:billing",
+        "internal:a",
+        "internal:Batch_job-2.eu",
+        "internal:1234567890123456789012345678901234567890123456789012345", /* 55 */
+    };
+    static const char *const bad[] = {
+        "",
+        "unknown",
+        "localhost",
+        "example.com",
+        "01.2.3.4",
+        "1.2.3",
+        "256.1.1.1",
+        " 192.0.2.7",
+        "192.0.2.7 ",
+        "192.0.2.7:80",
+        "[::1]",
+        "[::1]:80",
+        "fe80::1%eth0",
+        "::ffff:1.2.3.4.5",
+        "internal:",
+        "internal",
+        "Internal:billing",
+        "internal:bill ing",
+        "internal:bill/ing",
+        "internal:bill\xc3\xa9",
+        "internal:12345678901234567890123456789012345678901234567890123456", /* 56 */
+    };
+    frame_t f;
+    proto_request_t req;
+    frame_init(&f);
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        put_authorize_ip(&f, good[i], strlen(good[i]));
+        req_accepts(&f, &req);
+        proto_request_cleanup(&req);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put_authorize_ip(&f, bad[i], strlen(bad[i]));
+        req_rejects_naming(&f, "client_ip");
+    }
+    put_authorize_ip(&f, "192.0.2.7\0x", 11); /* a NUL inside */
+    req_rejects_naming(&f, "client_ip");
+    /* The sessions storesvc records carry one too (nil: none). */
+    put_req(&f, "store.token_rotate", 5);
+    char hash[PROTO_B_DIGEST] = {0};
+    put_str(&f.pk, "token_hash");
+    put_bin(&f.pk, hash, sizeof hash);
+    put_str(&f.pk, "new_hash");
+    put_bin(&f.pk, hash, sizeof hash);
+    put_str(&f.pk, "grace_s");
+    msgpack_pack_int(&f.pk, 0);
+    put_str(&f.pk, "expires_s");
+    msgpack_pack_int(&f.pk, 60);
+    put_str(&f.pk, "client_ip");
+    put_str(&f.pk, "not-an-address");
+    req_rejects_naming(&f, "client_ip");
+    frame_free(&f);
+}
+
+static void test_codec_client_ip_is_copied_in_canonical_form(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"192.0.2.7", "192.0.2.7"},
+        {"::FFFF:192.0.2.1", "192.0.2.1"}, /* IPv4-mapped: the IPv4 address */
+        {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
+        {"0:0:0:0:0:0:0:1", "::1"},
+        {"internal:Billing", "internal:Billing"}, /* a name is kept as it is */
+    };
+    frame_t f;
+    proto_request_t req;
+    frame_init(&f);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char ip[PROTO_STR_BUF(PROTO_B_IP)];
+        bool given = false;
+        put_authorize_ip(&f, cases[i][0], strlen(cases[i][0]));
+        req_accepts(&f, &req);
+        const proto_str_arg_t args[] = {{"client_ip", ip, sizeof ip, &given}};
+        assert_int_equal(proto_body_strs(&req, args, 1, NULL), PROTO_OK);
+        assert_true(given);
+        assert_string_equal(ip, cases[i][1]);
+        proto_request_cleanup(&req);
+    }
+    frame_free(&f);
+}
+
+/* Go's and Java's msgpack libraries pack byte arrays as bin: a bin where
+ * the catalogue has a string is refused naming the field, whatever it holds. */
+static void test_codec_bin_where_a_string_is_expected_names_the_field(void **state)
+{
+    (void)state;
+    frame_t f;
+    frame_init(&f);
+    put_req(&f, "auth.verify", 1);
+    put_str(&f.pk, "token");
+    put_bin(&f.pk, "a.b.c", 5);
+    req_rejects_naming(&f, "token");
+    put_req(&f, "auth.authorize", 2);
+    put_str(&f.pk, "client_ip");
+    put_str(&f.pk, "192.0.2.7");
+    put_str(&f.pk, "credential");
+    put_bin(&f.pk, "a.b.c", 5);
+    req_rejects_naming(&f, "credential");
+    put_req(&f, "auth.authorize", 1);
+    put_str(&f.pk, "client_ip");
+    put_bin(&f.pk, "192.0.2.7", 9);
+    req_rejects_naming(&f, "client_ip");
+    /* And a str where bytes are expected. */
+    put_req(&f, "store.reset_check", 1);
+    put_str(&f.pk, "token_hash");
+    put_strn(&f.pk, "0123456789abcdef0123456789abcdef", PROTO_B_DIGEST);
+    req_rejects_naming(&f, "token_hash");
+    frame_free(&f);
+}
+
+/* store.user_list with page and per_page. */
+static void put_user_list(frame_t *f, int64_t page, int64_t per_page)
+{
+    put_req(f, "store.user_list", 2);
+    put_str(&f->pk, "page");
+    msgpack_pack_int64(&f->pk, page);
+    put_str(&f->pk, "per_page");
+    msgpack_pack_int64(&f->pk, per_page);
+}
+
+static void test_codec_integers_within_the_catalogue_range(void **state)
+{
+    (void)state;
+    frame_t f;
+    proto_request_t req;
+    char why[128] = "";
+    proto_limits_t lim = lim_default();
+    frame_init(&f);
+    put_user_list(&f, 1, PROTO_PER_PAGE_MAX);
+    req_accepts(&f, &req);
+    proto_request_cleanup(&req);
+    put_user_list(&f, INT64_MAX, 1);
+    req_accepts(&f, &req);
+    proto_request_cleanup(&req);
+    put_user_list(&f, 1, PROTO_PER_PAGE_MAX + 1);
+    req_rejects_naming(&f, "per_page");
+    put_user_list(&f, 1, 0);
+    req_rejects_naming(&f, "per_page");
+    put_user_list(&f, 0, 10);
+    req_rejects_naming(&f, "page");
+    put_user_list(&f, INT64_MIN, 10);
+    req_rejects_naming(&f, "page");
+    /* The reason says what is wrong. */
+    put_user_list(&f, 1, -5);
+    proto_request_init(&req);
+    assert_int_equal(proto_request_decode(f.sb.data, f.sb.size, &lim, &req, why, sizeof why),
+                     PROTO_ERR_BAD_REQUEST);
+    assert_string_equal(why, "body field per_page: out of range");
+    proto_request_cleanup(&req);
+    /* A part number and a read length: the PROTO_FILE_* bounds. */
+    put_req(&f, "store.file_part", 4);
+    put_str(&f.pk, "id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "actor_id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "part_no");
+    msgpack_pack_int(&f.pk, PROTO_FILE_PARTS_MAX + 1);
+    put_str(&f.pk, "data");
+    put_bin(&f.pk, "x", 1);
+    req_rejects_naming(&f, "part_no");
+    put_req(&f, "store.file_part", 4);
+    put_str(&f.pk, "id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "actor_id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "part_no");
+    msgpack_pack_int(&f.pk, PROTO_FILE_PARTS_MAX);
+    put_str(&f.pk, "data");
+    put_bin(&f.pk, "", 0); /* a part is never empty */
+    req_rejects_naming(&f, "data");
+    frame_free(&f);
+}
+
+/* store.reset_check with a token_hash of n bytes. */
+static void put_reset_check(frame_t *f, size_t n)
+{
+    char hash[PROTO_B_DIGEST + 1] = {0};
+    put_req(f, "store.reset_check", 1);
+    put_str(&f->pk, "token_hash");
+    put_bin(&f->pk, hash, n);
+}
+
+static void test_codec_digests_have_exactly_their_size(void **state)
+{
+    (void)state;
+    frame_t f;
+    proto_request_t req;
+    frame_init(&f);
+    put_reset_check(&f, PROTO_B_DIGEST);
+    req_accepts(&f, &req);
+    proto_request_cleanup(&req);
+    put_reset_check(&f, PROTO_B_DIGEST - 1);
+    req_rejects_naming(&f, "token_hash");
+    put_reset_check(&f, PROTO_B_DIGEST + 1);
+    req_rejects_naming(&f, "token_hash");
+    put_reset_check(&f, 0);
+    req_rejects_naming(&f, "token_hash");
+    frame_free(&f);
+}
+
+/* store.user_update {id, <key>: nil or "<val>"}. */
+static void put_user_update(frame_t *f, const char *key, const char *val)
+{
+    put_req(f, "store.user_update", 2);
+    put_str(&f->pk, "id");
+    put_str(&f->pk, "00000000-0000-4000-8000-000000000000");
+    put_str(&f->pk, key);
+    if (val)
+        put_str(&f->pk, val);
+    else
+        msgpack_pack_nil(&f->pk);
+}
+
+static void test_codec_optional_strings_nil_and_empty(void **state)
+{
+    (void)state;
+    frame_t f;
+    proto_request_t req;
+    frame_init(&f);
+    put_user_update(&f, "full_name", NULL); /* nil clears a full name */
+    req_accepts(&f, &req);
+    assert_int_equal(proto_body_given(&req, "full_name"), PROTO_GIVEN_NIL);
+    assert_int_equal(proto_body_given(&req, "email"), PROTO_GIVEN_ABSENT);
+    assert_int_equal(proto_body_given(&req, "id"), PROTO_GIVEN_SET);
+    assert_int_equal(proto_body_given(&req, "password"), -1); /* not a field of the op */
+    assert_int_equal(proto_body_given(&req, NULL), -1);
+    proto_request_cleanup(&req);
+    put_user_update(&f, "email", NULL); /* an email cannot be cleared */
+    req_rejects_naming(&f, "email");
+    put_user_update(&f, "role", NULL);
+    req_rejects_naming(&f, "role");
+    put_user_update(&f, "email", "a@example.com");
+    req_accepts(&f, &req);
+    proto_request_cleanup(&req);
+    /* A hash that is given is never empty. */
+    put_req(&f, "store.user_set_password", 2);
+    put_str(&f.pk, "id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "password_hash");
+    put_str(&f.pk, "");
+    req_rejects_naming(&f, "password_hash");
+    frame_free(&f);
+}
+
+static void test_codec_body_ints_bools_bins(void **state)
+{
+    (void)state;
+    frame_t f;
+    proto_request_t req;
+    proto_fail_t fail = {.msg = ""};
+    char hash[PROTO_B_DIGEST];
+    memset(hash, 7, sizeof hash);
+    frame_init(&f);
+    put_req(&f, "store.user_set_password", 4);
+    put_str(&f.pk, "id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "password_hash");
+    put_str(&f.pk, "h");
+    put_str(&f.pk, "revoke_sessions");
+    msgpack_pack_true(&f.pk);
+    put_str(&f.pk, "at_ms");
+    msgpack_pack_int64(&f.pk, 1234567);
+    req_accepts(&f, &req);
+    int64_t at = -1;
+    bool has_at = false, revoke = false, has_revoke = false;
+    const proto_int_arg_t ints[] = {{"at_ms", &at, &has_at}};
+    const proto_bool_arg_t bools[] = {{"revoke_sessions", &revoke, &has_revoke}};
+    assert_int_equal(proto_body_ints(&req, ints, 1, &fail), PROTO_OK);
+    assert_int_equal(proto_body_bools(&req, bools, 1, &fail), PROTO_OK);
+    assert_true(at == 1234567 && has_at);
+    assert_true(revoke && has_revoke);
+    proto_request_cleanup(&req);
+
+    /* Absent: the default stays, present is false. */
+    put_req(&f, "store.user_set_password", 2);
+    put_str(&f.pk, "id");
+    put_str(&f.pk, "x");
+    put_str(&f.pk, "password_hash");
+    put_str(&f.pk, "h");
+    req_accepts(&f, &req);
+    at = 42;
+    revoke = true;
+    assert_int_equal(proto_body_ints(&req, ints, 1, &fail), PROTO_OK);
+    assert_int_equal(proto_body_bools(&req, bools, 1, &fail), PROTO_OK);
+    assert_true(at == 42 && !has_at);
+    assert_true(revoke && !has_revoke);
+    /* Names of another op, or of another type, are the handler's bug. */
+    int64_t i = 0;
+    bool b = false;
+    const char *data = NULL;
+    size_t len = 0;
+    const proto_int_arg_t wrong_int[] = {{"password_hash", &i, NULL}};
+    const proto_bool_arg_t wrong_bool[] = {{"is_active", &b, NULL}};
+    const proto_bin_arg_t wrong_bin[] = {{"token_hash", &data, &len}};
+    assert_int_equal(proto_body_ints(&req, wrong_int, 1, &fail), PROTO_ERR_INTERNAL_ERROR);
+    assert_non_null(strstr(fail.msg, "password_hash"));
+    assert_int_equal(proto_body_bools(&req, wrong_bool, 1, &fail), PROTO_ERR_INTERNAL_ERROR);
+    assert_int_equal(proto_body_bins(&req, wrong_bin, 1, &fail), PROTO_ERR_INTERNAL_ERROR);
+    assert_string_equal(fail.field, "");
+    proto_request_cleanup(&req);
+
+    /* Bytes point into the request. */
+    put_reset_check(&f, PROTO_B_DIGEST);
+    req_accepts(&f, &req);
+    const proto_bin_arg_t bins[] = {{"token_hash", &data, &len}};
+    assert_int_equal(proto_body_bins(&req, bins, 1, &fail), PROTO_OK);
+    assert_non_null(data);
+    assert_int_equal(len, PROTO_B_DIGEST);
+    assert_true(data >= f.sb.data && data + len <= f.sb.data + f.sb.size);
+    proto_request_cleanup(&req);
+    frame_free(&f);
+}
+
+/* A body that did not come through the decoder: the readers check the
+ * catalogue's bounds themselves. */
+static void test_codec_body_readers_check_bounds_of_hand_built_bodies(void **state)
+{
+    (void)state;
+    frame_t f;
+    msgpack_unpacked u;
+    frame_init(&f);
+    msgpack_pack_map(&f.pk, 2);
+    put_str(&f.pk, "page");
+    msgpack_pack_int(&f.pk, 0);
+    put_str(&f.pk, "per_page");
+    msgpack_pack_int(&f.pk, 10);
+    proto_request_t req;
+    proto_request_init(&req);
+    req.op = PROTO_OP_STORE_USER_LIST;
+    req.body = unpack(&f, &u);
+    int64_t page = 0, per_page = 0;
+    const proto_int_arg_t ints[] = {{"per_page", &per_page, NULL}, {"page", &page, NULL}};
+    proto_fail_t fail = {.msg = ""};
+    assert_int_equal(proto_body_ints(&req, ints, 2, &fail), PROTO_ERR_BAD_REQUEST);
+    assert_string_equal(fail.field, "page");
+    assert_non_null(strstr(fail.msg, "out of range"));
+    msgpack_unpacked_destroy(&u);
+    frame_free(&f);
+
+    frame_init(&f); /* a required bin missing, and one of the wrong size */
+    msgpack_pack_map(&f.pk, 1);
+    put_str(&f.pk, "token_hash");
+    put_bin(&f.pk, "short", 5);
+    proto_request_init(&req);
+    req.op = PROTO_OP_STORE_RESET_CHECK;
+    req.body = unpack(&f, &u);
+    const char *data = NULL;
+    size_t len = 0;
+    const proto_bin_arg_t bins[] = {{"token_hash", &data, &len}};
+    memset(&fail, 0, sizeof fail);
+    assert_int_equal(proto_body_bins(&req, bins, 1, &fail), PROTO_ERR_BAD_REQUEST);
+    assert_string_equal(fail.field, "token_hash");
+    msgpack_unpacked_destroy(&u);
+    frame_free(&f);
+
+    frame_init(&f); /* a client_ip that is no address */
+    msgpack_pack_map(&f.pk, 1);
+    put_str(&f.pk, "client_ip");
+    put_str(&f.pk, "localhost");
+    proto_request_init(&req);
+    req.op = PROTO_OP_AUTH_AUTHORIZE;
+    req.body = unpack(&f, &u);
+    char ip[PROTO_STR_BUF(PROTO_B_IP)];
+    const proto_str_arg_t strs[] = {{"client_ip", ip, sizeof ip, NULL}};
+    memset(&fail, 0, sizeof fail);
+    assert_int_equal(proto_body_strs(&req, strs, 1, &fail), PROTO_ERR_BAD_REQUEST);
+    assert_string_equal(fail.field, "client_ip");
+    assert_string_equal(ip, "");
+    msgpack_unpacked_destroy(&u);
+    frame_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2571,6 +2992,14 @@ int main(void)
         cmocka_unit_test(test_codec_body_strs_copies_within_the_bounds),
         cmocka_unit_test(test_codec_body_strs_refuses_what_the_catalogue_does_not_bound),
         cmocka_unit_test(test_codec_body_strs_bad_values_name_the_field),
+        cmocka_unit_test(test_codec_client_ip_is_an_address_or_internal),
+        cmocka_unit_test(test_codec_client_ip_is_copied_in_canonical_form),
+        cmocka_unit_test(test_codec_bin_where_a_string_is_expected_names_the_field),
+        cmocka_unit_test(test_codec_integers_within_the_catalogue_range),
+        cmocka_unit_test(test_codec_digests_have_exactly_their_size),
+        cmocka_unit_test(test_codec_optional_strings_nil_and_empty),
+        cmocka_unit_test(test_codec_body_ints_bools_bins),
+        cmocka_unit_test(test_codec_body_readers_check_bounds_of_hand_built_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
