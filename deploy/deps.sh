@@ -13,7 +13,7 @@
 #   s3     node/npm, and s3rver (the S3 stand-in of the integration tests) from the npm
 #          registry into $RESTC_S3RVER_DIR (default .state/s3rver), unless already there
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
-#          FastAPI yardstick in ../shared/peer/fastapi needs (Debian's FastAPI,
+#          FastAPI yardstick of tests/bench/bench_auth.sh (not part of this repository) needs (Debian's FastAPI,
 #          uvicorn, asyncpg...; node/npm for its s3rver)
 #
 # Idempotent: asks dpkg which packages are missing and runs `apt-get update`

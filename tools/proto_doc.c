@@ -7,7 +7,7 @@
  */
 #include "proto_doc.h"
 
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 #include "proto_codec.h"
 #include "proto_vectors.h"
 
@@ -410,16 +410,16 @@ static int render_shapes(FILE *o)
 static int render_rbac(FILE *o)
 {
     fputs("| permission |", o);
-    for (int r = 0; r < AUTH_ROLE_COUNT; r++)
-        fprintf(o, " %s |", auth_role_name((auth_role_t)r));
+    for (int r = 0; r < PROTO_ROLE_COUNT; r++)
+        fprintf(o, " %s |", proto_role_name((proto_role_t)r));
     fputs("\n|---|", o);
-    for (int r = 0; r < AUTH_ROLE_COUNT; r++)
+    for (int r = 0; r < PROTO_ROLE_COUNT; r++)
         fputs("---|", o);
     fputc('\n', o);
-    for (int p = 0; p < AUTH_PERM_COUNT; p++) {
-        fprintf(o, "| `%s` |", auth_perm_name((auth_perm_t)p));
-        for (int r = 0; r < AUTH_ROLE_COUNT; r++)
-            fprintf(o, " %s |", auth_rbac_allows((auth_role_t)r, (auth_perm_t)p) ? "yes" : "—");
+    for (int p = 0; p < PROTO_PERM_COUNT; p++) {
+        fprintf(o, "| `%s` |", proto_perm_name((proto_perm_t)p));
+        for (int r = 0; r < PROTO_ROLE_COUNT; r++)
+            fprintf(o, " %s |", proto_rbac_allows((proto_role_t)r, (proto_perm_t)p) ? "yes" : "—");
         fputc('\n', o);
     }
     return 0;
@@ -837,13 +837,13 @@ static json_t *json_misc(void)
                             json_integer(proto_err_http_status((proto_err_t)e)));
     for (size_t i = 0; i < NCOMMON; i++)
         json_array_append_new(common, json_string(proto_err_code(COMMON_ERRORS[i])));
-    for (int r = 0; r < AUTH_ROLE_COUNT; r++) {
+    for (int r = 0; r < PROTO_ROLE_COUNT; r++) {
         json_t *perms = json_array();
-        for (int p = 0; p < AUTH_PERM_COUNT; p++) {
-            if (auth_rbac_allows((auth_role_t)r, (auth_perm_t)p))
-                json_array_append_new(perms, json_string(auth_perm_name((auth_perm_t)p)));
+        for (int p = 0; p < PROTO_PERM_COUNT; p++) {
+            if (proto_rbac_allows((proto_role_t)r, (proto_perm_t)p))
+                json_array_append_new(perms, json_string(proto_perm_name((proto_perm_t)p)));
         }
-        json_object_set_new(roles, auth_role_name((auth_role_t)r), perms);
+        json_object_set_new(roles, proto_role_name((proto_role_t)r), perms);
     }
     return json_pack("{s:o, s:o, s:o, s:o, s:{s:s, s:s}}", "shapes", shapes, "errors", errors,
                      "common_errors", common, "roles", roles, "vectors", "request",

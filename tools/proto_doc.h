@@ -1,6 +1,6 @@
 /*
  * proto_doc: the parts of proto/PROTOCOL.md that follow from the catalogue
- * (proto_catalog.h, proto_error.h), the role matrix (auth_rbac.h) and the
+ * (proto_catalog.h, proto_error.h), the role matrix (proto_rbac.h) and the
  * test vectors (proto_vectors.h), rendered as markdown; and the check that
  * the committed document holds exactly them.
  *

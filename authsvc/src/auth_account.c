@@ -15,7 +15,7 @@
  */
 #include "auth_admit.h"
 #include "auth_password.h"
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 #include "auth_strength.h"
 #include "auth_util.h"
 #include "rt_log.h"
@@ -289,24 +289,23 @@ AUTH_HANDLER(auth_op_change_password)
 
 /* ---- administration ---- */
 
+/* The refusal text of each administration rule of proto_rbac. */
+static const char *const admin_refusals[] = {
+    [PROTO_ADMIN_SELF] = "You cannot change your own role or status",
+    [PROTO_ADMIN_ROLE_DENIED] = "Only an admin can change roles",
+    [PROTO_ADMIN_TARGET_DENIED] = "Only an admin can change admin and moderator accounts",
+};
+
 /* May `actor` (with `actor_role`) apply this change to `target`? */
-static proto_err_t admin_rule(const char *actor, auth_role_t actor_role, const char *target,
-                              auth_role_t target_role, bool role_change, proto_fail_t *fail)
+static proto_err_t admin_rule(const char *actor, proto_role_t actor_role, const char *target,
+                              proto_role_t target_role, bool role_change, proto_fail_t *fail)
 {
-    if (strcmp(actor, target) == 0) {
-        auth_fail_msg(fail, "You cannot change your own role or status");
-        return PROTO_ERR_FORBIDDEN;
-    }
-    if (role_change && actor_role != AUTH_ROLE_ADMIN) {
-        auth_fail_msg(fail, "Only an admin can change roles");
-        return PROTO_ERR_FORBIDDEN;
-    }
-    if (actor_role != AUTH_ROLE_ADMIN &&
-        (target_role == AUTH_ROLE_ADMIN || target_role == AUTH_ROLE_MODERATOR)) {
-        auth_fail_msg(fail, "Only an admin can change admin and moderator accounts");
-        return PROTO_ERR_FORBIDDEN;
-    }
-    return PROTO_OK;
+    proto_admin_rule_t rule =
+        proto_rbac_may_change(actor_role, target_role, role_change, strcmp(actor, target) == 0);
+    if (rule == PROTO_ADMIN_OK)
+        return PROTO_OK;
+    auth_fail_msg(fail, admin_refusals[rule]);
+    return PROTO_ERR_FORBIDDEN;
 }
 
 AUTH_HANDLER(auth_op_user_update)
@@ -328,13 +327,13 @@ AUTH_HANDLER(auth_op_user_update)
         err = proto_body_bools(req, flags, AUTH_NARGS(flags), fail);
     if (err != PROTO_OK)
         return err;
-    if (has_role && auth_role_parse(role_s) == AUTH_ROLE_INVALID) {
+    if (has_role && proto_role_parse(role_s) == PROTO_ROLE_INVALID) {
         auth_fail_field(fail, "role", "role must be one of admin, moderator, user, viewer");
         return PROTO_ERR_VALIDATION_ERROR;
     }
     err = auth_user_state(ctx, req->rid, id, &target);
     if (err == PROTO_OK)
-        err = admin_rule(actor, auth_role_parse(actor_role_s), id, target.role, has_role, fail);
+        err = admin_rule(actor, proto_role_parse(actor_role_s), id, target.role, has_role, fail);
     if (err != PROTO_OK)
         return err;
     auth_body_t b;

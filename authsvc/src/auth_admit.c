@@ -18,7 +18,7 @@
 
 #include "auth_keys.h"
 
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 #include "rt_log.h"
 
 #include <sodium.h>
@@ -88,7 +88,7 @@ static proto_err_t fetch_state(const auth_ctx_t *ctx, const char *rid, const cha
                    auth_copy_str(rep.body, "role", role, sizeof role) != 0 ||
                    proto_get_bool(rep.body, "is_active", &out->is_active) != 0 ||
                    proto_get_int(rep.body, "valid_after_ms", &va) != 0 ||
-                   (out->role = auth_role_parse(role)) == AUTH_ROLE_INVALID;
+                   (out->role = proto_role_parse(role)) == PROTO_ROLE_INVALID;
         out->valid_after_ms = va; /* take_revoked may move it on */
         if (bad || take_revoked(rep.body, out) != 0) {
             rt_error(rid, "store.user_auth_state: malformed reply");
@@ -155,7 +155,7 @@ static void pack_principal(msgpack_packer *pk, const auth_principal_t *p, const 
     proto_pack_kv_bool(pk, "anonymous", false);
     proto_pack_kv_str(pk, "user_id", p->claims.sub);
     proto_pack_kv_str(pk, "username", p->user.username);
-    proto_pack_kv_str(pk, "role", auth_role_name(p->user.role));
+    proto_pack_kv_str(pk, "role", proto_role_name(p->user.role));
     proto_pack_kv_str(pk, "sid", p->claims.sid);
     proto_pack_kv_int(pk, "exp", p->claims.exp);
     auth_pack_rate(pk, rate);
@@ -177,13 +177,13 @@ static proto_err_t identify(const auth_ctx_t *ctx, const char *rid, const char *
 
 /* What a principal that passed may not do: 403 with the reason, or OK. */
 static proto_err_t verdict(const auth_principal_t *p, const auth_key_principal_t *kp, bool by_key,
-                           bool session_only, bool has_perm, auth_perm_t perm, proto_fail_t *fail)
+                           bool session_only, bool has_perm, proto_perm_t perm, proto_fail_t *fail)
 {
     if (by_key && session_only) {
         auth_fail_msg(fail, "An API key cannot do this: sign in with a password");
         return PROTO_ERR_FORBIDDEN;
     }
-    if (has_perm && !auth_rbac_allows(p->user.role, perm)) {
+    if (has_perm && !proto_rbac_allows(p->user.role, perm)) {
         auth_fail_msg(fail, "Your role does not allow this");
         return PROTO_ERR_FORBIDDEN;
     }
@@ -220,8 +220,8 @@ AUTH_HANDLER(auth_op_authorize)
      * too long to be a token is a bad token: auth_authenticate refuses it. */
     bool has_cred = credential[0] != '\0' || api_key[0] != '\0';
     bool by_key = api_key[0] != '\0';
-    auth_perm_t perm = perm_name[0] ? auth_perm_parse(perm_name) : AUTH_PERM_INVALID;
-    if (perm_name[0] && perm == AUTH_PERM_INVALID) {
+    proto_perm_t perm = perm_name[0] ? proto_perm_parse(perm_name) : PROTO_PERM_INVALID;
+    if (perm_name[0] && perm == PROTO_PERM_INVALID) {
         auth_fail_msg(fail, "unknown permission");
         return PROTO_ERR_BAD_REQUEST; /* a caller bug, not the client's */
     }
@@ -283,7 +283,7 @@ AUTH_HANDLER(auth_op_verify)
     msgpack_pack_map(body, 6);
     proto_pack_kv_str(body, "user_id", p.claims.sub);
     proto_pack_kv_str(body, "username", p.user.username);
-    proto_pack_kv_str(body, "role", auth_role_name(p.user.role));
+    proto_pack_kv_str(body, "role", proto_role_name(p.user.role));
     proto_pack_kv_str(body, "sid", p.claims.sid);
     proto_pack_kv_int(body, "exp", p.claims.exp);
     proto_pack_kv_str(body, "jti", p.claims.jti);

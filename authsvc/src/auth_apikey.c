@@ -64,17 +64,17 @@ bool auth_apikey_hash_equal(const unsigned char a[AUTH_APIKEY_HASHLEN],
     return sodium_memcmp(a, b, AUTH_APIKEY_HASHLEN) == 0;
 }
 
-uint32_t auth_apikey_role_mask(auth_role_t role)
+uint32_t auth_apikey_role_mask(proto_role_t role)
 {
     uint32_t m = 0;
-    for (int p = 0; p < AUTH_PERM_COUNT; p++) {
-        if (auth_rbac_allows(role, (auth_perm_t)p))
+    for (int p = 0; p < PROTO_PERM_COUNT; p++) {
+        if (proto_rbac_allows(role, (proto_perm_t)p))
             m |= BIT(p);
     }
     return m;
 }
 
-auth_apikey_perms_t auth_apikey_perms_subset(auth_role_t role, const char *const *names, size_t n,
+auth_apikey_perms_t auth_apikey_perms_subset(proto_role_t role, const char *const *names, size_t n,
                                              uint32_t *mask, size_t *bad)
 {
     *mask = 0;
@@ -83,10 +83,10 @@ auth_apikey_perms_t auth_apikey_perms_subset(auth_role_t role, const char *const
     if (n == 0)
         return AUTH_APIKEY_PERMS_EMPTY;
     for (size_t i = 0; i < n; i++) {
-        auth_perm_t p = auth_perm_parse(names[i]);
-        auth_apikey_perms_t st = p == AUTH_PERM_INVALID       ? AUTH_APIKEY_PERMS_UNKNOWN
-                                 : !auth_rbac_allows(role, p) ? AUTH_APIKEY_PERMS_NOT_HELD
-                                                              : AUTH_APIKEY_PERMS_OK;
+        proto_perm_t p = proto_perm_parse(names[i]);
+        auth_apikey_perms_t st = p == PROTO_PERM_INVALID       ? AUTH_APIKEY_PERMS_UNKNOWN
+                                 : !proto_rbac_allows(role, p) ? AUTH_APIKEY_PERMS_NOT_HELD
+                                                               : AUTH_APIKEY_PERMS_OK;
         if (st != AUTH_APIKEY_PERMS_OK) {
             *mask = 0;
             if (bad)
@@ -118,10 +118,10 @@ int auth_apikey_perms_format(uint32_t mask, char *out, size_t cap)
     if (!out || cap == 0)
         return -1;
     out[0] = '\0';
-    for (int p = 0; p < AUTH_PERM_COUNT; p++) {
+    for (int p = 0; p < PROTO_PERM_COUNT; p++) {
         if (!(mask & BIT(p)))
             continue;
-        int n = snprintf(out + len, cap - len, "%s%s", len ? " " : "", auth_perm_name(p));
+        int n = snprintf(out + len, cap - len, "%s%s", len ? " " : "", proto_perm_name(p));
         if (n < 0 || (size_t)n >= cap - len) {
             out[0] = '\0';
             return -1;
@@ -140,8 +140,8 @@ uint32_t auth_apikey_perms_parse(const char *text)
         if (n > 0 && n < sizeof name) {
             memcpy(name, p, n);
             name[n] = '\0';
-            auth_perm_t perm = auth_perm_parse(name);
-            if (perm != AUTH_PERM_INVALID)
+            proto_perm_t perm = proto_perm_parse(name);
+            if (perm != PROTO_PERM_INVALID)
                 mask |= BIT(perm);
         }
         p += n + (p[n] == ' ');
@@ -149,9 +149,9 @@ uint32_t auth_apikey_perms_parse(const char *text)
     return mask;
 }
 
-bool auth_apikey_allows(auth_role_t role, bool narrowed, uint32_t key_mask, auth_perm_t perm)
+bool auth_apikey_allows(proto_role_t role, bool narrowed, uint32_t key_mask, proto_perm_t perm)
 {
-    if (!auth_rbac_allows(role, perm))
+    if (!proto_rbac_allows(role, perm))
         return false;
     return !narrowed || (key_mask & BIT(perm)) != 0;
 }

@@ -23,14 +23,14 @@
  * carries a subset of what the role allowed when it was made (narrowed);
  * either way a request needs the owner's current role to allow the
  * permission too, so a demoted owner's key loses what the role lost.
- * Masks are bits of auth_perm_t, in memory only: names are what is stored.
+ * Masks are bits of proto_perm_t, in memory only: names are what is stored.
  *
  * Nothing here allocates or keeps state; safe from any thread.
  */
 #ifndef AUTH_APIKEY_H
 #define AUTH_APIKEY_H
 
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,7 +62,7 @@ bool auth_apikey_hash_equal(const unsigned char a[AUTH_APIKEY_HASHLEN],
                             const unsigned char b[AUTH_APIKEY_HASHLEN]);
 
 /* Every permission of `role`, as a mask (0 for an invalid role). */
-uint32_t auth_apikey_role_mask(auth_role_t role);
+uint32_t auth_apikey_role_mask(proto_role_t role);
 
 /* Why a requested permission list is refused. */
 typedef enum {
@@ -74,7 +74,7 @@ typedef enum {
 
 /* The mask of `names[0..n)` (duplicates allowed) if each is a permission
  * `role` holds. The first bad name's index goes to *bad (may be NULL). */
-auth_apikey_perms_t auth_apikey_perms_subset(auth_role_t role, const char *const *names, size_t n,
+auth_apikey_perms_t auth_apikey_perms_subset(proto_role_t role, const char *const *names, size_t n,
                                              uint32_t *mask, size_t *bad);
 
 /* A sentence for people naming the refusal, a static string. */
@@ -90,6 +90,6 @@ uint32_t auth_apikey_perms_parse(const char *text);
 
 /* The verdict on `perm` for a key of an owner whose role is now `role`:
  * the role must allow it, and a narrowed key must carry it. */
-bool auth_apikey_allows(auth_role_t role, bool narrowed, uint32_t key_mask, auth_perm_t perm);
+bool auth_apikey_allows(proto_role_t role, bool narrowed, uint32_t key_mask, proto_perm_t perm);
 
 #endif

@@ -158,7 +158,7 @@ static slot_t *victim(const auth_cache_t *self, const loc_t *loc, int64_t now)
 static bool value_ok(const auth_cache_user_t *v)
 {
     return v != NULL && memchr(v->username, '\0', sizeof v->username) != NULL &&
-           v->role > AUTH_ROLE_INVALID && v->role < AUTH_ROLE_COUNT &&
+           v->role > PROTO_ROLE_INVALID && v->role < PROTO_ROLE_COUNT &&
            v->nrevoked <= AUTH_CACHE_REVOKED_MAX;
 }
 
@@ -275,7 +275,7 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out)
     slot_t *s = find(&loc, id);
     if (s != NULL && is_fresh(self, s, now)) {
         memcpy(out->username, s->username, sizeof out->username);
-        out->role = (auth_role_t)s->role;
+        out->role = (proto_role_t)s->role;
         out->is_active = s->is_active;
         out->valid_after_ms = s->valid_after_ms;
         out->nrevoked = s->nrevoked;

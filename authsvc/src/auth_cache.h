@@ -46,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 
 #ifndef AUTH_CLOCK_FN_DEFINED
 #define AUTH_CLOCK_FN_DEFINED
@@ -69,7 +69,7 @@ typedef struct auth_cache auth_cache_t;
 /* What is cached about one user. */
 typedef struct {
     char username[AUTH_CACHE_USERNAME_MAX + 1]; /* NUL-terminated */
-    auth_role_t role;                           /* a valid role */
+    proto_role_t role;                          /* a valid role */
     bool is_active;
     int64_t valid_after_ms; /* tokens issued before this are dead (logout-all) */
     /* Sessions (refresh-token families) revoked within an access token's

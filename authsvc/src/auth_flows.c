@@ -24,7 +24,7 @@
 #include "auth_admit.h"
 #include "auth_device.h"
 #include "auth_password.h"
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 #include "auth_strength.h"
 #include "auth_twofa.h"
 #include "auth_util.h"
@@ -67,11 +67,11 @@ static long refresh_ttl(const auth_ctx_t *ctx)
 }
 
 /* Signs an access token for the session `family`. */
-static proto_err_t sign_access(const auth_ctx_t *ctx, const char *user_id, auth_role_t role,
+static proto_err_t sign_access(const auth_ctx_t *ctx, const char *user_id, proto_role_t role,
                                const char *family, pair_t *out)
 {
     char *jwt = NULL;
-    auth_jwt_claims_in_t in = {.sub = user_id, .role = auth_role_name(role), .sid = family};
+    auth_jwt_claims_in_t in = {.sub = user_id, .role = proto_role_name(role), .sid = family};
     if (auth_jwt_issue(ctx->jwt, &in, &jwt, NULL, NULL) != 0 || strlen(jwt) >= sizeof out->access) {
         free(jwt);
         return PROTO_ERR_INTERNAL_ERROR;
@@ -84,7 +84,7 @@ static proto_err_t sign_access(const auth_ctx_t *ctx, const char *user_id, auth_
 /* A new session: a refresh token in a new family (stored as its hash), and
  * an access token bound to it. */
 static proto_err_t new_session(const auth_ctx_t *ctx, const char *rid, const char *user_id,
-                               auth_role_t role, const char *ip, const char *ua, pair_t *out)
+                               proto_role_t role, const char *ip, const char *ua, pair_t *out)
 {
     unsigned char hash[AUTH_TOKEN_HASHLEN];
     proto_reply_t rep;
@@ -468,7 +468,7 @@ static proto_err_t run_login(const auth_ctx_t *ctx, const proto_request_t *req, 
         return err;
     }
     rehash(ctx, req->rid, &l->u, l->password);
-    return new_session(ctx, req->rid, l->u.id, auth_role_parse(l->u.role), l->ip, ua, pair);
+    return new_session(ctx, req->rid, l->u.id, proto_role_parse(l->u.role), l->ip, ua, pair);
 }
 
 AUTH_HANDLER(auth_op_token)

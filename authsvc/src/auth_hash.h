@@ -1,5 +1,5 @@
 /*
- * auth_hash: Argon2id password hashing (DESIGN.md, "Argon2 speed") on top of
+ * auth_hash: Argon2id password hashing (its cost: docs/BENCHMARKS.md) on top of
  * the reference libargon2, in the standard PHC encoded form
  *
  *     $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt b64>$<tag b64>

@@ -3,7 +3,7 @@
  *
  * libjwt 1.10.2 is not safe to use alone: jwt_decode() takes the algorithm
  * from the token header case-insensitively, skips verification when the key
- * is NULL and validates no claims (DESIGN.md, "Known pitfalls"). So verify
+ * is NULL and validates no claims. So verify
  * checks everything itself before and after jwt_decode(): length bound,
  * exact token shape, a strict header (alg exactly "HS256", no "crit"), an
  * HMAC-SHA256 recomputed with libsodium and compared in constant time, then

@@ -142,7 +142,7 @@ proto_err_t auth_keys_authenticate(const auth_ctx_t *ctx, const char *rid, const
     return PROTO_OK;
 }
 
-bool auth_keys_allows(const auth_key_principal_t *kp, auth_perm_t perm)
+bool auth_keys_allows(const auth_key_principal_t *kp, proto_perm_t perm)
 {
     return auth_apikey_allows(kp->p.user.role, kp->narrowed, kp->perms, perm);
 }
@@ -191,7 +191,7 @@ static void pack_key(msgpack_packer *pk, const msgpack_object *row, const char *
 
 /* The optional permissions array against the actor's role: *narrowed and
  * the canonical names into text[cap]. */
-static proto_err_t check_perms(const proto_request_t *req, auth_role_t role, bool *narrowed,
+static proto_err_t check_perms(const proto_request_t *req, proto_role_t role, bool *narrowed,
                                char *text, size_t cap, proto_fail_t *fail)
 {
     const char *names[PROTO_PERMS_MAX];
@@ -289,7 +289,7 @@ AUTH_HANDLER(auth_op_apikey_create)
     if (err == PROTO_OK)
         err = check_key_fields(req, name, clean, &days, &has_days, fail);
     if (err == PROTO_OK)
-        err = check_perms(req, auth_role_parse(role_s), &narrowed, perms, sizeof perms, fail);
+        err = check_perms(req, proto_role_parse(role_s), &narrowed, perms, sizeof perms, fail);
     if (err == PROTO_OK && auth_apikey_new(key, key_id, hash) != 0)
         err = PROTO_ERR_INTERNAL_ERROR;
     if (err == PROTO_OK)

@@ -41,6 +41,6 @@ proto_err_t auth_keys_authenticate(const auth_ctx_t *ctx, const char *rid, const
                                    auth_key_principal_t *out);
 
 /* Whether the principal may use `perm` (its owner's role, and the key). */
-bool auth_keys_allows(const auth_key_principal_t *kp, auth_perm_t perm);
+bool auth_keys_allows(const auth_key_principal_t *kp, proto_perm_t perm);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * auth_limiter: the login brute-force limiter of API.md ("Login brute-force
+ * auth_limiter: the login brute-force limiter of docs/API.md ("Login
  * protection"), per source key (the resolved client IP, IPv4-mapped IPv6
  * already folded to IPv4 by the caller).
  *
@@ -96,7 +96,7 @@ typedef enum {
     AUTH_LIMITER_NEUTRAL      /* neither (e.g. totp_required, backend unavailable) */
 } auth_limiter_outcome_t;
 
-/* Fills `cfg` with the API.md defaults (5, 300, 900, 100000, 60). */
+/* Fills `cfg` with the docs/API.md defaults (5, 300, 900, 100000, 60). */
 void auth_limiter_config_defaults(auth_limiter_config_t *cfg);
 
 /* Creates a limiter. `cfg` is copied. `clock` NULL means CLOCK_MONOTONIC;

@@ -1,5 +1,5 @@
 /*
- * auth_password: the field rules of API.md ("Authentication") for what a
+ * auth_password: the field rules of docs/API.md ("Authentication", "Field rules") for what a
  * client submits when registering or changing credentials: password
  * strength, username syntax and reserved names, email syntax and
  * normalisation, and full_name cleaning.

@@ -1,5 +1,5 @@
 /*
- * auth_ratelimit: the API rate limiter of API.md ("Limits and rate
+ * auth_ratelimit: the API rate limiter of docs/API.md ("Rate
  * limiting"): at most `limit` requests per window (a minute) per key, where
  * the key is the authenticated user id or "ip:<client address>". One
  * instance serves RATE_LIMIT_PER_MINUTE on every /api/ route; a separate

@@ -103,8 +103,8 @@ static const struct {
 };
 #define NDETAIL (sizeof detail_rows / sizeof detail_rows[0])
 
-/* errors: [{"field","message"}] for a refusal that names its field (API.md:
- * "Validation errors add errors"), when the name is a plain identifier. */
+/* errors: [{"field","message"}] for a refusal that names its field (docs/API.md,
+ * "Responses and problem JSON"), when the name is a plain identifier. */
 static json_t *field_errors(const proto_reply_t *rep, const char *message)
 {
     size_t n = strlen(rep->field);

@@ -75,7 +75,7 @@ typedef struct {
 
 #define GW_KV_MAX 8
 
-/* Documented answer shapes (API.md). */
+/* Documented answer shapes (docs/API.md). */
 extern const gw_key_t gw_shape_user[];            /* User */
 extern const gw_key_t gw_shape_user_list[];       /* {users, total, page, per_page, pages} */
 extern const gw_key_t gw_shape_sessions[];        /* {sessions: [...]} */

@@ -1,6 +1,6 @@
 /*
  * gw_clientip: which address a request really comes from, for the login
- * limiter (API.md, "Login brute-force protection").
+ * limiter (docs/API.md, "Login protection").
  *
  * The TCP peer is the client unless it is one of our trusted proxies
  * (LOGIN_TRUSTED_PROXY_IPS). Then X-Forwarded-For is walked from the right,

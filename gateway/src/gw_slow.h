@@ -1,6 +1,6 @@
 /*
- * gw_slow: the gateway's bounded pool for slow requests (DESIGN.md, "Slow
- * work never blocks fast work").
+ * gw_slow: the gateway's bounded pool for slow requests (docs/ARCHITECTURE.md,
+ * "Threads": slow work never blocks fast work).
  *
  * Routes flagged slow call Argon2-backed ops that take 50-500 ms. Running
  * them on the event loops would let a login flood hold every HTTP

@@ -15,6 +15,7 @@
  */
 #include "store_files.h"
 
+#include "proto_rbac.h"
 #include "rt_log.h"
 #include "rt_uuid.h"
 #include "store_blob.h"
@@ -46,9 +47,6 @@
 #define FILE_VISIBLE(owner, all)                                                                   \
     "status = 'ready' AND (" all "::boolean OR owner_id = " owner "::uuid)"
 
-/* Roles that see and delete every file (they hold content:delete). */
-static const char *const see_all_roles[] = {"admin", "moderator"};
-
 typedef struct {
     char actor[STORE_UUID_CAP];
     const char *all; /* "true" / "false", the FILE_VISIBLE flag */
@@ -64,10 +62,9 @@ static proto_err_t file_scope(const proto_request_t *req, scope_t *s, proto_fail
     s->all = "false";
     if (err == PROTO_OK)
         err = proto_body_strs(req, args, 1, fail);
-    for (size_t i = 0; err == PROTO_OK && i < sizeof see_all_roles / sizeof see_all_roles[0]; i++) {
-        if (strcmp(role, see_all_roles[i]) == 0)
-            s->all = "true";
-    }
+    /* The roles that see and delete every file: proto_rbac's rule. */
+    if (err == PROTO_OK && proto_rbac_sees_all_content(proto_role_parse(role)))
+        s->all = "true";
     return err;
 }
 

@@ -13,6 +13,7 @@
  */
 #include "store_users.h"
 
+#include "proto_rbac.h"
 #include "rt_log.h"
 #include "store_handlers.h"
 #include "store_sql.h"
@@ -33,17 +34,11 @@
 #define CAP_HASH  PROTO_STR_BUF(PROTO_B_HASH)
 #define CAP_ROLE  PROTO_STR_BUF(PROTO_B_ROLE)
 
-static const char *const roles[] = {"admin", "moderator", "user", "viewer"};
-
 static const store_sql_map_t map_taken[] = {{"23505", PROTO_ERR_CONFLICT}, {NULL, PROTO_OK}};
 
 static bool role_valid(const char *role)
 {
-    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
-        if (strcmp(role, roles[i]) == 0)
-            return true;
-    }
-    return false;
+    return proto_role_parse(role) != PROTO_ROLE_INVALID;
 }
 
 static proto_err_t bad_request(proto_fail_t *fail, const char *msg)

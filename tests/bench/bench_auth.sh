@@ -13,8 +13,8 @@
 #      authsvc auth.authorize -> storesvc store.user_get -> PostgreSQL), next
 #      to the same route of the FastAPI reference: a FastAPI implementation
 #      of the same HTTP API that is not part of this repository, found at
-#      BENCH_PEER_DIR (default ../shared/peer/fastapi next to the checkout;
-#      --no-peer without it) (its run.sh: uvicorn, 2 workers, its own PostgreSQL with the same
+#      BENCH_PEER_DIR (a directory outside this repository; the default is
+#      the path our team keeps it at; --no-peer without it) (its run.sh: uvicorn, 2 workers, its own PostgreSQL with the same
 #      fsync=off settings), BENCH_ROUNDS (3) interleaved rounds each, the
 #      best round of each reported;
 #   3. /users/me while 64 connections flood /auth/token (p99 under load);
@@ -22,9 +22,9 @@
 #
 # Needs wrk, curl (deploy/deps.sh bench) and for the peer the Debian
 # packages its README lists (BENCH_PEER_DEPS=1 installs them with apt) and
-# npm (its run.sh installs s3rver). Argon2 runs with the API.md defaults
+# npm (its run.sh installs s3rver). Argon2 runs with the docs/API.md defaults
 # (t=3, m=65536 KiB, p=4); rate limiting is off for the measurement
-# (RATE_LIMIT_PER_MINUTE=0, as the peer's README asks for its side too).
+# (RATE_LIMIT_PER_MINUTE=0, as the peer is asked to do on its side).
 set -euo pipefail
 
 BENCH_NAME=bench_auth.sh

@@ -1,6 +1,5 @@
-"""Shared helpers for the auth / users / limiter integration tests (API.md:
-Authentication, Login brute-force protection, Users and roles, Limits and
-rate limiting).
+"""Shared helpers for the auth / users / limiter integration tests (docs/API.md:
+Authentication, Login protection, Users and roles, Rate limiting).
 
   fresh_database(pg, tag)    a new, migrated database in the session cluster,
                              so a module sees only its own users and its own
@@ -46,7 +45,7 @@ OWNER_EMAIL = "it-owner@example.com"
 CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
 REALISTIC_ARGON2 = {"ARGON2_TIME_COST": "3", "ARGON2_MEMORY_COST": "65536", "ARGON2_PARALLELISM": "4"}
 
-# Defaults of API.md that the tests check against.
+# Defaults of docs/API.md that the tests check against.
 ACCESS_TTL_S = 15 * 60
 REFRESH_TTL_S = 7 * 86400
 ISSUER = "restc"

@@ -1,4 +1,4 @@
-"""Health routes and the headers every response carries (API.md: Conventions,
+"""Health routes and the headers every response carries (docs/API.md: Conventions,
 Security headers, Health and operations)."""
 
 import requests

@@ -1,15 +1,15 @@
-"""Behaviour under load, with realistic Argon2 (the API.md defaults: t=3,
+"""Behaviour under load, with realistic Argon2 (the docs/API.md defaults: t=3,
 m=65536 KiB, p=4, AUTHSVC_HASH_WORKERS=2) so that hashing really costs what
 it costs in production:
 
   - 50 parallel wrong logins from one source: at most LOGIN_MAX_FAILURES of
-    them are evaluated (401), every other one is refused (API.md "Login
-    brute-force protection": attempts in flight count), and the blocked
+    them are evaluated (401), every other one is refused (docs/API.md "Login
+    protection": attempts in flight count), and the blocked
     source is refused before any hash is spent;
   - a wrong password and an unknown user cost the same (one hash);
   - while 64 clients flood /auth/token, authenticated GET /api/v1/users/me
-    is answered while logins wait for the hashing lane (DESIGN.md: slow
-    work never blocks fast work).
+    is answered while logins wait for the hashing lane (docs/ARCHITECTURE.md,
+    "Threads": slow work never blocks fast work).
 
 These hold on a slow or busy machine (CI runs other builds on the same two
 cores), so nothing here asserts how fast anything is: the timeouts and

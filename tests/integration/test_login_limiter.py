@@ -1,4 +1,4 @@
-"""The login brute-force limiter over HTTP (API.md "Login brute-force
+"""The login brute-force limiter over HTTP (docs/API.md "Login
 protection"): block after LOGIN_MAX_FAILURES, the correct password still 429
 while blocked, cooldown expiry, reset on success, window expiry, isolation
 between sources, and client-IP resolution (X-Forwarded-For / X-Real-IP

@@ -1,4 +1,4 @@
-"""Limits and rate limiting over HTTP (API.md "Limits and rate limiting"):
+"""Limits and rate limiting over HTTP (docs/API.md "Rate limiting"):
 RATE_LIMIT_PER_MINUTE per authenticated user, else per client IP, on every
 /api/ route, with RateLimit-* headers and 429 rate_limited + Retry-After;
 REGISTER_RATE_LIMIT_PER_MINUTE per source; 0 turns the API limit off; health

@@ -1,5 +1,5 @@
-"""SIGTERM: stop taking work, finish what is in flight, exit 0 (DESIGN.md,
-Runtime conventions). In-flight work is made slow on purpose by freezing a
+"""SIGTERM: stop taking work, finish what is in flight, exit 0 (docs/ARCHITECTURE.md,
+"Failure policy"). In-flight work is made slow on purpose by freezing a
 dependency with SIGSTOP; every frozen process is SIGCONTed in a finally."""
 
 import signal

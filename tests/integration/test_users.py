@@ -1,4 +1,4 @@
-"""Users and roles over HTTP (API.md "Users and roles"): /users/me and its
+"""Users and roles over HTTP (docs/API.md "Users and roles"): /users/me and its
 password change, the user administration routes, the role matrix of every
 protected route, mass assignment, pagination, disabled and deleted users,
 admin stats and the owner bootstrap.

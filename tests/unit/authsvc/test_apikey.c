@@ -106,13 +106,13 @@ static void test_apikey_perms_subset_of_the_role(void **state)
     const char *names[] = {"self:read", "content:read"};
     uint32_t mask = 0;
     size_t bad = 99;
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_VIEWER, names, 2, &mask, &bad),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_VIEWER, names, 2, &mask, &bad),
                      AUTH_APIKEY_PERMS_OK);
-    assert_int_equal(mask, BIT(AUTH_PERM_SELF_READ) | BIT(AUTH_PERM_CONTENT_READ));
+    assert_int_equal(mask, BIT(PROTO_PERM_SELF_READ) | BIT(PROTO_PERM_CONTENT_READ));
     const char *dup[] = {"self:read", "self:read"};
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_USER, dup, 2, &mask, NULL),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_USER, dup, 2, &mask, NULL),
                      AUTH_APIKEY_PERMS_OK);
-    assert_int_equal(mask, BIT(AUTH_PERM_SELF_READ));
+    assert_int_equal(mask, BIT(PROTO_PERM_SELF_READ));
 }
 
 static void test_apikey_perms_more_than_the_role_is_refused(void **state)
@@ -120,17 +120,17 @@ static void test_apikey_perms_more_than_the_role_is_refused(void **state)
     const char *names[] = {"self:read", "users:read"};
     uint32_t mask = 1;
     size_t bad = 0;
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_USER, names, 2, &mask, &bad),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_USER, names, 2, &mask, &bad),
                      AUTH_APIKEY_PERMS_NOT_HELD);
     assert_int_equal(bad, 1);
     assert_int_equal(mask, 0);
     /* The same list is fine for a moderator. */
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_MODERATOR, names, 2, &mask, &bad),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_MODERATOR, names, 2, &mask, &bad),
                      AUTH_APIKEY_PERMS_OK);
     const char *admin[] = {"admin:write"};
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_MODERATOR, admin, 1, &mask, NULL),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_MODERATOR, admin, 1, &mask, NULL),
                      AUTH_APIKEY_PERMS_NOT_HELD);
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_INVALID, names, 1, &mask, NULL),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_INVALID, names, 1, &mask, NULL),
                      AUTH_APIKEY_PERMS_NOT_HELD);
 }
 
@@ -139,13 +139,13 @@ static void test_apikey_perms_unknown_and_empty_are_refused(void **state)
     const char *names[] = {"self:read", "Self:Read"};
     uint32_t mask;
     size_t bad;
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_ADMIN, names, 2, &mask, &bad),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_ADMIN, names, 2, &mask, &bad),
                      AUTH_APIKEY_PERMS_UNKNOWN);
     assert_int_equal(bad, 1);
     const char *star[] = {"*"};
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_ADMIN, star, 1, &mask, &bad),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_ADMIN, star, 1, &mask, &bad),
                      AUTH_APIKEY_PERMS_UNKNOWN);
-    assert_int_equal(auth_apikey_perms_subset(AUTH_ROLE_ADMIN, names, 0, &mask, &bad),
+    assert_int_equal(auth_apikey_perms_subset(PROTO_ROLE_ADMIN, names, 0, &mask, &bad),
                      AUTH_APIKEY_PERMS_EMPTY);
     assert_non_null(strstr(auth_apikey_perms_message(AUTH_APIKEY_PERMS_NOT_HELD), "role"));
 }
@@ -153,35 +153,36 @@ static void test_apikey_perms_unknown_and_empty_are_refused(void **state)
 static void test_apikey_perms_format_and_parse_round_trip(void **state)
 {
     char text[AUTH_APIKEY_PERMS_BUF];
-    uint32_t all = auth_apikey_role_mask(AUTH_ROLE_ADMIN);
-    assert_int_equal(all, (UINT32_C(1) << AUTH_PERM_COUNT) - 1);
+    uint32_t all = auth_apikey_role_mask(PROTO_ROLE_ADMIN);
+    assert_int_equal(all, (UINT32_C(1) << PROTO_PERM_COUNT) - 1);
     for (uint32_t m = 0; m <= all; m += 37) {
         assert_int_equal(auth_apikey_perms_format(m, text, sizeof text), 0);
         assert_int_equal(auth_apikey_perms_parse(text), m);
     }
-    assert_int_equal(auth_apikey_perms_format(BIT(AUTH_PERM_SELF_READ) | BIT(AUTH_PERM_USERS_READ),
-                                              text, sizeof text),
+    assert_int_equal(auth_apikey_perms_format(
+                         BIT(PROTO_PERM_SELF_READ) | BIT(PROTO_PERM_USERS_READ), text, sizeof text),
                      0);
     assert_string_equal(text, "users:read self:read");
     assert_int_equal(auth_apikey_perms_format(all, text, 8), -1); /* does not fit */
     /* Stored names this build does not know grant nothing. */
-    assert_int_equal(auth_apikey_perms_parse("self:read files:nuke"), BIT(AUTH_PERM_SELF_READ));
+    assert_int_equal(auth_apikey_perms_parse("self:read files:nuke"), BIT(PROTO_PERM_SELF_READ));
     assert_int_equal(auth_apikey_perms_parse(""), 0);
     assert_int_equal(auth_apikey_perms_parse(NULL), 0);
 }
 
 static void test_apikey_allows_needs_the_role_and_the_key(void **state)
 {
-    uint32_t key = BIT(AUTH_PERM_SELF_READ) | BIT(AUTH_PERM_USERS_READ);
+    uint32_t key = BIT(PROTO_PERM_SELF_READ) | BIT(PROTO_PERM_USERS_READ);
     /* A narrowed key: only what it carries, and only while the role has it. */
-    assert_true(auth_apikey_allows(AUTH_ROLE_MODERATOR, true, key, AUTH_PERM_USERS_READ));
-    assert_false(auth_apikey_allows(AUTH_ROLE_MODERATOR, true, key, AUTH_PERM_SELF_WRITE));
-    assert_false(auth_apikey_allows(AUTH_ROLE_USER, true, key, AUTH_PERM_USERS_READ)); /* demoted */
+    assert_true(auth_apikey_allows(PROTO_ROLE_MODERATOR, true, key, PROTO_PERM_USERS_READ));
+    assert_false(auth_apikey_allows(PROTO_ROLE_MODERATOR, true, key, PROTO_PERM_SELF_WRITE));
+    assert_false(
+        auth_apikey_allows(PROTO_ROLE_USER, true, key, PROTO_PERM_USERS_READ)); /* demoted */
     /* A key that follows the role: exactly the role. */
-    for (int r = 0; r < AUTH_ROLE_COUNT; r++)
-        for (int p = 0; p < AUTH_PERM_COUNT; p++)
-            assert_int_equal(auth_apikey_allows(r, false, 0, p), auth_rbac_allows(r, p));
-    assert_false(auth_apikey_allows(AUTH_ROLE_ADMIN, false, 0, AUTH_PERM_INVALID));
+    for (int r = 0; r < PROTO_ROLE_COUNT; r++)
+        for (int p = 0; p < PROTO_PERM_COUNT; p++)
+            assert_int_equal(auth_apikey_allows(r, false, 0, p), proto_rbac_allows(r, p));
+    assert_false(auth_apikey_allows(PROTO_ROLE_ADMIN, false, 0, PROTO_PERM_INVALID));
 }
 
 int main(void)

@@ -79,7 +79,7 @@ static auth_cache_user_t user_of(int n)
     auth_cache_user_t u;
     memset(&u, 0, sizeof u);
     snprintf(u.username, sizeof u.username, "name-%d", n);
-    u.role = (auth_role_t)(n % AUTH_ROLE_COUNT);
+    u.role = (proto_role_t)(n % PROTO_ROLE_COUNT);
     u.is_active = n % 3 != 0;
     u.valid_after_ms = INT64_C(1700000000000) + n;
     u.nrevoked = (uint8_t)(n % (AUTH_CACHE_REVOKED_MAX + 1));
@@ -253,7 +253,7 @@ static void test_cache_overwrite(void **state)
 
     assert_int_equal(auth_cache_put(f->cache, "u1", &u), 0);
     advance(f, 5);
-    u.role = AUTH_ROLE_VIEWER;
+    u.role = PROTO_ROLE_VIEWER;
     u.is_active = false;
     u.valid_after_ms = 42;
     strcpy(u.username, "renamed");
@@ -261,7 +261,7 @@ static void test_cache_overwrite(void **state)
     assert_int_equal(auth_cache_count(f->cache), 1);
     assert_int_equal(auth_cache_get(f->cache, "u1", &got), 0);
     assert_string_equal(got.username, "renamed");
-    assert_int_equal(got.role, AUTH_ROLE_VIEWER);
+    assert_int_equal(got.role, PROTO_ROLE_VIEWER);
     assert_false(got.is_active);
     assert_int_equal(got.valid_after_ms, 42);
     assert_int_equal(got.stored_at_s, T0 + 5);
@@ -368,9 +368,9 @@ static void test_cache_bad_arguments(void **state)
     assert_int_equal(auth_cache_get(NULL, "u", &got), -1);
     assert_int_equal(auth_cache_get(f->cache, NULL, &got), -1);
 
-    u.role = AUTH_ROLE_INVALID;
+    u.role = PROTO_ROLE_INVALID;
     assert_int_equal(auth_cache_put(f->cache, "u", &u), -1);
-    u.role = AUTH_ROLE_COUNT;
+    u.role = PROTO_ROLE_COUNT;
     assert_int_equal(auth_cache_put(f->cache, "u", &u), -1);
     u = user_of(1);
     memset(u.username, 'x', sizeof u.username); /* not NUL-terminated */

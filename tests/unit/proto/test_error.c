@@ -35,7 +35,7 @@ static const err_row_t ERR_ROWS[] = {
 };
 #define NROWS (sizeof ERR_ROWS / sizeof ERR_ROWS[0])
 
-/* The statuses API.md promises, written out independently of the table. */
+/* The statuses docs/API.md promises, written out independently of the table. */
 static const struct {
     proto_err_t err;
     const char *code;

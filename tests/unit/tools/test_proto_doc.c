@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "auth_rbac.h"
+#include "proto_rbac.h"
 #include "proto_catalog.h"
 #include "proto_doc.h"
 
@@ -146,16 +146,16 @@ static void test_proto_doc_rows_say_what_the_catalogue_says(void **state)
     free(files);
 }
 
-static void test_proto_doc_role_matrix_is_auth_rbac(void **state)
+static void test_proto_doc_role_matrix_is_proto_rbac(void **state)
 {
     (void)state;
     char *text = part("rbac");
-    for (int p = 0; p < AUTH_PERM_COUNT; p++) {
+    for (int p = 0; p < PROTO_PERM_COUNT; p++) {
         char row[160], *at = NULL;
-        int n = snprintf(row, sizeof row, "| `%s` |", auth_perm_name((auth_perm_t)p));
-        for (int r = 0; r < AUTH_ROLE_COUNT; r++)
+        int n = snprintf(row, sizeof row, "| `%s` |", proto_perm_name((proto_perm_t)p));
+        for (int r = 0; r < PROTO_ROLE_COUNT; r++)
             n += snprintf(row + n, sizeof row - (size_t)n, " %s |",
-                          auth_rbac_allows((auth_role_t)r, (auth_perm_t)p) ? "yes" : "—");
+                          proto_rbac_allows((proto_role_t)r, (proto_perm_t)p) ? "yes" : "—");
         at = strstr(text, row);
         assert_non_null(at);
     }
@@ -289,7 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto_doc_every_op_is_in_one_part),
         cmocka_unit_test(test_proto_doc_rows_say_what_the_catalogue_says),
-        cmocka_unit_test(test_proto_doc_role_matrix_is_auth_rbac),
+        cmocka_unit_test(test_proto_doc_role_matrix_is_proto_rbac),
         cmocka_unit_test(test_proto_doc_current_document_passes),
         cmocka_unit_test(test_proto_doc_edited_row_is_reported_with_its_line),
         cmocka_unit_test(test_proto_doc_broken_markers_are_reported),
