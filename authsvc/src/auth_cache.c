@@ -15,6 +15,7 @@
  * a free way, then a stale way, then the least recently used one.
  */
 #include "auth_cache.h"
+#include "rt_clock.h"
 
 #include "rt_uuid.h"
 
@@ -89,9 +90,7 @@ static int64_t read_clock(const auth_cache_t *self)
     if (self->clock != NULL) {
         now = self->clock(self->clock_arg);
     } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (int64_t)ts.tv_sec;
+        now = rt_clock_s();
     }
     return now < 0 ? 0 : now > TIME_MAX ? TIME_MAX : now;
 }

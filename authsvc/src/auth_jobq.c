@@ -3,6 +3,7 @@
  * variable; the worker takes one job at a time and runs it unlocked.
  */
 #include "auth_jobq.h"
+#include "rt_clock.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -32,25 +33,6 @@ struct auth_jobq {
     void *arg;
     pthread_t thread;
 };
-
-/* `t` moved on by `ms` milliseconds. */
-static struct timespec add_ms(struct timespec t, long ms)
-{
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
-static struct timespec mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t;
-}
 
 static bool before(const struct timespec *a, const struct timespec *b)
 {
@@ -96,7 +78,7 @@ auth_jobq_t *auth_jobq_new(const auth_jobq_config_t *cfg, auth_job_fn fn, void *
 
 static bool past(const struct timespec *t)
 {
-    struct timespec now = mono_now();
+    struct timespec now = rt_clock_in(0);
     return !before(&now, t);
 }
 
@@ -165,7 +147,7 @@ int auth_jobq_push(auth_jobq_t *self, const char *rid, const char *arg)
         slot_t *slot = &self->ring[(self->head + self->count) % self->cap];
         auth_job_t *j = &slot->job;
         memset(slot, 0, sizeof *slot);
-        slot->not_before = add_ms(mono_now(), self->delay_ms);
+        slot->not_before = rt_clock_in(self->delay_ms);
         snprintf(j->rid, sizeof j->rid, "%s", rid ? rid : "");
         snprintf(j->arg, sizeof j->arg, "%s", arg);
         self->count++;
@@ -205,7 +187,7 @@ void auth_jobq_stop(auth_jobq_t *self, int grace_ms)
     pthread_mutex_lock(&self->mu);
     if (!self->stopping) {
         self->stopping = true;
-        self->deadline = add_ms(mono_now(), grace_ms > 0 ? grace_ms : 0);
+        self->deadline = rt_clock_in(grace_ms);
     }
     pthread_cond_broadcast(&self->cv);
     bool join = self->started;

@@ -2,6 +2,7 @@
  * auth_keytab: the shared pieces of the limiters' key tables (see the header).
  */
 #include "auth_keytab.h"
+#include "rt_clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,9 +72,7 @@ int64_t auth_keytab_now(int64_t (*clock)(void *), void *arg)
     if (clock != NULL) {
         now = clock(arg);
     } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (int64_t)ts.tv_sec;
+        now = rt_clock_s();
     }
     return now < 0 ? 0 : now > TIME_MAX ? TIME_MAX : now;
 }

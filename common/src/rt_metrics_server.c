@@ -9,6 +9,7 @@
  * than a reset that would discard it.
  */
 #include "rt_metrics_server.h"
+#include "rt_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,13 +124,6 @@ int rt_metrics_listen_parse(const char *text, rt_metrics_listen_t *out, char *er
 }
 
 /* ---- answers ---- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *reason(int status)
 {
@@ -254,7 +248,7 @@ static void conn_write(conn_t *c)
     shutdown(c->fd, SHUT_WR);
     c->state = C_DRAIN;
     c->drained = 0;
-    int64_t drain_end = now_ms() + DRAIN_MS;
+    int64_t drain_end = rt_clock_ms() + DRAIN_MS;
     if (drain_end < c->deadline_ms)
         c->deadline_ms = drain_end;
 }
@@ -316,7 +310,7 @@ static void accept_some(rt_metrics_server_t *srv)
         c->fd = fd;
         c->state = C_READ;
         c->head_len = 0;
-        c->deadline_ms = now_ms() + srv->timeout_ms;
+        c->deadline_ms = rt_clock_ms() + srv->timeout_ms;
     }
 }
 
@@ -326,7 +320,7 @@ static void accept_some(rt_metrics_server_t *srv)
 static nfds_t poll_set(rt_metrics_server_t *srv, struct pollfd *pfd, conn_t **who, int *timeout)
 {
     nfds_t n = 0;
-    int64_t now = now_ms(), first = INT64_MAX;
+    int64_t now = rt_clock_ms(), first = INT64_MAX;
     pfd[n++] = (struct pollfd){srv->wake[0], POLLIN, 0};
     if (free_slot(srv))
         pfd[n++] = (struct pollfd){srv->listen_fd, POLLIN, 0};
@@ -370,7 +364,7 @@ static void *serve(void *arg)
             else if (who[i]->state == C_DRAIN)
                 conn_drain(who[i]);
         }
-        int64_t now = now_ms();
+        int64_t now = rt_clock_ms();
         for (size_t i = 0; i < RT_METRICS_SERVER_MAX_CONNS; i++) {
             if (srv->conns[i].state != C_FREE && srv->conns[i].deadline_ms <= now)
                 conn_close(&srv->conns[i]); /* too slow: no answer */

@@ -69,39 +69,10 @@ const gw_key_t gw_shape_backup_codes[] = {{"backup_codes", NULL}, {NULL, NULL}};
 
 /* ---- problem details ----
  *
- * pass: the backend's msg is written for people and may be shown;
- * otherwise (and when there is no msg) `detail` is. Codes not listed use
- * the HTTP title. internal_error never shows anything but the generic text
- * (gw_problem), so its row carries the backend's msg to the log only. */
-static const struct {
-    proto_err_t err;
-    bool pass;
-    const char *detail;
-} detail_rows[] = {
-    {PROTO_ERR_BAD_REQUEST, false, "The request could not be processed"},
-    {PROTO_ERR_WEAK_PASSWORD, true, "The password does not meet the strength rules"},
-    {PROTO_ERR_REGISTRATION_FAILED, false, "Unable to create account with provided information"},
-    {PROTO_ERR_INVALID_PASSWORD, true, "The current password is incorrect"},
-    {PROTO_ERR_CANNOT_DELETE_SELF, true, "You cannot delete your own account"},
-    {PROTO_ERR_INVALID_RESET_TOKEN, false, "Invalid or expired password reset token"},
-    {PROTO_ERR_UNAUTHORIZED, false, "Missing, invalid or expired credentials"},
-    {PROTO_ERR_INVALID_CREDENTIALS, false, "Invalid credentials"},
-    {PROTO_ERR_TOTP_REQUIRED, false, "A two-factor authentication code is required"},
-    {PROTO_ERR_TOTP_INVALID, false, "Invalid two-factor authentication code"},
-    {PROTO_ERR_INVALID_REFRESH_TOKEN, false, "Invalid or expired refresh token"},
-    {PROTO_ERR_REFRESH_TOKEN_REUSED, false,
-     "This refresh token was already used; the session has been revoked"},
-    {PROTO_ERR_FORBIDDEN, true, "You do not have permission to perform this action"},
-    {PROTO_ERR_REGISTRATION_DISABLED, false, "Registration is disabled"},
-    {PROTO_ERR_ACCOUNT_DISABLED, false, "This account is disabled"},
-    {PROTO_ERR_NOT_FOUND, false, "The requested resource was not found"},
-    {PROTO_ERR_CONFLICT, true, "The request conflicts with the current state"},
-    {PROTO_ERR_VALIDATION_ERROR, true, "The request is invalid"},
-    {PROTO_ERR_LOGIN_RATE_LIMITED, true, "Too many failed login attempts. Please try again later."},
-    {PROTO_ERR_RATE_LIMITED, true, "Rate limit exceeded. Please try again later."},
-    {PROTO_ERR_UNAVAILABLE, false, "A service is temporarily unavailable. Please try again later."},
-};
-#define NDETAIL (sizeof detail_rows / sizeof detail_rows[0])
+ * The error table (proto_error.h) decides per code whether the backend's
+ * msg is written for people and may be shown, and the public detail
+ * otherwise. internal_error never shows anything but the generic text
+ * (gw_problem), so the backend's msg goes to the log only. */
 
 /* errors: [{"field","message"}] for a refusal that names its field (docs/API.md,
  * "Responses and problem JSON"), when the name is a plain identifier. */
@@ -119,11 +90,8 @@ static json_t *field_errors(const proto_reply_t *rep, const char *message)
 void gw_api_fail(gw_reply_t *reply, const char *rid, proto_op_t op, const proto_reply_t *rep)
 {
     proto_err_t err = rep->ok ? PROTO_ERR_INTERNAL_ERROR : rep->err;
-    const char *detail = NULL;
-    for (size_t i = 0; i < NDETAIL; i++) {
-        if (detail_rows[i].err == err)
-            detail = detail_rows[i].pass && rep->errmsg[0] ? rep->errmsg : detail_rows[i].detail;
-    }
+    const char *detail =
+        proto_err_shows_reason(err) && rep->errmsg[0] ? rep->errmsg : proto_err_detail(err);
     /* Our fault or theirs (5xx, bad_request): worth a WARNING line. Not
      * `unavailable`: while a backend is down every request gets it, and the
      * RPC layer (proto_outage) logs the outage once; per request, DEBUG. */
@@ -325,7 +293,7 @@ int gw_api_authorize(const gw_ctx_t *ctx, const gw_request_t *req, const char *p
     proto_reply_cleanup(&rep);
     if (rc != 0) { /* fail closed: a protected route needs someone */
         rt_warn(req->rid, "auth.authorize granted %s without an identity", permission);
-        gw_reply_error(reply, PROTO_ERR_UNAUTHORIZED, "Missing, invalid or expired credentials");
+        gw_reply_error(reply, PROTO_ERR_UNAUTHORIZED, NULL);
     }
     return rc;
 }
@@ -375,7 +343,7 @@ int gw_api_args(const gw_request_t *req, const gw_call_t *call, gw_kv_t *kv, gw_
     if (call->param) {
         const char *v = gw_request_param(req, "id");
         if (!id_ok(v)) { /* what cannot be an id names nothing: no backend needed */
-            gw_reply_error(reply, PROTO_ERR_NOT_FOUND, "The requested resource was not found");
+            gw_reply_error(reply, PROTO_ERR_NOT_FOUND, NULL);
             return -1;
         }
         kv[n++] = (gw_kv_t){call->param, v, false, 0};

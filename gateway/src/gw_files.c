@@ -467,7 +467,7 @@ static int chunk_wait(download_t *d, chunk_t *c, const char **data, size_t *got)
     const msgpack_object *bin = proto_map_get(c->rep.body, "data");
     if (!bin || bin->type != MSGPACK_OBJECT_BIN || bin->via.bin.size != c->want) {
         rt_warn(d->req->rid, "file %s: a read came back short or malformed", d->id);
-        gw_reply_error(d->reply, PROTO_ERR_NOT_FOUND, "The requested resource was not found");
+        gw_reply_error(d->reply, PROTO_ERR_NOT_FOUND, NULL);
         return -1;
     }
     *data = bin->via.bin.ptr;
@@ -542,7 +542,7 @@ void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *
     json_t *meta = NULL;
     if (!d.id || strlen(d.id) > GW_ID_MAX ||
         strspn(d.id, "0123456789abcdefABCDEF-") != strlen(d.id)) {
-        gw_reply_error(reply, PROTO_ERR_NOT_FOUND, "The requested resource was not found");
+        gw_reply_error(reply, PROTO_ERR_NOT_FOUND, NULL);
         return;
     }
     if (gw_api_call(ctx, req, GW_SVC_STORESVC, PROTO_OP_STORE_FILE_GET, NULL, kv, 3, &meta,

@@ -34,6 +34,7 @@
  * GW_SWEEP_MS by the loop itself.
  */
 #include "gw_http.h"
+#include "rt_clock.h"
 #include "gw_access.h"
 #include "gw_accept.h"
 #include "gw_api.h"
@@ -254,13 +255,6 @@ static const struct {
 #define CONTINUE_LINE  "HTTP/1.1 100 Continue\r\n\r\n"
 #define DETAIL_TIMEOUT "The request was not received in time"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t secs_ns(long s)
 {
     return (uint64_t)s * 1000000000u;
@@ -313,7 +307,7 @@ static gw_req_t *req_new(gw_conn_t *c, const char *head, size_t len)
         return NULL;
     r->http = self;
     r->conn = c;
-    r->start_ns = now_ns();
+    r->start_ns = rt_clock_ns();
     r->pending = PROTO_OK;
     r->mres = GW_MATCH_NOT_FOUND; /* until the route check says otherwise */
     r->minor = 1;
@@ -350,7 +344,7 @@ static void log_request(const gw_conn_t *c, const gw_req_t *r, const char *outco
 {
     gw_http_t *self = r->http;
     int route = r->mres == GW_MATCH_OK ? (int)(r->match.route - self->opt.routes) : -1;
-    gw_metrics_request(self->metrics, route, r->status, (double)(now_ns() - r->start_ns) / 1e9,
+    gw_metrics_request(self->metrics, route, r->status, (double)(rt_clock_ns() - r->start_ns) / 1e9,
                        r->raw_len + r->bytes_in, r->bytes_out);
     gw_access_t a = {.rid = r->rid,
                      .method = r->method,
@@ -359,7 +353,7 @@ static void log_request(const gw_conn_t *c, const gw_req_t *r, const char *outco
                      .bytes_in = r->raw_len + r->bytes_in,
                      .bytes_out = r->bytes_out,
                      .status = r->status,
-                     .duration_ms = (double)(now_ns() - r->start_ns) / 1e6,
+                     .duration_ms = (double)(rt_clock_ns() - r->start_ns) / 1e6,
                      .client_ip = r->client_ip,
                      .peer = c->peer,
                      .outcome = r->timed_out ? "deadline" : outcome};
@@ -673,12 +667,12 @@ static proto_err_t check_route(gw_http_t *self, gw_req_t *r, const char **detail
 {
     r->mres = gw_route_match(self->opt.routes, self->opt.nroutes, r->verb, r->url, &r->match);
     if (r->mres == GW_MATCH_NOT_FOUND) {
-        *detail = "The requested resource was not found";
+        *detail = proto_err_detail(PROTO_ERR_NOT_FOUND);
         return PROTO_ERR_NOT_FOUND;
     }
     if (r->mres == GW_MATCH_METHOD_NOT_ALLOWED) {
         r->preflight = strcmp(r->verb, "OPTIONS") == 0;
-        *detail = "The method is not allowed for this resource";
+        *detail = proto_err_detail(PROTO_ERR_METHOD_NOT_ALLOWED);
         return r->preflight ? PROTO_OK : PROTO_ERR_METHOD_NOT_ALLOWED;
     }
     return PROTO_OK;
@@ -1174,7 +1168,7 @@ static int conn_fill(gw_conn_t *c)
         ssize_t n = recv(c->fd, c->rbuf + c->rlen, GW_READ_BUF - c->rlen, 0);
         if (n > 0) {
             c->rlen += (size_t)n;
-            c->io_ns = now_ns();
+            c->io_ns = rt_clock_ns();
             return 1;
         }
         if (n < 0 && errno == EINTR)
@@ -1295,7 +1289,8 @@ static step_t step_head(gw_conn_t *c)
     for (;;) {
         if (c->rlen > 0) {
             if (!c->req_deadline_ns)
-                c->req_deadline_ns = now_ns() + secs_ns(c->sh->http->opt.cfg->request_timeout_s);
+                c->req_deadline_ns =
+                    rt_clock_ns() + secs_ns(c->sh->http->opt.cfg->request_timeout_s);
             size_t end = gw_h1_head_end(c->rbuf, c->rlen, &c->scanned);
             if (end)
                 return start_request(c, end);
@@ -1351,7 +1346,7 @@ static step_t finish_request(gw_conn_t *c)
     shutdown(c->fd, SHUT_WR);
     c->state = C_LINGER;
     c->lingered = 0;
-    c->linger_until_ns = now_ns() + (uint64_t)GW_LINGER_MS * 1000000u;
+    c->linger_until_ns = rt_clock_ns() + (uint64_t)GW_LINGER_MS * 1000000u;
     return ST_NEXT;
 }
 
@@ -1375,7 +1370,7 @@ static step_t step_write(gw_conn_t *c)
         ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (w > 0) {
             c->ooff += (size_t)w;
-            c->io_ns = now_ns();
+            c->io_ns = rt_clock_ns();
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1517,7 +1512,7 @@ static gw_conn_t *conn_new(gw_shard_t *sh, const gw_handoff_t *h)
     peer_ip((const struct sockaddr *)&c->addr, c->peer, sizeof c->peer);
     c->state = C_HEAD;
     c->readable = c->writable = true;
-    c->io_ns = now_ns();
+    c->io_ns = rt_clock_ns();
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
         free(c);
@@ -1558,7 +1553,7 @@ static int send_all(gw_conn_t *c, const char *data, size_t n, gw_stream_err_t *e
         if (w > 0) {
             data += w;
             n -= (size_t)w;
-            c->io_ns = now_ns();
+            c->io_ns = rt_clock_ns();
             if (c->req)
                 c->req->bytes_out += (uint64_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1870,7 +1865,7 @@ static void loop_turn(gw_shard_t *sh)
     int n = 2;
     if (sh->rpc)
         n += gw_rpc_items(sh->rpc, items + 2, GW_RPC_ITEMS_MAX);
-    if (zmq_poll(items, n, loop_timeout(sh, now_ns())) < 0 && errno != EINTR)
+    if (zmq_poll(items, n, loop_timeout(sh, rt_clock_ns())) < 0 && errno != EINTR)
         rt_error(NULL, "HTTP loop: zmq_poll: %s", strerror(errno));
     if (items[1].revents & ZMQ_POLLIN)
         take_inbox(sh);
@@ -1878,7 +1873,7 @@ static void loop_turn(gw_shard_t *sh)
         gw_rpc_process(sh->rpc);
     take_events(sh);
     run_ready(sh);
-    uint64_t now = now_ns();
+    uint64_t now = rt_clock_ns();
     if (now >= sh->next_sweep_ns) {
         sweep(sh, now);
         sh->next_sweep_ns = now + (uint64_t)GW_SWEEP_MS * 1000000u;

@@ -20,15 +20,16 @@ int gw_problem_status(proto_err_t err)
     return proto_err_http_status(normalise(err));
 }
 
-/* The detail text as a JSON string, falling back to the title. */
+/* The detail text as a JSON string, falling back to the code's public
+ * detail of the error table. */
 static json_t *detail_value(proto_err_t err, const char *detail)
 {
     if (err == PROTO_ERR_INTERNAL_ERROR)
-        return json_string(GW_PROBLEM_GENERIC_DETAIL);
+        return json_string(proto_err_detail(PROTO_ERR_INTERNAL_ERROR));
     json_t *v = NULL;
     if (detail && *detail)
         v = json_string(detail); /* NULL when not valid UTF-8 */
-    return v ? v : json_string(proto_err_title(err));
+    return v ? v : json_string(proto_err_detail(err));
 }
 
 json_t *gw_problem_new(proto_err_t err, const char *detail, const char *rid, const json_t *errors)

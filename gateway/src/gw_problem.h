@@ -12,12 +12,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Detail of every internal_error: the real cause goes to the log only. */
-#define GW_PROBLEM_GENERIC_DETAIL "An unexpected error occurred"
-
 /* The problem object for `err` (PROTO_OK or out of range: internal_error).
- * `detail` NULL or empty, or not valid UTF-8, uses the title; internal_error
- * always uses GW_PROBLEM_GENERIC_DETAIL. `rid` may be NULL. `errors` (may be
+ * `detail` NULL or empty, or not valid UTF-8, uses the code's public detail
+ * (proto_err_detail); internal_error always does: the real cause goes to
+ * the log only. `rid` may be NULL. `errors` (may be
  * NULL) is borrowed and added when it is an array. Returns a new reference,
  * NULL when out of memory. */
 json_t *gw_problem_new(proto_err_t err, const char *detail, const char *rid, const json_t *errors);

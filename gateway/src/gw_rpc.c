@@ -128,13 +128,6 @@ void gw_rpc_attach(gw_rpc_t *self)
     tls_rpc = self;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void gw_rpc_set_metrics(gw_rpc_t *self, gw_metrics_t *metrics)
 {
     if (self)
@@ -185,7 +178,7 @@ static void complete(gw_rpc_t *self, rpc_call_t *c)
     if (self->metrics && c->link->backend >= 0)
         gw_metrics_backend(self->metrics, (gw_backend_t)c->link->backend, c->op,
                            c->reply->err == PROTO_ERR_UNAVAILABLE,
-                           (double)(mono_ns() - c->start_ns) / 1e9);
+                           (double)(rt_clock_ns() - c->start_ns) / 1e9);
     gw_coro_resume(c->co); /* `c` is gone once this returns */
 }
 
@@ -461,7 +454,7 @@ static int call_init(gw_rpc_t *self, rpc_call_t *c, gw_link_t *link, proto_op_t 
                       .rid = rid,
                       .op = op,
                       .deadline = rt_clock_ms() + (timeout_ms < 0 ? link->timeout_ms : timeout_ms),
-                      .start_ns = self->metrics ? mono_ns() : 0,
+                      .start_ns = self->metrics ? rt_clock_ns() : 0,
                       .idempotent = def && def->idempotent};
     if (!def) {
         proto_reply_set_error(reply, PROTO_ERR_INTERNAL_ERROR, "bad call");

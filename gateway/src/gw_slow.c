@@ -7,6 +7,7 @@
  * the ring never holds more than queue_max + workers jobs.
  */
 #include "gw_slow.h"
+#include "rt_clock.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,13 +21,6 @@ typedef struct {
     void *arg;
     uint64_t queued_ms; /* monotonic time of submission */
 } job_t;
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 struct gw_slow {
     pthread_mutex_t mu;
@@ -95,7 +89,7 @@ static void *worker_main(void *arg)
         job_t j = pop(self);
         self->running++;
         pthread_mutex_unlock(&self->mu);
-        if (self->max_wait_ms && mono_ms() - j.queued_ms > self->max_wait_ms)
+        if (self->max_wait_ms && (uint64_t)rt_clock_ms() - j.queued_ms > self->max_wait_ms)
             j.cancel(j.arg, GW_SLOW_EXPIRED);
         else
             j.run(j.arg);
@@ -130,7 +124,8 @@ int gw_slow_submit(gw_slow_t *self, gw_slow_fn run, gw_slow_cancel_fn cancel, vo
     pthread_mutex_lock(&self->mu);
     bool room = self->len < (size_t)self->queue_max + (size_t)self->idle;
     if (self->started > 0 && !self->stopping && room) {
-        self->ring[(self->head + self->len) % self->cap] = (job_t){run, cancel, arg, mono_ms()};
+        self->ring[(self->head + self->len) % self->cap] =
+            (job_t){run, cancel, arg, (uint64_t)rt_clock_ms()};
         self->len++;
         pthread_cond_signal(&self->cv);
         rc = 0;

@@ -1,6 +1,6 @@
 /*
  * proto_error: lookups over the PROTO_ERRORS table (proto_error.h). The wire
- * code, HTTP status and title of every error come from that one table.
+ * code, HTTP status, title and public detail of every error come from that one table.
  */
 #include "proto_error.h"
 
@@ -10,10 +10,13 @@ typedef struct {
     const char *code;
     int status;
     const char *title;
+    bool shows_reason;
+    const char *detail;
 } err_row_t;
 
 static const err_row_t ERR_ROWS[PROTO_ERR__COUNT] = {
-#define PROTO_ERR_ROW(name, code, status, title) [name] = {code, status, title},
+#define PROTO_ERR_ROW(name, code, status, title, pass, detail)                                     \
+    [name] = {code, status, title, pass, detail},
     PROTO_ERRORS(PROTO_ERR_ROW)
 #undef PROTO_ERR_ROW
 };
@@ -38,6 +41,16 @@ int proto_err_http_status(proto_err_t err)
 const char *proto_err_title(proto_err_t err)
 {
     return row(err)->title;
+}
+
+const char *proto_err_detail(proto_err_t err)
+{
+    return row(err)->detail ? row(err)->detail : row(err)->title;
+}
+
+bool proto_err_shows_reason(proto_err_t err)
+{
+    return row(err)->shows_reason;
 }
 
 proto_err_t proto_err_from_code(const char *code, size_t len)

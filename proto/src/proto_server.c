@@ -37,6 +37,7 @@
  * never terminated.
  */
 #include "proto_server.h"
+#include "rt_clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -176,27 +177,9 @@ struct proto_server {
     atomic_int stop_workers; /* idle workers exit */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int set_int(void *sock, int opt, int val)
 {
     return zmq_setsockopt(sock, opt, &val, sizeof val);
-}
-
-/* A CLOCK_MONOTONIC deadline `ms` from now for pthread_cond_timedwait. */
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
-    return ts;
 }
 
 static void wake_poller(proto_server_t *srv)
@@ -264,7 +247,7 @@ static void expire_queue(proto_server_t *srv)
     int max = srv->cfg.slow_max_wait_ms;
     if (max <= 0)
         return;
-    long long now = now_ms();
+    long long now = rt_clock_ms();
     while (srv->qlen > 0 && now - srv->queued_at[srv->qhead] > max) {
         refuse(srv, &srv->queue[srv->qhead], "busy: waited too long for a slow worker");
         srv->qhead = (srv->qhead + 1) % srv->qring;
@@ -284,7 +267,7 @@ static void queue_slow(proto_server_t *srv, mpmsg_t *m)
     }
     int slot = (srv->qhead + srv->qlen) % srv->qring;
     mpmsg_move(&srv->queue[slot], m);
-    srv->queued_at[slot] = now_ms();
+    srv->queued_at[slot] = rt_clock_ms();
     srv->qlen++;
     pthread_cond_signal(&srv->slow_cv);
 }
@@ -425,7 +408,7 @@ static void fast_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
             expire_queue(srv); /* the slow workers may all be busy for long */
             continue;
         }
-        struct timespec until = deadline_in(IDLE_TICK_MS);
+        struct timespec until = rt_clock_in(IDLE_TICK_MS);
         srv->nfollowers++;
         pthread_cond_timedwait(&srv->follow_cv, &srv->mu, &until);
         srv->nfollowers--;
@@ -449,7 +432,7 @@ static void slow_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
         if (atomic_load_explicit(&srv->stopping, memory_order_relaxed))
             break; /* stop answered what was queued */
         if (srv->qlen == 0) {
-            struct timespec until = deadline_in(IDLE_TICK_MS);
+            struct timespec until = rt_clock_in(IDLE_TICK_MS);
             srv->slow_idle++;
             pthread_cond_timedwait(&srv->slow_cv, &srv->mu, &until);
             srv->slow_idle--;
@@ -733,7 +716,7 @@ int proto_server_in_flight(proto_server_t *self)
  * grace_ms) for the requests in flight. */
 static void drain(proto_server_t *self, int grace_ms)
 {
-    long long deadline = now_ms() + (grace_ms > 0 ? grace_ms : 0);
+    long long deadline = rt_clock_ms() + (grace_ms > 0 ? grace_ms : 0);
     pthread_mutex_lock(&self->mu);
     atomic_store(&self->stopping, 1);
     refuse_queue(self);
@@ -741,7 +724,7 @@ static void drain(proto_server_t *self, int grace_ms)
     pthread_cond_broadcast(&self->slow_cv);
     pthread_mutex_unlock(&self->mu);
     wake_poller(self);
-    while (atomic_load(&self->in_flight) > 0 && now_ms() < deadline) {
+    while (atomic_load(&self->in_flight) > 0 && rt_clock_ms() < deadline) {
         struct timespec ts = {0, 2 * 1000000L};
         nanosleep(&ts, NULL);
     }

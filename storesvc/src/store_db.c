@@ -18,6 +18,7 @@
  * accepts (a migration changed a table under it) drops the connection.
  */
 #include "store_db.h"
+#include "rt_clock.h"
 
 #include "rt_log.h"
 
@@ -67,13 +68,6 @@ const char *store_db_status_str(int status)
     if (status > 0 || status < STORE_DB_NOMEM)
         return "unknown";
     return status_names[-status];
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 store_db_t *store_db_new(const char *conninfo, long timeout_ms, const char *label)
@@ -128,7 +122,7 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline)
     if (fd < 0)
         return -1;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - rt_clock_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = fd, .events = events};
@@ -182,7 +176,7 @@ static void connect_failed(store_db_t *self, const char *why)
         self->conn = NULL;
     }
     forget_prepared(self);
-    self->next_attempt_ms = now_ms() + self->backoff_ms;
+    self->next_attempt_ms = rt_clock_ms() + self->backoff_ms;
     self->backoff_ms =
         self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
     log_down(self, line);
@@ -282,7 +276,7 @@ static int ensure_conn(store_db_t *self, int64_t deadline, bool force)
         return STORE_DB_OK;
     if (self->conn)
         drop_conn(self, "connection lost");
-    if (!force && now_ms() < self->next_attempt_ms)
+    if (!force && rt_clock_ms() < self->next_attempt_ms)
         return STORE_DB_DOWN;
     return connect_now(self, deadline);
 }
@@ -291,7 +285,8 @@ int store_db_connect(store_db_t *self, long timeout_ms)
 {
     if (!self)
         return STORE_DB_DOWN;
-    return ensure_conn(self, now_ms() + (timeout_ms > 0 ? timeout_ms : self->timeout_ms), true);
+    return ensure_conn(self, rt_clock_ms() + (timeout_ms > 0 ? timeout_ms : self->timeout_ms),
+                       true);
 }
 
 /* --------------------------------------------------------------- queries -- */
@@ -502,7 +497,7 @@ static int exec_any(store_db_t *self, const store_query_t *q, const char *script
         *out = NULL;
     if (!self || (!q && !script) || (q && !q->sql))
         return STORE_DB_ERROR;
-    int64_t deadline = now_ms() + self->timeout_ms;
+    int64_t deadline = rt_clock_ms() + self->timeout_ms;
     bool had_conn = self->conn != NULL;
     int rc = ensure_conn(self, deadline, false);
     if (rc == STORE_DB_OK)

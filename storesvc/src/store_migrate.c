@@ -11,6 +11,7 @@
  * key gets an index, timestamps are timestamptz.
  */
 #include "store_migrate.h"
+#include "rt_clock.h"
 
 #include "rt_log.h"
 
@@ -421,13 +422,6 @@ cleanup:
 
 /* ---------------------------------------------------------- start-up wait -- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps `ms`, in short steps so a stop request is seen quickly. */
 static bool sleep_unless_stopped(long ms, store_stop_fn stop, void *arg)
 {
@@ -444,13 +438,13 @@ static bool sleep_unless_stopped(long ms, store_stop_fn stop, void *arg)
  * -1 when time ran out, -2 when asked to stop. */
 static int wait_for_db(store_db_t *db, long wait_ms, store_stop_fn stop, void *arg)
 {
-    int64_t start = now_ms();
+    int64_t start = rt_clock_ms();
     for (int attempt = 1;; attempt++) {
-        long left = wait_ms - (long)(now_ms() - start);
+        long left = wait_ms - (long)(rt_clock_ms() - start);
         long budget = left < 1000 ? 1000 : left > 5000 ? 5000 : left;
         if (store_db_connect(db, budget) == STORE_DB_OK)
             return 0;
-        if (now_ms() - start >= wait_ms)
+        if (rt_clock_ms() - start >= wait_ms)
             return -1;
         if (attempt == 1)
             rt_info(NULL, "waiting for the database (up to %ld ms)", wait_ms);

@@ -9,6 +9,7 @@
  * its row does).
  */
 #include "store_sweep.h"
+#include "rt_clock.h"
 
 #include "rt_log.h"
 #include "store_db.h"
@@ -228,9 +229,7 @@ static void *sweep_main(void *arg)
     store_sweep_t *self = arg;
     pthread_mutex_lock(&self->mu);
     while (!atomic_load(&self->stopping)) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += self->interval_s;
+        struct timespec until = rt_clock_in(self->interval_s * 1000L);
         while (!atomic_load(&self->stopping) &&
                pthread_cond_timedwait(&self->cv, &self->mu, &until) == 0)
             ; /* woken early without a stop: keep waiting */

@@ -21,7 +21,9 @@ GATEWAY_SRC = os.path.join(ROOT, "gateway", "src")
 
 TABLE_START = re.compile(r"\bgw_route_t\s+gw_routes\s*\[\s*\]\s*=\s*\{")
 ROW = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"(/[^"]*)"')
-ERROR_ROW = re.compile(r'X\(\s*(PROTO_\w+)\s*,\s*"([a-z0-9_]+)"\s*,\s*(\d{3})\s*,\s*"([^"]*)"\s*\)')
+# X(name, code, status, title, shows_reason, public detail or NULL)
+ERROR_ROW = re.compile(r'X\(\s*(PROTO_\w+)\s*,\s*"([a-z0-9_]+)"\s*,\s*(\d{3})\s*,\s*"([^"]*)"\s*,'
+                       r'\s*(?:true|false)\s*,\s*(?:NULL|"[^"]*")\s*\)')
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -81,24 +81,29 @@ static void test_problem_escaping(void **state)
     free(text);
 }
 
-static void test_problem_invalid_utf8_detail_uses_title(void **state)
+static void test_problem_invalid_utf8_detail_uses_public_detail(void **state)
 {
     (void)state;
     json_t *p = gw_problem_new(PROTO_ERR_BAD_REQUEST, "bad \xff\xfe bytes", RID, NULL);
     assert_non_null(p);
-    assert_string_equal(str_field(p, "detail"), "Bad Request");
+    assert_string_equal(str_field(p, "detail"), "The request could not be processed");
+    json_decref(p);
+    /* A code whose row has no public detail falls back to its title. */
+    p = gw_problem_new(PROTO_ERR_PAYLOAD_TOO_LARGE, "bad \xff bytes", RID, NULL);
+    assert_non_null(p);
+    assert_string_equal(str_field(p, "detail"), "Content Too Large");
     json_decref(p);
 }
 
-static void test_problem_missing_detail_uses_title(void **state)
+static void test_problem_missing_detail_uses_public_detail(void **state)
 {
     (void)state;
     json_t *p = gw_problem_new(PROTO_ERR_NOT_FOUND, NULL, NULL, NULL);
-    assert_string_equal(str_field(p, "detail"), "Not Found");
+    assert_string_equal(str_field(p, "detail"), "The requested resource was not found");
     assert_string_equal(str_field(p, "request_id"), "");
     json_decref(p);
     p = gw_problem_new(PROTO_ERR_NOT_FOUND, "", RID, NULL);
-    assert_string_equal(str_field(p, "detail"), "Not Found");
+    assert_string_equal(str_field(p, "detail"), "The requested resource was not found");
     json_decref(p);
 }
 
@@ -136,7 +141,7 @@ static void test_problem_internal_error_generic_detail(void **state)
                                "PQexec failed: relation users at /srv/x.c:42", RID, NULL);
     assert_int_equal(json_integer_value(json_object_get(p, "status")), 500);
     assert_string_equal(str_field(p, "title"), "Internal Server Error");
-    assert_string_equal(str_field(p, "detail"), GW_PROBLEM_GENERIC_DETAIL);
+    assert_string_equal(str_field(p, "detail"), "An unexpected error occurred");
     assert_string_equal(str_field(p, "code"), "internal_error");
     json_decref(p);
 }
@@ -171,7 +176,7 @@ static void test_problem_ok_or_out_of_range_is_internal(void **state)
     (void)state;
     json_t *p = gw_problem_new(PROTO_OK, "secret detail", RID, NULL);
     assert_int_equal(json_integer_value(json_object_get(p, "status")), 500);
-    assert_string_equal(str_field(p, "detail"), GW_PROBLEM_GENERIC_DETAIL);
+    assert_string_equal(str_field(p, "detail"), "An unexpected error occurred");
     json_decref(p);
     p = gw_problem_new((proto_err_t)9999, "secret", RID, NULL);
     assert_string_equal(str_field(p, "code"), "internal_error");
@@ -185,8 +190,8 @@ int main(void)
         cmocka_unit_test(test_problem_fields),
         cmocka_unit_test(test_problem_status_from_table),
         cmocka_unit_test(test_problem_escaping),
-        cmocka_unit_test(test_problem_invalid_utf8_detail_uses_title),
-        cmocka_unit_test(test_problem_missing_detail_uses_title),
+        cmocka_unit_test(test_problem_invalid_utf8_detail_uses_public_detail),
+        cmocka_unit_test(test_problem_missing_detail_uses_public_detail),
         cmocka_unit_test(test_problem_errors_array),
         cmocka_unit_test(test_problem_errors_not_array_ignored),
         cmocka_unit_test(test_problem_internal_error_generic_detail),

@@ -29,7 +29,7 @@ typedef struct {
 } err_row_t;
 
 static const err_row_t ERR_ROWS[] = {
-#define ROW(name, code, status, title) {name, #name, code, status, title},
+#define ROW(name, code, status, title, pass, detail) {name, #name, code, status, title},
     PROTO_ERRORS(ROW)
 #undef ROW
 };
