@@ -3,7 +3,7 @@
  *
  *   HEAD      bytes are read into its buffer until a whole request head is
  *             in (gw_h1_head_end); the head is copied into the request
- *             context, parsed (gw_h1) and checked (prechecks below)
+ *             context, parsed (gw_h1) and checked (gw_http_check.c)
  *   CONTINUE  "100 Continue" is being sent (the client asked for it)
  *   BODY      the body is read: kept (JSON routes, MAX_JSON_BYTES) or
  *             dropped, by Content-Length or chunked (gw_chunked)
@@ -33,232 +33,7 @@
  * loop's done list and wakes the loop. Deadlines are checked every
  * GW_SWEEP_MS by the loop itself.
  */
-#include "gw_http.h"
-#include "rt_clock.h"
-#include "gw_access.h"
-#include "gw_accept.h"
-#include "gw_api.h"
-#include "gw_chunked.h"
-#include "gw_clientip.h"
-#include "gw_cookie.h"
-#include "gw_coro.h"
-#include "gw_h1.h"
-#include "gw_headers.h"
-#include "gw_iplimit.h"
-#include "gw_multipart.h"
-#include "gw_origin.h"
-#include "gw_out.h"
-#include "gw_problem.h"
-#include "gw_rpc.h"
-#include "gw_slow.h"
-#include "rt_log.h"
-#include "rt_uuid.h"
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
-#include <unistd.h>
-#include <zmq.h>
-
-#define EVENTS_MAX 128 /* epoll events taken per loop turn */
-
-typedef struct gw_conn gw_conn_t;
-typedef struct gw_req gw_req_t;
-typedef struct gw_shard gw_shard_t;
-
-/* A connection accepted by gw_accept, waiting for its shard's loop. */
-typedef struct {
-    int fd;
-    struct sockaddr_storage addr;
-    socklen_t len;
-} gw_handoff_t;
-
-/* One event loop: its connections, its backend sockets, its inboxes. */
-struct gw_shard {
-    gw_http_t *http;
-    atomic_int conns; /* counted when handed over, uncounted when closed */
-    gw_rpc_t *rpc;    /* NULL: backend calls block the loop (no ZeroMQ context given) */
-    pthread_t thread;
-    bool thread_started;
-    atomic_bool quit;
-    int wake_fd; /* eventfd: the inbox or the done list has something, or quit was set */
-    int epfd;
-    pthread_mutex_t mu;
-    gw_handoff_t inbox[GW_INBOX_MAX]; /* guarded by mu */
-    size_t ninbox;
-    gw_req_t *done; /* slow requests finished by the pool; guarded by mu */
-    /* Loop thread only: */
-    gw_conn_t *all;   /* every open connection */
-    gw_conn_t *ready; /* connections whose request finished its work */
-    uint64_t next_sweep_ns;
-    time_t date_s;
-    char date[40]; /* the Date header value for date_s */
-};
-
-struct gw_http {
-    gw_http_options_t opt;
-    gw_shard_t *shards; /* GATEWAY_THREADS of them, all running while started */
-    size_t nshards;
-    size_t ninit;           /* shards whose wake_fd and mutex exist */
-    atomic_uint next_shard; /* where the least-loaded search starts: ties rotate */
-    gw_iplimit_t *iplimit;  /* GATEWAY_MAX_CONNECTIONS_PER_IP over all shards */
-    gw_slow_t *slow;        /* runs the handlers of slow routes */
-    gw_accept_t *acceptor;  /* owns the listening socket */
-    char *origins[GW_CORS_ORIGINS_MAX];
-    size_t norigins;
-    atomic_int in_flight;
-    gw_metrics_t *metrics; /* borrowed; NULL: none */
-    atomic_bool stopping;
-    atomic_bool running;
-    uint16_t port;
-};
-
-/* What the prechecks learn from the request header fields in one pass.
- * Pointers borrow from the request's copy of its head. */
-typedef struct {
-    int cl_count, te_count, host_count, authz_count, apikey_count;
-    bool cl_bad, cl_huge, te_chunked, expect_continue, conn_close, conn_keep_alive;
-    unsigned long long content_length;
-    const char *content_type, *origin, *acr_method, *authorization, *user_agent, *host, *fetch_site,
-        *range, *if_none_match, *api_key;
-} gw_hdrs_t;
-
-/* Everything a handler reads, owned by the request context, so that it may
- * run on a slow-pool thread while the loop goes on. */
-typedef struct {
-    gw_request_t req;
-    gw_reply_t reply;
-    gw_principal_t principal;
-    json_t *body;
-    char *path, *bearer, *user_agent, *cookies;
-    int out;             /* OUT_*: how the work before the answer ended */
-    proto_err_t out_err; /* OUT_PROBLEM: the problem, its detail and errors */
-    const char *out_detail;
-    json_t *out_errors;
-} gw_job_t;
-
-/* Where a slow request is; only the pool thread moves RUNNING to DONE. */
-enum { SLOW_NONE, SLOW_RUNNING, SLOW_DONE };
-
-/* Where the work before the answer is (loop thread only). */
-enum { FAST_NONE, FAST_RUNNING, FAST_DONE };
-
-/* How the work ended: the reply in job.reply, a problem (job.out_*), or a
- * slow route whose handler goes to the slow pool. */
-enum { OUT_REPLY, OUT_PROBLEM, OUT_SLOW };
-
-struct gw_req {
-    gw_http_t *http;
-    gw_conn_t *conn;
-    gw_req_t *done_next; /* on the shard's done list */
-    uint64_t start_ns;
-    char rid[RT_UUID_BUF];
-    char client_ip[GW_IP_MAX];      /* resolved through LOGIN_TRUSTED_PROXY_IPS */
-    char method[16];                /* for the log, sanitised */
-    char path[GW_LOG_PATH_MAX + 1]; /* for the log, sanitised, no query */
-    const char *verb, *url;         /* the parsed request line, in raw */
-    int minor;
-    bool head_only;   /* HEAD: the response goes without its body */
-    bool preflight;   /* OPTIONS on a known path */
-    bool close_after; /* the connection cannot carry another request */
-    bool timed_out;
-    int status; /* of the response queued, 0 before */
-    gw_hdrs_t hdrs;
-    gw_match_result_t mres;
-    gw_match_t match;
-    proto_err_t pending; /* error decided before the handler; PROTO_OK if none */
-    const char *pending_detail;
-    char *query; /* raw query string, NULL when none */
-    char *body;
-    size_t body_len, body_cap, discarded;
-    unsigned long long body_left; /* Content-Length bytes still to come */
-    bool chunked;
-    gw_chunked_t chunk;
-    gw_job_t job;
-    atomic_int slow; /* SLOW_* */
-    int fast;        /* FAST_* */
-    bool fast_suspended;
-    /* Streamed bodies and responses (gw_stream.h). */
-    struct gw_stream {
-        gw_conn_t *conn;
-    } stream;
-    bool body_done;       /* the whole body has been read */
-    bool continued;       /* "100 Continue" was sent */
-    uint64_t stream_left; /* bytes of a streamed response still to send */
-    const char *outcome;  /* for the log, when it did not end as it should */
-    uint64_t bytes_in, bytes_out;
-    size_t raw_len;
-    char raw[]; /* a copy of the request head, parsed in place */
-};
-
-enum { C_HEAD, C_CONTINUE, C_BODY, C_WORK, C_WRITE, C_LINGER };
-
-/* What a step of a connection's state machine left: wait for an event, go
- * on with the next state, or the connection is gone (freed). */
-typedef enum { ST_WAIT, ST_NEXT, ST_GONE } step_t;
-
-struct gw_conn {
-    gw_shard_t *sh;
-    gw_conn_t *prev, *next; /* sh->all */
-    gw_conn_t *ready_next;  /* sh->ready */
-    bool in_ready;
-    int fd;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    char peer[GW_IP_MAX];
-    int state;
-    bool readable, writable, rd_eof, keep_alive;
-    uint64_t io_ns;           /* last progress in either direction */
-    uint64_t req_deadline_ns; /* the request being received must be in by then; 0: none */
-    uint64_t linger_until_ns;
-    size_t lingered;
-    size_t rlen, rpos, scanned; /* rbuf[rpos .. rlen) not yet consumed */
-    gw_req_t *req;
-    /* The response being sent: out.buf, then obody (heap, owned). */
-    char *obody;
-    size_t obody_len, ooff;
-    bool interim; /* what is being sent is "100 Continue" */
-    /* A coroutine waiting for this socket (gw_stream), and why it was woken. */
-    gw_coro_t *io_waiter;
-    gw_stream_err_t io_err;
-    bool io_reading;
-    gw_out_head_t out;
-    char rbuf[GW_READ_BUF];
-};
-
-static const struct {
-    const char *name, *value;
-} security_headers[] = {
-    {"X-Content-Type-Options", "nosniff"},
-    {"X-Frame-Options", "DENY"},
-    {"Referrer-Policy", "strict-origin-when-cross-origin"},
-    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
-    {"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"},
-};
-
-#define CORS_ALLOW_HEADERS "Authorization, Content-Type, X-API-Key"
-#define CORS_EXPOSE_HEADERS                                                                        \
-    "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
-#define HSTS_VALUE     "max-age=31536000; includeSubDomains"
-#define CONTINUE_LINE  "HTTP/1.1 100 Continue\r\n\r\n"
-#define DETAIL_TIMEOUT "The request was not received in time"
-
-static uint64_t secs_ns(long s)
-{
-    return (uint64_t)s * 1000000000u;
-}
+#include "gw_http_int.h"
 
 /* The TCP peer; IPv4-mapped IPv6 addresses count as IPv4. */
 static void peer_ip(const struct sockaddr *sa, char *out, size_t cap)
@@ -282,7 +57,6 @@ static void wake(gw_shard_t *sh)
     if (write(sh->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
         rt_warn(NULL, "cannot wake an HTTP loop: %s", strerror(errno));
 }
-
 /* ---- request contexts ---- */
 
 /* Method and path for the log from a head that may not parse. */
@@ -358,528 +132,6 @@ static void log_request(const gw_conn_t *c, const gw_req_t *r, const char *outco
                      .peer = c->peer,
                      .outcome = r->timed_out ? "deadline" : outcome};
     gw_access_log(&a);
-}
-
-/* ---- response heads ---- */
-
-static const char *http_date(gw_shard_t *sh)
-{
-    time_t t = time(NULL);
-    if (t != sh->date_s) {
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(sh->date, sizeof sh->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        sh->date_s = t;
-    }
-    return sh->date;
-}
-
-/* What a response is made of besides its head's standard lines. */
-typedef struct {
-    int status;
-    const char *ctype;
-    char *body; /* heap, handed over */
-    size_t len;
-    const char *allow;
-    const gw_reply_t *reply; /* its rate-limit, challenge and cookie headers; may be NULL */
-    bool preflight;
-    const gw_stream_header_t *extra; /* a streamed response's own headers */
-    size_t nextra;
-} gw_resp_t;
-
-static void add_cors(gw_http_t *self, const gw_req_t *r, gw_out_head_t *h, const gw_resp_t *o)
-{
-    if (self->norigins > 0 && r->hdrs.origin)
-        gw_out_add(h, "Vary", "Origin");
-    const char *origin = gw_origin_listed(r->hdrs.origin, self->origins, self->norigins);
-    if (!origin)
-        return;
-    gw_out_add(h, "Access-Control-Allow-Origin", origin);
-    gw_out_add(h, "Access-Control-Allow-Credentials", "true");
-    if (o->preflight) {
-        gw_out_add(h, "Access-Control-Allow-Methods", r->match.allow);
-        gw_out_add(h, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
-        gw_out_add(h, "Access-Control-Max-Age", "600");
-    } else {
-        gw_out_add(h, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
-    }
-}
-
-static void add_headers(gw_conn_t *c, const gw_req_t *r, gw_out_head_t *h, const gw_resp_t *o)
-{
-    gw_http_t *self = c->sh->http;
-    gw_out_start(h, o->status);
-    gw_out_add(h, "Date", http_date(c->sh));
-    gw_out_add(h, "X-Request-ID", r->rid);
-    for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
-        gw_out_add(h, security_headers[i].name, security_headers[i].value);
-    /* Every /api/ answer, and every refusal (whatever its target). */
-    bool api = r->url && strncmp(r->url, "/api/", 5) == 0;
-    if (api || o->status >= 400)
-        gw_out_add(h, "Cache-Control", "no-store");
-    if (self->opt.cfg->hsts_enabled)
-        gw_out_add(h, "Strict-Transport-Security", HSTS_VALUE);
-    if (o->ctype)
-        gw_out_add(h, "Content-Type", o->ctype);
-    if (gw_out_has_body(o->status))
-        gw_out_add_uint(h, "Content-Length", o->len);
-    if (o->allow && *o->allow)
-        gw_out_add(h, "Allow", o->allow);
-    for (size_t i = 0; i < o->nextra; i++)
-        gw_out_add(h, o->extra[i].name, o->extra[i].value);
-    if (o->reply) {
-        gw_headers_t hs;
-        gw_headers_for_reply(o->reply, &hs);
-        for (size_t i = 0; i < hs.n; i++)
-            gw_out_add(h, hs.h[i].name, hs.h[i].value);
-    }
-    add_cors(self, r, h, o);
-    if (!c->keep_alive)
-        gw_out_add(h, "Connection", "close");
-    else if (r->minor == 0)
-        gw_out_add(h, "Connection", "keep-alive");
-}
-
-/* Whether the connection may carry another request after this one. */
-static bool may_keep_alive(const gw_conn_t *c, const gw_req_t *r)
-{
-    if (r->close_after || !r->body_done || c->rd_eof || atomic_load(&c->sh->http->stopping))
-        return false;
-    return r->minor == 1 ? !r->hdrs.conn_close : r->hdrs.conn_keep_alive;
-}
-
-/* Queues a response; the connection goes to WRITE. The body is handed
- * over (freed here on failure). */
-static void respond(gw_conn_t *c, gw_resp_t *o)
-{
-    gw_req_t *r = c->req;
-    c->keep_alive = may_keep_alive(c, r);
-    add_headers(c, r, &c->out, o);
-    if (gw_out_end(&c->out) != 0) { /* cannot happen with our own headers; stay well-formed */
-        rt_error(r->rid, "a response head did not fit in %d bytes", GW_OUT_HEAD_MAX);
-        c->keep_alive = false;
-        free(o->body);
-        o->body = NULL;
-        o->len = 0;
-        o->status = 500;
-        gw_out_start(&c->out, 500);
-        gw_out_add(&c->out, "Content-Length", "0");
-        gw_out_add(&c->out, "Connection", "close");
-        gw_out_end(&c->out);
-    }
-    c->obody = o->body;
-    c->obody_len = (r->head_only || !gw_out_has_body(o->status)) ? 0 : o->len;
-    c->ooff = 0;
-    c->interim = false;
-    r->status = o->status;
-    c->state = C_WRITE;
-}
-
-static void respond_problem(gw_conn_t *c, proto_err_t err, const char *detail, const json_t *errors,
-                            const gw_reply_t *reply)
-{
-    gw_req_t *r = c->req;
-    int status =
-        reply && reply->err == err ? gw_reply_problem_status(reply) : gw_problem_status(err);
-    gw_resp_t o = {.status = status, .ctype = "application/problem+json", .reply = reply};
-    o.body = gw_problem_dumps_status(err, status, detail, r->rid, errors, &o.len);
-    if (!o.body) { /* out of memory: still one well-formed answer */
-        o.ctype = NULL;
-        o.len = 0;
-        r->close_after = true;
-    }
-    if (err == PROTO_ERR_METHOD_NOT_ALLOWED)
-        o.allow = r->match.allow;
-    respond(c, &o);
-}
-
-/* OPTIONS on a known path: a CORS preflight when the origin is allowed and
- * the browser asks for a method, a plain 204 with Allow otherwise. */
-static void respond_options(gw_conn_t *c)
-{
-    gw_http_t *self = c->sh->http;
-    gw_req_t *r = c->req;
-    gw_resp_t o = {.status = 204, .allow = r->match.allow};
-    o.preflight =
-        r->hdrs.acr_method && gw_origin_listed(r->hdrs.origin, self->origins, self->norigins);
-    respond(c, &o);
-}
-
-static void respond_reply(gw_conn_t *c, const gw_reply_t *reply)
-{
-    gw_req_t *r = c->req;
-    if (reply->err != PROTO_OK) {
-        if (reply->err == PROTO_ERR_INTERNAL_ERROR)
-            rt_error(r->rid, "%s %s failed: %s", r->method, r->path, reply->detail);
-        respond_problem(c, reply->err, reply->detail, reply->errors, reply);
-        return;
-    }
-    gw_resp_t o = {.status = reply->status ? reply->status : 200, .reply = reply};
-    if (reply->json) {
-        o.body = json_dumps(reply->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (!o.body) {
-            respond_problem(c, PROTO_ERR_INTERNAL_ERROR, NULL, NULL, reply);
-            return;
-        }
-        o.len = strlen(o.body);
-        o.ctype = "application/json";
-    }
-    respond(c, &o);
-}
-
-/* ---- the request head: fields and prechecks ---- */
-
-/* Joins the values of every `name` field, in order, with `sep` (heap
- * string); NULL when there is none or out of memory. */
-static char *joined(const gw_h1_head_t *h, const char *name, const char *sep)
-{
-    size_t total = 0, sl = strlen(sep), n = 0;
-    for (size_t i = 0; i < h->nfields; i++)
-        if (strcasecmp(h->fields[i].name, name) == 0)
-            total += h->fields[i].value_len + (n++ ? sl : 0);
-    if (n == 0)
-        return NULL;
-    char *out = malloc(total + 1), *p = out;
-    if (!out)
-        return NULL;
-    n = 0;
-    for (size_t i = 0; i < h->nfields; i++) {
-        if (strcasecmp(h->fields[i].name, name) != 0)
-            continue;
-        if (n++) {
-            memcpy(p, sep, sl);
-            p += sl;
-        }
-        memcpy(p, h->fields[i].value, h->fields[i].value_len);
-        p += h->fields[i].value_len;
-    }
-    *p = '\0';
-    return out;
-}
-
-/* One pass over the fields into r->hdrs (first occurrence wins for the
- * ones that may not repeat anyway; those are counted). */
-static void read_fields(gw_req_t *r, const gw_h1_head_t *h)
-{
-    gw_hdrs_t *d = &r->hdrs;
-    for (size_t i = 0; i < h->nfields; i++) {
-        const char *k = h->fields[i].name, *v = h->fields[i].value;
-        if (strcasecmp(k, "Content-Length") == 0) {
-            if (d->cl_count++ == 0 && gw_h1_content_length(v, &d->content_length) != 0) {
-                d->cl_huge = v[0] && strspn(v, "0123456789") == strlen(v);
-                d->cl_bad = !d->cl_huge;
-            }
-        } else if (strcasecmp(k, "Transfer-Encoding") == 0) {
-            d->te_count++;
-            d->te_chunked = strcasecmp(v, "chunked") == 0;
-        } else if (strcasecmp(k, "Host") == 0) {
-            if (d->host_count++ == 0)
-                d->host = v;
-        } else if (strcasecmp(k, "Content-Type") == 0 && !d->content_type) {
-            d->content_type = v;
-        } else if (strcasecmp(k, "Origin") == 0 && !d->origin) {
-            d->origin = v;
-        } else if (strcasecmp(k, "Access-Control-Request-Method") == 0) {
-            d->acr_method = v;
-        } else if (strcasecmp(k, "Authorization") == 0) {
-            if (d->authz_count++ == 0)
-                d->authorization = v;
-        } else if (strcasecmp(k, "X-API-Key") == 0) {
-            if (d->apikey_count++ == 0)
-                d->api_key = v;
-        } else if (strcasecmp(k, "User-Agent") == 0 && !d->user_agent) {
-            d->user_agent = v;
-        } else if (strcasecmp(k, "Sec-Fetch-Site") == 0 && !d->fetch_site) {
-            d->fetch_site = v;
-        } else if (strcasecmp(k, "Range") == 0 && !d->range) {
-            d->range = v;
-        } else if (strcasecmp(k, "If-None-Match") == 0 && !d->if_none_match) {
-            d->if_none_match = v;
-        } else if (strcasecmp(k, "Expect") == 0) {
-            d->expect_continue = strcasecmp(v, "100-continue") == 0;
-        } else if (strcasecmp(k, "Connection") == 0) {
-            d->conn_close |= gw_h1_has_token(v, "close");
-            d->conn_keep_alive |= gw_h1_has_token(v, "keep-alive");
-        }
-    }
-}
-
-static bool has_body(const gw_hdrs_t *h)
-{
-    return h->te_count > 0 || h->cl_bad || h->cl_huge || h->content_length > 0;
-}
-
-/* "application/json", optionally followed by parameters (charset=utf-8). */
-static bool media_is_json(const char *ct)
-{
-    static const char json[] = "application/json";
-    if (!ct)
-        return false;
-    ct += strspn(ct, " \t");
-    if (strncasecmp(ct, json, sizeof json - 1) != 0)
-        return false;
-    ct += sizeof json - 1;
-    ct += strspn(ct, " \t");
-    return *ct == '\0' || *ct == ';';
-}
-
-typedef proto_err_t (*precheck_fn)(gw_http_t *self, gw_req_t *r, const char **detail);
-
-/* Length headers that leave the end of the body in doubt: the connection
- * cannot go on after the answer (request smuggling). */
-static proto_err_t check_framing(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    const gw_hdrs_t *h = &r->hdrs;
-    r->close_after = true;
-    *detail = "Ambiguous message framing: conflicting or repeated length headers";
-    if (h->cl_count > 1 || h->te_count > 1 || (h->te_count && h->cl_count))
-        return PROTO_ERR_BAD_REQUEST;
-    *detail = "Invalid Content-Length";
-    if (h->cl_bad)
-        return PROTO_ERR_BAD_REQUEST;
-    *detail = "Unsupported Transfer-Encoding";
-    if (h->te_count && (!h->te_chunked || r->minor == 0))
-        return PROTO_ERR_BAD_REQUEST;
-    r->close_after = false;
-    return PROTO_OK;
-}
-
-/* A Host field value: an authority without userinfo (RFC 9110 7.2). */
-static bool host_ok(const char *v)
-{
-    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  "0123456789-._~%!$&'()*+,;=:[]";
-    return strspn(v, allowed) == strlen(v);
-}
-
-/* RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
-static proto_err_t check_host(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    const gw_hdrs_t *h = &r->hdrs;
-    *detail = "The request must have exactly one Host header";
-    if (h->host_count > 1 || (r->minor == 1 && h->host_count == 0))
-        return PROTO_ERR_BAD_REQUEST;
-    *detail = "Invalid Host header";
-    return (h->host && !host_ok(h->host)) ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
-}
-
-static proto_err_t check_route(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    r->mres = gw_route_match(self->opt.routes, self->opt.nroutes, r->verb, r->url, &r->match);
-    if (r->mres == GW_MATCH_NOT_FOUND) {
-        *detail = proto_err_detail(PROTO_ERR_NOT_FOUND);
-        return PROTO_ERR_NOT_FOUND;
-    }
-    if (r->mres == GW_MATCH_METHOD_NOT_ALLOWED) {
-        r->preflight = strcmp(r->verb, "OPTIONS") == 0;
-        *detail = proto_err_detail(PROTO_ERR_METHOD_NOT_ALLOWED);
-        return r->preflight ? PROTO_OK : PROTO_ERR_METHOD_NOT_ALLOWED;
-    }
-    return PROTO_OK;
-}
-
-static bool route_takes_json(const gw_req_t *r)
-{
-    return r->mres == GW_MATCH_OK &&
-           (r->match.route->body == GW_BODY_JSON || r->match.route->body == GW_BODY_JSON_OPTIONAL);
-}
-
-static proto_err_t check_media_type(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    *detail = "Content-Type must be application/json";
-    /* An optional body that is absent needs no Content-Type. */
-    bool expected =
-        route_takes_json(r) && (r->match.route->body == GW_BODY_JSON || has_body(&r->hdrs));
-    if (expected && !media_is_json(r->hdrs.content_type))
-        return PROTO_ERR_UNSUPPORTED_MEDIA_TYPE;
-    return PROTO_OK;
-}
-
-static bool route_streams(const gw_req_t *r)
-{
-    return r->mres == GW_MATCH_OK && r->match.route->body == GW_BODY_STREAM;
-}
-
-/* The largest body a route takes: MAX_JSON_BYTES, or for uploads
- * MAX_UPLOAD_BYTES and, for a multipart form, room for its framing. */
-static unsigned long long body_max(gw_http_t *self, const gw_req_t *r)
-{
-    const gw_config_t *cfg = self->opt.cfg;
-    if (!route_streams(r))
-        return (unsigned long long)cfg->max_json_bytes;
-    bool form = gw_multipart_is_form(r->hdrs.content_type);
-    return (unsigned long long)cfg->max_upload_bytes + (form ? GW_FORM_OVERHEAD_MAX : 0);
-}
-
-/* A body declared larger than the route takes is refused before a byte
- * of it is read (also after "Expect: 100-continue": no Continue is sent). */
-static proto_err_t check_length(gw_http_t *self, gw_req_t *r, const char **detail)
-{
-    *detail = "The request body is too large";
-    if (r->hdrs.cl_huge || r->hdrs.content_length > body_max(self, r))
-        return PROTO_ERR_PAYLOAD_TOO_LARGE;
-    return PROTO_OK;
-}
-
-/* In order: the first failing check decides the answer. */
-static const precheck_fn prechecks[] = {
-    check_framing, check_host, check_route, check_media_type, check_length,
-};
-
-/* The client address behind our trusted proxies: X-Forwarded-For may come
- * as several lines, which are one list, in order. */
-static void resolve_client_ip(gw_http_t *self, gw_req_t *r, const gw_h1_head_t *h)
-{
-    const gw_trusted_t *trusted = self->opt.cfg->trusted;
-    if (gw_trusted_count(trusted) == 0)
-        return; /* the peer, already in client_ip */
-    char *xff = joined(h, "X-Forwarded-For", ",");
-    const gw_h1_field_t *xri = gw_h1_get(h, "X-Real-IP");
-    char out[GW_CLIENTIP_LEN];
-    if (gw_clientip_resolve(trusted, r->conn->peer, xff, xri ? xri->value : NULL, out,
-                            sizeof out) == 0)
-        snprintf(r->client_ip, sizeof r->client_ip, "%s", out);
-    free(xff);
-}
-
-/* Copies what the handler reads into the job (the body comes later, once
- * authorised). Returns 0 or -1 (out of memory). */
-static int job_init(gw_req_t *r, const gw_h1_head_t *h)
-{
-    gw_job_t *j = &r->job;
-    j->path = strndup(r->url, strcspn(r->url, "?#"));
-    j->cookies = joined(h, "Cookie", "; ");
-    if (r->hdrs.authz_count == 1 && (j->bearer = malloc(GW_BEARER_MAX + 1)) &&
-        gw_bearer_parse(r->hdrs.authorization, j->bearer, GW_BEARER_MAX + 1) != 0) {
-        free(j->bearer); /* malformed or duplicated: as if absent (authsvc answers 401) */
-        j->bearer = NULL;
-    }
-    if (r->hdrs.user_agent && r->hdrs.user_agent[0] && (j->user_agent = malloc(GW_UA_MAX + 1)))
-        gw_sanitise_ascii(j->user_agent, GW_UA_MAX + 1, r->hdrs.user_agent);
-    const char *q = strchr(r->url, '?');
-    if (q) /* for list routes; NULL on OOM reads as "no parameters" */
-        r->query = strndup(q + 1, strcspn(q + 1, "#"));
-    if (!j->path)
-        return -1;
-    j->req = (gw_request_t){.method = r->method,
-                            .path = j->path,
-                            .rid = r->rid,
-                            .client_ip = r->client_ip,
-                            .params = r->match.params,
-                            .nparams = r->match.nparams,
-                            .query = r->query,
-                            .bearer = j->bearer,
-                            .api_key = gw_apikey_header(r->hdrs.api_key, r->hdrs.apikey_count),
-                            .session_only = r->mres == GW_MATCH_OK &&
-                                            (r->match.route->flags & GW_ROUTE_SESSION),
-                            .user_agent = j->user_agent,
-                            .cookies = j->cookies,
-                            .call = r->mres == GW_MATCH_OK ? r->match.route->call : NULL,
-                            .content_type = r->hdrs.content_type,
-                            .range = r->hdrs.range,
-                            .if_none_match = r->hdrs.if_none_match,
-                            .head = r->head_only,
-                            .stream = &r->stream};
-    r->stream.conn = r->conn;
-    return 0;
-}
-
-static proto_err_t from_h1(gw_h1_status_t st)
-{
-    switch (st) {
-    case GW_H1_URI_TOO_LONG:
-        return PROTO_ERR_URI_TOO_LONG;
-    case GW_H1_TOO_LARGE:
-        return PROTO_ERR_HEADER_TOO_LARGE;
-    case GW_H1_BAD_VERSION:
-        return PROTO_ERR_HTTP_VERSION_NOT_SUPPORTED;
-    default:
-        return PROTO_ERR_BAD_REQUEST;
-    }
-}
-
-/* ---- the body's JSON ---- */
-
-/* Whether the JSON text nests arrays and objects at most `max` deep. Run
- * before jansson, whose parser recurses once per level (2048 by default):
- * that bounds the stack a request can use, on a coroutine's small stack as
- * on a thread's. Brackets inside strings do not count. */
-static bool json_depth_ok(const char *s, size_t n, int max)
-{
-    int depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                return false;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
-
-static proto_err_t parse_body(const gw_req_t *r, json_t **out, const char **detail)
-{
-    if (r->body && !json_depth_ok(r->body, r->body_len, GW_JSON_DEPTH_MAX)) {
-        *detail = "The request body is nested too deeply";
-        return PROTO_ERR_BAD_REQUEST;
-    }
-    json_error_t je;
-    json_t *v = json_loadb(r->body ? r->body : "", r->body_len,
-                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v && strstr(je.text, "NUL")) {
-        /* Valid JSON whose member name holds \u0000: no field is named so. */
-        *detail = "The request body has invalid fields";
-        return PROTO_ERR_VALIDATION_ERROR;
-    }
-    if (!v) {
-        *detail = "The request body is not valid JSON";
-        return PROTO_ERR_BAD_REQUEST;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        *detail = "The request body must be a JSON object";
-        return PROTO_ERR_VALIDATION_ERROR;
-    }
-    *out = v;
-    return PROTO_OK;
-}
-
-/* The parsed and field-checked body, NULL when the route takes none or an
- * optional one is absent. On failure `*errors` may list the bad fields. */
-static proto_err_t take_body(const gw_req_t *r, json_t **out, const char **detail, json_t **errors)
-{
-    const gw_route_t *route = r->match.route;
-    *out = NULL;
-    *errors = NULL;
-    if (!route_takes_json(r) || (route->body == GW_BODY_JSON_OPTIONAL && r->body_len == 0))
-        return PROTO_OK;
-    proto_err_t err = parse_body(r, out, detail);
-    if (err != PROTO_OK)
-        return err;
-    if (route->fields && gw_schema_check(route->fields, *out, errors) != 0) {
-        json_decref(*out);
-        *out = NULL;
-        *detail = "The request body has invalid fields";
-        return PROTO_ERR_VALIDATION_ERROR;
-    }
-    if (route->fields && gw_schema_clean(route->fields, *out) != 0) {
-        json_decref(*out);
-        *out = NULL;
-        return PROTO_ERR_INTERNAL_ERROR;
-    }
-    return PROTO_OK;
 }
 
 /* ---- the work of a request ---- */
@@ -1011,17 +263,17 @@ static void answer(gw_conn_t *c)
         (void)finish_request(c);
         return;
     }
-    if (route_streams(r) && !r->body_done)
+    if (gwh_route_streams(r) && !r->body_done)
         r->close_after = true; /* the rest of the body is never read */
     if (j->out == OUT_SLOW) {
         start_slow(c->sh->http, r);
         return;
     }
     if (j->out == OUT_PROBLEM) {
-        respond_problem(c, j->out_err, j->out_detail, j->out_errors, &j->reply);
+        gwh_respond_problem(c, j->out_err, j->out_detail, j->out_errors, &j->reply);
         return;
     }
-    respond_reply(c, &j->reply);
+    gwh_respond_reply(c, &j->reply);
 }
 
 /* The whole request is in: refusals decided earlier and preflights are
@@ -1031,15 +283,15 @@ static void answer(gw_conn_t *c)
 static void request_ready(gw_conn_t *c)
 {
     gw_req_t *r = c->req;
-    if (!route_streams(r))
+    if (!gwh_route_streams(r))
         c->req_deadline_ns = 0; /* backend calls are bounded by their own timeouts */
     c->state = C_WORK;
     if (r->pending != PROTO_OK) {
-        respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
+        gwh_respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
         return;
     }
     if (r->preflight) {
-        respond_options(c);
+        gwh_respond_options(c);
         return;
     }
     r->fast = FAST_RUNNING;
@@ -1080,7 +332,7 @@ static proto_err_t body_feed(gw_conn_t *c, const char *data, size_t n)
     gw_req_t *r = c->req;
     size_t max = (size_t)c->sh->http->opt.cfg->max_json_bytes;
     r->bytes_in += n;
-    if (route_takes_json(r))
+    if (gwh_route_takes_json(r))
         return body_append(r, data, n, max);
     r->discarded += n;
     return r->discarded > max ? PROTO_ERR_PAYLOAD_TOO_LARGE : PROTO_OK;
@@ -1124,11 +376,11 @@ static int body_consume(gw_conn_t *c)
     r->close_after = true; /* the rest of the body is never read */
     c->state = C_WORK;
     c->req_deadline_ns = 0;
-    respond_problem(c, err,
-                    err == PROTO_ERR_PAYLOAD_TOO_LARGE ? "The request body is too large"
-                    : err == PROTO_ERR_BAD_REQUEST     ? "Malformed chunked request body"
-                                                       : NULL,
-                    NULL, NULL);
+    gwh_respond_problem(c, err,
+                        err == PROTO_ERR_PAYLOAD_TOO_LARGE ? "The request body is too large"
+                        : err == PROTO_ERR_BAD_REQUEST     ? "Malformed chunked request body"
+                                                           : NULL,
+                        NULL, NULL);
     return -1;
 }
 
@@ -1158,7 +410,7 @@ static void conn_close(gw_conn_t *c, const char *outcome)
 
 /* Reads what the socket has. 1: bytes came, 0: nothing now (or no room),
  * -1: end of input or an error. */
-static int conn_fill(gw_conn_t *c)
+int gwh_conn_fill(gw_conn_t *c)
 {
     if (c->rd_eof)
         return -1;
@@ -1204,7 +456,7 @@ static step_t start_request(gw_conn_t *c, size_t end)
     c->state = C_WORK;
     if (st != GW_H1_DONE) {
         r->close_after = true; /* what follows a malformed head is not a request */
-        respond_problem(c, from_h1(st), detail, NULL, NULL);
+        gwh_respond_problem(c, gwh_h1_error(st), detail, NULL, NULL);
         return ST_NEXT;
     }
     r->verb = head.method;
@@ -1213,25 +465,18 @@ static step_t start_request(gw_conn_t *c, size_t end)
     r->head_only = strcmp(head.method, "HEAD") == 0;
     gw_access_sanitise(r->method, sizeof r->method, head.method, SIZE_MAX);
     gw_access_sanitise(r->path, sizeof r->path, head.target, strcspn(head.target, "?#"));
-    read_fields(r, &head);
-    for (size_t i = 0; i < sizeof prechecks / sizeof prechecks[0]; i++) {
-        r->pending = prechecks[i](self, r, &r->pending_detail);
-        if (r->pending != PROTO_OK)
-            break;
-    }
-    resolve_client_ip(self, r, &head);
-    if (job_init(r, &head) != 0) {
+    if (gwh_check_head(self, r, &head) != 0) {
         rt_error(r->rid, "out of memory preparing a request");
         r->pending = PROTO_ERR_INTERNAL_ERROR;
     }
     /* A refusal with a body to follow is answered now and the body never
      * read (the connection closes after the answer). */
-    if (r->pending != PROTO_OK && has_body(&r->hdrs)) {
+    if (r->pending != PROTO_OK && gwh_has_body(&r->hdrs)) {
         r->close_after = true;
-        respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
+        gwh_respond_problem(c, r->pending, r->pending_detail, NULL, NULL);
         return ST_NEXT;
     }
-    if (!has_body(&r->hdrs)) {
+    if (!gwh_has_body(&r->hdrs)) {
         r->body_done = true;
         request_ready(c);
         return ST_NEXT;
@@ -1240,7 +485,7 @@ static step_t start_request(gw_conn_t *c, size_t end)
     r->body_left = r->hdrs.content_length;
     gw_chunked_init(&r->chunk);
     c->req_deadline_ns = r->start_ns + secs_ns(self->opt.cfg->request_timeout_s);
-    if (route_streams(r)) { /* its handler reads the body (gw_stream_read) */
+    if (gwh_route_streams(r)) { /* its handler reads the body (gw_stream_read) */
         request_ready(c);
         return ST_NEXT;
     }
@@ -1272,7 +517,7 @@ static step_t refuse_head(gw_conn_t *c)
     c->rlen = c->rpos = c->scanned = 0;
     r->close_after = true;
     c->state = C_WORK;
-    respond_problem(c, from_h1(st), detail, NULL, NULL);
+    gwh_respond_problem(c, gwh_h1_error(st), detail, NULL, NULL);
     return ST_NEXT;
 }
 
@@ -1297,7 +542,7 @@ static step_t step_head(gw_conn_t *c)
             if (c->rlen == GW_READ_BUF)
                 return refuse_head(c);
         }
-        int rd = conn_fill(c);
+        int rd = gwh_conn_fill(c);
         if (rd == 0)
             return ST_WAIT;
         if (rd < 0) { /* closed between requests, or in the middle of a head */
@@ -1319,7 +564,7 @@ static step_t step_body(gw_conn_t *c)
             return ST_NEXT;
         }
         c->rpos = c->rlen = 0;
-        int rd = conn_fill(c);
+        int rd = gwh_conn_fill(c);
         if (rd == 0)
             return ST_WAIT;
         if (rd < 0) {
@@ -1396,7 +641,7 @@ static step_t step_linger(gw_conn_t *c)
 {
     for (;;) {
         c->rpos = c->rlen = 0;
-        int rd = conn_fill(c);
+        int rd = gwh_conn_fill(c);
         if (rd == 0)
             return ST_WAIT;
         c->lingered += c->rlen;
@@ -1452,7 +697,7 @@ static void conn_timeout(gw_conn_t *c)
     c->req->close_after = true;
     c->req_deadline_ns = 0;
     c->state = C_WORK;
-    respond_problem(c, PROTO_ERR_REQUEST_TIMEOUT, DETAIL_TIMEOUT, NULL, NULL);
+    gwh_respond_problem(c, PROTO_ERR_REQUEST_TIMEOUT, DETAIL_TIMEOUT, NULL, NULL);
     conn_drive(c);
 }
 
@@ -1523,171 +768,6 @@ static gw_conn_t *conn_new(gw_shard_t *sh, const gw_handoff_t *h)
         sh->all->prev = c;
     sh->all = c;
     return c;
-}
-
-/* ---- streams (gw_stream.h) ---- */
-
-/* Suspends the calling coroutine until its loop sees the socket ready (or
- * the sweep gives up on it). 0, or -1 with `*err`. */
-static int io_wait(gw_conn_t *c, bool reading, gw_stream_err_t *err)
-{
-    c->io_waiter = gw_coro_current();
-    c->io_reading = reading;
-    c->io_err = GW_STREAM_OK;
-    gw_coro_yield();
-    c->io_waiter = NULL;
-    if (c->io_err != GW_STREAM_OK) {
-        *err = c->io_err;
-        return -1;
-    }
-    return 0;
-}
-
-/* Sends `n` bytes, waiting while the socket is full. */
-static int send_all(gw_conn_t *c, const char *data, size_t n, gw_stream_err_t *err)
-{
-    while (n > 0) {
-        if (!c->writable && io_wait(c, false, err) != 0)
-            return -1;
-        ssize_t w = send(c->fd, data, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            data += w;
-            n -= (size_t)w;
-            c->io_ns = rt_clock_ns();
-            if (c->req)
-                c->req->bytes_out += (uint64_t)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->writable = false;
-        } else if (!(w < 0 && errno == EINTR)) {
-            *err = GW_STREAM_CLOSED;
-            return -1;
-        }
-    }
-    return 0;
-}
-
-long long gw_stream_length(const gw_stream_t *s)
-{
-    const gw_req_t *r = s->conn->req;
-    return r->hdrs.te_count ? -1 : (long long)r->hdrs.content_length;
-}
-
-/* Body bytes from what the connection buffer holds: > 0 copied, 0 when the
- * body ended, -2 when more must be read, -1 malformed. */
-static long take_buffered(gw_conn_t *c, char *buf, size_t cap)
-{
-    gw_req_t *r = c->req;
-    while (c->rpos < c->rlen) {
-        const char *in = c->rbuf + c->rpos;
-        size_t avail = c->rlen - c->rpos;
-        if (!r->chunked) {
-            size_t take = avail < r->body_left ? avail : (size_t)r->body_left;
-            take = take < cap ? take : cap;
-            memcpy(buf, in, take);
-            c->rpos += take;
-            r->body_left -= take;
-            r->body_done = r->body_left == 0;
-            r->bytes_in += take;
-            return (long)take;
-        }
-        size_t used, dlen;
-        const char *data;
-        gw_chunked_status_t st =
-            gw_chunked_next(&r->chunk, in, avail < cap ? avail : cap, &used, &data, &dlen);
-        c->rpos += used;
-        if (st == GW_CHUNKED_DATA && dlen > 0) {
-            memcpy(buf, data, dlen);
-            r->bytes_in += dlen;
-            return (long)dlen;
-        }
-        if (st == GW_CHUNKED_DONE) {
-            r->body_done = true;
-            return 0;
-        }
-        if (st == GW_CHUNKED_BAD)
-            return -1;
-    }
-    return -2;
-}
-
-long gw_stream_read(gw_stream_t *s, void *buf, size_t cap, gw_stream_err_t *err)
-{
-    gw_conn_t *c = s->conn;
-    gw_req_t *r = c->req;
-    *err = GW_STREAM_OK;
-    if (!gw_coro_current()) {
-        *err = GW_STREAM_BUSY;
-        return -1;
-    }
-    if (r->body_done || cap == 0)
-        return 0;
-    if (r->hdrs.expect_continue && r->minor == 1 && !r->continued) {
-        r->continued = true;
-        if (send_all(c, CONTINUE_LINE, sizeof CONTINUE_LINE - 1, err) != 0)
-            return -1;
-    }
-    for (;;) {
-        long got = take_buffered(c, buf, cap);
-        if (got >= 0)
-            return got;
-        if (got == -1) {
-            *err = GW_STREAM_BAD;
-            return -1;
-        }
-        c->rpos = c->rlen = 0;
-        int rd = conn_fill(c);
-        if (rd < 0) {
-            *err = GW_STREAM_CLOSED;
-            return -1;
-        }
-        if (rd == 0 && io_wait(c, true, err) != 0)
-            return -1;
-    }
-}
-
-int gw_stream_start(gw_stream_t *s, int status, const char *ctype, uint64_t length,
-                    const gw_stream_header_t *extra, size_t nextra, gw_stream_err_t *err)
-{
-    gw_conn_t *c = s->conn;
-    gw_req_t *r = c->req;
-    *err = GW_STREAM_OK;
-    if (!gw_coro_current()) {
-        *err = GW_STREAM_BUSY;
-        return -1;
-    }
-    gw_resp_t o = {.status = status,
-                   .ctype = ctype,
-                   .len = (size_t)length,
-                   .reply = &r->job.reply,
-                   .extra = extra,
-                   .nextra = nextra};
-    c->keep_alive = may_keep_alive(c, r);
-    add_headers(c, r, &c->out, &o);
-    if (gw_out_end(&c->out) != 0) {
-        *err = GW_STREAM_BAD;
-        return -1;
-    }
-    r->status = status;
-    r->stream_left = (r->head_only || !gw_out_has_body(status)) ? 0 : length;
-    r->job.reply.streamed = true;
-    return send_all(c, c->out.buf, c->out.len, err);
-}
-
-int gw_stream_write(gw_stream_t *s, const void *data, size_t n, gw_stream_err_t *err)
-{
-    gw_conn_t *c = s->conn;
-    gw_req_t *r = c->req;
-    *err = GW_STREAM_OK;
-    if (r->head_only)
-        return 0;
-    if (n > r->stream_left) {
-        *err = GW_STREAM_BAD;
-        return -1;
-    }
-    if (send_all(c, data, n, err) != 0)
-        return -1;
-    r->stream_left -= n;
-    return 0;
 }
 
 /* ---- accepting ---- */
@@ -1814,7 +894,7 @@ static void run_ready(gw_shard_t *sh)
         if (c->state != C_WORK || !r)
             continue;
         if (atomic_load_explicit(&r->slow, memory_order_acquire) == SLOW_DONE)
-            respond_reply(c, &r->job.reply);
+            gwh_respond_reply(c, &r->job.reply);
         else if (r->fast == FAST_DONE)
             answer(c);
         conn_drive(c);
@@ -1933,7 +1013,7 @@ static void fast_work(gw_req_t *r)
     } else if ((route->flags & GW_ROUTE_LIMITED) && limit_anonymous(self, j) != 0) {
         return;
     }
-    j->out_err = take_body(r, &j->body, &j->out_detail, &j->out_errors);
+    j->out_err = gwh_take_body(r, &j->body, &j->out_detail, &j->out_errors);
     if (j->out_err != PROTO_OK) { /* answered with the limiter state authorize reported */
         j->out = OUT_PROBLEM;
         return;

@@ -59,7 +59,7 @@ enum {
 
 /* "resource:action" as a string constant, for static tables; compiles only
  * for a permission of PROTO_PERMS. */
-#define PROTO_PERMISSION(res, act) (#res ":" #act + 0 * PROTO_PERM_NAMED_##res##_##act)
+#define PROTO_PERMISSION(res, act) (&(#res ":" #act)[0 * PROTO_PERM_NAMED_##res##_##act])
 
 /* One role: what it is granted and whom it may administer. Nobody changes
  * their own role or status, or deletes themselves, whatever the row says. */
