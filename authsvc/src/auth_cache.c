@@ -19,6 +19,7 @@
 #include "rt_uuid.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct auth_cache {
     unsigned char key[crypto_shorthash_KEYBYTES];
     shard_slot_t *shards;
     slot_t *slots;
+    atomic_uint_fast64_t hits, misses; /* auth_cache_get: fresh entry found or not */
 };
 
 /* Where an id lives. */
@@ -218,6 +220,8 @@ auth_cache_t *auth_cache_new(size_t capacity, int ttl_s, auth_clock_fn clock, vo
         return NULL;
     self->clock = clock;
     self->clock_arg = clock_arg;
+    atomic_init(&self->hits, 0);
+    atomic_init(&self->misses, 0);
     self->ttl_s = ttl_s;
     self->nsets = capacity / WAYS > 0 ? capacity / WAYS : 1;
     self->set_base = capacity / self->nsets;
@@ -287,7 +291,14 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out)
         drop(loc.shard, s);
     }
     pthread_mutex_unlock(&loc.shard->lock);
+    atomic_fetch_add_explicit(rc == 0 ? &self->hits : &self->misses, 1, memory_order_relaxed);
     return rc;
+}
+
+void auth_cache_lookups(auth_cache_t *self, uint64_t *hits, uint64_t *misses)
+{
+    *hits = self ? atomic_load_explicit(&self->hits, memory_order_relaxed) : 0;
+    *misses = self ? atomic_load_explicit(&self->misses, memory_order_relaxed) : 0;
 }
 
 int auth_cache_put(auth_cache_t *self, const char *id, const auth_cache_user_t *value)
