@@ -272,8 +272,12 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out)
 
     if (out != NULL)
         memset(out, 0, sizeof *out);
-    if (self == NULL || out == NULL || locate(self, id, &loc) != 0)
+    if (self == NULL || out == NULL)
         return -1;
+    if (locate(self, id, &loc) != 0) {
+        atomic_fetch_add_explicit(&self->misses, 1, memory_order_relaxed);
+        return -1;
+    }
     int64_t now = read_clock(self);
     pthread_mutex_lock(&loc.shard->lock);
     slot_t *s = find(&loc, id);

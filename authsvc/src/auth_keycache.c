@@ -154,8 +154,11 @@ int auth_keycache_get(auth_keycache_t *self, const char *key_id, auth_keycache_k
     loc_t loc;
     int rc = -1;
     memset(out, 0, sizeof *out);
-    if (locate(self, key_id, &loc) != 0)
+    if (locate(self, key_id, &loc) != 0) {
+        if (self)
+            atomic_fetch_add_explicit(&self->misses, 1, memory_order_relaxed);
         return -1;
+    }
     int64_t now = auth_keytab_now(self->clock, self->clock_arg);
     pthread_mutex_lock(&loc.shard->lock);
     slot_t *s = find(&loc, key_id);
