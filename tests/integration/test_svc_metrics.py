@@ -251,3 +251,21 @@ def test_each_request_logs_one_line_with_the_gateway_rid(st):
         assert set(x) <= {"ts", "level", "svc", "msg", "rid", "op", "outcome", "duration_ms", "lane",
                           "queued_ms", "refused"}, x
         assert u.access not in str(x)
+
+
+def test_login_limiter_blocks_are_counted(pm, sdb, jwt_secret, tmp_path):
+    s = au.start_stack(pm, sdb, jwt_secret, tmp_path, "metlim",
+                       authsvc={"LOGIN_MAX_FAILURES": "2", "LOGIN_COOLDOWN_SECONDS": "600"})
+    u = au.new_user(s, login=False)
+    before = s.metrics("authsvc")
+    assert value(before, "restc_auth_login_blocked_sources") == 0
+    codes = [au.token(s, u.username, "wrong-" + secrets.token_hex(6)).status_code for _ in range(2)]
+    assert codes == [401, 401], codes
+    blocked = 3
+    for _ in range(blocked):
+        assert au.token(s, u.username, u.password).status_code == 429
+    after = s.metrics("authsvc")
+    assert delta(before, after, "restc_auth_logins_total", outcome="invalid_credentials") == 2
+    assert delta(before, after, "restc_auth_logins_total", outcome="login_rate_limited") == blocked
+    assert delta(before, after, "restc_auth_login_limiter_blocks_total") == blocked
+    assert value(after, "restc_auth_login_blocked_sources") == 1
