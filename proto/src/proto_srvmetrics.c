@@ -6,10 +6,11 @@
 
 #include "rt_log.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define NOPS (PROTO_OP__COUNT + 1) /* the last row: no known op */
 
@@ -190,25 +191,40 @@ void proto_srvmetrics_record(proto_srvmetrics_t *m, const proto_call_event_t *ev
     }
 }
 
+/* Appends printf output to f[*n .. cap); false (f unchanged past *n) when it does not fit. */
+static bool __attribute__((format(printf, 4, 5)))
+put(char *f, size_t cap, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(f + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= cap - *n) {
+        f[*n] = '\0';
+        return false;
+    }
+    *n += (size_t)w;
+    return true;
+}
+
 void proto_srvmetrics_log(const proto_call_event_t *ev)
 {
     if (!ev || ev->kind == PROTO_CALL_DROPPED || !rt_log_enabled(RT_LOG_INFO))
         return;
     char f[256];
-    const char *lane =
-        ev->lane == PROTO_LANE_SLOW ? lane_names[PROTO_LANE_SLOW] : lane_names[PROTO_LANE_FAST];
-    int n = snprintf(
-        f, sizeof f, "\"op\":\"%s\",\"outcome\":\"%s\",\"duration_ms\":%.3f,\"lane\":\"%s\"",
-        proto_srvmetrics_op_label(ev->op), proto_err_code(ev->err), ev->seconds * 1000.0, lane);
-    if (n > 0 && (size_t)n < sizeof f && ev->kind == PROTO_CALL_REFUSED &&
-        ev->refusal > PROTO_REFUSAL_NONE && ev->refusal < PROTO_REFUSAL__COUNT)
-        snprintf(f + n, sizeof f - (size_t)n, ",\"refused\":\"%s\"", refusal_names[ev->refusal]);
-    if (n > 0 && (size_t)n < sizeof f && ev->lane == PROTO_LANE_SLOW) {
-        size_t len = strlen(f);
-        snprintf(f + len, sizeof f - len, ",\"queued_ms\":%.3f", ev->queued_s * 1000.0);
-    }
-    rt_log_line(RT_LOG_INFO, ev->rid && ev->rid[0] ? ev->rid : NULL, "rpc",
-                n > 0 && (size_t)n < sizeof f ? f : NULL);
+    size_t n = 0;
+    bool slow = ev->lane == PROTO_LANE_SLOW;
+    /* Every value is a catalogue name, an error code or a number: nothing to escape. */
+    bool ok = put(f, sizeof f, &n,
+                  "\"op\":\"%s\",\"outcome\":\"%s\",\"duration_ms\":%.3f,\"lane\":\"%s\"",
+                  proto_srvmetrics_op_label(ev->op), proto_err_code(ev->err), ev->seconds * 1000.0,
+                  lane_names[slow ? PROTO_LANE_SLOW : PROTO_LANE_FAST]);
+    if (ok && ev->kind == PROTO_CALL_REFUSED && ev->refusal > PROTO_REFUSAL_NONE &&
+        ev->refusal < PROTO_REFUSAL__COUNT)
+        ok = put(f, sizeof f, &n, ",\"refused\":\"%s\"", refusal_names[ev->refusal]);
+    if (ok && slow)
+        ok = put(f, sizeof f, &n, ",\"queued_ms\":%.3f", ev->queued_s * 1000.0);
+    rt_log_line(RT_LOG_INFO, ev->rid && ev->rid[0] ? ev->rid : NULL, "rpc", ok ? f : NULL);
 }
 
 void proto_srvmetrics_observe(void *arg, const proto_call_event_t *ev)
