@@ -269,3 +269,38 @@ def test_login_limiter_blocks_are_counted(pm, sdb, jwt_secret, tmp_path):
     assert delta(before, after, "restc_auth_logins_total", outcome="login_rate_limited") == blocked
     assert delta(before, after, "restc_auth_login_limiter_blocks_total") == blocked
     assert value(after, "restc_auth_login_blocked_sources") == 1
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_object_store_requests_count_exactly_on_both_backends(pm, sdb, jwt_secret, tmp_path, kind):
+    import filestores
+
+    store = filestores.make_store(kind, pm, str(tmp_path / "store")).start()
+    s = it.Stack(pm, sdb, str(tmp_path / "unused"), jwt_secret, name=f"metobj-{kind}")
+    s.env_over["storesvc"].update(SWEEP_INTERVAL_SECONDS="0", **store.env())
+    s.env_over["authsvc"].update(au.auth_env())
+    s.start_all()
+    s.wait_healthy()
+    backend = {"local": "file", "s3": "s3"}[kind]
+    u = au.new_user(s)
+    before = s.metrics("storesvc")
+    k, ids = 3, []
+    for i in range(k):
+        r = au.call(s, "POST", "/files", token=u.access, data=secrets.token_bytes(64 + i),
+                    headers={"Content-Type": "application/octet-stream"}, params={"name": f"o{i}.bin"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    assert au.get(s, f"/files/{ids[0]}/content", token=u.access).status_code == 200
+    assert au.delete(s, f"/files/{ids[1]}", token=u.access).status_code == 204
+    after = s.metrics("storesvc")
+
+    def d(op):
+        return delta(before, after, "restc_store_object_request_duration_seconds_count", backend=backend, op=op)
+
+    assert d("multipart_create") == k
+    assert d("multipart_complete") == k
+    assert d("get") == 1
+    assert d("delete") == 1
+    assert delta(before, after, "restc_store_object_request_errors_total") == 0
+    s.stop()
+    store.stop()
