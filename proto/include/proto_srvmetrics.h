@@ -19,8 +19,9 @@
  *
  * Every label value is a catalogue op name (or "unknown" for a frame that
  * names none), an error code of the error table or a fixed reason, so no
- * caller can add a series. Series are resolved on first use and cached in
- * atomic slots: recording is relaxed atomic operations, no lock.
+ * caller can add a series. The per-op series are resolved on first use
+ * (only the ops a service answers appear) and cached in atomic slots:
+ * recording is relaxed atomic operations, no lock.
  *
  * The log line (INFO, msg "rpc"): op, outcome, duration_ms, lane, the
  * request's rid as the line's rid; never a body field.

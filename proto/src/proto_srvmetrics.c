@@ -74,9 +74,10 @@ static const char *const lane_names[] = {[PROTO_LANE_FAST] = "fast", [PROTO_LANE
 struct proto_srvmetrics {
     rt_metric_family_t *fam[NF];
     _Atomic(proto_server_t *) server;
-    /* Resolved on first use: [op][outcome]. */
+    /* Resolved on first use (only ops a service answers get series):
+     * [op][outcome], [op]. */
     _Atomic(rt_metric_series_t *) requests[NOPS][PROTO_ERR__COUNT];
-    rt_metric_series_t *duration[NOPS];
+    _Atomic(rt_metric_series_t *) duration[NOPS];
     rt_metric_series_t *dropped[DROP__COUNT];
     rt_metric_series_t *refused[PROTO_REFUSAL__COUNT];
     rt_metric_series_t *wait;
@@ -112,9 +113,11 @@ proto_srvmetrics_t *proto_srvmetrics_new(rt_metrics_t *reg)
     if (!m)
         return NULL;
     atomic_init(&m->server, NULL);
-    for (size_t o = 0; o < NOPS; o++)
+    for (size_t o = 0; o < NOPS; o++) {
+        atomic_init(&m->duration[o], NULL);
         for (size_t e = 0; e < PROTO_ERR__COUNT; e++)
             atomic_init(&m->requests[o][e], NULL);
+    }
     if (rt_metrics_register_all(reg, families, NF, m->fam) != 0 ||
         rt_metrics_register_fn(reg, "restc_rpc_requests_in_flight",
                                "RPC requests being handled now", RT_METRIC_GAUGE, in_flight,
@@ -123,8 +126,6 @@ proto_srvmetrics_t *proto_srvmetrics_new(rt_metrics_t *reg)
                                "Slow-lane requests waiting for a slow worker", RT_METRIC_GAUGE,
                                queue_depth, m) != 0)
         goto fail;
-    for (size_t o = 0; o < NOPS; o++)
-        m->duration[o] = RT_METRIC_SERIES(m->fam[F_DURATION], proto_srvmetrics_op_label((int)o));
     for (int i = 0; i < DROP__COUNT; i++)
         m->dropped[i] = RT_METRIC_SERIES(m->fam[F_DROPPED], drop_names[i]);
     for (int i = PROTO_REFUSAL_BUSY; i < PROTO_REFUSAL__COUNT; i++)
@@ -165,6 +166,18 @@ static rt_metric_series_t *request_series(proto_srvmetrics_t *m, proto_op_t op, 
     return s;
 }
 
+/* The duration series of `op`, resolved once. */
+static rt_metric_series_t *duration_series(proto_srvmetrics_t *m, proto_op_t op)
+{
+    size_t o = op_row(op);
+    rt_metric_series_t *s = atomic_load_explicit(&m->duration[o], memory_order_acquire);
+    if (s)
+        return s;
+    s = RT_METRIC_SERIES(m->fam[F_DURATION], proto_srvmetrics_op_label((int)o));
+    atomic_store_explicit(&m->duration[o], s, memory_order_release);
+    return s;
+}
+
 void proto_srvmetrics_record(proto_srvmetrics_t *m, const proto_call_event_t *ev)
 {
     if (!m || !ev)
@@ -186,7 +199,7 @@ void proto_srvmetrics_record(proto_srvmetrics_t *m, const proto_call_event_t *ev
         if (ev->lane == PROTO_LANE_SLOW)
             rt_metric_observe(m->wait, ev->queued_s);
         rt_metric_counter_inc(request_series(m, ev->op, ev->err));
-        rt_metric_observe(m->duration[op_row(ev->op)], ev->seconds);
+        rt_metric_observe(duration_series(m, ev->op), ev->seconds);
         return;
     }
 }

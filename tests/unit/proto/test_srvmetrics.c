@@ -109,8 +109,10 @@ static void test_srvmetrics_counts_exactly(void **state)
     assert_true(sample(t, "restc_rpc_dropped_frames_total{reason=\"undecodable\"}") == 1);
     assert_true(sample(t, "restc_rpc_slow_refused_total{reason=\"busy\"}") == 1);
     assert_true(sample(t, "restc_rpc_slow_refused_total{reason=\"expired\"}") == 0);
-    /* No series for outcomes never seen. */
+    /* No series for outcomes or ops never seen. */
     assert_int_equal(count_lines(t, "restc_rpc_requests_total{"), 4);
+    assert_int_equal(count_lines(t, "restc_rpc_request_duration_seconds_count{"), 3);
+    assert_null(strstr(t, "op=\"store.file_get\""));
     assert_non_null(strstr(t, "# TYPE restc_rpc_requests_in_flight gauge"));
     assert_non_null(strstr(t, "# TYPE restc_rpc_slow_queue_depth gauge"));
     assert_true(sample(t, "restc_rpc_requests_in_flight") == 0); /* no server attached */
