@@ -5,6 +5,7 @@
  * migrations and exits. Everything else lives in storesvc_lib.
  */
 #include "rt_log.h"
+#include "rt_metrics_server.h"
 #include "rt_signal.h"
 #include "store_app.h"
 #include "store_config.h"
@@ -32,6 +33,8 @@ static int serve(const store_config_t *cfg)
     int rc = 1;
     void *zctx = NULL;
     store_app_t *app = NULL;
+    rt_metrics_server_t *metrics = NULL;
+    char err[256];
     if (!(zctx = zmq_ctx_new()) || !(app = store_app_new(cfg, zctx)))
         goto cleanup;
     if (store_migrate_run(cfg->database_url, DB_WAIT_MS, stop_requested, NULL) != 0) {
@@ -46,12 +49,22 @@ static int serve(const store_config_t *cfg)
     rt_log_fields(
         RT_LOG_INFO, NULL, "listening",
         json_pack("{s:s, s:i}", "endpoint", store_app_endpoint(app), "workers", (int)cfg->workers));
+    if (cfg->metrics_at.enabled) {
+        if (!(metrics = rt_metrics_server_new(store_app_metrics(app), &cfg->metrics_at, 0, err,
+                                              sizeof err))) {
+            rt_error(NULL, "%s", err);
+            goto cleanup;
+        }
+        rt_log_fields(RT_LOG_INFO, NULL, "metrics listening",
+                      json_pack("{s:i}", "port", rt_metrics_server_port(metrics)));
+    }
     int sig = rt_signal_wait();
     rt_info(NULL, "signal %d received, shutting down (grace %lds)", sig, cfg->shutdown_grace_s);
     store_app_stop(app, (int)cfg->shutdown_grace_s * 1000);
     rt_info(NULL, "stopped");
     rc = 0;
 cleanup:
+    rt_metrics_server_destroy(&metrics);
     store_app_destroy(&app);
     if (zctx)
         zmq_ctx_term(zctx);

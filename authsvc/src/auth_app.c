@@ -16,6 +16,12 @@
  * not ready (`started` stays false, and sys.health says so): a client that
  * waited for readiness can log in as the owner at once.
  *
+ * Metrics (METRICS_PORT not "off"): a registry with process_*,
+ * restc_build_info{service="authsvc"}, the RPC server families
+ * (proto_srvmetrics) and authsvc's own (auth_metrics), fed by the server's
+ * observer, which also logs one line per request. With "off" there is no
+ * registry and the observer only logs.
+ *
  * The mail worker (auth_jobq, MAIL_QUEUE_SIZE) runs password-reset jobs
  * with its own storesvc client; it starts with the server and stops after
  * it, finishing what is queued within the shutdown grace.
@@ -23,12 +29,14 @@
 #include "auth_app.h"
 
 #include "auth_handlers.h"
+#include "auth_metrics.h"
 #include "auth_password.h"
 #include "auth_reset.h"
 #include "auth_totp.h"
 #include "auth_util.h"
 #include "proto_client.h"
 #include "proto_server.h"
+#include "proto_srvmetrics.h"
 #include "rt_log.h"
 
 #include <curl/curl.h>
@@ -54,6 +62,9 @@ struct auth_app {
     proto_pool_t *storesvc;
     proto_outage_t *storesvc_outage; /* logs storesvc going away and back, once each */
     proto_server_t *server;
+    rt_metrics_t *registry;         /* NULL with METRICS_PORT=off */
+    proto_srvmetrics_t *srvmetrics; /* RPC server families; NULL when off */
+    auth_metrics_t *metrics;        /* authsvc families; NULL when off */
     pthread_t owner_thread;
     bool owner_started;
     atomic_bool stopping;
@@ -198,6 +209,20 @@ static int make_ctx(auth_app_t *self)
     return make_reset_and_keys(self);
 }
 
+static int make_metrics(auth_app_t *self)
+{
+    if (!self->cfg->metrics_at.enabled)
+        return 0;
+    if (!(self->registry = rt_metrics_new()) || rt_metrics_register_process(self->registry) != 0 ||
+        rt_metrics_register_build_info(self->registry, "restc", RESTC_VERSION, "authsvc") != 0 ||
+        !(self->srvmetrics = proto_srvmetrics_new(self->registry)) ||
+        !(self->metrics = auth_metrics_new(self->registry, &self->ctx))) {
+        rt_error(NULL, "cannot create the metrics registry");
+        return -1;
+    }
+    return 0;
+}
+
 static void free_ctx(auth_ctx_t *c)
 {
     auth_vcache_destroy(&c->vcache); /* before the verifier it borrows */
@@ -251,9 +276,18 @@ auth_app_t *auth_app_new(const auth_config_t *cfg, void *zctx)
         return NULL;
     }
     proto_pool_set_outage(self->storesvc, self->storesvc_outage);
-    if (check_owner(self) != 0 || make_ctx(self) != 0)
+    if (check_owner(self) != 0 || make_ctx(self) != 0 || make_metrics(self) != 0)
         auth_app_destroy(&self);
     return self;
+}
+
+/* Every frame the server reads: counted (when metrics are on), then logged. */
+static void observe(void *arg, const proto_call_event_t *ev)
+{
+    auth_app_t *self = arg;
+    proto_srvmetrics_record(self->srvmetrics, ev);
+    auth_metrics_record(self->metrics, ev);
+    proto_srvmetrics_log(ev);
 }
 
 static proto_server_t *new_server(auth_app_t *self)
@@ -271,6 +305,8 @@ static proto_server_t *new_server(auth_app_t *self)
         .slow_queue = (int)self->cfg->hash_queue,
         .slow_nice = SLOW_NICE,
         .slow_max_wait_ms = (int)self->cfg->hash_max_wait_ms,
+        .observe = observe,
+        .observe_arg = self,
     };
     return proto_server_new(self->zctx, &sc);
 }
@@ -342,6 +378,7 @@ int auth_app_start(auth_app_t *self)
         rt_error(NULL, "cannot create the RPC server");
         return -1;
     }
+    proto_srvmetrics_attach(self->srvmetrics, self->server);
     if (auth_jobq_start(self->ctx.jobq) != 0) {
         rt_error(NULL, "cannot start the mail worker");
         return -1;
@@ -360,6 +397,11 @@ int auth_app_start(auth_app_t *self)
         self->owner_started = true;
     }
     return 0;
+}
+
+rt_metrics_t *auth_app_metrics(auth_app_t *self)
+{
+    return self ? self->registry : NULL;
 }
 
 const char *auth_app_endpoint(const auth_app_t *self)
@@ -387,7 +429,11 @@ void auth_app_destroy(auth_app_t **self_p)
         return;
     auth_app_t *self = *self_p;
     auth_app_stop(self, 0);
+    proto_srvmetrics_attach(self->srvmetrics, NULL);
     proto_server_destroy(&self->server);
+    auth_metrics_destroy(&self->metrics);
+    proto_srvmetrics_destroy(&self->srvmetrics);
+    rt_metrics_destroy(&self->registry);
     free_ctx(&self->ctx);
     proto_pool_destroy(&self->storesvc);
     proto_outage_destroy(&self->storesvc_outage);

@@ -7,6 +7,7 @@
 #define AUTH_APP_H
 
 #include "auth_config.h"
+#include "rt_metrics.h"
 
 typedef struct auth_app auth_app_t;
 
@@ -20,6 +21,10 @@ int auth_app_start(auth_app_t *self);
 /* The endpoint actually bound (real port when '*' was asked), borrowed; ""
  * before start. */
 const char *auth_app_endpoint(const auth_app_t *self);
+
+/* The metrics registry for rt_metrics_server, NULL with METRICS_PORT=off.
+ * Stop the metrics server before destroying the app. */
+rt_metrics_t *auth_app_metrics(auth_app_t *self);
 
 /* Stops taking requests; in-flight ones get `grace_ms` to finish. Idempotent. */
 void auth_app_stop(auth_app_t *self, int grace_ms);

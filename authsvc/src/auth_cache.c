@@ -20,6 +20,7 @@
 #include "rt_uuid.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ struct auth_cache {
     unsigned char key[crypto_shorthash_KEYBYTES];
     shard_slot_t *shards;
     slot_t *slots;
+    atomic_uint_fast64_t hits, misses; /* auth_cache_get: fresh entry found or not */
 };
 
 /* Where an id lives. */
@@ -217,6 +219,8 @@ auth_cache_t *auth_cache_new(size_t capacity, int ttl_s, auth_clock_fn clock, vo
         return NULL;
     self->clock = clock;
     self->clock_arg = clock_arg;
+    atomic_init(&self->hits, 0);
+    atomic_init(&self->misses, 0);
     self->ttl_s = ttl_s;
     self->nsets = capacity / WAYS > 0 ? capacity / WAYS : 1;
     self->set_base = capacity / self->nsets;
@@ -267,8 +271,12 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out)
 
     if (out != NULL)
         memset(out, 0, sizeof *out);
-    if (self == NULL || out == NULL || locate(self, id, &loc) != 0)
+    if (self == NULL || out == NULL)
         return -1;
+    if (locate(self, id, &loc) != 0) {
+        atomic_fetch_add_explicit(&self->misses, 1, memory_order_relaxed);
+        return -1;
+    }
     int64_t now = read_clock(self);
     pthread_mutex_lock(&loc.shard->lock);
     slot_t *s = find(&loc, id);
@@ -286,7 +294,14 @@ int auth_cache_get(auth_cache_t *self, const char *id, auth_cache_user_t *out)
         drop(loc.shard, s);
     }
     pthread_mutex_unlock(&loc.shard->lock);
+    atomic_fetch_add_explicit(rc == 0 ? &self->hits : &self->misses, 1, memory_order_relaxed);
     return rc;
+}
+
+void auth_cache_lookups(auth_cache_t *self, uint64_t *hits, uint64_t *misses)
+{
+    *hits = self ? atomic_load_explicit(&self->hits, memory_order_relaxed) : 0;
+    *misses = self ? atomic_load_explicit(&self->misses, memory_order_relaxed) : 0;
 }
 
 int auth_cache_put(auth_cache_t *self, const char *id, const auth_cache_user_t *value)

@@ -123,6 +123,10 @@ int auth_cache_invalidate(auth_cache_t *self, const char *id);
  * capacity. */
 size_t auth_cache_count(auth_cache_t *self);
 
+/* auth_cache_get calls so far that found a fresh entry and that did not
+ * (relaxed atomics: for metrics). NULL-safe (0, 0). */
+void auth_cache_lookups(auth_cache_t *self, uint64_t *hits, uint64_t *misses);
+
 /* Bytes of one entry; capacity * this is the whole table. */
 size_t auth_cache_entry_bytes(void);
 

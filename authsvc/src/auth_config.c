@@ -79,6 +79,7 @@ static const rt_cfg_spec_t auth_specs[] = {
     {"API_KEY_LAST_USED_INTERVAL_SECONDS", RT_CFG_INT, false, "60", 1, 86400,
      F(apikey_used_interval_s)},
     {"API_KEY_MAX_PER_USER", RT_CFG_INT, false, "100", 1, 10000, F(apikey_max_per_user)},
+    RT_METRICS_CFG_SPEC(AUTH_METRICS_PORT_DEFAULT, F(metrics_port)),
 };
 #define AUTH_NSPECS (sizeof auth_specs / sizeof auth_specs[0])
 
@@ -177,6 +178,8 @@ int auth_config_load(auth_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, char
         snprintf(err, errlen, "AUTHSVC_BIND must be one endpoint");
         return -1;
     }
+    if (rt_metrics_listen_parse(cfg->metrics_port, &cfg->metrics_at, err, errlen) != 0)
+        return -1;
     return check_cross_rules(cfg, err, errlen);
 }
 

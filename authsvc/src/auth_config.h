@@ -9,10 +9,13 @@
 
 #include "rt_config.h"
 #include "rt_log.h"
+#include "rt_metrics_server.h"
 
 #include <stddef.h>
 
 #define AUTH_CONFIG_SECRET_MIN 32 /* bytes of JWT_SECRET_KEY, at least (HS256 key) */
+/* /metrics on loopback, next to the gateway's 9464 (rt_metrics_server.h). */
+#define AUTH_METRICS_PORT_DEFAULT "9465"
 
 typedef struct {
     char *bind;               /* AUTHSVC_BIND, a ZeroMQ endpoint */
@@ -23,6 +26,7 @@ typedef struct {
     long health_timeout_ms;   /* HEALTH_TIMEOUT_MS: the storesvc probe of sys.health */
     char *log_level_text;     /* LOG_LEVEL */
     long shutdown_grace_s;    /* SHUTDOWN_GRACE_SECONDS */
+    char *metrics_port;       /* METRICS_PORT: where /metrics is served (rt_metrics_server.h) */
 
     /* Tokens. */
     char *jwt_algorithm;   /* JWT_ALGORITHM: only HS256 is supported so far */
@@ -104,6 +108,7 @@ typedef struct {
 
     /* Derived by auth_config_load. */
     rt_log_level_t log_level;
+    rt_metrics_listen_t metrics_at; /* parsed METRICS_PORT */
 } auth_config_t;
 
 /* The variable table (for docs and tests); `*n` receives its length. */

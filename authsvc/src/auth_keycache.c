@@ -8,6 +8,7 @@
 #include "auth_keytab.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct auth_keycache {
     unsigned char key[crypto_shorthash_KEYBYTES];
     shard_t *shards;
     slot_t *slots;
+    atomic_uint_fast64_t hits, misses; /* auth_keycache_get: fresh entry found or not */
 };
 
 typedef struct {
@@ -108,6 +110,8 @@ auth_keycache_t *auth_keycache_new(size_t capacity, int ttl_s, auth_clock_fn clo
         return NULL;
     self->clock = clock;
     self->clock_arg = clock_arg;
+    atomic_init(&self->hits, 0);
+    atomic_init(&self->misses, 0);
     self->ttl_s = ttl_s;
     self->nsets = capacity / WAYS > 0 ? capacity / WAYS : 1;
     self->set_base = capacity / self->nsets;
@@ -150,8 +154,11 @@ int auth_keycache_get(auth_keycache_t *self, const char *key_id, auth_keycache_k
     loc_t loc;
     int rc = -1;
     memset(out, 0, sizeof *out);
-    if (locate(self, key_id, &loc) != 0)
+    if (locate(self, key_id, &loc) != 0) {
+        if (self)
+            atomic_fetch_add_explicit(&self->misses, 1, memory_order_relaxed);
         return -1;
+    }
     int64_t now = auth_keytab_now(self->clock, self->clock_arg);
     pthread_mutex_lock(&loc.shard->lock);
     slot_t *s = find(&loc, key_id);
@@ -163,7 +170,14 @@ int auth_keycache_get(auth_keycache_t *self, const char *key_id, auth_keycache_k
         drop(loc.shard, s);
     }
     pthread_mutex_unlock(&loc.shard->lock);
+    atomic_fetch_add_explicit(rc == 0 ? &self->hits : &self->misses, 1, memory_order_relaxed);
     return rc;
+}
+
+void auth_keycache_lookups(auth_keycache_t *self, uint64_t *hits, uint64_t *misses)
+{
+    *hits = self ? atomic_load_explicit(&self->hits, memory_order_relaxed) : 0;
+    *misses = self ? atomic_load_explicit(&self->misses, memory_order_relaxed) : 0;
 }
 
 uint64_t auth_keycache_generation(auth_keycache_t *self, const char *key_id)

@@ -81,4 +81,8 @@ void auth_keycache_mark_used(auth_keycache_t *self, const char *key_id, int64_t 
 /* Entries held now (never more than the capacity). */
 size_t auth_keycache_count(auth_keycache_t *self);
 
+/* auth_keycache_get calls so far that found a fresh entry and that did
+ * not (relaxed atomics: for metrics). NULL-safe (0, 0). */
+void auth_keycache_lookups(auth_keycache_t *self, uint64_t *hits, uint64_t *misses);
+
 #endif

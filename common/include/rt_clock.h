@@ -16,6 +16,7 @@
 long long rt_clock_ms(void);
 uint64_t rt_clock_ns(void);
 int64_t rt_clock_s(void);
+double rt_clock_sec(void); /* seconds with the fraction, for durations */
 
 /* Now plus `ms` (negative counts as 0), normalised. */
 struct timespec rt_clock_in(long ms);

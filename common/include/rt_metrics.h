@@ -13,7 +13,9 @@
  *
  * Resolve a series once (at start, or cache it) and update it on the hot
  * path: an update is one relaxed atomic operation on the series (two for a
- * histogram observation), no lock, no allocation. Resolving an existing
+ * histogram observation), no lock, no allocation. Counters and histograms
+ * keep a few cache-line-separated copies, one per group of threads, added
+ * up when rendering, so threads counting the same series do not contend. Resolving an existing
  * combination again is lock-free too but compares strings; creating one
  * takes the family's mutex. Every update function accepts NULL and does
  * nothing, so code may keep NULL handles when metrics are off.

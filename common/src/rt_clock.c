@@ -27,6 +27,12 @@ int64_t rt_clock_s(void)
     return (int64_t)mono().tv_sec;
 }
 
+double rt_clock_sec(void)
+{
+    struct timespec ts = mono();
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct timespec rt_clock_in(long ms)
 {
     struct timespec ts = mono();

@@ -4,11 +4,13 @@
  * release/acquire counters so readers (the hot path's lookups, rendering)
  * never take a lock; only registration and series creation do.
  *
- * A series is one cache-line-aligned allocation: its value word first,
- * then for histograms one counter per bucket (not cumulative: rendering
- * adds them up, so _count and the +Inf bucket always agree). Doubles
- * (gauges, histogram sums) live in 64-bit atomics as their bit pattern and
- * are added to with a compare-and-swap loop.
+ * A series' values are one cache-line-aligned block of SHARDS copies
+ * (counters and histograms; a thread updates its own copy, rendering adds
+ * them up): its value word first, then for histograms one counter per
+ * bucket (not cumulative: rendering adds them up, so _count and the +Inf
+ * bucket always agree). Doubles (gauges, histogram sums) live in 64-bit
+ * atomics as their bit pattern and are added to with a compare-and-swap
+ * loop.
  */
 #include "rt_metrics.h"
 
@@ -31,17 +33,42 @@
 const double rt_metrics_seconds_buckets[RT_METRICS_SECONDS_BUCKETS_N] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
+/* Counters and histograms are split into SHARDS copies, each on cache
+ * lines of its own; a thread always updates the same copy (picked round
+ * robin at its first update) and rendering adds them up, so threads that
+ * count the same series do not bounce one cache line between cores.
+ * Gauges (set semantics) live in shard 0 only. */
+#define SHARDS 4
+
 struct rt_metric_series {
-    _Atomic uint64_t value; /* counter: count; gauge: double bits; histogram: sum bits */
     rt_metric_type_t type;
     uint32_t nbuckets;
     const double *bounds; /* the family's */
     uint64_t hash;        /* of `key` */
     char *key;            /* label values back to back, each NUL-terminated */
     size_t key_len;
-    char *labels;               /* `name="value",...` escaped; "" without labels */
-    _Atomic uint64_t buckets[]; /* histograms: nbuckets + 1, the last one +Inf */
+    char *labels;  /* `name="value",...` escaped; "" without labels */
+    size_t stride; /* words per shard, a whole number of cache lines */
+    /* SHARDS x stride words: [0] counter: count; gauge: double bits;
+     * histogram: sum bits; [1 .. nbuckets+1] histogram buckets, the last +Inf. */
+    _Atomic uint64_t *cells;
 };
+
+static atomic_uint next_shard;
+static _Thread_local unsigned my_shard_plus1; /* 0: not picked yet */
+
+static unsigned my_shard(void)
+{
+    if (!my_shard_plus1)
+        my_shard_plus1 =
+            atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % SHARDS + 1;
+    return my_shard_plus1 - 1;
+}
+
+static _Atomic uint64_t *cell(rt_metric_series_t *s, unsigned shard, size_t i)
+{
+    return &s->cells[shard * s->stride + i];
+}
 
 struct rt_metric_family {
     char *name;
@@ -344,21 +371,26 @@ static void series_free(rt_metric_series_t *s)
         return;
     free(s->key);
     free(s->labels);
+    free(s->cells);
     free(s);
 }
 
 static rt_metric_series_t *series_new(const rt_metric_family_t *f, const char *key, size_t len)
 {
     size_t nb = f->type == RT_METRIC_HISTOGRAM ? f->nbuckets + 1 : 0;
-    size_t size = sizeof(rt_metric_series_t) + nb * sizeof(_Atomic uint64_t);
-    size = (size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE; /* aligned_alloc wants a multiple */
-    rt_metric_series_t *s = aligned_alloc(CACHE_LINE, size);
+    size_t per_line = CACHE_LINE / sizeof(_Atomic uint64_t);
+    rt_metric_series_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    memset(s, 0, size);
-    atomic_init(&s->value, 0);
-    for (size_t i = 0; i < nb; i++)
-        atomic_init(&s->buckets[i], 0);
+    s->stride = (1 + nb + per_line - 1) / per_line * per_line;
+    size_t size = SHARDS * s->stride * sizeof(_Atomic uint64_t); /* a multiple of CACHE_LINE */
+    s->cells = aligned_alloc(CACHE_LINE, size);
+    if (!s->cells) {
+        free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < SHARDS * s->stride; i++)
+        atomic_init(&s->cells[i], 0);
     s->type = f->type;
     s->nbuckets = (uint32_t)f->nbuckets;
     s->bounds = f->bounds;
@@ -470,7 +502,7 @@ void rt_metric_counter_add(rt_metric_series_t *s, uint64_t n)
     if (!s)
         return;
     assert(s->type == RT_METRIC_COUNTER);
-    atomic_fetch_add_explicit(&s->value, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(cell(s, my_shard(), 0), n, memory_order_relaxed);
 }
 
 void rt_metric_gauge_set(rt_metric_series_t *s, double v)
@@ -478,7 +510,7 @@ void rt_metric_gauge_set(rt_metric_series_t *s, double v)
     if (!s)
         return;
     assert(s->type == RT_METRIC_GAUGE);
-    atomic_store_explicit(&s->value, to_bits(v), memory_order_relaxed);
+    atomic_store_explicit(cell(s, 0, 0), to_bits(v), memory_order_relaxed);
 }
 
 void rt_metric_gauge_add(rt_metric_series_t *s, double delta)
@@ -486,7 +518,7 @@ void rt_metric_gauge_add(rt_metric_series_t *s, double delta)
     if (!s)
         return;
     assert(s->type == RT_METRIC_GAUGE);
-    add_double(&s->value, delta);
+    add_double(cell(s, 0, 0), delta);
 }
 
 void rt_metric_observe(rt_metric_series_t *s, double v)
@@ -497,13 +529,32 @@ void rt_metric_observe(rt_metric_series_t *s, double v)
     uint32_t i = 0;
     while (i < s->nbuckets && v > s->bounds[i])
         i++;
-    atomic_fetch_add_explicit(&s->buckets[i], 1, memory_order_relaxed);
-    add_double(&s->value, v);
+    unsigned shard = my_shard();
+    atomic_fetch_add_explicit(cell(s, shard, 1 + i), 1, memory_order_relaxed);
+    add_double(cell(s, shard, 0), v);
 }
 
 static uint64_t load(_Atomic uint64_t *word)
 {
     return atomic_load_explicit(word, memory_order_relaxed);
+}
+
+/* Word i summed over the shards (counts). */
+static uint64_t load_sum(rt_metric_series_t *s, size_t i)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < SHARDS; k++)
+        n += load(cell(s, k, i));
+    return n;
+}
+
+/* A histogram's sum of observations, over the shards. */
+static double load_sum_double(rt_metric_series_t *s)
+{
+    double d = 0;
+    for (unsigned k = 0; k < SHARDS; k++)
+        d += from_bits(load(cell(s, k, 0)));
+    return d;
 }
 
 double rt_metric_value(const rt_metric_series_t *cs)
@@ -512,12 +563,12 @@ double rt_metric_value(const rt_metric_series_t *cs)
     if (!s)
         return 0.0;
     if (s->type == RT_METRIC_GAUGE)
-        return from_bits(load(&s->value));
+        return from_bits(load(cell(s, 0, 0)));
     if (s->type == RT_METRIC_COUNTER)
-        return (double)load(&s->value);
+        return (double)load_sum(s, 0);
     uint64_t n = 0;
     for (uint32_t i = 0; i <= s->nbuckets; i++)
-        n += load(&s->buckets[i]);
+        n += load_sum(s, 1 + i);
     return (double)n;
 }
 
@@ -805,7 +856,7 @@ static void render_histogram(buf_t *b, const rt_metric_family_t *f, rt_metric_se
 {
     uint64_t cum = 0;
     for (size_t i = 0; i <= f->nbuckets; i++) {
-        cum += load(&s->buckets[i]);
+        cum += load_sum(s, 1 + i);
         put_sample_name(b, f, "_bucket", s->labels, i < f->nbuckets ? f->le[i] : "+Inf");
         put_str(b, " ");
         put_u64(b, cum);
@@ -813,7 +864,7 @@ static void render_histogram(buf_t *b, const rt_metric_family_t *f, rt_metric_se
     }
     put_sample_name(b, f, "_sum", s->labels, NULL);
     put_str(b, " ");
-    put_double(b, from_bits(load(&s->value)));
+    put_double(b, load_sum_double(s));
     put_str(b, "\n");
     put_sample_name(b, f, "_count", s->labels, NULL);
     put_str(b, " ");
@@ -830,9 +881,9 @@ static void render_series(buf_t *b, const rt_metric_family_t *f, rt_metric_serie
     put_sample_name(b, f, "", s->labels, NULL);
     put_str(b, " ");
     if (f->type == RT_METRIC_COUNTER)
-        put_u64(b, load(&s->value));
+        put_u64(b, load_sum(s, 0));
     else
-        put_double(b, from_bits(load(&s->value)));
+        put_double(b, from_bits(load(cell(s, 0, 0))));
     put_str(b, "\n");
 }
 

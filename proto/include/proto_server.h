@@ -15,6 +15,8 @@
 
 #include "proto_codec.h"
 
+#include <stdbool.h>
+
 typedef struct {
     void *svc;        /* the service context given in the config */
     void *worker;     /* what worker_init returned for this thread (may be NULL) */
@@ -31,6 +33,38 @@ typedef struct {
     proto_op_t op;
     proto_handler_fn fn;
 } proto_handler_t;
+
+/* What became of one frame, told to the observer (proto_server_config_t). */
+typedef enum {
+    PROTO_CALL_ANSWERED, /* a worker decoded it (or failed to) and answered */
+    PROTO_CALL_REFUSED,  /* answered `unavailable` without running (see proto_refusal_t) */
+    PROTO_CALL_DROPPED,  /* not a request envelope: dropped, never answered */
+} proto_call_kind_t;
+
+typedef enum {
+    PROTO_REFUSAL_NONE,     /* not refused */
+    PROTO_REFUSAL_BUSY,     /* slow lane full (slow_queue) */
+    PROTO_REFUSAL_EXPIRED,  /* waited longer than slow_max_wait_ms */
+    PROTO_REFUSAL_SHUTDOWN, /* queued when the server stopped */
+    PROTO_REFUSAL__COUNT
+} proto_refusal_t;
+
+typedef struct {
+    proto_call_kind_t kind;
+    proto_refusal_t refusal;
+    proto_op_t op;     /* the catalogue op; PROTO_OP__COUNT when the frame names none */
+    proto_err_t err;   /* PROTO_OK, or the code answered */
+    bool decoded;      /* the frame decoded as a valid request */
+    const char *rid;   /* the request id when it decoded, else ""; borrowed for the call */
+    double seconds;    /* ANSWERED: decode to encoded reply; else 0 */
+    double queued_s;   /* slow lane: time spent in the queue (ANSWERED, EXPIRED); else 0 */
+    proto_lane_t lane; /* the lane it was routed to */
+} proto_call_event_t;
+
+/* Called once per frame read from the frontend, on the thread that handled
+ * it (possibly under the server's mutex for REFUSED and DROPPED): keep it
+ * short and lock-free. */
+typedef void (*proto_observe_fn)(void *arg, const proto_call_event_t *ev);
 
 typedef struct {
     const char *bind; /* e.g. "tcp://127.0.0.1:7001"; "tcp://127.0.0.1:*" picks a port */
@@ -57,6 +91,10 @@ typedef struct {
      * is answered `unavailable` instead of being run: its caller has most
      * likely timed out, and hashing for nobody only delays the others. */
     int slow_max_wait_ms;
+    /* Optional: told about every frame (metrics, the per-request log line);
+     * the server does not know what it does with them. */
+    proto_observe_fn observe;
+    void *observe_arg;
 } proto_server_config_t;
 
 typedef struct proto_server proto_server_t;
@@ -72,6 +110,10 @@ const char *proto_server_endpoint(const proto_server_t *self);
 
 /* Requests currently being handled. */
 int proto_server_in_flight(proto_server_t *self);
+
+/* Slow requests waiting in the queue for a slow worker (takes the
+ * server's mutex: for metrics rendering, not the request path). */
+int proto_server_queued(proto_server_t *self);
 
 /* Stops taking requests, lets in-flight ones finish within grace_ms, joins. Idempotent. */
 void proto_server_stop(proto_server_t *self, int grace_ms);

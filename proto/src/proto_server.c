@@ -177,6 +177,40 @@ struct proto_server {
     atomic_int stop_workers; /* idle workers exit */
 };
 
+/* The op a frame names, PROTO_OP__COUNT when it names no known one. */
+static proto_op_t peeked_op(zmq_msg_t *body)
+{
+    proto_op_t op;
+    if (proto_peek_op(zmq_msg_data(body), zmq_msg_size(body), &op) != 0)
+        return PROTO_OP__COUNT;
+    return op;
+}
+
+static void observe(const proto_server_t *srv, const proto_call_event_t *ev)
+{
+    if (srv->cfg.observe)
+        srv->cfg.observe(srv->cfg.observe_arg, ev);
+}
+
+/* Tells the observer about a frame that no worker ran. */
+static void observe_unrun(const proto_server_t *srv, mpmsg_t *m, proto_call_kind_t kind,
+                          proto_refusal_t why, double queued_s)
+{
+    if (!srv->cfg.observe)
+        return;
+    proto_op_t op = m->n > 0 ? peeked_op(&m->part[m->n - 1]) : PROTO_OP__COUNT;
+    const proto_op_def_t *def = op < PROTO_OP__COUNT ? proto_op_def(op) : NULL;
+    proto_call_event_t ev = {.kind = kind,
+                             .refusal = why,
+                             .op = op,
+                             .err = kind == PROTO_CALL_REFUSED ? PROTO_ERR_UNAVAILABLE : PROTO_OK,
+                             .decoded = false,
+                             .rid = "",
+                             .queued_s = queued_s,
+                             .lane = def ? def->lane : PROTO_LANE_FAST};
+    observe(srv, &ev);
+}
+
 static int set_int(void *sock, int opt, int val)
 {
     return zmq_setsockopt(sock, opt, &val, sizeof val);
@@ -218,8 +252,10 @@ static void send_reply(proto_server_t *srv, mpmsg_t *env, const void *data, size
 }
 
 /* Under mu: answers request `m` unavailable (a busy slow lane, shutdown). */
-static void refuse(proto_server_t *srv, mpmsg_t *m, const char *why)
+static void refuse(proto_server_t *srv, mpmsg_t *m, const char *why, proto_refusal_t kind,
+                   double queued_s)
 {
+    observe_unrun(srv, m, PROTO_CALL_REFUSED, kind, queued_s);
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     if (proto_reply_encode_err(&out, PROTO_ERR_UNAVAILABLE, why, -1) == 0)
@@ -249,7 +285,8 @@ static void expire_queue(proto_server_t *srv)
         return;
     long long now = rt_clock_ms();
     while (srv->qlen > 0 && now - srv->queued_at[srv->qhead] > max) {
-        refuse(srv, &srv->queue[srv->qhead], "busy: waited too long for a slow worker");
+        refuse(srv, &srv->queue[srv->qhead], "busy: waited too long for a slow worker",
+               PROTO_REFUSAL_EXPIRED, (double)(now - srv->queued_at[srv->qhead]) / 1000.0);
         srv->qhead = (srv->qhead + 1) % srv->qring;
         srv->qlen--;
     }
@@ -262,7 +299,7 @@ static void queue_slow(proto_server_t *srv, mpmsg_t *m)
 {
     expire_queue(srv);
     if (srv->qlen >= srv->qcap + srv->slow_idle || srv->qlen >= srv->qring) {
-        refuse(srv, m, "busy: too many slow requests");
+        refuse(srv, m, "busy: too many slow requests", PROTO_REFUSAL_BUSY, 0);
         return;
     }
     int slot = (srv->qhead + srv->qlen) % srv->qring;
@@ -276,7 +313,7 @@ static void queue_slow(proto_server_t *srv, mpmsg_t *m)
 static void refuse_queue(proto_server_t *srv)
 {
     while (srv->qlen > 0) {
-        refuse(srv, &srv->queue[srv->qhead], "shutting down");
+        refuse(srv, &srv->queue[srv->qhead], "shutting down", PROTO_REFUSAL_SHUTDOWN, 0);
         srv->qhead = (srv->qhead + 1) % srv->qring;
         srv->qlen--;
     }
@@ -290,8 +327,11 @@ static bool take_request(proto_server_t *srv, mpmsg_t *m)
     for (;;) {
         if (mpmsg_recv(m, srv->frontend) <= 0)
             return false;
-        if (!is_req_envelope(m))
-            continue; /* garbage from a raw peer: dropped, never answered */
+        if (!is_req_envelope(m)) {
+            /* garbage from a raw peer: dropped, never answered */
+            observe_unrun(srv, m, PROTO_CALL_DROPPED, PROTO_REFUSAL_NONE, 0);
+            continue;
+        }
         if (lane_of(srv, m) == PROTO_LANE_SLOW) {
             queue_slow(srv, m);
             continue;
@@ -310,11 +350,13 @@ static bool body_is_map(const msgpack_sbuffer *b)
     return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
 }
 
-/* Runs the handler for a decoded request and encodes its reply into `out`. */
+/* Runs the handler for a decoded request and encodes its reply into `out`;
+ * *answered receives the code of the reply. */
 static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto_request_t *req,
-                    msgpack_sbuffer *out, msgpack_sbuffer *body)
+                    msgpack_sbuffer *out, msgpack_sbuffer *body, proto_err_t *answered)
 {
     proto_handler_fn fn = (req->op >= 0 && req->op < PROTO_OP__COUNT) ? srv->by_op[req->op] : NULL;
+    *answered = PROTO_ERR_BAD_REQUEST;
     if (!fn)
         return proto_reply_encode_err(out, PROTO_ERR_BAD_REQUEST, "unknown op", -1);
     msgpack_packer pk;
@@ -322,9 +364,12 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
     body->size = 0;
     msgpack_packer_init(&pk, body, msgpack_sbuffer_write);
     proto_err_t err = fn(cc, req, &pk, &fail);
+    *answered = err;
     if (err == PROTO_OK) {
-        if (!body_is_map(body))
+        if (!body_is_map(body)) {
+            *answered = PROTO_ERR_INTERNAL_ERROR;
             return proto_reply_encode_err(out, PROTO_ERR_INTERNAL_ERROR, "bad reply body", -1);
+        }
         return proto_reply_encode_ok(out, body->size ? body->data : NULL, body->size);
     }
     fail.msg[sizeof fail.msg - 1] = '\0';
@@ -332,12 +377,16 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
     return proto_reply_encode_fail(out, err, &fail);
 }
 
-/* Decodes one request frame and leaves the encoded reply in `out`. */
+/* Decodes one request frame and leaves the encoded reply in `out`; the
+ * observer hears of it (`queued_s`: its wait in the slow queue). */
 static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_msg_t *in,
-                         msgpack_sbuffer *out, msgpack_sbuffer *body)
+                         msgpack_sbuffer *out, msgpack_sbuffer *body, proto_lane_t lane,
+                         double queued_s)
 {
     proto_request_t req;
     proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .remaining = -1, .reset = -1};
+    proto_call_event_t ev = {.kind = PROTO_CALL_ANSWERED, .lane = lane, .queued_s = queued_s};
+    double t0 = srv->cfg.observe ? rt_clock_sec() : 0;
     int rc;
     proto_request_init(&req);
     out->size = 0;
@@ -346,22 +395,33 @@ static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_ms
         /* The field at fault is named for callers: a catalogue name, never input. */
         snprintf(fail.field, sizeof fail.field, "%s", req.bad_field ? req.bad_field : "");
         rc = proto_reply_encode_fail(out, PROTO_ERR_BAD_REQUEST, &fail);
-    } else
-        rc = dispatch(srv, cc, &req, out, body);
-    proto_request_cleanup(&req);
+        ev.err = PROTO_ERR_BAD_REQUEST;
+        ev.op = srv->cfg.observe ? peeked_op(in) : PROTO_OP__COUNT;
+    } else {
+        rc = dispatch(srv, cc, &req, out, body, &ev.err);
+        ev.decoded = true;
+        ev.op = req.op;
+    }
     if (rc != 0) {
         out->size = 0;
         proto_reply_encode_err(out, PROTO_ERR_INTERNAL_ERROR, "cannot encode reply", -1);
+        ev.err = PROTO_ERR_INTERNAL_ERROR;
     }
+    if (srv->cfg.observe) {
+        ev.rid = req.rid;
+        ev.seconds = rt_clock_sec() - t0;
+        observe(srv, &ev);
+    }
+    proto_request_cleanup(&req);
 }
 
 /* Runs request `m` (outside mu) and sends its reply (under mu, which the
  * caller holds on entry and on return). */
 static void serve(proto_server_t *srv, const proto_call_ctx_t *cc, mpmsg_t *m, msgpack_sbuffer *out,
-                  msgpack_sbuffer *body)
+                  msgpack_sbuffer *body, proto_lane_t lane, double queued_s)
 {
     pthread_mutex_unlock(&srv->mu);
-    handle_frame(srv, cc, &m->part[m->n - 1], out, body);
+    handle_frame(srv, cc, &m->part[m->n - 1], out, body, lane, queued_s);
     pthread_mutex_lock(&srv->mu);
     /* Counted down before the reply leaves, so a caller that has its reply
      * never sees the request still in flight. */
@@ -400,7 +460,7 @@ static void fast_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
                 pthread_cond_signal(&srv->follow_cv);
             else
                 pass_on_readable(srv);
-            serve(srv, cc, &m, &out, &body);
+            serve(srv, cc, &m, &out, &body, PROTO_LANE_FAST, 0);
             continue; /* read again before sleeping */
         }
         if (!srv->poller) {
@@ -438,11 +498,12 @@ static void slow_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
             srv->slow_idle--;
             continue;
         }
+        double waited = (double)(rt_clock_ms() - srv->queued_at[srv->qhead]) / 1000.0;
         mpmsg_move(&m, &srv->queue[srv->qhead]);
         srv->qhead = (srv->qhead + 1) % srv->qring;
         srv->qlen--;
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
-        serve(srv, cc, &m, &out, &body);
+        serve(srv, cc, &m, &out, &body, PROTO_LANE_SLOW, waited);
         pass_on_readable(srv);
     }
     pthread_mutex_unlock(&srv->mu);
@@ -710,6 +771,16 @@ const char *proto_server_endpoint(const proto_server_t *self)
 int proto_server_in_flight(proto_server_t *self)
 {
     return self ? atomic_load(&self->in_flight) : 0;
+}
+
+int proto_server_queued(proto_server_t *self)
+{
+    if (!self)
+        return 0;
+    pthread_mutex_lock(&self->mu);
+    int n = self->qlen;
+    pthread_mutex_unlock(&self->mu);
+    return n;
 }
 
 /* Stops reading requests, answers queued slow ones, and waits (up to

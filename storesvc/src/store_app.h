@@ -7,6 +7,7 @@
 #ifndef STORE_APP_H
 #define STORE_APP_H
 
+#include "rt_metrics.h"
 #include "store_config.h"
 
 typedef struct store_app store_app_t;
@@ -23,6 +24,10 @@ int store_app_start(store_app_t *self);
 /* The endpoint actually bound (real port when '*' was asked), borrowed; ""
  * before start. */
 const char *store_app_endpoint(const store_app_t *self);
+
+/* The metrics registry for rt_metrics_server, NULL with METRICS_PORT=off.
+ * Stop the metrics server before destroying the app. */
+rt_metrics_t *store_app_metrics(store_app_t *self);
 
 /* Stops taking requests; in-flight ones get `grace_ms` to finish. Idempotent. */
 void store_app_stop(store_app_t *self, int grace_ms);

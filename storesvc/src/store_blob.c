@@ -6,6 +6,7 @@
  * complete are numbered 1..n in order.
  */
 #include "store_blob.h"
+#include "rt_clock.h"
 
 #include "store_blob_local.h"
 #include "store_blob_s3.h"
@@ -14,11 +15,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store_blob {
     const store_blob_ops_t *ops;
     void *impl;
+    store_blob_observe_fn observe; /* NULL: requests are not timed */
+    void *observe_arg;
 };
+
+static const char *const op_names[STORE_BLOB_OP__COUNT] = {
+    [STORE_BLOB_OP_PUT] = "put",
+    [STORE_BLOB_OP_GET] = "get",
+    [STORE_BLOB_OP_DELETE] = "delete",
+    [STORE_BLOB_OP_HEAD] = "head",
+    [STORE_BLOB_OP_CHECK] = "check",
+    [STORE_BLOB_OP_MP_CREATE] = "multipart_create",
+    [STORE_BLOB_OP_MP_PART] = "multipart_part",
+    [STORE_BLOB_OP_MP_COMPLETE] = "multipart_complete",
+    [STORE_BLOB_OP_MP_ABORT] = "multipart_abort",
+    [STORE_BLOB_OP_LIST] = "list_objects",
+    [STORE_BLOB_OP_LIST_UPLOADS] = "list_uploads",
+};
+
+const char *store_blob_op_name(store_blob_op_t op)
+{
+    return op >= 0 && op < STORE_BLOB_OP__COUNT ? op_names[op] : "unknown";
+}
+
+void store_blob_set_observer(store_blob_t *self, store_blob_observe_fn fn, void *arg)
+{
+    if (!self)
+        return;
+    self->observe = fn;
+    self->observe_arg = arg;
+}
+
+/* When a request to the store starts: 0 when nobody observes. */
+static double blob_clock(const store_blob_t *self)
+{
+    return self->observe ? rt_clock_sec() : 0;
+}
+
+/* Tells the observer how request `op` went; returns `rc`. */
+static int blob_done(const store_blob_t *self, store_blob_op_t op, double t0, int rc)
+{
+    if (self->observe)
+        self->observe(self->observe_arg, op, rc, rt_clock_sec() - t0);
+    return rc;
+}
 
 static const char *const status_names[] = {"ok",          "not_found", "bad_key", "io",
                                            "unsupported", "nomem",     "rejected"};
@@ -122,7 +167,9 @@ int store_blob_put(store_blob_t *self, const char *key, const void *data, size_t
         return STORE_BLOB_IO;
     if (!store_blob_key_valid(key))
         return STORE_BLOB_BAD_KEY;
-    return self->ops->put(self->impl, key, data, len);
+    double t0 = blob_clock(self);
+    int rc = self->ops->put(self->impl, key, data, len);
+    return blob_done(self, STORE_BLOB_OP_PUT, t0, rc);
 }
 
 int store_blob_get(store_blob_t *self, const char *key, uint64_t offset, void *buf, size_t cap,
@@ -134,7 +181,9 @@ int store_blob_get(store_blob_t *self, const char *key, uint64_t offset, void *b
     *size = 0;
     if (!store_blob_key_valid(key))
         return STORE_BLOB_BAD_KEY;
-    return self->ops->get(self->impl, key, offset, buf, cap, got, size);
+    double t0 = blob_clock(self);
+    int rc = self->ops->get(self->impl, key, offset, buf, cap, got, size);
+    return blob_done(self, STORE_BLOB_OP_GET, t0, rc);
 }
 
 int store_blob_delete(store_blob_t *self, const char *key)
@@ -143,14 +192,18 @@ int store_blob_delete(store_blob_t *self, const char *key)
         return STORE_BLOB_IO;
     if (!store_blob_key_valid(key))
         return STORE_BLOB_BAD_KEY;
-    return self->ops->del(self->impl, key);
+    double t0 = blob_clock(self);
+    int rc = self->ops->del(self->impl, key);
+    return blob_done(self, STORE_BLOB_OP_DELETE, t0, rc);
 }
 
 int store_blob_check(store_blob_t *self)
 {
     if (!self)
         return STORE_BLOB_IO;
-    return self->ops->check(self->impl);
+    double t0 = blob_clock(self);
+    int rc = self->ops->check(self->impl);
+    return blob_done(self, STORE_BLOB_OP_CHECK, t0, rc);
 }
 
 int store_blob_head(store_blob_t *self, const char *key, uint64_t *size)
@@ -160,7 +213,9 @@ int store_blob_head(store_blob_t *self, const char *key, uint64_t *size)
     *size = 0;
     if (!store_blob_key_valid(key))
         return STORE_BLOB_BAD_KEY;
-    return self->ops->head(self->impl, key, size);
+    double t0 = blob_clock(self);
+    int rc = self->ops->head(self->impl, key, size);
+    return blob_done(self, STORE_BLOB_OP_HEAD, t0, rc);
 }
 
 /* An upload id: 1..STORE_BLOB_UPLOAD_ID_MAX printable ASCII bytes. */
@@ -185,10 +240,11 @@ int store_blob_mp_create(store_blob_t *self, const char *key, char *upload_id, s
     upload_id[0] = '\0';
     if (!store_blob_key_valid(key))
         return STORE_BLOB_BAD_KEY;
+    double t0 = blob_clock(self);
     int rc = self->ops->mp_create(self->impl, key, upload_id, cap);
     if (rc == STORE_BLOB_OK && !upload_id_ok(upload_id))
         rc = STORE_BLOB_IO; /* the store answered something we could not use again */
-    return rc;
+    return blob_done(self, STORE_BLOB_OP_MP_CREATE, t0, rc);
 }
 
 int store_blob_mp_part(store_blob_t *self, const char *key, const char *upload_id, int part_no,
@@ -199,7 +255,9 @@ int store_blob_mp_part(store_blob_t *self, const char *key, const char *upload_i
     etag[0] = '\0';
     if (!store_blob_key_valid(key) || !upload_id_ok(upload_id))
         return STORE_BLOB_BAD_KEY;
-    return self->ops->mp_part(self->impl, key, upload_id, part_no, data, len, etag, cap);
+    double t0 = blob_clock(self);
+    int rc = self->ops->mp_part(self->impl, key, upload_id, part_no, data, len, etag, cap);
+    return blob_done(self, STORE_BLOB_OP_MP_PART, t0, rc);
 }
 
 int store_blob_mp_complete(store_blob_t *self, const char *key, const char *upload_id,
@@ -213,7 +271,9 @@ int store_blob_mp_complete(store_blob_t *self, const char *key, const char *uplo
         if (parts[i].part_no != (int)i + 1 || !parts[i].etag)
             return STORE_BLOB_REJECTED; /* 1..n in order, each with its ETag */
     }
-    return self->ops->mp_complete(self->impl, key, upload_id, parts, nparts);
+    double t0 = blob_clock(self);
+    int rc = self->ops->mp_complete(self->impl, key, upload_id, parts, nparts);
+    return blob_done(self, STORE_BLOB_OP_MP_COMPLETE, t0, rc);
 }
 
 int store_blob_mp_abort(store_blob_t *self, const char *key, const char *upload_id)
@@ -222,7 +282,9 @@ int store_blob_mp_abort(store_blob_t *self, const char *key, const char *upload_
         return STORE_BLOB_IO;
     if (!store_blob_key_valid(key) || !upload_id_ok(upload_id))
         return STORE_BLOB_BAD_KEY;
-    return self->ops->mp_abort(self->impl, key, upload_id);
+    double t0 = blob_clock(self);
+    int rc = self->ops->mp_abort(self->impl, key, upload_id);
+    return blob_done(self, STORE_BLOB_OP_MP_ABORT, t0, rc);
 }
 
 int store_blob_list_objects(store_blob_t *self, const char *prefix, size_t max,
@@ -230,7 +292,9 @@ int store_blob_list_objects(store_blob_t *self, const char *prefix, size_t max,
 {
     if (!self || !prefix || !fn)
         return STORE_BLOB_IO;
-    return self->ops->list_objects(self->impl, prefix, max, fn, arg);
+    double t0 = blob_clock(self);
+    int rc = self->ops->list_objects(self->impl, prefix, max, fn, arg);
+    return blob_done(self, STORE_BLOB_OP_LIST, t0, rc);
 }
 
 int store_blob_list_uploads(store_blob_t *self, const char *prefix, size_t max,
@@ -238,7 +302,9 @@ int store_blob_list_uploads(store_blob_t *self, const char *prefix, size_t max,
 {
     if (!self || !prefix || !fn)
         return STORE_BLOB_IO;
-    return self->ops->list_uploads(self->impl, prefix, max, fn, arg);
+    double t0 = blob_clock(self);
+    int rc = self->ops->list_uploads(self->impl, prefix, max, fn, arg);
+    return blob_done(self, STORE_BLOB_OP_LIST_UPLOADS, t0, rc);
 }
 
 int store_blob_sweep_temps(store_blob_t *self, int64_t before_s, int *removed)

@@ -39,6 +39,32 @@ typedef enum {
 /* "ok", "not_found", "bad_key", "io", "unsupported", "nomem", "rejected". */
 const char *store_blob_status_str(int status);
 
+/* The requests a store is observed making (store_blob_set_observer). */
+typedef enum {
+    STORE_BLOB_OP_PUT,
+    STORE_BLOB_OP_GET,
+    STORE_BLOB_OP_DELETE,
+    STORE_BLOB_OP_HEAD,
+    STORE_BLOB_OP_CHECK,
+    STORE_BLOB_OP_MP_CREATE,
+    STORE_BLOB_OP_MP_PART,
+    STORE_BLOB_OP_MP_COMPLETE,
+    STORE_BLOB_OP_MP_ABORT,
+    STORE_BLOB_OP_LIST,
+    STORE_BLOB_OP_LIST_UPLOADS,
+    STORE_BLOB_OP__COUNT
+} store_blob_op_t;
+
+/* "put", "get", "delete", "head", "check", "multipart_create",
+ * "multipart_part", "multipart_complete", "multipart_abort",
+ * "list_objects", "list_uploads"; "unknown" out of range. */
+const char *store_blob_op_name(store_blob_op_t op);
+
+/* Told after each request reaches the backend (local or S3), on the
+ * calling thread: the op, its store_blob_status_t and how long it took.
+ * Requests refused before (a bad key) are not told. */
+typedef void (*store_blob_observe_fn)(void *arg, store_blob_op_t op, int status, double seconds);
+
 /* One part of a multipart upload, as complete wants them: in order. */
 typedef struct {
     int part_no;      /* 1..10000 */
@@ -123,6 +149,10 @@ void store_blob_destroy(store_blob_t **self_p);
 
 /* The backend name, e.g. "file". */
 const char *store_blob_kind(const store_blob_t *self);
+
+/* Sets (fn NULL: clears) the observer; call before the store is shared
+ * between threads. NULL-safe. */
+void store_blob_set_observer(store_blob_t *self, store_blob_observe_fn fn, void *arg);
 
 /* The smallest non-last part the backend accepts (5 MiB for S3, 1 locally). */
 uint64_t store_blob_part_size_min(const store_blob_t *self);

@@ -24,6 +24,7 @@ static const rt_cfg_spec_t store_specs[] = {
     {"UPLOAD_PENDING_MAX_SECONDS", RT_CFG_INT, false, "3600", 1, 604800, F(pending_max_s)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},
     {"SHUTDOWN_GRACE_SECONDS", RT_CFG_INT, false, "30", 0, 3600, F(shutdown_grace_s)},
+    RT_METRICS_CFG_SPEC(STORE_METRICS_PORT_DEFAULT, F(metrics_port)),
 };
 #define STORE_NSPECS (sizeof store_specs / sizeof store_specs[0])
 
@@ -77,7 +78,7 @@ int store_config_load(store_config_t *cfg, rt_getenv_fn getenv_fn, void *arg, ch
         snprintf(err, errlen, "S3_SECRET_ACCESS_KEY is required with an s3:// OBJECT_STORE_URL");
         return -1;
     }
-    return 0;
+    return rt_metrics_listen_parse(cfg->metrics_port, &cfg->metrics_at, err, errlen);
 }
 
 store_blob_s3_opts_t store_config_s3(const store_config_t *cfg)

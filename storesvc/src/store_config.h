@@ -11,9 +11,13 @@
 
 #include "rt_config.h"
 #include "rt_log.h"
+#include "rt_metrics_server.h"
 #include "store_blob.h"
 
 #include <stddef.h>
+
+/* /metrics on loopback, after the gateway's 9464 and authsvc's 9465 (rt_metrics_server.h). */
+#define STORE_METRICS_PORT_DEFAULT "9466"
 
 typedef struct {
     char *bind;             /* STORESVC_BIND, a ZeroMQ endpoint */
@@ -30,9 +34,11 @@ typedef struct {
     long db_timeout_ms;     /* DB_TIMEOUT_MS: client-side deadline of every query */
     char *log_level_text;   /* LOG_LEVEL */
     long shutdown_grace_s;  /* SHUTDOWN_GRACE_SECONDS */
+    char *metrics_port;     /* METRICS_PORT: where /metrics is served (rt_metrics_server.h) */
 
     /* Derived by store_config_load. */
     rt_log_level_t log_level;
+    rt_metrics_listen_t metrics_at; /* parsed METRICS_PORT */
 } store_config_t;
 
 /* The variable table (for docs and tests); `*n` receives its length. */

@@ -48,6 +48,7 @@ struct store_db {
     const char *prep_ptr[PREPARED_MAX]; /* the caller's SQL pointer (fast path) */
     char *prep_sql[PREPARED_MAX];       /* our copy of its text (the check) */
     int nprepared;
+    store_db_hooks_t hooks; /* metrics; all NULL: not observed */
 };
 
 /* Forgets the prepared statements (the connection they lived on is gone). */
@@ -512,7 +513,20 @@ static int exec_any(store_db_t *self, const store_query_t *q, const char *script
 
 int store_db_exec(store_db_t *self, const store_query_t *q, PGresult **out)
 {
-    return exec_any(self, q, NULL, q && q->idempotent, out);
+    if (!self || !self->hooks.end)
+        return exec_any(self, q, NULL, q && q->idempotent, out);
+    if (self->hooks.begin)
+        self->hooks.begin(self->hooks.arg);
+    int64_t t0 = (int64_t)(rt_clock_ns() / 1000u);
+    int rc = exec_any(self, q, NULL, q && q->idempotent, out);
+    self->hooks.end(self->hooks.arg, rc, (double)((int64_t)(rt_clock_ns() / 1000u) - t0) / 1e6);
+    return rc;
+}
+
+void store_db_set_hooks(store_db_t *self, const store_db_hooks_t *hooks)
+{
+    if (self)
+        self->hooks = hooks ? *hooks : (store_db_hooks_t){0};
 }
 
 int store_db_exec_script(store_db_t *self, const char *sql)

@@ -73,4 +73,15 @@ const char *store_db_sqlstate(const store_db_t *self);
 /* True while a connection is open and believed good. */
 bool store_db_connected(const store_db_t *self);
 
+/* Observes store_db_exec (metrics): begin before a query takes the
+ * connection, end after it with its store_db_status_t and duration (the
+ * reconnect and retry included). Copied; NULL clears. Set it on the
+ * thread that uses the connection, before its first query. */
+typedef struct {
+    void (*begin)(void *arg);
+    void (*end)(void *arg, int status, double seconds);
+    void *arg;
+} store_db_hooks_t;
+void store_db_set_hooks(store_db_t *self, const store_db_hooks_t *hooks);
+
 #endif

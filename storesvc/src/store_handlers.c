@@ -124,6 +124,8 @@ void *store_worker_init(void *svc, int index)
         free(w);
         return NULL;
     }
+    store_db_hooks_t hooks = store_metrics_db_hooks(ctx->metrics);
+    store_db_set_hooks(w->db, &hooks);
     (void)store_db_connect(w->db, 0); /* a failure is logged and retried on first use */
     return w;
 }

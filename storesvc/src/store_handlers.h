@@ -6,6 +6,7 @@
 #ifndef STORE_HANDLERS_H
 #define STORE_HANDLERS_H
 
+#include "store_metrics.h"
 #include "proto_server.h"
 #include "store_blob.h"
 #include "store_config.h"
@@ -14,6 +15,7 @@
 typedef struct {
     const store_config_t *cfg; /* borrowed */
     store_blob_t *blob;        /* borrowed; thread-safe */
+    store_metrics_t *metrics;  /* borrowed; NULL with METRICS_PORT=off */
 } store_ctx_t;
 
 typedef struct {

@@ -3,8 +3,10 @@
 # Provides: log/die, prerequisite and build checks, a temp dir with cleanup
 # of exactly what was started (pids, nginx, the private PostgreSQL), free
 # loopback ports, wait_http, start_stack (PostgreSQL + storesvc + authsvc +
-# gateway with extra settings), run_wrk (req/s, p50, p99, errors into the
-# RPS/P50/P99/ERRS/NON2XX maps, in NAMES order) and to_ms.
+# gateway with extra settings), start_services/stop_services (restart the
+# three on the same ports and database with other settings), run_wrk
+# (req/s, p50, p99, errors into the RPS/P50/P99/ERRS/NON2XX maps, in NAMES
+# order) and to_ms.
 # The sourcing script sets BENCH_NAME first.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -112,35 +114,56 @@ wait_http() { # wait_http URL SECONDS -> 0 when it answers 200
 # Metrics listeners are off unless a setting names METRICS_PORT (fixed
 # default ports would collide with another stack on the machine).
 start_stack() {
-  local pg_port store_port auth_port http_port jwt
+  local pg_port
   pg_port=$(free_port)
-  store_port=$(free_port)
-  auth_port=$(free_port)
-  http_port=$(free_port)
+  STORE_PORT=$(free_port)
+  AUTH_PORT=$(free_port)
+  HTTP_PORT=$(free_port)
   log "starting PostgreSQL on $pg_port"
   PG_STARTED=1
   DB_URL=$(timeout 180 "$ROOT/deploy/pg.sh" start "$TMP/state" "$pg_port" 2>"$TMP/pg-start.log") ||
     die "deploy/pg.sh start failed: $(cat "$TMP/pg-start.log")"
   mkdir -p "$TMP/objects"
-  jwt=$(head -c 48 /dev/urandom | base64 -w0)
+  STACK_JWT=$(head -c 48 /dev/urandom | base64 -w0)
   local extra=()
   read -r -a extra <<<"${BENCH_ENV:-}" # e.g. BENCH_ENV="GATEWAY_THREADS=8 AUTHSVC_WORKERS=8"
-  local env=(env -i "PATH=$PATH" "LANG=C.UTF-8" "LOG_LEVEL=${BENCH_LOG_LEVEL:-INFO}"
+  STACK_ENV=(env -i "PATH=$PATH" "LANG=C.UTF-8" "LOG_LEVEL=${BENCH_LOG_LEVEL:-INFO}"
     "SHUTDOWN_GRACE_SECONDS=5" "METRICS_PORT=off" "$@" "${extra[@]}")
   DATABASE_URL=$DB_URL timeout 60 "$BUILD/storesvc/storesvc" migrate >"$TMP/migrate.log" 2>&1 ||
     die "storesvc migrate failed: $(tail -n 5 "$TMP/migrate.log")"
-  "${env[@]}" "STORESVC_BIND=tcp://127.0.0.1:$store_port" "DATABASE_URL=$DB_URL" \
+  start_services
+}
+
+# start_services [VAR=value...] : (re)starts storesvc, authsvc and gateway of
+# the stack start_stack made, on the same ports and database, with its
+# settings plus these (later ones win). Logs go to $TMP/<service>.log
+# (appended). Sets SERVICE_PIDS.
+start_services() {
+  SERVICE_PIDS=()
+  "${STACK_ENV[@]}" "$@" "STORESVC_BIND=tcp://127.0.0.1:$STORE_PORT" "DATABASE_URL=$DB_URL" \
     "OBJECT_STORE_URL=${BENCH_OBJECT_STORE_URL:-file://$TMP/objects}" "$BUILD/storesvc/storesvc" \
-    >"$TMP/storesvc.log" 2>&1 </dev/null &
+    >>"$TMP/storesvc.log" 2>&1 </dev/null &
   PIDS+=($!)
-  "${env[@]}" "AUTHSVC_BIND=tcp://127.0.0.1:$auth_port" "STORESVC_ENDPOINTS=tcp://127.0.0.1:$store_port" \
-    "JWT_SECRET_KEY=$jwt" "$BUILD/authsvc/authsvc" >"$TMP/authsvc.log" 2>&1 </dev/null &
+  SERVICE_PIDS+=($!)
+  "${STACK_ENV[@]}" "$@" "AUTHSVC_BIND=tcp://127.0.0.1:$AUTH_PORT" \
+    "STORESVC_ENDPOINTS=tcp://127.0.0.1:$STORE_PORT" "JWT_SECRET_KEY=$STACK_JWT" "$BUILD/authsvc/authsvc" \
+    >>"$TMP/authsvc.log" 2>&1 </dev/null &
   PIDS+=($!)
-  "${env[@]}" "GATEWAY_BIND=127.0.0.1:$http_port" "AUTHSVC_ENDPOINTS=tcp://127.0.0.1:$auth_port" \
-    "STORESVC_ENDPOINTS=tcp://127.0.0.1:$store_port" "$BUILD/gateway/gateway" >"$TMP/gateway.log" 2>&1 </dev/null &
+  SERVICE_PIDS+=($!)
+  "${STACK_ENV[@]}" "$@" "GATEWAY_BIND=127.0.0.1:$HTTP_PORT" "AUTHSVC_ENDPOINTS=tcp://127.0.0.1:$AUTH_PORT" \
+    "STORESVC_ENDPOINTS=tcp://127.0.0.1:$STORE_PORT" "$BUILD/gateway/gateway" >>"$TMP/gateway.log" 2>&1 </dev/null &
   PIDS+=($!)
-  GW=http://127.0.0.1:$http_port
+  SERVICE_PIDS+=($!)
+  GW=http://127.0.0.1:$HTTP_PORT
   wait_http "$GW/api/v1/health" 60 || die "gateway health not 200 within 60s; logs in $TMP (BENCH_KEEP=1 keeps them)"
+}
+
+# stop_services : SIGTERM to the services start_services started, in
+# reverse order, waiting for each (PostgreSQL keeps running).
+stop_services() {
+  local i
+  for ((i = ${#SERVICE_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${SERVICE_PIDS[i]}" TERM; done
+  SERVICE_PIDS=()
 }
 
 # ---------------------------------------------------------------------- wrk

@@ -364,6 +364,26 @@ def rpc(endpoint, op, body=None, rid="it-0001", timeout=2.0):
     return msgpack.unpackb(rep[0], raw=False)
 
 
+def metrics_port_of(proc, timeout=10):
+    """The port `proc`'s /metrics listener bound, from the "metrics listening"
+    line every service logs at start (the way to find an ephemeral
+    METRICS_PORT=0); AssertionError when no such line came in time."""
+    def bound():
+        for r in proc.log_records():
+            if r.get("msg") == "metrics listening" and isinstance(r.get("port"), int):
+                return r["port"]
+        return None
+
+    return wait_for(bound, timeout, what=f"{proc.name} logging its metrics port")
+
+
+def scrape(port, timeout=10):
+    """The text exposition served on 127.0.0.1:`port`/metrics."""
+    r = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=timeout)
+    assert r.status_code == 200, (port, r.status_code, r.text[:200])
+    return r.text
+
+
 def ping_ok(endpoint, svc, timeout=0.5):
     rep = rpc(endpoint, "sys.ping", timeout=timeout)
     return bool(rep and rep.get("ok") is True and rep.get("body", {}).get("svc") == svc)

@@ -33,14 +33,14 @@ class Replicas:
         return ",".join(self.ep(p) for p in self.store_ports)
 
     def start_store(self, i):
-        env = self.s.storesvc_env(STORESVC_BIND=self.ep(self.store_ports[i]), METRICS_PORT="off")
+        env = self.s.storesvc_env(STORESVC_BIND=self.ep(self.store_ports[i]), METRICS_PORT="0")
         p = self.pm.spawn(f"storesvc{i}", [it.binary("storesvc")], env)
         it.wait_for(lambda: it.ping_ok(self.ep(self.store_ports[i]), "storesvc"), 30, what=f"storesvc{i}")
         self.procs[f"storesvc{i}"] = p
 
     def start_auth(self, i):
         env = self.s.authsvc_env(AUTHSVC_BIND=self.ep(self.auth_ports[i]), STORESVC_ENDPOINTS=self.store_eps(),
-                                 METRICS_PORT="off", **au.auth_env())
+                                 METRICS_PORT="0", **au.auth_env())
         p = self.pm.spawn(f"authsvc{i}", [it.binary("authsvc")], env)
         it.wait_for(lambda: it.ping_ok(self.ep(self.auth_ports[i]), "authsvc"), 30, what=f"authsvc{i}")
         self.procs[f"authsvc{i}"] = p

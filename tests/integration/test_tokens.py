@@ -331,7 +331,7 @@ def test_another_replica_refuses_within_the_cache_ttl(pm, tdb, jwt_secret, tmp_p
     s = au.start_stack(pm, tdb, jwt_secret, tmp_path, "replicas", authsvc={"AUTH_CACHE_TTL_SECONDS": str(ttl)})
     port = it.free_port()
     other_ep = f"tcp://127.0.0.1:{port}"
-    env = s.authsvc_env(AUTHSVC_BIND=other_ep)
+    env = s.authsvc_env(AUTHSVC_BIND=other_ep, METRICS_PORT="0")  # its own /metrics
     pm.spawn("authsvc", [it.binary("authsvc")], env, log_name="replicas-authsvc-b")
     it.wait_for(lambda: it.ping_ok(other_ep, "authsvc"), 15, what="the second authsvc")
     a, b = sessions_of(s, 2)

@@ -342,7 +342,8 @@ static void test_config_table_lists_every_variable(void **state)
                                         "PASSWORD_RESET_PER_IP_PER_HOUR",
                                         "AUTH_API_KEY_CACHE_SIZE",
                                         "API_KEY_LAST_USED_INTERVAL_SECONDS",
-                                        "API_KEY_MAX_PER_USER"};
+                                        "API_KEY_MAX_PER_USER",
+                                        "METRICS_PORT"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = auth_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
@@ -362,6 +363,36 @@ static void test_config_table_lists_every_variable(void **state)
     }
 }
 
+/* METRICS_PORT: 9465 on loopback by default, the gateway's forms, "off". */
+static void test_config_metrics_port(void **state)
+{
+    (void)state;
+    auth_config_t c;
+    char err[256];
+    const char *def[] = {"JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef", NULL};
+    assert_int_equal(load(def, &c, err, sizeof err), 0);
+    assert_true(c.metrics_at.enabled);
+    assert_string_equal(c.metrics_at.host, "127.0.0.1");
+    assert_int_equal(c.metrics_at.port, 9465);
+    auth_config_free(&c);
+    const char *off[] = {"JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef", "METRICS_PORT",
+                         "off", NULL};
+    assert_int_equal(load(off, &c, err, sizeof err), 0);
+    assert_false(c.metrics_at.enabled);
+    auth_config_free(&c);
+    const char *v6[] = {"JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef", "METRICS_PORT",
+                        "[::1]:0", NULL};
+    assert_int_equal(load(v6, &c, err, sizeof err), 0);
+    assert_string_equal(c.metrics_at.host, "::1");
+    assert_int_equal(c.metrics_at.port, 0);
+    auth_config_free(&c);
+    const char *bad[] = {"JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef", "METRICS_PORT",
+                         "99999", NULL};
+    assert_int_equal(load(bad, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "METRICS_PORT"));
+    auth_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_config_mail_and_reset_defaults_and_rules),
         cmocka_unit_test(test_config_totp_key_forms),
         cmocka_unit_test(test_config_table_lists_every_variable),
+        cmocka_unit_test(test_config_metrics_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

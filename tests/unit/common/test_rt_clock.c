@@ -24,9 +24,11 @@ static void test_units_agree(void **state)
     int64_t s = rt_clock_s();
     long long ms = rt_clock_ms();
     uint64_t ns = rt_clock_ns();
+    double sec = rt_clock_sec();
     assert_true(s >= raw.tv_sec && s <= raw.tv_sec + 1);
     assert_true(ms >= ts_ms(raw) && ms - ts_ms(raw) < 1000);
     assert_true((long long)(ns / 1000000u) >= ms && (long long)(ns / 1000000u) - ms < 1000);
+    assert_true(sec >= (double)ns / 1e9 && sec - (double)ns / 1e9 < 1.0);
 }
 
 static void test_never_goes_back(void **state)

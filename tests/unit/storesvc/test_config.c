@@ -207,7 +207,7 @@ static void test_config_table_lists_every_variable(void **state)
         "OBJECT_STORE_URL", "DB_TIMEOUT_MS",          "S3_ENDPOINT_URL",
         "S3_REGION",        "S3_ACCESS_KEY_ID",       "S3_SECRET_ACCESS_KEY",
         "S3_TIMEOUT_MS",    "SWEEP_INTERVAL_SECONDS", "UPLOAD_PENDING_MAX_SECONDS",
-        "LOG_LEVEL",        "SHUTDOWN_GRACE_SECONDS"};
+        "LOG_LEVEL",        "SHUTDOWN_GRACE_SECONDS", "METRICS_PORT"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = store_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
@@ -221,6 +221,33 @@ static void test_config_table_lists_every_variable(void **state)
     }
 }
 
+/* METRICS_PORT: 9466 on loopback by default, the gateway's forms, "off". */
+static void test_config_metrics_port(void **state)
+{
+    (void)state;
+    store_config_t c;
+    char err[256];
+    const char *def[] = {"DATABASE_URL", DB_URL, NULL};
+    assert_int_equal(load(def, &c, err, sizeof err), 0);
+    assert_true(c.metrics_at.enabled);
+    assert_string_equal(c.metrics_at.host, "127.0.0.1");
+    assert_int_equal(c.metrics_at.port, 9466);
+    store_config_free(&c);
+    const char *off[] = {"DATABASE_URL", DB_URL, "METRICS_PORT", "off", NULL};
+    assert_int_equal(load(off, &c, err, sizeof err), 0);
+    assert_false(c.metrics_at.enabled);
+    store_config_free(&c);
+    const char *any[] = {"DATABASE_URL", DB_URL, "METRICS_PORT", "0.0.0.0:9999", NULL};
+    assert_int_equal(load(any, &c, err, sizeof err), 0);
+    assert_string_equal(c.metrics_at.host, "0.0.0.0");
+    assert_int_equal(c.metrics_at.port, 9999);
+    store_config_free(&c);
+    const char *bad[] = {"DATABASE_URL", DB_URL, "METRICS_PORT", "nope:x", NULL};
+    assert_int_equal(load(bad, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "METRICS_PORT"));
+    store_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_config_secret_never_in_error),
         cmocka_unit_test(test_config_s3_needs_credentials),
         cmocka_unit_test(test_config_table_lists_every_variable),
+        cmocka_unit_test(test_config_metrics_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
