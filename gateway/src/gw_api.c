@@ -18,54 +18,96 @@
 
 /* ---- answer shapes ---- */
 
+#define K(name, type)                                                                              \
+    {                                                                                              \
+        name, NULL, GW_KEY_##type                                                                  \
+    }
+#define KI(name, type, items)                                                                      \
+    {                                                                                              \
+        name, items, GW_KEY_##type                                                                 \
+    }
+#define KEND                                                                                       \
+    {                                                                                              \
+        NULL, NULL, GW_KEY_STRING                                                                  \
+    }
+
 const gw_key_t gw_shape_user[] = {
-    {"id", NULL},           {"username", NULL},   {"email", NULL},
-    {"full_name", NULL},    {"role", NULL},       {"is_active", NULL},
-    {"totp_enabled", NULL}, {"created_at", NULL}, {NULL, NULL},
+    K("id", ID),
+    K("username", STRING),
+    K("email", STRING),
+    K("full_name", STRING_OR_NULL),
+    K("role", STRING),
+    K("is_active", BOOL),
+    K("totp_enabled", BOOL),
+    K("created_at", TIME),
+    KEND,
 };
 const gw_key_t gw_shape_user_list[] = {
-    {"users", gw_shape_user}, {"total", NULL}, {"page", NULL},
-    {"per_page", NULL},       {"pages", NULL}, {NULL, NULL},
+    KI("users", OBJECTS, gw_shape_user),
+    K("total", INTEGER),
+    K("page", INTEGER),
+    K("per_page", INTEGER),
+    K("pages", INTEGER),
+    KEND,
 };
 static const gw_key_t shape_session[] = {
-    {"id", NULL},         {"created_at", NULL}, {"last_used_at", NULL}, {"client_ip", NULL},
-    {"user_agent", NULL}, {"current", NULL},    {NULL, NULL},
+    K("id", ID),
+    K("created_at", TIME),
+    K("last_used_at", TIME),
+    K("client_ip", STRING),
+    K("user_agent", STRING_OR_NULL),
+    K("current", BOOL),
+    KEND,
 };
-const gw_key_t gw_shape_sessions[] = {{"sessions", shape_session}, {NULL, NULL}};
+const gw_key_t gw_shape_sessions[] = {KI("sessions", OBJECTS, shape_session), KEND};
 const gw_key_t gw_shape_stats[] = {
-    {"users", NULL},           {"files", NULL},           {"bytes_stored", NULL},
-    {"active_sessions", NULL}, {"blocked_sources", NULL}, {NULL, NULL},
+    K("users", INTEGER),           K("files", INTEGER),           K("bytes_stored", INTEGER),
+    K("active_sessions", INTEGER), K("blocked_sources", INTEGER), KEND,
 };
 const gw_key_t gw_shape_file[] = {
-    {"id", NULL},     {"name", NULL},     {"content_type", NULL}, {"size", NULL},
-    {"sha256", NULL}, {"owner_id", NULL}, {"created_at", NULL},   {NULL, NULL},
+    K("id", ID),         K("name", STRING), K("content_type", STRING), K("size", INTEGER),
+    K("sha256", STRING), K("owner_id", ID), K("created_at", TIME),     KEND,
 };
 const gw_key_t gw_shape_file_list[] = {
-    {"files", gw_shape_file}, {"total", NULL}, {"page", NULL},
-    {"per_page", NULL},       {"pages", NULL}, {NULL, NULL},
+    KI("files", OBJECTS, gw_shape_file),
+    K("total", INTEGER),
+    K("page", INTEGER),
+    K("per_page", INTEGER),
+    K("pages", INTEGER),
+    KEND,
 };
 const gw_key_t gw_shape_token[] = {
-    {"access_token", NULL},  {"token_type", NULL},         {"expires_in", NULL},
-    {"refresh_token", NULL}, {"refresh_expires_in", NULL}, {NULL, NULL},
+    K("access_token", STRING),  K("token_type", STRING),          K("expires_in", INTEGER),
+    K("refresh_token", STRING), K("refresh_expires_in", INTEGER), KEND,
 };
 const gw_key_t gw_shape_api_key_created[] = {
-    {"id", NULL},         {"name", NULL},        {"key", NULL}, {"created_at", NULL},
-    {"expires_at", NULL}, {"permissions", NULL}, {NULL, NULL},
+    K("id", ID),
+    K("name", STRING),
+    K("key", STRING),
+    K("created_at", TIME),
+    K("expires_at", TIME_OR_NULL),
+    K("permissions", STRINGS_OR_NULL),
+    KEND,
 };
 static const gw_key_t shape_api_key[] = {
-    {"id", NULL},           {"name", NULL},        {"created_at", NULL}, {"expires_at", NULL},
-    {"last_used_at", NULL}, {"permissions", NULL}, {NULL, NULL},
+    K("id", ID),
+    K("name", STRING),
+    K("created_at", TIME),
+    K("expires_at", TIME_OR_NULL),
+    K("last_used_at", TIME_OR_NULL),
+    K("permissions", STRINGS_OR_NULL),
+    KEND,
 };
-const gw_key_t gw_shape_api_keys[] = {{"api_keys", shape_api_key}, {NULL, NULL}};
+const gw_key_t gw_shape_api_keys[] = {KI("api_keys", OBJECTS, shape_api_key), KEND};
 const gw_key_t gw_shape_login[] = {
-    {"access_token", NULL},
-    {"token_type", NULL},
-    {"expires_in", NULL},
-    {NULL, NULL},
+    K("access_token", STRING),
+    K("token_type", STRING),
+    K("expires_in", INTEGER),
+    KEND,
 };
 
-const gw_key_t gw_shape_totp_setup[] = {{"secret", NULL}, {"otpauth_uri", NULL}, {NULL, NULL}};
-const gw_key_t gw_shape_backup_codes[] = {{"backup_codes", NULL}, {NULL, NULL}};
+const gw_key_t gw_shape_totp_setup[] = {K("secret", STRING), K("otpauth_uri", STRING), KEND};
+const gw_key_t gw_shape_backup_codes[] = {K("backup_codes", STRINGS), KEND};
 
 /* ---- problem details ----
  *
