@@ -182,3 +182,233 @@ def test_docs_page_renders_the_routes_in_chromium(docs_stack, document, tmp_path
     assert "opblock" in flat, r.stderr[-2000:]
     missing = [p for p in document["paths"] if p not in flat]
     assert not missing, (missing, r.stderr[-1500:])
+
+
+# ------------------------------------------------------------------ fuzzing
+#
+# Requests per operation, drawn from the document's own schemas: path
+# parameters (ids that exist, random UUIDs, junk), the declared query
+# parameters, bodies (valid per the schema, or broken: a wrong type, an
+# unknown or missing field, too long, not an object, not JSON, the wrong
+# Content-Type), and credentials (none, a user's bearer or API key, junk,
+# both at once). Whatever comes back must be what the document declares.
+
+from urllib.parse import quote  # noqa: E402
+
+import jsonschema  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+FUZZ_EXAMPLES = int(os.environ.get("RESTC_OPENAPI_FUZZ_EXAMPLES", "25"))
+LONG = 80  # longest generated string (bounds larger than this are tried with one too-long value)
+
+
+def _ops():
+    """(method, path) of every operation, from the parsed route table (the
+    document has exactly these, as checked above)."""
+    return [(m.lower(), p) for m, p in route_table()]
+
+
+def _text(max_size):
+    return st.text(st.characters(blacklist_categories=("Cs",)), max_size=max_size)
+
+
+def _value(schema):
+    """A value valid for `schema` (the subset the document uses)."""
+    types = schema.get("type", "object")
+    types = types if isinstance(types, list) else [types]
+    options = []
+    for t in types:
+        if t == "string":
+            options.append(_text(min(schema.get("maxLength", LONG), LONG)))
+        elif t == "integer":
+            options.append(st.integers(-(2 ** 40), 2 ** 40) | st.integers(1, 4000))
+        elif t == "boolean":
+            options.append(st.booleans())
+        elif t == "null":
+            options.append(st.none())
+        elif t == "array":
+            options.append(st.lists(_value(schema.get("items", {"type": "string"})),
+                                    max_size=min(schema.get("maxItems", 4), 4)))
+        elif t == "object":
+            options.append(_object(schema))
+    return st.one_of(options)
+
+
+def _object(schema):
+    props = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    return st.fixed_dictionaries({k: _value(v) for k, v in props.items() if k in required},
+                                 optional={k: _value(v) for k, v in props.items() if k not in required})
+
+
+@st.composite
+def _broken(draw, schema):
+    """A body the schema refuses (or that is not JSON at all)."""
+    props = schema.get("properties", {})
+    body = draw(_object(schema))
+    kinds = ["unknown", "not_object", "not_json"]
+    if props:
+        kinds += ["wrong_type"]
+    if schema.get("required"):
+        kinds += ["missing"]
+    if any("maxLength" in p for p in props.values()):
+        kinds += ["too_long"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "unknown":
+        body[draw(st.sampled_from(["role", "id", "is_admin", "x" * 70, "é"]))] = 1
+    elif kind == "not_object":
+        return json.dumps(draw(st.sampled_from([[], [1], "text", 3, None, True])))
+    elif kind == "not_json":
+        return draw(st.sampled_from(['{"a":', "{'a': 1}", '{"a":1,"a":2}', "\xff", "[" * 40]))
+    elif kind == "wrong_type":
+        body[draw(st.sampled_from(sorted(props)))] = draw(st.sampled_from([{"x": 1}, [[1]], 1.5, "s", 7]))
+    elif kind == "missing":
+        body.pop(draw(st.sampled_from(sorted(schema["required"]))), None)
+    elif kind == "too_long":
+        name = draw(st.sampled_from(sorted(k for k, p in props.items() if "maxLength" in p)))
+        body[name] = "a" * (props[name]["maxLength"] + 1)
+    return json.dumps(body)
+
+
+@pytest.fixture(scope="module")
+def fuzz_ctx(docs_stack, document):
+    """A signed-in user with an API key and a file of their own: ids and
+    credentials that exist."""
+    u = au.new_user(docs_stack)
+    r = au.post(docs_stack, "/auth/api-keys", {"name": "fuzz"}, token=u.access)
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
+    r = requests.post(docs_stack.url("/api/v1/files?name=f.txt"), data=b"hello",
+                      headers={"Content-Type": "text/plain", **au.bearer(u.access)}, timeout=30)
+    assert r.status_code == 201, r.text
+    return {"user": u, "key": key, "ids": [u.id, r.json()["id"]], "calls": [0]}
+
+
+@st.composite
+def _request(draw, op, ids):
+    method, path = op
+    url = path
+    for name in re.findall(r"\{(\w+)\}", path):
+        v = draw(st.sampled_from(ids) | st.uuids().map(str) | _text(12).filter(lambda s: s and "/" not in s))
+        url = url.replace("{" + name + "}", quote(v, safe=""))
+    query = {}
+    for p in op_doc(op).get("parameters", []):
+        if p["in"] == "query" and draw(st.booleans()):
+            query[p["name"]] = draw(st.one_of(st.integers(0, 300).map(str), _text(8)))
+        if p["in"] == "header" and draw(st.booleans()):
+            query.setdefault("_headers", {})[p["name"]] = draw(
+                st.sampled_from(["bytes=0-1", "bytes=-2", "bytes=9-", "bytes=5-1", "items=1-2", '"x"', "*"]))
+    headers = query.pop("_headers", {})
+    body = None
+    rb = op_doc(op).get("requestBody")
+    content = (rb or {}).get("content", {})
+    if "application/json" in content:
+        schema = content["application/json"]["schema"]
+        if not rb.get("required") and draw(st.booleans()):
+            body = None
+        elif draw(st.booleans()):
+            body = json.dumps(draw(_object(schema)))
+        else:
+            body = draw(_broken(schema))
+        if body is not None:
+            headers["Content-Type"] = draw(st.sampled_from(["application/json"] * 4 + ["text/plain"]))
+    elif "multipart/form-data" in content:
+        data = draw(st.binary(max_size=64))
+        ctype = draw(st.sampled_from(["text/plain", "application/octet-stream", "image/png", "text/html"]))
+        if draw(st.booleans()):
+            query.setdefault("name", draw(_text(12)))
+            headers["Content-Type"] = ctype
+            body = data
+        else:
+            boundary = "fuzzboundary42"
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+            body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                    f"filename=\"{draw(st.sampled_from(['a.txt', 'b', '../x']))}\"\r\n"
+                    f"Content-Type: {ctype}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    auth = draw(st.sampled_from(["none", "bearer", "bearer", "bearer", "key", "key", "junk_bearer", "junk_key", "both"]))
+    return method, url, query, headers, body, auth
+
+
+_DOC = {}
+
+
+def op_doc(op):
+    method, path = op
+    return _DOC["doc"]["paths"][path][method]
+
+
+def _auth_headers(kind, ctx):
+    u = ctx["user"]
+    return {
+        "none": {},
+        "bearer": au.bearer(u.access),
+        "key": {"X-API-Key": ctx["key"]},
+        "junk_bearer": {"Authorization": "Bearer not.a.jwt"},
+        "junk_key": {"X-API-Key": "rk_0000000000000000_" + "A" * 43},
+        "both": {**au.bearer(u.access), "X-API-Key": ctx["key"]},
+    }[kind]
+
+
+def _check(doc, op, r):
+    where = f"{op[0].upper()} {r.request.url} -> {r.status_code}"
+    assert r.status_code < 500, f"{where}: {r.text[:300]}"
+    responses = op_doc(op)["responses"]
+    declared = responses.get(str(r.status_code))
+    ctype = r.headers.get("Content-Type", "").split(";")[0]
+    if r.status_code >= 400:
+        assert ctype == "application/problem+json", f"{where}: {ctype}"
+        p = r.json()
+        assert p["status"] == r.status_code and p["title"] and p["type"], f"{where}: {p}"
+        problem = dict(doc["components"]["schemas"]["Problem"])
+        jsonschema.validate(p, problem)
+        return
+    assert declared is not None, f"{where}: status not declared ({sorted(responses)})"
+    content = declared.get("content")
+    if not content:
+        assert r.content == b"", f"{where}: a body on a status declared without one"
+        return
+    if "application/json" in content:
+        assert ctype == "application/json", f"{where}: {ctype}"
+        schema = {**content["application/json"]["schema"], "components": doc["components"]}
+        jsonschema.Draft202012Validator(schema).validate(r.json())
+
+
+@pytest.mark.parametrize("op", _ops(), ids=lambda op: f"{op[0]} {op[1]}")
+def test_fuzz_operation_from_the_document(docs_stack, document, fuzz_ctx, op):
+    _DOC["doc"] = document
+    session = requests.Session()
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @given(req=_request(op, fuzz_ctx["ids"]))
+    def run(req):
+        method, url, query, headers, body, auth = req
+        fuzz_ctx["calls"][0] += 1
+        if fuzz_ctx["calls"][0] % 40 == 0:  # logout-all or a password change may have revoked the session
+            au.relogin(docs_stack, fuzz_ctx["user"])
+        r = session.request(method.upper(), docs_stack.url(url), params=query, data=body,
+                            headers={**headers, **_auth_headers(auth, fuzz_ctx)}, timeout=30)
+        _check(document, op, r)
+
+    run()
+
+
+def test_fuzz_check_can_fail(docs_stack, document, fuzz_ctx):
+    """_check refuses a 2xx body its schema does not allow and an error
+    that is not problem JSON."""
+    op = ("get", "/api/v1/users/me")
+    r = requests.get(docs_stack.url(op[1]), headers=au.bearer(au.relogin(docs_stack, fuzz_ctx["user"])["access_token"]),
+                     timeout=10)
+    assert r.status_code == 200
+    narrowed = json.loads(json.dumps(document))
+    del narrowed["paths"][op[1]][op[0]]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["email"]
+    _DOC["doc"] = narrowed
+    try:
+        with pytest.raises(jsonschema.ValidationError):
+            _check(narrowed, op, r)
+        r.headers["Content-Type"] = "application/json"
+        r.status_code = 404
+        with pytest.raises(AssertionError):
+            _check(narrowed, op, r)
+    finally:
+        _DOC["doc"] = document
