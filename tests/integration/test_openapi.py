@@ -139,6 +139,27 @@ def test_docs_off_by_default_is_404(stack):
         assert "RateLimit-Remaining" not in r.headers
 
 
+@pytest.mark.parametrize("over", [
+    {"DOCS_ENABLED": "true", "DOCS_UI_DIR": "/nonexistent/swagger-ui-dist"},
+    {"DOCS_ENABLED": "yes please"},
+], ids=["ui-dir-missing", "not-a-boolean"])
+def test_a_bad_docs_setting_refuses_start(pm, tmp_path, over):
+    from test_config import assert_names_variable, run_service
+
+    s = it.Stack(pm, "postgresql://x@127.0.0.1:1/x", str(tmp_path / "objects"), it.new_secret(), name="docscfg")
+    rc, out = run_service("gateway", s.gateway_env(**over))
+    assert_names_variable("gateway", rc, out, "DOCS_UI_DIR" if "DOCS_UI_DIR" in over else "DOCS_ENABLED")
+
+
+def test_docs_without_ui_dir_serve_the_document_only(pm, db_url, jwt_secret, tmp_path):
+    s = au.start_stack(pm, db_url, jwt_secret, tmp_path, "docsnoui", gateway={"DOCS_ENABLED": "true"})
+    r = requests.get(s.url(DOC_PATH), timeout=10)
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    assert DOC_PATH in paths and PAGE_PATH not in paths  # the document lists what is served
+    assert requests.get(s.url(PAGE_PATH), timeout=10).status_code == 404
+
+
 def test_docs_page_and_files(docs_stack):
     r = requests.get(docs_stack.url(PAGE_PATH), timeout=10)
     assert r.status_code == 200
@@ -172,6 +193,7 @@ def test_docs_page_renders_the_routes_in_chromium(docs_stack, document, tmp_path
     r = subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
+         "--enable-logging=stderr", "--log-level=0",  # console messages, CSP violations among them
          "--dump-dom", docs_stack.url(PAGE_PATH)],
         capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     dom = r.stdout
@@ -182,6 +204,11 @@ def test_docs_page_renders_the_routes_in_chromium(docs_stack, document, tmp_path
     assert "opblock" in flat, r.stderr[-2000:]
     missing = [p for p in document["paths"] if p not in flat]
     assert not missing, (missing, r.stderr[-1500:])
+    # Nothing the page does needs more than its policy allows (no script,
+    # style, image or fetch from elsewhere, no eval).
+    console = [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
+    violations = [line for line in console if "Content Security Policy" in line]
+    assert not violations, violations
 
 
 # ------------------------------------------------------------------ fuzzing
