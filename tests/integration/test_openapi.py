@@ -118,6 +118,38 @@ def test_document_follows_the_field_tables(document):
     assert schemes["bearerAuth"]["bearerFormat"] == "JWT"
 
 
+def _api_md_entry(method, path):
+    """The text docs/API.md gives a route: its section under its heading,
+    or its table row."""
+    with open(os.path.join(it.ROOT, "docs", "API.md"), encoding="utf-8") as f:
+        text = f.read()
+    key = re.escape(f"{method} {path}")
+    m = re.search(r"^#{2,4}\s+`" + key + r"`\s*$(.*?)(?=^#{1,4}\s)", text, flags=re.M | re.S)
+    if m:
+        return m.group(1)
+    m = re.search(r"^\|\s*`" + key + r"`\s*\|(.*)$", text, flags=re.M)
+    return m.group(1) if m else None
+
+
+def test_document_agrees_with_api_md(document):
+    """Each operation's success statuses and permission are the ones
+    docs/API.md gives that route."""
+    problems = []
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            entry = _api_md_entry(method.upper(), path)
+            if entry is None:
+                problems.append(f"{method} {path}: no entry")
+                continue
+            for status in (s for s in op["responses"] if s.startswith("2")):
+                if not re.search(r"\b" + status + r"\b", entry):
+                    problems.append(f"{method} {path}: {status} not in its entry")
+            perm = op.get("x-permission")
+            if perm and f"`{perm}`" not in entry:
+                problems.append(f"{method} {path}: permission {perm} not in its entry")
+    assert not problems, problems
+
+
 def test_document_is_served_from_memory_and_counted(docs_stack):
     a = requests.get(docs_stack.url(DOC_PATH), timeout=10)
     b = requests.get(docs_stack.url(DOC_PATH), timeout=10)
