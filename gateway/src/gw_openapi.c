@@ -29,9 +29,10 @@ enum {
     T_STREAM = 1u << 4,    /* an upload */
     T_PARAM = 1u << 5,     /* a {param} in the path */
     T_DOWNLOAD = 1u << 6,
-    T_BACKEND = 1u << 7, /* calls a backend: 503 when it is down */
-    T_COOKIE = 1u << 8,  /* may use the refresh-token cookie */
-    T_PROBE = 1u << 9,   /* 503 is the answer's own shape */
+    T_BACKEND = 1u << 7,      /* calls a backend: 503 when it is down */
+    T_COOKIE = 1u << 8,       /* may use the refresh-token cookie */
+    T_PROBE = 1u << 9,        /* 503 is the answer's own shape */
+    T_SETS_COOKIE = 1u << 10, /* a success sets or clears a cookie */
 };
 
 static unsigned traits(const gw_route_t *r)
@@ -56,6 +57,8 @@ static unsigned traits(const gw_route_t *r)
         t |= T_COOKIE;
     if (r->flags & GW_ROUTE_PROBE)
         t |= T_PROBE;
+    if ((r->flags & (GW_ROUTE_SIGN_IN | GW_ROUTE_COOKIE)) || (r->call && r->call->clear_cookie))
+        t |= T_SETS_COOKIE;
     return t;
 }
 
@@ -351,6 +354,10 @@ static json_t *success_response(const gw_answer_t *a, unsigned t, int status, co
         rc |= set(resp, "content", answer_content(a));
     if (resp)
         rc |= add_rate_headers(resp, t, false);
+    if (resp && (t & T_SETS_COOKIE) && status < 300) {
+        json_t *h = headers_of(resp);
+        rc |= h ? set(h, "Set-Cookie", header_ref("Set-Cookie")) : -1;
+    }
     if (rc != 0) {
         json_decref(resp);
         return NULL;
@@ -606,6 +613,15 @@ static json_t *components(void)
         rc |= set(headers, rl[i][0],
                   json_pack("{s:s, s:{s:s, s:i}}", "description", rl[i][1], "schema", "type",
                             "integer", "minimum", 0));
+    if (headers)
+        rc |=
+            set(headers, "Set-Cookie",
+                json_pack("{s:s, s:{s:s}}", "description",
+                          "The refresh_token cookie (HttpOnly; SameSite=Lax; Path=/api/v1/auth; "
+                          "set by login and a cookie refresh, cleared by logout, logout-all and a "
+                          "refused cookie refresh) and the device cookie (HttpOnly; "
+                          "SameSite=Strict; set by every sign-in).",
+                          "schema", "type", "string"));
     if (headers)
         rc |= set(headers, "WWW-Authenticate",
                   json_pack("{s:s, s:{s:s}}", "description", "Bearer", "schema", "type", "string"));

@@ -256,6 +256,7 @@ static const gw_answer_t a_asset = {200, NULL, "*/*"};
 #define LIMITED      GW_ROUTE_LIMITED
 #define SESSION      GW_ROUTE_SESSION /* no API keys */
 #define SLOW_SESSION (GW_ROUTE_SLOW | GW_ROUTE_SESSION)
+#define SIGN_IN      (GW_ROUTE_SLOW | GW_ROUTE_SIGN_IN)
 #define PAGED        GW_ROUTE_PAGED
 #define PROBE        GW_ROUTE_PROBE
 #define DOCS         (GW_ROUTE_DOCS | GW_ROUTE_LIMITED)
@@ -275,9 +276,9 @@ static const gw_route_t gw_routes[] = {
 
     {"POST", "/api/v1/auth/register", gw_api_handle, NULL, JSON, f_register, SLOW, &c_register,
      "Create an account (role user)", NULL},
-    {"POST", "/api/v1/auth/token", gw_auth_token, NULL, JSON, f_token, SLOW, &c_token,
+    {"POST", "/api/v1/auth/token", gw_auth_token, NULL, JSON, f_token, SIGN_IN, &c_token,
      "Sign in for programmatic clients: an access and a refresh token", NULL},
-    {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SLOW, &c_token,
+    {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SIGN_IN, &c_token,
      "Sign in for browsers: an access token, the refresh token as a cookie", &a_login},
     {"POST", "/api/v1/auth/refresh", gw_auth_refresh, NULL, OPT_JSON, f_refresh_token, COOKIE,
      &c_refresh, "Rotate a refresh token (body or cookie) for a new pair", NULL},

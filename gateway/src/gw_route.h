@@ -57,6 +57,9 @@ enum {
      * Content-Security-Policy instead of the API's. Served only when
      * DOCS_UI_DIR is set too. */
     GW_ROUTE_PAGE = 1u << 8,
+    /* A sign-in: its success sets the device cookie (gw_auth.h), and the
+     * refresh-token cookie for browsers. */
+    GW_ROUTE_SIGN_IN = 1u << 9,
 };
 
 /* A success answer the route's call does not describe (handlers with code

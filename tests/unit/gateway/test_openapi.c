@@ -286,6 +286,17 @@ static void test_openapi_problems_and_rate_headers(void **state)
     /* The probes outside /api/ are never limited. */
     assert_null(at(op_of("GET", "/healthz"), rl));
     assert_false(has_status(op_of("GET", "/healthz"), "429"));
+    /* Cookies: the sign-ins set them, refresh and the logouts set or clear
+     * the refresh cookie; other routes never. */
+    static const char *const ck200[] = {"responses", "200", "headers", "Set-Cookie", NULL};
+    static const char *const ck204[] = {"responses", "204", "headers", "Set-Cookie", NULL};
+    assert_non_null(at(op_of("POST", "/api/v1/auth/token"), ck200));
+    assert_non_null(at(op_of("POST", "/api/v1/auth/login"), ck200));
+    assert_non_null(at(op_of("POST", "/api/v1/auth/refresh"), ck200));
+    assert_non_null(at(op_of("POST", "/api/v1/auth/logout"), ck204));
+    assert_non_null(at(op_of("POST", "/api/v1/auth/logout-all"), ck204));
+    assert_null(at(op_of("GET", "/api/v1/users/me"), ck200));
+    assert_null(at(op_of("POST", "/api/v1/auth/2fa/disable"), ck204));
     static const char *const www[] = {"responses", "401", "headers", "WWW-Authenticate", NULL};
     assert_non_null(at(op_of("GET", "/api/v1/users"), www));
 }
