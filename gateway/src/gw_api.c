@@ -18,96 +18,92 @@
 
 /* ---- answer shapes ---- */
 
-#define K(name, type)                                                                              \
-    {                                                                                              \
-        name, NULL, GW_KEY_##type                                                                  \
-    }
-#define KI(name, type, items)                                                                      \
-    {                                                                                              \
-        name, items, GW_KEY_##type                                                                 \
-    }
-#define KEND                                                                                       \
-    {                                                                                              \
-        NULL, NULL, GW_KEY_STRING                                                                  \
-    }
-
 const gw_key_t gw_shape_user[] = {
-    K("id", ID),
-    K("username", STRING),
-    K("email", STRING),
-    K("full_name", STRING_OR_NULL),
-    K("role", STRING),
-    K("is_active", BOOL),
-    K("totp_enabled", BOOL),
-    K("created_at", TIME),
-    KEND,
+    GW_KEY("id", ID),
+    GW_KEY("username", STRING),
+    GW_KEY("email", STRING),
+    GW_KEY("full_name", STRING_OR_NULL),
+    GW_KEY("role", STRING),
+    GW_KEY("is_active", BOOL),
+    GW_KEY("totp_enabled", BOOL),
+    GW_KEY("created_at", TIME),
+    GW_KEY_END,
 };
 const gw_key_t gw_shape_user_list[] = {
-    KI("users", OBJECTS, gw_shape_user),
-    K("total", INTEGER),
-    K("page", INTEGER),
-    K("per_page", INTEGER),
-    K("pages", INTEGER),
-    KEND,
+    GW_KEYS("users", OBJECTS, gw_shape_user),
+    GW_KEY("total", INTEGER),
+    GW_KEY("page", INTEGER),
+    GW_KEY("per_page", INTEGER),
+    GW_KEY("pages", INTEGER),
+    GW_KEY_END,
 };
 static const gw_key_t shape_session[] = {
-    K("id", ID),
-    K("created_at", TIME),
-    K("last_used_at", TIME),
-    K("client_ip", STRING),
-    K("user_agent", STRING_OR_NULL),
-    K("current", BOOL),
-    KEND,
+    GW_KEY("id", ID),
+    GW_KEY("created_at", TIME),
+    GW_KEY("last_used_at", TIME),
+    GW_KEY("client_ip", STRING),
+    GW_KEY("user_agent", STRING_OR_NULL),
+    GW_KEY("current", BOOL),
+    GW_KEY_END,
 };
-const gw_key_t gw_shape_sessions[] = {KI("sessions", OBJECTS, shape_session), KEND};
+const gw_key_t gw_shape_sessions[] = {GW_KEYS("sessions", OBJECTS, shape_session), GW_KEY_END};
 const gw_key_t gw_shape_stats[] = {
-    K("users", INTEGER),           K("files", INTEGER),           K("bytes_stored", INTEGER),
-    K("active_sessions", INTEGER), K("blocked_sources", INTEGER), KEND,
+    GW_KEY("users", INTEGER),           GW_KEY("files", INTEGER),
+    GW_KEY("bytes_stored", INTEGER),    GW_KEY("active_sessions", INTEGER),
+    GW_KEY("blocked_sources", INTEGER), GW_KEY_END,
 };
 const gw_key_t gw_shape_file[] = {
-    K("id", ID),         K("name", STRING), K("content_type", STRING), K("size", INTEGER),
-    K("sha256", STRING), K("owner_id", ID), K("created_at", TIME),     KEND,
+    GW_KEY("id", ID),
+    GW_KEY("name", STRING),
+    GW_KEY("content_type", STRING),
+    GW_KEY("size", INTEGER),
+    GW_KEY("sha256", STRING),
+    GW_KEY("owner_id", ID),
+    GW_KEY("created_at", TIME),
+    GW_KEY_END,
 };
 const gw_key_t gw_shape_file_list[] = {
-    KI("files", OBJECTS, gw_shape_file),
-    K("total", INTEGER),
-    K("page", INTEGER),
-    K("per_page", INTEGER),
-    K("pages", INTEGER),
-    KEND,
+    GW_KEYS("files", OBJECTS, gw_shape_file),
+    GW_KEY("total", INTEGER),
+    GW_KEY("page", INTEGER),
+    GW_KEY("per_page", INTEGER),
+    GW_KEY("pages", INTEGER),
+    GW_KEY_END,
 };
 const gw_key_t gw_shape_token[] = {
-    K("access_token", STRING),  K("token_type", STRING),          K("expires_in", INTEGER),
-    K("refresh_token", STRING), K("refresh_expires_in", INTEGER), KEND,
+    GW_KEY("access_token", STRING),        GW_KEY("token_type", STRING),
+    GW_KEY("expires_in", INTEGER),         GW_KEY("refresh_token", STRING),
+    GW_KEY("refresh_expires_in", INTEGER), GW_KEY_END,
 };
 const gw_key_t gw_shape_api_key_created[] = {
-    K("id", ID),
-    K("name", STRING),
-    K("key", STRING),
-    K("created_at", TIME),
-    K("expires_at", TIME_OR_NULL),
-    K("permissions", STRINGS_OR_NULL),
-    KEND,
+    GW_KEY("id", ID),
+    GW_KEY("name", STRING),
+    GW_KEY("key", STRING),
+    GW_KEY("created_at", TIME),
+    GW_KEY("expires_at", TIME_OR_NULL),
+    GW_KEY("permissions", STRINGS_OR_NULL),
+    GW_KEY_END,
 };
 static const gw_key_t shape_api_key[] = {
-    K("id", ID),
-    K("name", STRING),
-    K("created_at", TIME),
-    K("expires_at", TIME_OR_NULL),
-    K("last_used_at", TIME_OR_NULL),
-    K("permissions", STRINGS_OR_NULL),
-    KEND,
+    GW_KEY("id", ID),
+    GW_KEY("name", STRING),
+    GW_KEY("created_at", TIME),
+    GW_KEY("expires_at", TIME_OR_NULL),
+    GW_KEY("last_used_at", TIME_OR_NULL),
+    GW_KEY("permissions", STRINGS_OR_NULL),
+    GW_KEY_END,
 };
-const gw_key_t gw_shape_api_keys[] = {KI("api_keys", OBJECTS, shape_api_key), KEND};
+const gw_key_t gw_shape_api_keys[] = {GW_KEYS("api_keys", OBJECTS, shape_api_key), GW_KEY_END};
 const gw_key_t gw_shape_login[] = {
-    K("access_token", STRING),
-    K("token_type", STRING),
-    K("expires_in", INTEGER),
-    KEND,
+    GW_KEY("access_token", STRING),
+    GW_KEY("token_type", STRING),
+    GW_KEY("expires_in", INTEGER),
+    GW_KEY_END,
 };
 
-const gw_key_t gw_shape_totp_setup[] = {K("secret", STRING), K("otpauth_uri", STRING), KEND};
-const gw_key_t gw_shape_backup_codes[] = {K("backup_codes", STRINGS), KEND};
+const gw_key_t gw_shape_totp_setup[] = {GW_KEY("secret", STRING), GW_KEY("otpauth_uri", STRING),
+                                        GW_KEY_END};
+const gw_key_t gw_shape_backup_codes[] = {GW_KEY("backup_codes", STRINGS), GW_KEY_END};
 
 /* ---- problem details ----
  *

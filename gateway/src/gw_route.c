@@ -215,25 +215,14 @@ static const gw_call_t c_file_delete = {.op = PROTO_OP_STORE_FILE_DELETE,
 /* ---- answers of the handlers with code of their own (gw_health,
  * gw_auth_session, gw_files, gw_docs), for the API document ---- */
 
-#define K(name, type)                                                                              \
-    {                                                                                              \
-        name, NULL, GW_KEY_##type                                                                  \
-    }
-#define KI(name, type, items)                                                                      \
-    {                                                                                              \
-        name, items, GW_KEY_##type                                                                 \
-    }
-#define KEND                                                                                       \
-    {                                                                                              \
-        NULL, NULL, GW_KEY_STRING                                                                  \
-    }
-
-static const gw_key_t k_live[] = {K("status", STRING), KEND};
-static const gw_key_t k_ready[] = {K("status", STRING), KI("checks", OBJECT, NULL), KEND};
-static const gw_key_t k_health[] = {K("status", STRING), K("version", STRING),
-                                    KI("checks", OBJECT, NULL), KEND};
-static const gw_key_t k_session[] = {K("user_id", ID), K("username", STRING), K("role", STRING),
-                                     K("expires_at", TIME), KEND};
+static const gw_key_t k_live[] = {GW_KEY("status", STRING), GW_KEY_END};
+static const gw_key_t k_ready[] = {GW_KEY("status", STRING), GW_KEYS("checks", OBJECT, NULL),
+                                   GW_KEY_END};
+static const gw_key_t k_health[] = {GW_KEY("status", STRING), GW_KEY("version", STRING),
+                                    GW_KEYS("checks", OBJECT, NULL), GW_KEY_END};
+static const gw_key_t k_session[] = {GW_KEY("user_id", ID), GW_KEY("username", STRING),
+                                     GW_KEY("role", STRING), GW_KEY("expires_at", TIME),
+                                     GW_KEY_END};
 
 static const gw_answer_t a_live = {200, k_live, NULL};
 static const gw_answer_t a_ready = {200, k_ready, NULL};

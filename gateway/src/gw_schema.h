@@ -96,6 +96,21 @@ struct gw_key {
     gw_key_type_t type;
 };
 
+/* Rows of a key table: GW_KEY("id", ID), GW_KEYS("users", OBJECTS,
+ * gw_shape_user), GW_KEY_END. */
+#define GW_KEY(name, type)                                                                         \
+    {                                                                                              \
+        name, NULL, GW_KEY_##type                                                                  \
+    }
+#define GW_KEYS(name, type, items)                                                                 \
+    {                                                                                              \
+        name, items, GW_KEY_##type                                                                 \
+    }
+#define GW_KEY_END                                                                                 \
+    {                                                                                              \
+        NULL, NULL, GW_KEY_STRING                                                                  \
+    }
+
 /* A new object with the keys of `keys` that `src` has (absent keys stay
  * absent); its values are shared with `src` (references, not copies), so
  * do not change `src` afterwards. NULL when `src` is not an object or out
