@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/deps.sh — install the Debian (bookworm) packages this project needs.
 #
-#   deploy/deps.sh [build|test|s3|bench|all]...  (default: build)
+#   deploy/deps.sh [build|test|s3|docs|bench|all]...  (default: build)
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl)
@@ -9,9 +9,15 @@
 #          (integration tests; botocore checks the S3 signatures, aiosmtpd is the SMTP sink
 #          of test_password_reset), clang's sanitizer/fuzzer runtime (tests/fuzz),
 #          prometheus (only for its promtool: the unit tests run `promtool check metrics`
-#          on rt_metrics output), oathtool (TOTP codes computed by the 2FA tests)
+#          on rt_metrics output), oathtool (TOTP codes computed by the 2FA tests),
+#          hypothesis and jsonschema (test_openapi's fuzzing from the API document),
+#          chromium (test_openapi loads the Swagger UI page headless)
 #   s3     node/npm, and s3rver (the S3 stand-in of the integration tests) from the npm
 #          registry into $RESTC_S3RVER_DIR (default .state/s3rver), unless already there
+#   docs   node/npm, and tools/docs/package-lock.json (swagger-ui-dist, which the gateway
+#          serves at /api/v1/docs from DOCS_UI_DIR, and @seriousme/openapi-schema-validator,
+#          test_openapi's OpenAPI 3.1 validator) installed with `npm ci` into
+#          $RESTC_DOCS_NPM_DIR (default .state/docs-npm), unless already there at that lock
 #   bench  wrk and nginx-light (benchmarks under tests/bench only), and what the
 #          FastAPI yardstick of tests/bench/bench_auth.sh (not part of this repository) needs (Debian's FastAPI,
 #          uvicorn, asyncpg...; node/npm for its s3rver)
@@ -27,19 +33,21 @@ BUILD_PKGS=(
   postgresql postgresql-contrib curl ca-certificates
 )
 TEST_PKGS=(python3 python3-pytest python3-requests python3-zmq python3-msgpack python3-botocore
-  python3-aiosmtpd libclang-rt-14-dev prometheus oathtool)
+  python3-aiosmtpd libclang-rt-14-dev prometheus oathtool python3-hypothesis python3-jsonschema
+  chromium)
 S3RVER_PKG=s3rver@3.7.1
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop
   bc)
 
 usage() {
-  echo "usage: $0 [build|test|s3|bench|all]..." >&2
+  echo "usage: $0 [build|test|s3|docs|bench|all]..." >&2
   exit 2
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 want_s3=0
+want_docs=0
 
 [[ $# -gt 0 ]] || set -- build
 wanted=()
@@ -50,7 +58,8 @@ for set_name in "$@"; do
     bench) wanted+=("${BENCH_PKGS[@]}") ;;&
     all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;&
     s3) want_s3=1 ;;&
-    bench | all | s3) command -v npm >/dev/null || wanted+=(nodejs npm) ;; # nodesource's nodejs brings its own npm
+    docs) want_docs=1 ;;&
+    bench | all | s3 | docs) command -v npm >/dev/null || wanted+=(nodejs npm) ;; # nodesource's nodejs brings its own npm
     -h | --help) usage ;;
     *) echo "deps.sh: unknown package set '$set_name'" >&2; usage ;;
   esac
@@ -89,5 +98,20 @@ if [[ $want_s3 -eq 1 ]]; then
     echo "deps.sh: installing $S3RVER_PKG into $dir" >&2
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$S3RVER_PKG" </dev/null
+  fi
+fi
+
+# swagger-ui-dist and the OpenAPI validator: `npm ci` of the committed lock
+# file into a project-local directory, redone when the lock file changes.
+if [[ $want_docs -eq 1 ]]; then
+  dir=${RESTC_DOCS_NPM_DIR:-$ROOT/.state/docs-npm}
+  if [[ -f "$dir/node_modules/swagger-ui-dist/package.json" ]] &&
+    cmp -s "$ROOT/tools/docs/package-lock.json" "$dir/package-lock.json"; then
+    echo "deps.sh: docs npm packages present in $dir" >&2
+  else
+    echo "deps.sh: installing tools/docs/package-lock.json into $dir" >&2
+    mkdir -p "$dir"
+    cp "$ROOT/tools/docs/package.json" "$ROOT/tools/docs/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
   fi
 fi

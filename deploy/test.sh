@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deploy/test.sh — the whole test suite, as CI runs it (.ci/run execs this).
 #
-#   1. deploy/deps.sh test s3       missing Debian packages, and s3rver (npm) for the
-#                                   integration tests of the S3 object store
+#   1. deploy/deps.sh test s3 docs  missing Debian packages, s3rver (npm) for the
+#                                   integration tests of the S3 object store, and the
+#                                   docs npm packages (Swagger UI, OpenAPI validator)
 #   2. build/        CMake default (RelWithDebInfo), then ctest (unit tests)
 #   3. integration   /usr/bin/python3 -m pytest tests/integration, RESTC_BUILD_DIR=build
 #   4. build-asan/   -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug (ASan + UBSan), then ctest
@@ -128,7 +129,7 @@ integration_tests() { # integration_tests NAME DIR [ENV=value...]
 }
 
 say "dependencies"
-if ! deploy/deps.sh test s3; then
+if ! deploy/deps.sh test s3 docs; then
   echo "test.sh: could not install the dependencies"
   echo "summary: 0 passed, 1 failed"
   exit 1

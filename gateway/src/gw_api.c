@@ -19,53 +19,91 @@
 /* ---- answer shapes ---- */
 
 const gw_key_t gw_shape_user[] = {
-    {"id", NULL},           {"username", NULL},   {"email", NULL},
-    {"full_name", NULL},    {"role", NULL},       {"is_active", NULL},
-    {"totp_enabled", NULL}, {"created_at", NULL}, {NULL, NULL},
+    GW_KEY("id", ID),
+    GW_KEY("username", STRING),
+    GW_KEY("email", STRING),
+    GW_KEY("full_name", STRING_OR_NULL),
+    GW_KEY("role", STRING),
+    GW_KEY("is_active", BOOL),
+    GW_KEY("totp_enabled", BOOL),
+    GW_KEY("created_at", TIME),
+    GW_KEY_END,
 };
 const gw_key_t gw_shape_user_list[] = {
-    {"users", gw_shape_user}, {"total", NULL}, {"page", NULL},
-    {"per_page", NULL},       {"pages", NULL}, {NULL, NULL},
+    GW_KEYS("users", OBJECTS, gw_shape_user),
+    GW_KEY("total", INTEGER),
+    GW_KEY("page", INTEGER),
+    GW_KEY("per_page", INTEGER),
+    GW_KEY("pages", INTEGER),
+    GW_KEY_END,
 };
 static const gw_key_t shape_session[] = {
-    {"id", NULL},         {"created_at", NULL}, {"last_used_at", NULL}, {"client_ip", NULL},
-    {"user_agent", NULL}, {"current", NULL},    {NULL, NULL},
+    GW_KEY("id", ID),
+    GW_KEY("created_at", TIME),
+    GW_KEY("last_used_at", TIME),
+    GW_KEY("client_ip", STRING),
+    GW_KEY("user_agent", STRING_OR_NULL),
+    GW_KEY("current", BOOL),
+    GW_KEY_END,
 };
-const gw_key_t gw_shape_sessions[] = {{"sessions", shape_session}, {NULL, NULL}};
+const gw_key_t gw_shape_sessions[] = {GW_KEYS("sessions", OBJECTS, shape_session), GW_KEY_END};
 const gw_key_t gw_shape_stats[] = {
-    {"users", NULL},           {"files", NULL},           {"bytes_stored", NULL},
-    {"active_sessions", NULL}, {"blocked_sources", NULL}, {NULL, NULL},
+    GW_KEY("users", INTEGER),           GW_KEY("files", INTEGER),
+    GW_KEY("bytes_stored", INTEGER),    GW_KEY("active_sessions", INTEGER),
+    GW_KEY("blocked_sources", INTEGER), GW_KEY_END,
 };
 const gw_key_t gw_shape_file[] = {
-    {"id", NULL},     {"name", NULL},     {"content_type", NULL}, {"size", NULL},
-    {"sha256", NULL}, {"owner_id", NULL}, {"created_at", NULL},   {NULL, NULL},
+    GW_KEY("id", ID),
+    GW_KEY("name", STRING),
+    GW_KEY("content_type", STRING),
+    GW_KEY("size", INTEGER),
+    GW_KEY("sha256", STRING),
+    GW_KEY("owner_id", ID),
+    GW_KEY("created_at", TIME),
+    GW_KEY_END,
 };
 const gw_key_t gw_shape_file_list[] = {
-    {"files", gw_shape_file}, {"total", NULL}, {"page", NULL},
-    {"per_page", NULL},       {"pages", NULL}, {NULL, NULL},
+    GW_KEYS("files", OBJECTS, gw_shape_file),
+    GW_KEY("total", INTEGER),
+    GW_KEY("page", INTEGER),
+    GW_KEY("per_page", INTEGER),
+    GW_KEY("pages", INTEGER),
+    GW_KEY_END,
 };
 const gw_key_t gw_shape_token[] = {
-    {"access_token", NULL},  {"token_type", NULL},         {"expires_in", NULL},
-    {"refresh_token", NULL}, {"refresh_expires_in", NULL}, {NULL, NULL},
+    GW_KEY("access_token", STRING),        GW_KEY("token_type", STRING),
+    GW_KEY("expires_in", INTEGER),         GW_KEY("refresh_token", STRING),
+    GW_KEY("refresh_expires_in", INTEGER), GW_KEY_END,
 };
 const gw_key_t gw_shape_api_key_created[] = {
-    {"id", NULL},         {"name", NULL},        {"key", NULL}, {"created_at", NULL},
-    {"expires_at", NULL}, {"permissions", NULL}, {NULL, NULL},
+    GW_KEY("id", ID),
+    GW_KEY("name", STRING),
+    GW_KEY("key", STRING),
+    GW_KEY("created_at", TIME),
+    GW_KEY("expires_at", TIME_OR_NULL),
+    GW_KEY("permissions", STRINGS_OR_NULL),
+    GW_KEY_END,
 };
 static const gw_key_t shape_api_key[] = {
-    {"id", NULL},           {"name", NULL},        {"created_at", NULL}, {"expires_at", NULL},
-    {"last_used_at", NULL}, {"permissions", NULL}, {NULL, NULL},
+    GW_KEY("id", ID),
+    GW_KEY("name", STRING),
+    GW_KEY("created_at", TIME),
+    GW_KEY("expires_at", TIME_OR_NULL),
+    GW_KEY("last_used_at", TIME_OR_NULL),
+    GW_KEY("permissions", STRINGS_OR_NULL),
+    GW_KEY_END,
 };
-const gw_key_t gw_shape_api_keys[] = {{"api_keys", shape_api_key}, {NULL, NULL}};
+const gw_key_t gw_shape_api_keys[] = {GW_KEYS("api_keys", OBJECTS, shape_api_key), GW_KEY_END};
 const gw_key_t gw_shape_login[] = {
-    {"access_token", NULL},
-    {"token_type", NULL},
-    {"expires_in", NULL},
-    {NULL, NULL},
+    GW_KEY("access_token", STRING),
+    GW_KEY("token_type", STRING),
+    GW_KEY("expires_in", INTEGER),
+    GW_KEY_END,
 };
 
-const gw_key_t gw_shape_totp_setup[] = {{"secret", NULL}, {"otpauth_uri", NULL}, {NULL, NULL}};
-const gw_key_t gw_shape_backup_codes[] = {{"backup_codes", NULL}, {NULL, NULL}};
+const gw_key_t gw_shape_totp_setup[] = {GW_KEY("secret", STRING), GW_KEY("otpauth_uri", STRING),
+                                        GW_KEY_END};
+const gw_key_t gw_shape_backup_codes[] = {GW_KEY("backup_codes", STRINGS), GW_KEY_END};
 
 /* ---- problem details ----
  *

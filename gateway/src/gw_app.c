@@ -8,6 +8,7 @@
  * every loop's link, so an outage is logged once per process however the calls are made.
  */
 #include "gw_app.h"
+#include "gw_docs.h"
 #include "gw_http.h"
 #include "rt_log.h"
 
@@ -32,7 +33,35 @@ struct gw_app {
     rt_metrics_t *registry;
     gw_metrics_t *metrics;
     atomic_bool draining; /* gw_ctx_t.draining of both contexts */
+    gw_route_t *routes;   /* the rows served: the table less the switched-off ones */
+    size_t nroutes;
+    gw_docs_t *docs; /* DOCS_ENABLED=true only */
 };
+
+/* Copies the rows of `routes` that the configuration serves into
+ * self->routes: a row with one of these flags only while its switch is
+ * on. */
+static int select_routes(gw_app_t *self, const gw_route_t *routes, size_t n)
+{
+    const gw_config_t *cfg = self->cfg;
+    const struct {
+        unsigned flag;
+        bool on;
+    } switches[] = {
+        {GW_ROUTE_DOCS, cfg->docs_enabled},
+        {GW_ROUTE_PAGE, cfg->docs_enabled && cfg->docs_ui_dir && *cfg->docs_ui_dir},
+    };
+    if (!(self->routes = calloc(n ? n : 1, sizeof *self->routes)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        bool served = true;
+        for (size_t k = 0; k < sizeof switches / sizeof switches[0]; k++)
+            served = served && (!(routes[i].flags & switches[k].flag) || switches[k].on);
+        if (served)
+            self->routes[self->nroutes++] = routes[i];
+    }
+    return 0;
+}
 
 static int make_pools(gw_app_t *self)
 {
@@ -74,6 +103,15 @@ gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nr
     self->cfg = cfg;
     if (!routes)
         routes = gw_route_table(&nroutes);
+    if (select_routes(self, routes, nroutes) != 0)
+        goto fail;
+    routes = self->routes;
+    nroutes = self->nroutes;
+    char why[256];
+    if (cfg->docs_enabled && !(self->docs = gw_docs_new(cfg, routes, nroutes, why, sizeof why))) {
+        rt_error(NULL, "cannot serve the API documentation: %s", why);
+        goto fail;
+    }
     if (!(self->zctx = zmq_ctx_new()) || make_pools(self) != 0) {
         rt_error(NULL, "cannot create the backend RPC pools");
         goto fail;
@@ -82,11 +120,13 @@ gw_app_t *gw_app_new(const gw_config_t *cfg, const gw_route_t *routes, size_t nr
     self->ctx = (gw_ctx_t){.cfg = cfg,
                            .authsvc = self->authsvc,
                            .storesvc = self->storesvc,
-                           .draining = &self->draining};
+                           .draining = &self->draining,
+                           .docs = self->docs};
     self->slow_ctx = (gw_ctx_t){.cfg = cfg,
                                 .authsvc = self->authsvc_slow,
                                 .storesvc = self->storesvc_slow,
-                                .draining = &self->draining};
+                                .draining = &self->draining,
+                                .docs = self->docs};
     gw_http_options_t opt = {.cfg = cfg,
                              .routes = routes,
                              .nroutes = nroutes,
@@ -166,6 +206,8 @@ void gw_app_destroy(gw_app_t **self_p)
     proto_outage_destroy(&self->storesvc_outage);
     if (self->zctx)
         zmq_ctx_term(self->zctx);
+    gw_docs_destroy(&self->docs);
+    free(self->routes);
     free(self);
     *self_p = NULL;
 }

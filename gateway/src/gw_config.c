@@ -45,6 +45,8 @@ static const rt_cfg_spec_t gw_specs[] = {
     {"GATEWAY_SLOW_QUEUE", RT_CFG_INT, false, "256", 0, 65536, F(slow_queue)},
     {"GATEWAY_SLOW_MAX_WAIT_MS", RT_CFG_INT, false, "5000", 0, 600000, F(slow_max_wait_ms)},
     RT_METRICS_CFG_SPEC(GW_METRICS_PORT_DEFAULT, F(metrics_port)),
+    {"DOCS_ENABLED", RT_CFG_BOOL, false, "false", 0, 0, F(docs_enabled)},
+    {"DOCS_UI_DIR", RT_CFG_STR, false, "", 0, 4096, F(docs_ui_dir)},
 };
 #define GW_NSPECS (sizeof gw_specs / sizeof gw_specs[0])
 

@@ -51,6 +51,8 @@ typedef struct {
     long slow_queue;         /* GATEWAY_SLOW_QUEUE: slow requests waiting for one */
     long slow_max_wait_ms;   /* GATEWAY_SLOW_MAX_WAIT_MS: longest wait in that queue */
     char *metrics_port;      /* METRICS_PORT: where /metrics is served (rt_metrics_server.h) */
+    bool docs_enabled;       /* DOCS_ENABLED: /api/v1/openapi.json (and the page) are served */
+    char *docs_ui_dir;       /* DOCS_UI_DIR: swagger-ui-dist's files for /api/v1/docs; "": none */
 
     /* Derived by gw_config_load. */
     rt_log_level_t log_level;

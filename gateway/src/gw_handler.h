@@ -39,6 +39,9 @@
 /* What an unusable X-API-Key header is forwarded as: no key has this form. */
 #define GW_APIKEY_INVALID "-"
 
+/* The rendered API document and the Swagger UI files (gw_docs.h). */
+typedef struct gw_docs gw_docs_t;
+
 /* Shared by every handler: borrowed configuration and backend pools. */
 typedef struct {
     const gw_config_t *cfg;
@@ -47,6 +50,7 @@ typedef struct {
     /* Set when the gateway has been told to stop (SIGTERM): /readyz is 503
      * from then on, while in-flight work finishes. NULL: never. */
     const atomic_bool *draining;
+    const gw_docs_t *docs; /* DOCS_ENABLED=true: what the docs routes serve; else NULL */
 } gw_ctx_t;
 
 typedef struct {

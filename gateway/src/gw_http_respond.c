@@ -11,8 +11,17 @@ static const struct {
     {"X-Content-Type-Options", "nosniff"},
     {"X-Frame-Options", "DENY"},
     {"Referrer-Policy", "strict-origin-when-cross-origin"},
-    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
     {"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"},
+};
+
+/* Content-Security-Policy: the API's, and the docs page's (GW_ROUTE_PAGE),
+ * which lets Swagger UI run its own same-origin scripts, styles (some
+ * inline), images and document fetch, and nothing from elsewhere. */
+static const char *const csp_values[] = {
+    "default-src 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'",
 };
 
 #define CORS_ALLOW_HEADERS "Authorization, Content-Type, X-API-Key"
@@ -60,6 +69,8 @@ void gwh_add_headers(gw_conn_t *c, const gw_req_t *r, gw_out_head_t *h, const gw
     gw_out_add(h, "X-Request-ID", r->rid);
     for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
         gw_out_add(h, security_headers[i].name, security_headers[i].value);
+    bool page = r->mres == GW_MATCH_OK && r->match.route && (r->match.route->flags & GW_ROUTE_PAGE);
+    gw_out_add(h, "Content-Security-Policy", csp_values[page]);
     /* Every /api/ answer, and every refusal (whatever its target). */
     bool api = r->url && strncmp(r->url, "/api/", 5) == 0;
     if (api || o->status >= 400)

@@ -8,8 +8,10 @@
  * are bounded.
  */
 #include "gw_route.h"
+#include "proto_rbac.h"
 #include "gw_api.h"
 #include "gw_auth.h"
+#include "gw_docs.h"
 #include "gw_files.h"
 #include "gw_health.h"
 
@@ -25,11 +27,19 @@
 
 #define REQ(n, t, max)                                                                             \
     {                                                                                              \
-        n, t, true, max                                                                            \
+        n, t, true, max, NULL                                                                      \
     }
 #define OPT(n, t, max)                                                                             \
     {                                                                                              \
-        n, t, false, max                                                                           \
+        n, t, false, max, NULL                                                                     \
+    }
+#define REQ_F(n, t, max, fmt)                                                                      \
+    {                                                                                              \
+        n, t, true, max, fmt                                                                       \
+    }
+#define OPT_F(n, t, max, fmt)                                                                      \
+    {                                                                                              \
+        n, t, false, max, fmt                                                                      \
     }
 /* max_bytes of a string field whose handler enforces the wire bound itself
  * (0: unbounded by the schema; MAX_JSON_BYTES still bounds the body). */
@@ -37,19 +47,19 @@
 
 #define END                                                                                        \
     {                                                                                              \
-        NULL, GW_JSON_STRING, false, 0                                                             \
+        NULL, GW_JSON_STRING, false, 0, NULL                                                       \
     }
 
 static const gw_field_t f_register[] = {
     REQ("username", GW_JSON_STRING, 512),
-    REQ("email", GW_JSON_STRING, 512),
-    REQ("password", GW_JSON_STRING, 1024),
+    REQ_F("email", GW_JSON_STRING, 512, "email"),
+    REQ_F("password", GW_JSON_STRING, 1024, "password"),
     OPT("full_name", GW_JSON_TEXT_OR_NULL, 1024),
     END,
 };
 static const gw_field_t f_token[] = {
     REQ("username", GW_JSON_STRING, 512),
-    REQ("password", GW_JSON_STRING, 1024),
+    REQ_F("password", GW_JSON_STRING, 1024, "password"),
     OPT("totp_code", GW_JSON_STRING_OR_NULL, 32),
     OPT("backup_code", GW_JSON_STRING_OR_NULL, 32),
     END,
@@ -64,12 +74,12 @@ static const gw_field_t f_refresh_token[] = {
 };
 static const gw_field_t f_update_self[] = {
     OPT("full_name", GW_JSON_TEXT_OR_NULL, 1024),
-    OPT("email", GW_JSON_STRING, 512),
+    OPT_F("email", GW_JSON_STRING, 512, "email"),
     END,
 };
 static const gw_field_t f_change_password[] = {
-    REQ("current_password", GW_JSON_STRING, 1024),
-    REQ("new_password", GW_JSON_STRING, 1024),
+    REQ_F("current_password", GW_JSON_STRING, 1024, "password"),
+    REQ_F("new_password", GW_JSON_STRING, 1024, "password"),
     END,
 };
 static const gw_field_t f_totp_enable[] = {
@@ -77,7 +87,7 @@ static const gw_field_t f_totp_enable[] = {
     END,
 };
 static const gw_field_t f_totp_disable[] = {
-    REQ("password", GW_JSON_STRING, 1024),
+    REQ_F("password", GW_JSON_STRING, 1024, "password"),
     REQ("code", GW_JSON_STRING, 32),
     END,
 };
@@ -88,12 +98,12 @@ static const gw_field_t f_user_update[] = {
 };
 
 static const gw_field_t f_reset_request[] = {
-    REQ("email", GW_JSON_STRING, 512),
+    REQ_F("email", GW_JSON_STRING, 512, "email"),
     END,
 };
 static const gw_field_t f_reset_confirm[] = {
     REQ("token", GW_JSON_STRING, 256),
-    REQ("new_password", GW_JSON_STRING, 1024),
+    REQ_F("new_password", GW_JSON_STRING, 1024, "password"),
     END,
 };
 /* permissions: names of at most 32 bytes each (PROTO_B_PERM). */
@@ -203,6 +213,29 @@ static const gw_call_t c_file_delete = {.op = PROTO_OP_STORE_FILE_DELETE,
                                         .param = "id",
                                         .status = 204};
 
+/* ---- answers of the handlers with code of their own (gw_health,
+ * gw_auth_session, gw_files, gw_docs), for the API document ---- */
+
+static const gw_key_t k_live[] = {GW_KEY("status", STRING), GW_KEY_END};
+static const gw_key_t k_ready[] = {GW_KEY("status", STRING), GW_KEYS("checks", OBJECT, NULL),
+                                   GW_KEY_END};
+static const gw_key_t k_health[] = {GW_KEY("status", STRING), GW_KEY("version", STRING),
+                                    GW_KEYS("checks", OBJECT, NULL), GW_KEY_END};
+static const gw_key_t k_session[] = {GW_KEY("user_id", ID), GW_KEY("username", STRING),
+                                     GW_KEY("role", STRING), GW_KEY("expires_at", TIME),
+                                     GW_KEY_END};
+
+static const gw_answer_t a_live = {200, k_live, NULL};
+static const gw_answer_t a_ready = {200, k_ready, NULL};
+static const gw_answer_t a_health = {200, k_health, NULL};
+static const gw_answer_t a_login = {200, gw_shape_login, NULL};
+static const gw_answer_t a_session = {200, k_session, NULL};
+static const gw_answer_t a_upload = {201, gw_shape_file, NULL};
+static const gw_answer_t a_download = {200, NULL, "application/octet-stream"};
+static const gw_answer_t a_openapi = {200, NULL, NULL};
+static const gw_answer_t a_page = {200, NULL, "text/html"};
+static const gw_answer_t a_asset = {200, NULL, "*/*"};
+
 #define NONE         GW_BODY_NONE
 #define JSON         GW_BODY_JSON
 #define OPT_JSON     GW_BODY_JSON_OPTIONAL
@@ -213,70 +246,101 @@ static const gw_call_t c_file_delete = {.op = PROTO_OP_STORE_FILE_DELETE,
 #define LIMITED      GW_ROUTE_LIMITED
 #define SESSION      GW_ROUTE_SESSION /* no API keys */
 #define SLOW_SESSION (GW_ROUTE_SLOW | GW_ROUTE_SESSION)
+#define SIGN_IN      (GW_ROUTE_SLOW | GW_ROUTE_SIGN_IN)
+#define PAGED        GW_ROUTE_PAGED
+#define PROBE        GW_ROUTE_PROBE
+#define DOCS         (GW_ROUTE_DOCS | GW_ROUTE_LIMITED)
+#define DOCS_PAGE    (GW_ROUTE_DOCS | GW_ROUTE_PAGE | GW_ROUTE_LIMITED)
 
 /* Order matters where patterns overlap: /users/me before /users/{id}.
  * SESSION routes refuse API keys (403): credentials, sessions, and the
  * email (a key that could change it could take the account over through a
- * password reset). */
+ * password reset). The documentation routes are counted by the API rate
+ * limit like every other public /api/ route (docs/API.md, "Rate limiting"). */
 static const gw_route_t gw_routes[] = {
-    {"GET", "/healthz", gw_health_live, NULL, NONE, NULL, FAST, NULL},
-    {"GET", "/readyz", gw_health_ready, NULL, NONE, NULL, FAST, NULL},
-    {"GET", "/api/v1/health", gw_health_full, NULL, NONE, NULL, LIMITED, NULL},
+    {"GET", "/healthz", gw_health_live, NULL, NONE, NULL, PROBE, NULL, "Liveness probe", &a_live},
+    {"GET", "/readyz", gw_health_ready, NULL, NONE, NULL, PROBE, NULL,
+     "Readiness probe: every backend, the database and the object store answer", &a_ready},
+    {"GET", "/api/v1/health", gw_health_full, NULL, NONE, NULL, LIMITED | PROBE, NULL,
+     "Health of the gateway and its backends, with the version", &a_health},
 
-    {"POST", "/api/v1/auth/register", gw_api_handle, NULL, JSON, f_register, SLOW, &c_register},
-    {"POST", "/api/v1/auth/token", gw_auth_token, NULL, JSON, f_token, SLOW, &c_token},
-    {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SLOW, &c_token},
+    {"POST", "/api/v1/auth/register", gw_api_handle, NULL, JSON, f_register, SLOW, &c_register,
+     "Create an account (role user)", NULL},
+    {"POST", "/api/v1/auth/token", gw_auth_token, NULL, JSON, f_token, SIGN_IN, &c_token,
+     "Sign in for programmatic clients: an access and a refresh token", NULL},
+    {"POST", "/api/v1/auth/login", gw_auth_login, NULL, JSON, f_token, SIGN_IN, &c_token,
+     "Sign in for browsers: an access token, the refresh token as a cookie", &a_login},
     {"POST", "/api/v1/auth/refresh", gw_auth_refresh, NULL, OPT_JSON, f_refresh_token, COOKIE,
-     &c_refresh},
+     &c_refresh, "Rotate a refresh token (body or cookie) for a new pair", NULL},
     {"POST", "/api/v1/auth/logout", gw_auth_logout, NULL, OPT_JSON, f_refresh_token, COOKIE,
-     &c_logout},
-    {"POST", "/api/v1/auth/logout-all", gw_api_handle, "self:read", NONE, NULL, SESSION,
-     &c_logout_all},
-    {"GET", "/api/v1/auth/session", gw_auth_session, "self:read", NONE, NULL, SESSION, NULL},
-    {"GET", "/api/v1/auth/sessions", gw_api_handle, "self:read", NONE, NULL, SESSION, &c_sessions},
-    {"DELETE", "/api/v1/auth/sessions/{id}", gw_api_handle, "self:read", NONE, NULL, SESSION,
-     &c_session_revoke},
+     &c_logout, "Revoke a refresh token's session (body, cookie or the bearer's)", NULL},
+    {"POST", "/api/v1/auth/logout-all", gw_api_handle, PROTO_PERMISSION(self, read), NONE, NULL,
+     SESSION, &c_logout_all, "Revoke every session and access token of the caller", NULL},
+    {"GET", "/api/v1/auth/session", gw_auth_session, PROTO_PERMISSION(self, read), NONE, NULL,
+     SESSION, NULL, "The caller's identity and the access token's expiry", &a_session},
+    {"GET", "/api/v1/auth/sessions", gw_api_handle, PROTO_PERMISSION(self, read), NONE, NULL,
+     SESSION, &c_sessions, "The caller's live sessions", NULL},
+    {"DELETE", "/api/v1/auth/sessions/{id}", gw_api_handle, PROTO_PERMISSION(self, read), NONE,
+     NULL, SESSION, &c_session_revoke, "Revoke one of the caller's sessions", NULL},
     {"POST", "/api/v1/auth/password-reset", gw_api_handle, NULL, JSON, f_reset_request, FAST,
-     &c_reset_request},
+     &c_reset_request, "Ask for a password-reset mail (always 202)", NULL},
     {"POST", "/api/v1/auth/password-reset/confirm", gw_api_handle, NULL, JSON, f_reset_confirm,
-     SLOW, &c_reset_confirm},
-    {"POST", "/api/v1/auth/api-keys", gw_api_handle, "self:read", JSON, f_api_key_create, SESSION,
-     &c_api_key_create},
-    {"GET", "/api/v1/auth/api-keys", gw_api_handle, "self:read", NONE, NULL, SESSION,
-     &c_api_key_list},
-    {"DELETE", "/api/v1/auth/api-keys/{id}", gw_api_handle, "self:read", NONE, NULL, SESSION,
-     &c_api_key_delete},
+     SLOW, &c_reset_confirm, "Set a new password with a reset token", NULL},
+    {"POST", "/api/v1/auth/api-keys", gw_api_handle, PROTO_PERMISSION(self, read), JSON,
+     f_api_key_create, SESSION, &c_api_key_create, "Create an API key (its secret is shown once)",
+     NULL},
+    {"GET", "/api/v1/auth/api-keys", gw_api_handle, PROTO_PERMISSION(self, read), NONE, NULL,
+     SESSION, &c_api_key_list, "The caller's API keys, without secrets", NULL},
+    {"DELETE", "/api/v1/auth/api-keys/{id}", gw_api_handle, PROTO_PERMISSION(self, read), NONE,
+     NULL, SESSION, &c_api_key_delete, "Delete one of the caller's API keys", NULL},
     /* The second factor changes the account's credentials, like a
      * password change: self:write, and never with an API key. */
-    {"POST", "/api/v1/auth/2fa/setup", gw_api_handle, "self:write", NONE, NULL, SESSION,
-     &c_totp_setup},
-    {"POST", "/api/v1/auth/2fa/enable", gw_api_handle, "self:write", JSON, f_totp_enable, SESSION,
-     &c_totp_enable},
-    {"POST", "/api/v1/auth/2fa/disable", gw_api_handle, "self:write", JSON, f_totp_disable,
-     SLOW | SESSION, &c_totp_disable},
+    {"POST", "/api/v1/auth/2fa/setup", gw_api_handle, PROTO_PERMISSION(self, write), NONE, NULL,
+     SESSION, &c_totp_setup, "Start two-factor setup: a new TOTP secret", NULL},
+    {"POST", "/api/v1/auth/2fa/enable", gw_api_handle, PROTO_PERMISSION(self, write), JSON,
+     f_totp_enable, SESSION, &c_totp_enable,
+     "Turn two-factor authentication on with a code: the backup codes", NULL},
+    {"POST", "/api/v1/auth/2fa/disable", gw_api_handle, PROTO_PERMISSION(self, write), JSON,
+     f_totp_disable, SLOW | SESSION, &c_totp_disable, "Turn two-factor authentication off", NULL},
 
-    {"GET", "/api/v1/users/me", gw_api_handle, "self:read", NONE, NULL, FAST, &c_me},
-    {"PATCH", "/api/v1/users/me", gw_api_handle, "self:write", JSON, f_update_self, SESSION,
-     &c_update_self},
-    {"POST", "/api/v1/users/me/password", gw_api_handle, "self:write", JSON, f_change_password,
-     SLOW_SESSION, &c_change_password},
-    {"GET", "/api/v1/users", gw_api_users_list, "users:read", NONE, NULL, FAST, &c_user_list},
-    {"GET", "/api/v1/users/{id}", gw_api_handle, "users:read", NONE, NULL, FAST, &c_user_get},
-    {"PATCH", "/api/v1/users/{id}", gw_api_handle, "users:write", JSON, f_user_update, FAST,
-     &c_user_update},
-    {"DELETE", "/api/v1/users/{id}", gw_api_handle, "users:delete", NONE, NULL, FAST,
-     &c_user_delete},
-    {"GET", "/api/v1/admin/stats", gw_api_handle, "admin:read", NONE, NULL, FAST, &c_stats},
+    {"GET", "/api/v1/users/me", gw_api_handle, PROTO_PERMISSION(self, read), NONE, NULL, FAST,
+     &c_me, "The caller's own account", NULL},
+    {"PATCH", "/api/v1/users/me", gw_api_handle, PROTO_PERMISSION(self, write), JSON, f_update_self,
+     SESSION, &c_update_self, "Change the caller's name or email", NULL},
+    {"POST", "/api/v1/users/me/password", gw_api_handle, PROTO_PERMISSION(self, write), JSON,
+     f_change_password, SLOW_SESSION, &c_change_password, "Change the caller's password", NULL},
+    {"GET", "/api/v1/users", gw_api_users_list, PROTO_PERMISSION(users, read), NONE, NULL, PAGED,
+     &c_user_list, "List accounts, oldest first", NULL},
+    {"GET", "/api/v1/users/{id}", gw_api_handle, PROTO_PERMISSION(users, read), NONE, NULL, FAST,
+     &c_user_get, "One account", NULL},
+    {"PATCH", "/api/v1/users/{id}", gw_api_handle, PROTO_PERMISSION(users, write), JSON,
+     f_user_update, FAST, &c_user_update, "Change an account's role or status", NULL},
+    {"DELETE", "/api/v1/users/{id}", gw_api_handle, PROTO_PERMISSION(users, delete), NONE, NULL,
+     FAST, &c_user_delete, "Delete an account with its sessions, keys and files", NULL},
+    {"GET", "/api/v1/admin/stats", gw_api_handle, PROTO_PERMISSION(admin, read), NONE, NULL, FAST,
+     &c_stats, "Counts of users, files, bytes, sessions and blocked sources", NULL},
 
     /* Files: the owner sees their own, admins and moderators all (storesvc
      * scopes every query by actor_id and actor_role); deleting needs to be
      * the owner or hold content:delete, which storesvc decides likewise. */
-    {"POST", "/api/v1/files", gw_files_upload, "content:write", STREAM, NULL, FAST, NULL},
-    {"GET", "/api/v1/files", gw_api_users_list, "content:read", NONE, NULL, FAST, &c_file_list},
-    {"GET", "/api/v1/files/{id}", gw_api_handle, "content:read", NONE, NULL, FAST, &c_file_get},
-    {"GET", "/api/v1/files/{id}/content", gw_files_content, "content:read", NONE, NULL, FAST, NULL},
-    {"DELETE", "/api/v1/files/{id}", gw_api_handle, "content:read", NONE, NULL, FAST,
-     &c_file_delete},
+    {"POST", "/api/v1/files", gw_files_upload, PROTO_PERMISSION(content, write), STREAM, NULL, FAST,
+     NULL, "Upload a file (raw body with ?name=, or multipart/form-data)", &a_upload},
+    {"GET", "/api/v1/files", gw_api_users_list, PROTO_PERMISSION(content, read), NONE, NULL, PAGED,
+     &c_file_list, "List the files the caller may see, newest first", NULL},
+    {"GET", "/api/v1/files/{id}", gw_api_handle, PROTO_PERMISSION(content, read), NONE, NULL, FAST,
+     &c_file_get, "One file's metadata", NULL},
+    {"GET", "/api/v1/files/{id}/content", gw_files_content, PROTO_PERMISSION(content, read), NONE,
+     NULL, GW_ROUTE_DOWNLOAD, NULL, "Download a file's bytes (Range, If-None-Match)", &a_download},
+    {"DELETE", "/api/v1/files/{id}", gw_api_handle, PROTO_PERMISSION(content, read), NONE, NULL,
+     FAST, &c_file_delete, "Delete a file", NULL},
+
+    /* Documentation, only with DOCS_ENABLED=true (gw_docs). */
+    {"GET", "/api/v1/openapi.json", gw_docs_openapi, NULL, NONE, NULL, DOCS, NULL,
+     "This API as an OpenAPI 3.1 document", &a_openapi},
+    {"GET", "/api/v1/docs", gw_docs_page, NULL, NONE, NULL, DOCS_PAGE, NULL,
+     "The API document as a Swagger UI page", &a_page},
+    {"GET", "/api/v1/docs/{asset}", gw_docs_asset, NULL, NONE, NULL, DOCS_PAGE, NULL,
+     "A script, style sheet or image of the Swagger UI page", &a_asset},
 };
 
 const gw_route_t *gw_route_table(size_t *n)

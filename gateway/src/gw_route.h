@@ -3,8 +3,9 @@
  * a pattern of exact and {param} segments ("/api/v1/users/{id}"), the
  * handler, the permission authsvc must grant (NULL: public), the body the
  * route takes and the JSON fields it accepts, whether it is slow (its op
- * hashes a password, so it runs on the slow pool) and the backend call the
- * generic handler makes. Adding a route is adding a row.
+ * hashes a password, so it runs on the slow pool), the backend call the
+ * generic handler makes, and what the API document (gw_openapi.h) says of
+ * it beyond all that. Adding a route is adding a row.
  */
 #ifndef GW_ROUTE_H
 #define GW_ROUTE_H
@@ -42,7 +43,32 @@ enum {
      * would let a key take the account over (the email, which a password
      * reset trusts). auth.authorize decides, told by session_only. */
     GW_ROUTE_SESSION = 1u << 3,
+    /* The handler reads the page and per_page query parameters. */
+    GW_ROUTE_PAGED = 1u << 4,
+    /* A download: Range, If-None-Match and their 206/304/416 answers. */
+    GW_ROUTE_DOWNLOAD = 1u << 5,
+    /* A health check: not ok is its own answer shape with 503, not a
+     * problem. */
+    GW_ROUTE_PROBE = 1u << 6,
+    /* Served only with DOCS_ENABLED=true (gw_app leaves the row out
+     * otherwise, so its path is an unknown route). */
+    GW_ROUTE_DOCS = 1u << 7,
+    /* A page for browsers (Swagger UI): its answers carry the docs page's
+     * Content-Security-Policy instead of the API's. Served only when
+     * DOCS_UI_DIR is set too. */
+    GW_ROUTE_PAGE = 1u << 8,
+    /* A sign-in: its success sets the device cookie (gw_auth.h), and the
+     * refresh-token cookie for browsers. */
+    GW_ROUTE_SIGN_IN = 1u << 9,
 };
+
+/* A success answer the route's call does not describe (handlers with code
+ * of their own), for the API document. */
+typedef struct {
+    int status;
+    const gw_key_t *keys; /* JSON body keys; NULL: any JSON object (media NULL) */
+    const char *media;    /* NULL: application/json; else a body of this media type */
+} gw_answer_t;
 
 typedef struct {
     const char *method;
@@ -57,6 +83,10 @@ typedef struct {
     const gw_field_t *fields;
     unsigned flags;        /* GW_ROUTE_* */
     const gw_call_t *call; /* what gw_api_handle and friends send; see gw_api.h */
+    const char *summary;   /* one line for the API document */
+    /* The success answer when the call does not give it (status, shape);
+     * NULL: the call's. */
+    const gw_answer_t *answer;
 } gw_route_t;
 
 typedef enum {

@@ -44,6 +44,9 @@ typedef struct {
     gw_json_type_t type;
     bool required;
     size_t max_bytes; /* strings: longest value in bytes; 0: unbounded */
+    /* The API document's "format" of the value (gw_openapi.h): "email",
+     * "password"; NULL: none. Not checked here: the services judge values. */
+    const char *format;
 } gw_field_t;
 
 #define GW_SCHEMA_ERRORS_MAX 16 /* problems reported per body; the rest are not listed */
@@ -68,13 +71,45 @@ const gw_field_t *gw_schema_field(const gw_field_t *fields, const char *name);
 
 typedef struct gw_key gw_key_t;
 
+/* What a documented key holds, for the API document (gw_openapi.h); the
+ * projection below copies values whatever they are. */
+typedef enum {
+    GW_KEY_STRING,
+    GW_KEY_STRING_OR_NULL,
+    GW_KEY_ID,           /* a UUID in text form */
+    GW_KEY_TIME,         /* an RFC 3339 UTC time */
+    GW_KEY_TIME_OR_NULL, /* the same, or null */
+    GW_KEY_INTEGER,
+    GW_KEY_BOOL,
+    GW_KEY_STRINGS,         /* an array of strings */
+    GW_KEY_STRINGS_OR_NULL, /* the same, or null */
+    GW_KEY_OBJECT,          /* an object of the `items` keys; items NULL: of strings */
+    GW_KEY_OBJECTS,         /* an array of objects of the `items` keys */
+} gw_key_type_t;
+
 /* One documented key of an answer. `items` NULL: the value is copied as it
  * is; else an object value is projected onto `items`, and an array value
  * has each object element projected (other elements are dropped). */
 struct gw_key {
     const char *key; /* NULL ends a table */
     const gw_key_t *items;
+    gw_key_type_t type;
 };
+
+/* Rows of a key table: GW_KEY("id", ID), GW_KEYS("users", OBJECTS,
+ * gw_shape_user), GW_KEY_END. */
+#define GW_KEY(name, type)                                                                         \
+    {                                                                                              \
+        name, NULL, GW_KEY_##type                                                                  \
+    }
+#define GW_KEYS(name, type, items)                                                                 \
+    {                                                                                              \
+        name, items, GW_KEY_##type                                                                 \
+    }
+#define GW_KEY_END                                                                                 \
+    {                                                                                              \
+        NULL, NULL, GW_KEY_STRING                                                                  \
+    }
 
 /* A new object with the keys of `keys` that `src` has (absent keys stay
  * absent); its values are shared with `src` (references, not copies), so

@@ -50,6 +50,8 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.max_json_bytes, 65536);
     assert_string_equal(c.cors_origins, "");
     assert_false(c.hsts_enabled);
+    assert_false(c.docs_enabled); /* no document served unless asked for */
+    assert_string_equal(c.docs_ui_dir, "");
     assert_int_equal(c.log_level, RT_LOG_INFO);
     assert_int_equal(c.shutdown_grace_s, 30);
     assert_true(c.cookie_secure);
@@ -215,6 +217,8 @@ static void test_config_table_lists_every_variable(void **state)
         "GATEWAY_SLOW_QUEUE",
         "GATEWAY_SLOW_MAX_WAIT_MS",
         "METRICS_PORT",
+        "DOCS_ENABLED",
+        "DOCS_UI_DIR",
     };
     size_t n = 0;
     const rt_cfg_spec_t *specs = gw_config_specs(&n);

@@ -79,13 +79,13 @@ static void h_meet(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *rep
 }
 
 static const gw_route_t test_routes[] = {
-    {"GET", "/api/v1/test/meet", h_meet, NULL, GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/healthz", gw_health_live, NULL, GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/readyz", gw_health_ready, NULL, GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/api/v1/health", gw_health_full, NULL, GW_BODY_NONE, NULL, false, NULL},
-    {"POST", "/api/v1/test/echo", h_echo, NULL, GW_BODY_JSON, NULL, false, NULL},
-    {"GET", "/api/v1/test/fail", h_fail, NULL, GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/api/v1/test/slow", h_slow, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/api/v1/test/meet", h_meet, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"GET", "/healthz", gw_health_live, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"GET", "/readyz", gw_health_ready, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"GET", "/api/v1/health", gw_health_full, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"POST", "/api/v1/test/echo", h_echo, NULL, GW_BODY_JSON, NULL, false, NULL, NULL, NULL},
+    {"GET", "/api/v1/test/fail", h_fail, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"GET", "/api/v1/test/slow", h_slow, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
 };
 #define NTEST_ROUTES (sizeof test_routes / sizeof test_routes[0])
 

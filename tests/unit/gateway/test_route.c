@@ -27,15 +27,19 @@ static void h_dummy(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *re
 }
 
 static const gw_route_t routes[] = {
-    {"GET", "/api/v1/users", h_dummy, "users:read", GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/api/v1/users/{id}", h_dummy, "users:read", GW_BODY_NONE, NULL, false, NULL},
-    {"PATCH", "/api/v1/users/{id}", h_dummy, "users:write", GW_BODY_JSON, NULL, false, NULL},
-    {"DELETE", "/api/v1/users/{id}", h_dummy, "users:delete", GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/api/v1/users/me", h_dummy, "self:read", GW_BODY_NONE, NULL, false, NULL},
-    {"POST", "/api/v1/auth/login", h_dummy, NULL, GW_BODY_JSON, NULL, false, NULL},
-    {"GET", "/api/v1/files/{id}/content", h_dummy, "content:read", GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/a/{x}/b/{y}", h_dummy, NULL, GW_BODY_NONE, NULL, false, NULL},
-    {"GET", "/", h_dummy, NULL, GW_BODY_NONE, NULL, false, NULL},
+    {"GET", "/api/v1/users", h_dummy, "users:read", GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"GET", "/api/v1/users/{id}", h_dummy, "users:read", GW_BODY_NONE, NULL, false, NULL, NULL,
+     NULL},
+    {"PATCH", "/api/v1/users/{id}", h_dummy, "users:write", GW_BODY_JSON, NULL, false, NULL, NULL,
+     NULL},
+    {"DELETE", "/api/v1/users/{id}", h_dummy, "users:delete", GW_BODY_NONE, NULL, false, NULL, NULL,
+     NULL},
+    {"GET", "/api/v1/users/me", h_dummy, "self:read", GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"POST", "/api/v1/auth/login", h_dummy, NULL, GW_BODY_JSON, NULL, false, NULL, NULL, NULL},
+    {"GET", "/api/v1/files/{id}/content", h_dummy, "content:read", GW_BODY_NONE, NULL, false, NULL,
+     NULL, NULL},
+    {"GET", "/a/{x}/b/{y}", h_dummy, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
+    {"GET", "/", h_dummy, NULL, GW_BODY_NONE, NULL, false, NULL, NULL, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -14,13 +14,13 @@
 #include "gw_schema.h"
 
 static const gw_field_t fields[] = {
-    {"username", GW_JSON_STRING, true, 8},
-    {"password", GW_JSON_STRING, true, 0},
-    {"full_name", GW_JSON_STRING_OR_NULL, false, 0},
-    {"is_active", GW_JSON_BOOL, false, 0},
-    {"count", GW_JSON_INTEGER, false, 0},
-    {"bio", GW_JSON_TEXT_OR_NULL, false, 64},
-    {NULL, GW_JSON_STRING, false, 0},
+    {"username", GW_JSON_STRING, true, 8, NULL},
+    {"password", GW_JSON_STRING, true, 0, NULL},
+    {"full_name", GW_JSON_STRING_OR_NULL, false, 0, NULL},
+    {"is_active", GW_JSON_BOOL, false, 0, NULL},
+    {"count", GW_JSON_INTEGER, false, 0, NULL},
+    {"bio", GW_JSON_TEXT_OR_NULL, false, 64, NULL},
+    {NULL, GW_JSON_STRING, false, 0, NULL},
 };
 
 static json_t *parse(const char *text)
@@ -175,9 +175,13 @@ static void test_schema_field_lookup(void **state)
 
 /* ---- projection ---- */
 
-static const gw_key_t item_keys[] = {{"id", NULL}, {"name", NULL}, {NULL, NULL}};
-static const gw_key_t top_keys[] = {
-    {"items", item_keys}, {"one", item_keys}, {"total", NULL}, {"missing", NULL}, {NULL, NULL}};
+static const gw_key_t item_keys[] = {
+    {"id", NULL, GW_KEY_ID}, {"name", NULL, GW_KEY_STRING}, {NULL, NULL, GW_KEY_STRING}};
+static const gw_key_t top_keys[] = {{"items", item_keys, GW_KEY_OBJECTS},
+                                    {"one", item_keys, GW_KEY_OBJECT},
+                                    {"total", NULL, GW_KEY_INTEGER},
+                                    {"missing", NULL, GW_KEY_STRING},
+                                    {NULL, NULL, GW_KEY_STRING}};
 
 static void test_schema_shape_keeps_documented_keys_only(void **state)
 {
@@ -229,8 +233,8 @@ static void test_schema_nul_refused_by_name_or_removed_from_text(void **state)
 static void test_schema_string_array(void **state)
 {
     static const gw_field_t arr_fields[] = {
-        {"permissions", GW_JSON_STRING_ARRAY, false, 8},
-        {NULL, GW_JSON_STRING, false, 0},
+        {"permissions", GW_JSON_STRING_ARRAY, false, 8, NULL},
+        {NULL, GW_JSON_STRING, false, 0, NULL},
     };
     static const char *const ok[] = {
         "{}",
