@@ -422,6 +422,22 @@ static int render_rbac(FILE *o)
             fprintf(o, " %s |", proto_rbac_allows((proto_role_t)r, (proto_perm_t)p) ? "yes" : "—");
         fputc('\n', o);
     }
+    /* Who may change whom (auth.user_update), from the same rows. */
+    fputs("\n| actor | sets roles | changes `is_active` of |\n|---|---|---|\n", o);
+    for (int a = 0; a < PROTO_ROLE_COUNT; a++) {
+        fprintf(o, "| %s | %s |", proto_role_name((proto_role_t)a),
+                proto_role_def((proto_role_t)a)->sets_roles ? "yes" : "—");
+        const char *sep = " ";
+        for (int t = 0; t < PROTO_ROLE_COUNT; t++) {
+            if (proto_rbac_may_change((proto_role_t)a, (proto_role_t)t, false, false) ==
+                PROTO_ADMIN_OK) {
+                fprintf(o, "%s%s", sep, proto_role_name((proto_role_t)t));
+                sep = ", ";
+            }
+        }
+        fputs(*sep == ' ' ? " — |\n" : " |\n", o);
+    }
+    fputs("\nNobody changes their own role or status (`forbidden`).\n", o);
     return 0;
 }
 
