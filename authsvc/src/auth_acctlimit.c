@@ -55,29 +55,17 @@ struct auth_acctlimit {
 
 /* ---- the LRU list and the buckets ---- */
 
+AUTH_KEYTAB_SHARD_OPS(shard_t)
+AUTH_KEYTAB_LIST_OPS(shard_t, prev, next)
+
 static void unlink_lru(shard_t *s, uint32_t i)
 {
-    entry_t *e = &s->slots[i];
-    if (e->prev != NIL)
-        s->slots[e->prev].next = e->next;
-    else
-        s->head = e->next;
-    if (e->next != NIL)
-        s->slots[e->next].prev = e->prev;
-    else
-        s->tail = e->prev;
+    kt_list_unlink(s, &s->head, &s->tail, i);
 }
 
 static void push_head(shard_t *s, uint32_t i)
 {
-    entry_t *e = &s->slots[i];
-    e->prev = NIL;
-    e->next = s->head;
-    if (s->head != NIL)
-        s->slots[s->head].prev = i;
-    else
-        s->tail = i;
-    s->head = i;
+    kt_list_push_head(s, &s->head, &s->tail, i);
 }
 
 static void touch(shard_t *s, uint32_t i)
@@ -88,25 +76,12 @@ static void touch(shard_t *s, uint32_t i)
     }
 }
 
-static uint32_t find(const shard_t *s, const uint64_t d[2])
-{
-    for (uint32_t i = s->buckets[d[0] & s->mask]; i != NIL; i = s->slots[i].chain) {
-        if (s->slots[i].d0 == d[0] && s->slots[i].d1 == d[1])
-            return i;
-    }
-    return NIL;
-}
-
 static void release(shard_t *s, uint32_t i)
 {
-    uint32_t *link = &s->buckets[s->slots[i].d0 & s->mask];
-    while (*link != i)
-        link = &s->slots[*link].chain;
-    *link = s->slots[i].chain;
+    kt_unchain(s, i);
     unlink_lru(s, i);
     s->slots[i].used = 0;
-    s->slots[i].chain = s->free_head;
-    s->free_head = i;
+    kt_put_free(s, i);
     s->count--;
 }
 
@@ -159,15 +134,10 @@ static uint32_t pick_victim(const auth_acctlimit_t *self, shard_t *s, int64_t no
 
 static uint32_t insert(const auth_acctlimit_t *self, shard_t *s, const uint64_t d[2], int64_t now)
 {
-    uint32_t i = s->free_head;
-    if (i != NIL)
-        s->free_head = s->slots[i].chain;
-    else if (s->unused < s->cap)
-        i = s->unused++;
-    else {
+    uint32_t i = kt_take_free(s);
+    if (i == NIL) {
         release(s, pick_victim(self, s, now));
-        i = s->free_head;
-        s->free_head = s->slots[i].chain;
+        i = kt_take_free(s);
     }
     entry_t *e = &s->slots[i];
     memset(e, 0, sizeof *e);
@@ -253,7 +223,7 @@ int auth_acctlimit_begin(auth_acctlimit_t *self, const char *key, int *retry_aft
         shard_t *s = shard_for(self, d);
         pthread_mutex_lock(&s->lock);
         sweep(self, s, now);
-        uint32_t i = find(s, d);
+        uint32_t i = kt_find(s, d);
         if (i == NIL)
             i = insert(self, s, d, now);
         rc = admit(self, &s->slots[i], now, &retry);
@@ -279,7 +249,7 @@ int auth_acctlimit_end(auth_acctlimit_t *self, const char *key, auth_limiter_out
     shard_t *s = shard_for(self, d);
     pthread_mutex_lock(&s->lock);
     sweep(self, s, now);
-    uint32_t i = find(s, d);
+    uint32_t i = kt_find(s, d);
     if (i == NIL && outcome == AUTH_LIMITER_FAILURE)
         i = insert(self, s, d, now); /* pushed out meanwhile: the failure still counts */
     if (i != NIL) {
@@ -338,19 +308,13 @@ static bool config_ok(const auth_acctlimit_config_t *c)
 
 static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
 {
-    size_t bucket_bytes = 0;
-    s->slots = calloc(cap, sizeof *s->slots);
-    s->buckets = auth_keytab_buckets_new(cap, &s->mask, &bucket_bytes);
-    if (!s->slots || !s->buckets || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s->slots);
-        free(s->buckets);
-        s->slots = NULL;
-        s->buckets = NULL;
+    void *slots = NULL;
+    if (auth_keytab_shard_alloc(cap, sizeof *s->slots, &slots, &s->buckets, &s->mask, &s->lock,
+                                memory) != 0)
         return -1;
-    }
+    s->slots = slots;
     s->cap = cap;
     s->free_head = s->head = s->tail = NIL;
-    *memory += (size_t)cap * sizeof *s->slots + bucket_bytes;
     return 0;
 }
 
@@ -390,10 +354,8 @@ void auth_acctlimit_destroy(auth_acctlimit_t **self_p)
         return;
     auth_acctlimit_t *self = *self_p;
     for (uint32_t k = 0; self->shards && k < self->nshards; k++) {
-        if (self->shards[k].slots)
-            pthread_mutex_destroy(&self->shards[k].lock);
-        free(self->shards[k].slots);
-        free(self->shards[k].buckets);
+        auth_keytab_shard_free(self->shards[k].slots, self->shards[k].buckets,
+                               &self->shards[k].lock);
     }
     free(self->shards);
     free(self);

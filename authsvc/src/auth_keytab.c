@@ -76,3 +76,28 @@ int64_t auth_keytab_now(int64_t (*clock)(void *), void *arg)
     }
     return now < 0 ? 0 : now > TIME_MAX ? TIME_MAX : now;
 }
+
+int auth_keytab_shard_alloc(uint32_t cap, size_t entry_size, void **slots, uint32_t **buckets,
+                            uint32_t *mask, pthread_mutex_t *lock, size_t *memory)
+{
+    size_t bucket_bytes = 0;
+    *slots = calloc(cap, entry_size);
+    *buckets = auth_keytab_buckets_new(cap, mask, &bucket_bytes);
+    if (*slots == NULL || *buckets == NULL || pthread_mutex_init(lock, NULL) != 0) {
+        free(*slots);
+        free(*buckets);
+        *slots = NULL;
+        *buckets = NULL;
+        return -1;
+    }
+    *memory += (size_t)cap * entry_size + bucket_bytes;
+    return 0;
+}
+
+void auth_keytab_shard_free(void *slots, uint32_t *buckets, pthread_mutex_t *lock)
+{
+    if (slots != NULL)
+        pthread_mutex_destroy(lock);
+    free(slots);
+    free(buckets);
+}

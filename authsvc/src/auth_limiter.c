@@ -80,30 +80,18 @@ _Static_assert(sizeof(entry_t) == 64, "an entry is one cache line");
 
 /* ---- lists and buckets ---- */
 
+AUTH_KEYTAB_SHARD_OPS(shard_t)
+AUTH_KEYTAB_LIST_OPS(shard_t, prev, next)
+
 static void list_unlink(shard_t *s, list_t *l, uint32_t i)
 {
-    entry_t *e = &s->slots[i];
-    if (e->prev != NIL)
-        s->slots[e->prev].next = e->next;
-    else
-        l->head = e->next;
-    if (e->next != NIL)
-        s->slots[e->next].prev = e->prev;
-    else
-        l->tail = e->prev;
+    kt_list_unlink(s, &l->head, &l->tail, i);
     l->len--;
 }
 
 static void list_push_head(shard_t *s, list_t *l, uint32_t i)
 {
-    entry_t *e = &s->slots[i];
-    e->prev = NIL;
-    e->next = l->head;
-    if (l->head != NIL)
-        s->slots[l->head].prev = i;
-    else
-        l->tail = i;
-    l->head = i;
+    kt_list_push_head(s, &l->head, &l->tail, i);
     l->len++;
 }
 
@@ -121,43 +109,15 @@ static void touch(shard_t *s, uint32_t i)
     list_push_head(s, &s->open, i);
 }
 
-static uint32_t find(const shard_t *s, const uint64_t d[2])
-{
-    for (uint32_t i = s->buckets[d[0] & s->mask]; i != NIL; i = s->slots[i].chain) {
-        if (s->slots[i].d0 == d[0] && s->slots[i].d1 == d[1])
-            return i;
-    }
-    return NIL;
-}
-
-static void chain_unlink(shard_t *s, uint32_t i)
-{
-    uint32_t *link = &s->buckets[s->slots[i].d0 & s->mask];
-    while (*link != i)
-        link = &s->slots[*link].chain;
-    *link = s->slots[i].chain;
-}
-
 /* Forgets entry `i` and puts it on the free list. */
 static void release(shard_t *s, uint32_t i)
 {
     entry_t *e = &s->slots[i];
-    chain_unlink(s, i);
+    kt_unchain(s, i);
     list_unlink(s, list_of(s, e), i);
     e->list = ON_FREE;
-    e->chain = s->free_head;
-    s->free_head = i;
+    kt_put_free(s, i);
     s->count--;
-}
-
-static uint32_t take_free(shard_t *s)
-{
-    uint32_t i = s->free_head;
-    if (i != NIL) {
-        s->free_head = s->slots[i].chain;
-        return i;
-    }
-    return s->unused < s->cap ? s->unused++ : NIL;
 }
 
 /* ---- per-entry state ---- */
@@ -237,10 +197,10 @@ static uint32_t pick_victim(const auth_limiter_t *self, shard_t *s, int64_t now)
 /* Adds a fresh entry for digest `d`, evicting one if the shard is full. */
 static uint32_t insert(const auth_limiter_t *self, shard_t *s, const uint64_t d[2], int64_t now)
 {
-    uint32_t i = take_free(s);
+    uint32_t i = kt_take_free(s);
     if (i == NIL) {
         release(s, pick_victim(self, s, now));
-        i = take_free(s);
+        i = kt_take_free(s);
     }
     entry_t *e = &s->slots[i];
     memset(e, 0, sizeof *e);
@@ -336,7 +296,7 @@ int auth_limiter_begin(auth_limiter_t *self, const char *key, int *retry_after_s
         shard_t *s = shard_for(self, d);
         pthread_mutex_lock(&s->lock);
         sweep(self, s, now);
-        uint32_t i = find(s, d);
+        uint32_t i = kt_find(s, d);
         rc = admit(self, s, i != NIL ? i : insert(self, s, d, now), now);
         pthread_mutex_unlock(&s->lock);
     }
@@ -359,7 +319,7 @@ int auth_limiter_end(auth_limiter_t *self, const char *key, auth_limiter_outcome
     shard_t *s = shard_for(self, d);
     pthread_mutex_lock(&s->lock);
     sweep(self, s, now);
-    uint32_t i = find(s, d);
+    uint32_t i = kt_find(s, d);
     if (i == NIL && outcome == AUTH_LIMITER_FAILURE)
         i = insert(self, s, d, now);
     if (i != NIL)
@@ -438,21 +398,15 @@ static bool config_ok(const auth_limiter_config_t *cfg)
 
 static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
 {
-    size_t bucket_bytes = 0;
-    s->slots = calloc(cap, sizeof *s->slots);
-    s->buckets = auth_keytab_buckets_new(cap, &s->mask, &bucket_bytes);
-    if (s->slots == NULL || s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s->slots);
-        free(s->buckets);
-        s->slots = NULL;
-        s->buckets = NULL;
+    void *slots = NULL;
+    if (auth_keytab_shard_alloc(cap, sizeof *s->slots, &slots, &s->buckets, &s->mask, &s->lock,
+                                memory) != 0)
         return -1;
-    }
+    s->slots = slots;
     s->cap = cap;
     s->free_head = NIL;
     s->open = (list_t){NIL, NIL, 0};
     s->blocked = (list_t){NIL, NIL, 0};
-    *memory += (size_t)cap * sizeof *s->slots + bucket_bytes;
     return 0;
 }
 
@@ -495,10 +449,7 @@ void auth_limiter_destroy(auth_limiter_t **self_p)
     auth_limiter_t *self = *self_p;
     for (uint32_t k = 0; self->shards != NULL && k < self->nshards; k++) {
         shard_t *s = &self->shards[k];
-        if (s->slots != NULL)
-            pthread_mutex_destroy(&s->lock);
-        free(s->slots);
-        free(s->buckets);
+        auth_keytab_shard_free(s->slots, s->buckets, &s->lock);
     }
     free(self->shards);
     free(self);

@@ -61,61 +61,26 @@ typedef struct {
 
 /* ---- LRU list and buckets ---- */
 
+AUTH_KEYTAB_SHARD_OPS(shard_t)
+AUTH_KEYTAB_LIST_OPS(shard_t, prev_i, next_i)
+
 static void lru_unlink(shard_t *s, uint32_t i)
 {
-    entry_t *e = &s->slots[i];
-    if (e->prev_i != NIL)
-        s->slots[e->prev_i].next_i = e->next_i;
-    else
-        s->head = e->next_i;
-    if (e->next_i != NIL)
-        s->slots[e->next_i].prev_i = e->prev_i;
-    else
-        s->tail = e->prev_i;
+    kt_list_unlink(s, &s->head, &s->tail, i);
 }
 
 static void lru_push_head(shard_t *s, uint32_t i)
 {
-    entry_t *e = &s->slots[i];
-    e->prev_i = NIL;
-    e->next_i = s->head;
-    if (s->head != NIL)
-        s->slots[s->head].prev_i = i;
-    else
-        s->tail = i;
-    s->head = i;
-}
-
-static uint32_t find(const shard_t *s, const uint64_t d[2])
-{
-    for (uint32_t i = s->buckets[d[0] & s->mask]; i != NIL; i = s->slots[i].chain) {
-        if (s->slots[i].d0 == d[0] && s->slots[i].d1 == d[1])
-            return i;
-    }
-    return NIL;
+    kt_list_push_head(s, &s->head, &s->tail, i);
 }
 
 /* Forgets entry `i` and puts it on the free list. */
 static void release(shard_t *s, uint32_t i)
 {
-    uint32_t *link = &s->buckets[s->slots[i].d0 & s->mask];
-    while (*link != i)
-        link = &s->slots[*link].chain;
-    *link = s->slots[i].chain;
+    kt_unchain(s, i);
     lru_unlink(s, i);
-    s->slots[i].chain = s->free_head;
-    s->free_head = i;
+    kt_put_free(s, i);
     s->count--;
-}
-
-static uint32_t take_free(shard_t *s)
-{
-    uint32_t i = s->free_head;
-    if (i != NIL) {
-        s->free_head = s->slots[i].chain;
-        return i;
-    }
-    return s->unused < s->cap ? s->unused++ : NIL;
 }
 
 /* ---- counters ---- */
@@ -161,10 +126,10 @@ static uint32_t pick_victim(const shard_t *s, int64_t win)
 
 static uint32_t insert(shard_t *s, const uint64_t d[2], int64_t win)
 {
-    uint32_t i = take_free(s);
+    uint32_t i = kt_take_free(s);
     if (i == NIL) {
         release(s, pick_victim(s, win));
-        i = take_free(s);
+        i = kt_take_free(s);
     }
     entry_t *e = &s->slots[i];
     memset(e, 0, sizeof *e);
@@ -251,7 +216,7 @@ int auth_ratelimit_check(auth_ratelimit_t *self, const char *key, uint32_t limit
             shard_t *s = &self->shards[d[1] & (self->nshards - 1)];
             pthread_mutex_lock(&s->lock);
             sweep(s, t.win);
-            uint32_t i = find(s, d);
+            uint32_t i = kt_find(s, d);
             if (i == NIL)
                 i = insert(s, d, t.win);
             roll(&s->slots[i], t.win);
@@ -304,20 +269,14 @@ void auth_ratelimit_config_defaults(auth_ratelimit_config_t *cfg)
 
 static int shard_init(shard_t *s, uint32_t cap, size_t *memory)
 {
-    size_t bucket_bytes = 0;
-    s->slots = calloc(cap, sizeof *s->slots);
-    s->buckets = auth_keytab_buckets_new(cap, &s->mask, &bucket_bytes);
-    if (s->slots == NULL || s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s->slots);
-        free(s->buckets);
-        s->slots = NULL;
-        s->buckets = NULL;
+    void *slots = NULL;
+    if (auth_keytab_shard_alloc(cap, sizeof *s->slots, &slots, &s->buckets, &s->mask, &s->lock,
+                                memory) != 0)
         return -1;
-    }
+    s->slots = slots;
     s->cap = cap;
     s->free_head = NIL;
     s->head = s->tail = NIL;
-    *memory += (size_t)cap * sizeof *s->slots + bucket_bytes;
     return 0;
 }
 
@@ -359,10 +318,7 @@ void auth_ratelimit_destroy(auth_ratelimit_t **self_p)
     auth_ratelimit_t *self = *self_p;
     for (uint32_t k = 0; self->shards != NULL && k < self->nshards; k++) {
         shard_t *s = &self->shards[k];
-        if (s->slots != NULL)
-            pthread_mutex_destroy(&s->lock);
-        free(s->slots);
-        free(s->buckets);
+        auth_keytab_shard_free(s->slots, s->buckets, &s->lock);
     }
     free(self->shards);
     free(self);
