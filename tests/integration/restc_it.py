@@ -703,3 +703,18 @@ class Stack:
 
     def procs(self):
         return [p for p in (self.storesvc, self.authsvc, self.gateway) if p is not None]
+
+# One sample line of the Prometheus text format: name, {labels}, value.
+METRICS_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
+
+
+def metrics_samples(text):
+    """{(name, labels-string): value} of an exposition; every non-comment line must be a sample."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = METRICS_SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out

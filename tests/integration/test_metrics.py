@@ -22,19 +22,9 @@ def gw(db_url, jwt_secret, tmp_path_factory):
     yield from it.managed_stack(str(tmp_path_factory.mktemp("metrics")), db_url, jwt_secret, "metrics")
 
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
 
 
-def samples(text):
-    """{(name, labels-string): value} of an exposition."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        assert m, f"not a sample line: {line!r}"
-        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
-    return out
+samples = it.metrics_samples  # {(name, labels-string): value}
 
 
 def value(text, name, **labels):

@@ -19,7 +19,6 @@ import authutil as au
 import restc_it as it
 
 PROMTOOL = shutil.which("promtool")
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +31,7 @@ def st(sdb, jwt_secret, tmp_path_factory):
     yield from au.module_stack(tmp_path_factory, sdb, jwt_secret, "svcmetrics")
 
 
-def samples(text):
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        assert m, f"not a sample line: {line!r}"
-        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
-    return out
+samples = it.metrics_samples  # {(name, labels-string): value}
 
 
 def value(text, name, **labels):
