@@ -4,7 +4,9 @@
 #   deploy/deps.sh [build|test|s3|docs|bench|all]...  (default: build)
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
-#          at run time (PostgreSQL 15 server, curl)
+#          at run time (PostgreSQL 15 server, curl); then the upstream Argon2
+#          sources that authsvc compiles with AVX2 (deploy/argon2-src.sh; on a
+#          failed download the build uses Debian's generic libargon2 instead)
 #   test   build + Python 3 with pytest, requests, pyzmq, msgpack, botocore, aiosmtpd
 #          (integration tests; botocore checks the S3 signatures, aiosmtpd is the SMTP sink
 #          of test_password_reset), clang's sanitizer/fuzzer runtime (tests/fuzz),
@@ -48,15 +50,16 @@ usage() {
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 want_s3=0
 want_docs=0
+want_argon2=0
 
 [[ $# -gt 0 ]] || set -- build
 wanted=()
 for set_name in "$@"; do
   case "$set_name" in
-    build) wanted+=("${BUILD_PKGS[@]}") ;;
-    test) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+    build) wanted+=("${BUILD_PKGS[@]}"); want_argon2=1 ;;
+    test) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"); want_argon2=1 ;;
     bench) wanted+=("${BENCH_PKGS[@]}") ;;&
-    all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;&
+    all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"); want_argon2=1 ;;&
     s3) want_s3=1 ;;&
     docs) want_docs=1 ;;&
     bench | all | s3 | docs) command -v npm >/dev/null || wanted+=(nodejs npm) ;; # nodesource's nodejs brings its own npm
@@ -87,6 +90,11 @@ else
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
   echo "deps.sh: done" >&2
+fi
+
+# Argon2 with SIMD: not fatal, CMake falls back to Debian's libargon2 and says so.
+if [[ $want_argon2 -eq 1 ]] && ! "$ROOT/deploy/argon2-src.sh"; then
+  echo "deps.sh: could not fetch the Argon2 sources; authsvc will use Debian's generic libargon2" >&2
 fi
 
 # s3rver: a project-local npm install (not global), kept across runs.

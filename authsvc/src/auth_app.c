@@ -176,9 +176,17 @@ static int make_ctx(auth_app_t *self)
     c->hash = auth_hash_new((uint32_t)cfg->argon2_t, (uint32_t)cfg->argon2_m_kib,
                             (uint32_t)cfg->argon2_p);
     if (!c->hash) {
-        rt_error(NULL, "cannot create the password hasher (ARGON2_* settings)");
+        if (!auth_hash_cpu_supported())
+            rt_error(NULL,
+                     "this build's Argon2 (%s) needs AVX2, which this CPU lacks: "
+                     "build with -DRESTC_ARGON2=system",
+                     auth_hash_impl());
+        else
+            rt_error(NULL, "cannot create the password hasher (ARGON2_* settings)");
         return -1;
     }
+    rt_info(NULL, "password hashing: Argon2id t=%ld m=%ld KiB p=%ld (%s)", (long)cfg->argon2_t,
+            (long)cfg->argon2_m_kib, (long)cfg->argon2_p, auth_hash_impl());
     if (cfg->cache_ttl_s > 0 &&
         !(c->cache = auth_cache_new((size_t)cfg->cache_size, (int)cfg->cache_ttl_s, NULL, NULL))) {
         rt_error(NULL, "cannot create the user cache (AUTH_CACHE_SIZE)");

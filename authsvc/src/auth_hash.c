@@ -18,9 +18,13 @@
 #include "auth_hash.h"
 
 #include <argon2.h>
+#include <sched.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ARGON2_V10     0x10u
 #define ARGON2_V13     0x13u
@@ -35,13 +39,17 @@ struct auth_hash {
     uint32_t t_cost;
     uint32_t m_cost; /* KiB */
     uint32_t lanes;
+    uint32_t cpus;                     /* CPUs this process may run on */
+    atomic_uint *running;              /* hashes computing now (see lane_threads) */
     char dummy[AUTH_HASH_ENCODED_BUF]; /* encoded hash of a random password */
 };
 
 /* What parse_encoded() reads from an encoding. */
 typedef struct {
     uint32_t version, m, t, p;
-    size_t salt_len, tag_len; /* decoded bytes */
+    size_t salt_len, tag_len;       /* decoded bytes */
+    const char *salt_b64, *tag_b64; /* where the fields start in the encoding */
+    size_t salt_chars, tag_chars;   /* and their lengths */
 } params_t;
 
 static bool params_in_range(uint32_t t, uint32_t m, uint32_t p)
@@ -138,11 +146,15 @@ static int parse_encoded(const char *enc, params_t *out)
     s = s != NULL ? skip_lit(s, ",p=") : NULL;
     s = parse_u32(s, &p.p);
     s = s != NULL ? skip_lit(s, "$") : NULL;
+    p.salt_b64 = s;
     s = parse_b64(s, SALT_MAX, &p.salt_len);
+    p.salt_chars = s != NULL ? (size_t)(s - p.salt_b64) : 0;
     s = s != NULL ? skip_lit(s, "$") : NULL;
+    p.tag_b64 = s;
     s = parse_b64(s, TAG_MAX, &p.tag_len);
     if (s == NULL || *s != '\0')
         return -1;
+    p.tag_chars = (size_t)(s - p.tag_b64);
     if (p.version != ARGON2_V10 && p.version != ARGON2_V13)
         return -1;
     if (!params_in_range(p.t, p.m, p.p) || p.salt_len < SALT_MIN || p.tag_len < TAG_MIN)
@@ -162,11 +174,89 @@ static int64_t password_len(const char *password)
 
 /* ---- hashing ---- */
 
+/* Threads for the lanes of one hash about to start, counted in `running`
+ * until lane_threads_done. The lanes of a hash can be computed by any
+ * number of threads with the same result; threads only cost switches when
+ * the CPUs are busy anyway. So an idle service spreads one hash over the
+ * free CPUs (lowest latency), and a busy one gives each hash a single
+ * thread (no thread start-up and no cache fights: the most hashes per
+ * second, docs/BENCHMARKS.md). */
+static uint32_t lane_threads_begin(const auth_hash_t *self, uint32_t lanes)
+{
+    unsigned now = atomic_fetch_add(self->running, 1u) + 1u;
+    uint32_t threads = self->cpus / now;
+    if (threads < 1)
+        threads = 1;
+    return threads < lanes ? threads : lanes;
+}
+
+static void lane_threads_done(const auth_hash_t *self)
+{
+    atomic_fetch_sub(self->running, 1u);
+}
+
+/* The CPUs this process may run on (its affinity mask), at least 1. */
+static uint32_t usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (uint32_t)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1u;
+}
+
+/* Runs Argon2id version 0x13 or 0x10 over `pwd` and `salt` into `tag`
+ * (`tag_len` bytes). With `expected` non-NULL, compares the result with it
+ * in constant time (libargon2's argon2_verify_ctx) instead. */
+static int argon2id_run(const auth_hash_t *self, uint32_t version, uint32_t t, uint32_t m,
+                        uint32_t lanes, const void *pwd, size_t pwd_len, const uint8_t *salt,
+                        size_t salt_len, uint8_t *tag, size_t tag_len, const uint8_t *expected)
+{
+    argon2_context ctx = {
+        .out = tag,
+        .outlen = (uint32_t)tag_len,
+        .pwd = (uint8_t *)(uintptr_t)pwd, /* read only: no ARGON2_FLAG_CLEAR_PASSWORD */
+        .pwdlen = (uint32_t)pwd_len,
+        .salt = (uint8_t *)(uintptr_t)salt,
+        .saltlen = (uint32_t)salt_len,
+        .t_cost = t,
+        .m_cost = m,
+        .lanes = lanes,
+        .threads = lane_threads_begin(self, lanes),
+        .version = version,
+        .flags = ARGON2_DEFAULT_FLAGS,
+    };
+    int rc =
+        expected != NULL ? argon2id_verify_ctx(&ctx, (const char *)expected) : argon2id_ctx(&ctx);
+    lane_threads_done(self);
+    return rc;
+}
+
+/* Writes "$argon2id$v=19$m=..,t=..,p=..$<salt>$<tag>" (the PHC string
+ * libargon2's encoder writes) into `out`; -1 when `cap` is too small. */
+static int encode_phc(const auth_hash_t *self, const uint8_t *salt, const uint8_t *tag, char *out,
+                      size_t cap)
+{
+    const int b64 = sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+    const size_t salt_room = sodium_base64_ENCODED_LEN(AUTH_HASH_SALT_BYTES, b64);
+    const size_t tag_room = sodium_base64_ENCODED_LEN(AUTH_HASH_TAG_BYTES, b64);
+    int n = snprintf(out, cap, "$argon2id$v=%u$m=%u,t=%u,p=%u$", ARGON2_V13, self->m_cost,
+                     self->t_cost, self->lanes);
+    if (n < 0 || (size_t)n + salt_room + 1 + tag_room > cap)
+        return -1;
+    sodium_bin2base64(out + n, salt_room, salt, AUTH_HASH_SALT_BYTES, b64);
+    size_t at = strlen(out);
+    out[at++] = '$';
+    sodium_bin2base64(out + at, tag_room, tag, AUTH_HASH_TAG_BYTES, b64);
+    return 0;
+}
+
 /* Hashes `pwd_len` bytes at `pwd` with a fresh salt into `out`. */
 static int hash_bytes(const auth_hash_t *self, const void *pwd, size_t pwd_len, char *out,
                       size_t cap)
 {
-    unsigned char salt[AUTH_HASH_SALT_BYTES];
+    uint8_t salt[AUTH_HASH_SALT_BYTES], tag[AUTH_HASH_TAG_BYTES];
+    int rc = -1;
 
     if (self->lanes == 1) { /* libsodium's SIMD code (see the header) */
         if (cap < crypto_pwhash_STRBYTES ||
@@ -178,14 +268,14 @@ static int hash_bytes(const auth_hash_t *self, const void *pwd, size_t pwd_len, 
         return 0;
     }
     randombytes_buf(salt, sizeof salt);
-    int rc = argon2id_hash_encoded(self->t_cost, self->m_cost, self->lanes, pwd, pwd_len, salt,
-                                   sizeof salt, AUTH_HASH_TAG_BYTES, out, cap);
+    if (argon2id_run(self, ARGON2_V13, self->t_cost, self->m_cost, self->lanes, pwd, pwd_len, salt,
+                     sizeof salt, tag, sizeof tag, NULL) == ARGON2_OK)
+        rc = encode_phc(self, salt, tag, out, cap);
     sodium_memzero(salt, sizeof salt);
-    if (rc != ARGON2_OK) {
+    sodium_memzero(tag, sizeof tag);
+    if (rc != 0)
         out[0] = '\0';
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 auth_hash_t *auth_hash_new(uint32_t t_cost, uint32_t m_cost_kib, uint32_t parallelism)
@@ -193,14 +283,22 @@ auth_hash_t *auth_hash_new(uint32_t t_cost, uint32_t m_cost_kib, uint32_t parall
     unsigned char pw[DUMMY_PW_BYTES];
     auth_hash_t *self = NULL;
 
-    if (!params_in_range(t_cost, m_cost_kib, parallelism) || sodium_init() < 0)
+    if (!params_in_range(t_cost, m_cost_kib, parallelism) || !auth_hash_cpu_supported() ||
+        sodium_init() < 0)
         return NULL;
     self = calloc(1, sizeof *self);
     if (self == NULL)
         return NULL;
+    self->running = calloc(1, sizeof *self->running);
+    if (self->running == NULL) {
+        free(self);
+        return NULL;
+    }
+    atomic_init(self->running, 0u);
     self->t_cost = t_cost;
     self->m_cost = m_cost_kib;
     self->lanes = parallelism;
+    self->cpus = usable_cpus();
 
     randombytes_buf(pw, sizeof pw);
     int rc = hash_bytes(self, pw, sizeof pw, self->dummy, sizeof self->dummy);
@@ -214,6 +312,7 @@ void auth_hash_destroy(auth_hash_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)
         return;
+    free((*self_p)->running);
     free(*self_p);
     *self_p = NULL;
 }
@@ -227,6 +326,38 @@ int auth_hash_password(const auth_hash_t *self, const char *password, char *out,
     if (self == NULL || n < 0)
         return -1;
     return hash_bytes(self, password, (size_t)n, out, cap);
+}
+
+/* Verifies with libargon2 (any lanes, v=16 or v=19): decodes the salt and
+ * the tag that parse_encoded checked, and recomputes. */
+static auth_hash_result_t verify_argon2(const auth_hash_t *self, const params_t *p,
+                                        const char *password, size_t pw_len)
+{
+    const int b64 = sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+    uint8_t salt[SALT_MAX], want[TAG_MAX], got[TAG_MAX];
+    size_t salt_len = 0, tag_len = 0;
+    auth_hash_result_t result = AUTH_HASH_ERROR;
+
+    if (sodium_base642bin(salt, sizeof salt, p->salt_b64, p->salt_chars, NULL, &salt_len, NULL,
+                          b64) != 0 ||
+        sodium_base642bin(want, sizeof want, p->tag_b64, p->tag_chars, NULL, &tag_len, NULL, b64) !=
+            0 ||
+        salt_len != p->salt_len || tag_len != p->tag_len)
+        goto cleanup;
+    switch (argon2id_run(self, p->version, p->t, p->m, p->p, password, pw_len, salt, salt_len, got,
+                         tag_len, want)) {
+    case ARGON2_OK:
+        result = AUTH_HASH_MATCH;
+        break;
+    case ARGON2_VERIFY_MISMATCH:
+        result = AUTH_HASH_MISMATCH;
+        break;
+    default:
+        break;
+    }
+cleanup:
+    sodium_memzero(got, sizeof got);
+    return result;
 }
 
 auth_hash_result_t auth_hash_verify(const auth_hash_t *self, const char *encoded,
@@ -245,14 +376,21 @@ auth_hash_result_t auth_hash_verify(const auth_hash_t *self, const char *encoded
         return crypto_pwhash_str_verify(encoded, password, (unsigned long long)n) == 0
                    ? AUTH_HASH_MATCH
                    : AUTH_HASH_MISMATCH;
-    switch (argon2id_verify(encoded, password, (size_t)n)) {
-    case ARGON2_OK:
-        return AUTH_HASH_MATCH;
-    case ARGON2_VERIFY_MISMATCH:
-        return AUTH_HASH_MISMATCH;
-    default:
-        return AUTH_HASH_ERROR;
-    }
+    return verify_argon2(self, &p, password, (size_t)n);
+}
+
+const char *auth_hash_impl(void)
+{
+    return RESTC_ARGON2_NAME;
+}
+
+bool auth_hash_cpu_supported(void)
+{
+#if defined(RESTC_ARGON2_AVX2)
+    return __builtin_cpu_supports("avx2");
+#else
+    return true;
+#endif
 }
 
 void auth_hash_verify_dummy(const auth_hash_t *self, const char *password)

@@ -26,20 +26,22 @@
  * at most); nothing is copied, nothing is logged. libargon2 wipes its own
  * working memory.
  *
- * Which code computes it: Debian's libargon2 is the portable reference
- * build without SIMD; libsodium's crypto_pwhash uses SSSE3/AVX2 but
- * computes the lanes of a hash one after another. With one lane
- * (ARGON2_PARALLELISM=1) libsodium hashes and verifies about 1.5-1.7x
- * faster per core; with several lanes libargon2's threads win back what
- * SIMD gains (measured with tests/bench/argon2_bench, docs/BENCHMARKS.md).
- * So hashes with p=1 go to libsodium and all others to libargon2; both
- * write and read the same standard encoding, so every stored hash stays
- * verifiable whichever setting made it.
+ * Which code computes it: the upstream Argon2 sources (release 20190702,
+ * fetched by deploy/argon2-src.sh) compiled with their AVX2 code path, or,
+ * when those sources are absent or RESTC_ARGON2=system, Debian's libargon2
+ * (the generic build without SIMD, about 1.5x slower; auth_hash_impl names
+ * the one linked). libsodium's crypto_pwhash has SIMD too but computes one
+ * lane only, so hashes with p=1 go to libsodium and all others to
+ * libargon2; all of them write and read the same standard encoding, so
+ * every stored hash stays verifiable whichever build or setting made it.
+ * The lanes of one hash are computed by as many threads as there are idle
+ * CPUs (at most p): several threads when the service is idle, one each when
+ * it is busy (the most hashes per second); the result does not depend on it.
  *
- * An auth_hash_t is immutable after auth_hash_new: every function may run
- * concurrently from any number of threads, except auth_hash_destroy. Each
- * call allocates m KiB for its duration and, with the reference build,
- * starts p threads.
+ * An auth_hash_t is immutable after auth_hash_new (but for a counter of
+ * the hashes running): every function may run concurrently from any number
+ * of threads, except auth_hash_destroy. Each call allocates m KiB for its
+ * duration and starts up to p - 1 threads.
  */
 #ifndef AUTH_HASH_H
 #define AUTH_HASH_H
@@ -75,8 +77,8 @@ typedef enum {
  * AUTH_HASH_T_MAX), `m_cost_kib` KiB of memory (8 * parallelism ..
  * AUTH_HASH_M_MAX) and `parallelism` lanes (AUTH_HASH_P_MIN..AUTH_HASH_P_MAX),
  * and computes its dummy hash (one full hashing: as slow as a login).
- * Returns NULL on an out-of-range parameter, no randomness (libsodium) or
- * no memory. */
+ * Returns NULL on an out-of-range parameter, a CPU the Argon2 build cannot
+ * run on (auth_hash_cpu_supported), no randomness (libsodium) or no memory. */
 auth_hash_t *auth_hash_new(uint32_t t_cost, uint32_t m_cost_kib, uint32_t parallelism);
 
 /* Frees `*self_p` and sets it to NULL. Safe on NULL and on a NULL pointer. */
@@ -106,6 +108,15 @@ void auth_hash_verify_dummy(const auth_hash_t *self, const char *password);
  * its version, m, t, p, salt length or tag length differ from ours. False
  * only for a NULL hasher. Cheap (no hashing). */
 bool auth_hash_needs_rehash(const auth_hash_t *self, const char *encoded);
+
+/* Which Argon2 build is linked, e.g. "upstream Argon2 20190702, AVX2" or
+ * "Debian libargon2, generic" (static string, for the start-up log). */
+const char *auth_hash_impl(void);
+
+/* False when the linked Argon2 build needs CPU instructions this CPU lacks
+ * (the AVX2 build on a CPU without AVX2); auth_hash_new then returns NULL.
+ * Build with -DRESTC_ARGON2=system for such machines. */
+bool auth_hash_cpu_supported(void);
 
 /* A short stable name for a result ("match", "mismatch", "error"). */
 const char *auth_hash_result_str(auth_hash_result_t result);

@@ -46,6 +46,13 @@ done
 
 need_commands wrk curl
 build_targets gateway authsvc storesvc argon2_bench limiter_bench
+SYS_BUILD=${BENCH_SYSARGON2_BUILD:-$ROOT/build-sysargon2}
+if [[ "${RESTC_SKIP_BUILD:-0}" != 1 || ! -x "$SYS_BUILD/tests/bench/argon2_bench" ]]; then
+  log "building argon2_bench on Debian's libargon2 in $SYS_BUILD"
+  cmake -S "$ROOT" -B "$SYS_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESTC_ARGON2=system >/dev/null
+  timeout 900 cmake --build "$SYS_BUILD" -j "$(nproc)" --target argon2_bench >/dev/null ||
+    die "build of $SYS_BUILD failed"
+fi
 PY=/usr/bin/python3
 USERNAME=bench_user
 PASSWORD='Bench-Pw-2026!x'
@@ -129,6 +136,9 @@ best "ours /users/me" "ours: GET /users/me (best of $ROUNDS)"
 log "argon2_bench --threads $HASH_WORKERS (t=3 m=65536 p=4)"
 BOUND_JSON=$(timeout 120 "$BUILD/tests/bench/argon2_bench" --threads "$HASH_WORKERS" --seconds "$DURATION" --t 3 --m 65536 --p 4)
 BOUND=$("$PY" -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["verifies_per_s"])' "$BOUND_JSON")
+log "argon2_bench on Debian's libargon2 --threads $HASH_WORKERS"
+SYS_BOUND_JSON=$(timeout 120 "$SYS_BUILD/tests/bench/argon2_bench" --threads "$HASH_WORKERS" --seconds "$DURATION" --t 3 --m 65536 --p 4)
+SYS_BOUND=$("$PY" -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["verifies_per_s"])' "$SYS_BOUND_JSON")
 CONNS=16
 run_wrk "ours: POST /auth/token (logins)" "$GW/api/v1/auth/token" -s "$TMP/login.lua"
 LOGIN_RATIO=$(awk -v a="${RPS["ours: POST /auth/token (logins)"]}" -v b="$BOUND" 'BEGIN { printf "%.2f", a / b }')
@@ -175,6 +185,7 @@ for n in "${NAMES[@]}"; do
 done
 echo
 echo "Argon2 bound: $BOUND verifications/s on $HASH_WORKERS threads ($BOUND_JSON)"
+echo "Debian's generic libargon2: $SYS_BOUND verifications/s ($SYS_BOUND_JSON)"
 echo "logins/s / bound = $LOGIN_RATIO   (goal >= 0.90); logins/s vs the peer: $PEER_LOGIN_RATIO"
 echo "login flood meanwhile: $FLOOD_RPS logins/s"
 ours="ours: GET /users/me (best of $ROUNDS)" peer="peer: GET /users/me (best of $ROUNDS)"

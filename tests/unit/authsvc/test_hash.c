@@ -426,6 +426,68 @@ static void test_hash_one_lane_is_interchangeable_with_libargon2(void **state)
     auth_hash_destroy(&four);
 }
 
+/* Known answers, whichever Argon2 build is linked (auth_hash_impl): the
+ * Argon2id vector of RFC 9106 section 5.3 (t=3, m=32 KiB, p=4, with secret
+ * and associated data) through the library itself, and two p=4 hashes
+ * written by Debian's generic libargon2 (through Python's argon2-cffi:
+ * low_level.hash_secret(b"correct horse", b"restc-known-salt", time_cost=2,
+ * memory_cost=256, parallelism=4, hash_len=32, type=ID, version=19 / 16))
+ * through auth_hash_verify. */
+static void test_hash_known_answers(void **state)
+{
+    (void)state;
+    static const uint8_t rfc_tag[32] = {0x0d, 0x64, 0x0d, 0xf5, 0x8d, 0x78, 0x76, 0x6c,
+                                        0x08, 0xc0, 0x37, 0xa3, 0x4a, 0x8b, 0x53, 0xc9,
+                                        0xd0, 0x1e, 0xf0, 0x45, 0x2d, 0x75, 0xb6, 0x5e,
+                                        0xb5, 0x25, 0x20, 0xe9, 0x6b, 0x01, 0xe6, 0x59};
+    uint8_t pwd[32], salt[16], secret[8], ad[12], out[32];
+    memset(pwd, 0x01, sizeof pwd);
+    memset(salt, 0x02, sizeof salt);
+    memset(secret, 0x03, sizeof secret);
+    memset(ad, 0x04, sizeof ad);
+    for (uint32_t threads = 1; threads <= 4; threads *= 2) {
+        argon2_context ctx = {.out = out,
+                              .outlen = 32,
+                              .pwd = pwd,
+                              .pwdlen = 32,
+                              .salt = salt,
+                              .saltlen = 16,
+                              .secret = secret,
+                              .secretlen = 8,
+                              .ad = ad,
+                              .adlen = 12,
+                              .t_cost = 3,
+                              .m_cost = 32,
+                              .lanes = 4,
+                              .threads = threads,
+                              .version = ARGON2_VERSION_13};
+        memset(out, 0, sizeof out);
+        assert_int_equal(argon2id_ctx(&ctx), ARGON2_OK);
+        assert_memory_equal(out, rfc_tag, sizeof rfc_tag);
+    }
+
+    static const char *const v19 = "$argon2id$v=19$m=256,t=2,p=4$cmVzdGMta25vd24tc2FsdA$"
+                                   "WdJLA+PL6oMB2nK+fG86IyzCsDNHJWECWf+Af9Bp65M";
+    static const char *const v16 = "$argon2id$v=16$m=256,t=2,p=4$cmVzdGMta25vd24tc2FsdA$"
+                                   "Neh5m/jrAzpjciAq50gBHQuR3U7zqlAcJ5r0pJ4+Cks";
+    auth_hash_t *h = auth_hash_new(2, 256, 4);
+    assert_non_null(h);
+    assert_int_equal(auth_hash_verify(h, v19, "correct horse"), AUTH_HASH_MATCH);
+    assert_int_equal(auth_hash_verify(h, v16, "correct horse"), AUTH_HASH_MATCH);
+    assert_int_equal(auth_hash_verify(h, v19, "correct horsf"), AUTH_HASH_MISMATCH);
+    assert_int_equal(auth_hash_verify(h, v16, "correct horsf"), AUTH_HASH_MISMATCH);
+    assert_false(auth_hash_needs_rehash(h, v19));
+
+    /* What we write for p=4, libargon2's own decoder reads. */
+    char enc[AUTH_HASH_ENCODED_BUF];
+    assert_int_equal(auth_hash_password(h, "correct horse", enc, sizeof enc), 0);
+    assert_int_equal(argon2id_verify(enc, "correct horse", 13), ARGON2_OK);
+    assert_int_equal(argon2id_verify(enc, "correct horsf", 13), ARGON2_VERIFY_MISMATCH);
+    auth_hash_destroy(&h);
+    assert_non_null(auth_hash_impl());
+    assert_true(auth_hash_cpu_supported()); /* else auth_hash_new above had failed */
+}
+
 static void test_hash_verify_dummy(void **state)
 {
     const auth_hash_t *h = *state;
@@ -451,6 +513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hash_hostile_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_verify_dummy, setup, teardown),
         cmocka_unit_test(test_hash_one_lane_is_interchangeable_with_libargon2),
+        cmocka_unit_test(test_hash_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
