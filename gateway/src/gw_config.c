@@ -35,6 +35,7 @@ static const rt_cfg_spec_t gw_specs[] = {
     /* Longer than storesvc's S3_TIMEOUT_MS (10 s), so a slow object store is
      * answered unavailable by storesvc rather than timed out here. */
     {"GATEWAY_FILE_TIMEOUT_MS", RT_CFG_INT, false, "30000", 100, 600000, F(file_timeout_ms)},
+    {"GATEWAY_DOWNLOAD_READAHEAD_MIB", RT_CFG_INT, false, "256", 0, 1048576, F(readahead_mib)},
     {"CORS_ORIGINS", RT_CFG_STR, false, "", 0, 4096, F(cors_origins)},
     {"HSTS_ENABLED", RT_CFG_BOOL, false, "false", 0, 0, F(hsts_enabled)},
     {"LOG_LEVEL", RT_CFG_STR, false, "INFO", 1, 16, F(log_level_text)},

@@ -40,6 +40,7 @@ typedef struct {
     long max_json_bytes;
     long max_upload_bytes;      /* MAX_UPLOAD_BYTES: largest file */
     long file_timeout_ms;       /* GATEWAY_FILE_TIMEOUT_MS: storesvc calls that move file bytes */
+    long readahead_mib;         /* GATEWAY_DOWNLOAD_READAHEAD_MIB: read-ahead of all downloads */
     char *upload_allowed_types; /* UPLOAD_ALLOWED_TYPES: comma-separated media types */
     char *cors_origins;         /* comma-separated, "" = none */
     bool hsts_enabled;

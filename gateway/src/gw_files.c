@@ -12,6 +12,7 @@
 #include "rt_sha256.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,7 +433,31 @@ typedef struct {
     gw_rpc_async_t *call;
     uint64_t off;
     size_t want;
+    bool budgeted; /* read ahead: its bytes count against readahead_used */
 } chunk_t;
+
+/* Bytes of all downloads' read-ahead chunks in flight or waiting, against
+ * GATEWAY_DOWNLOAD_READAHEAD_MIB: one counter for the whole process (every
+ * event loop), so that many slow clients cannot make the gateway hold more
+ * than the budget beyond one chunk each. */
+static atomic_uint_fast64_t readahead_used;
+
+double gw_files_readahead_bytes(void *arg)
+{
+    (void)arg;
+    return (double)atomic_load(&readahead_used);
+}
+
+static bool readahead_take(const download_t *d, size_t n)
+{
+    uint64_t budget = (uint64_t)d->ctx->cfg->readahead_mib * 1024u * 1024u;
+    uint64_t used = atomic_load(&readahead_used);
+    do {
+        if (used + n > budget)
+            return false;
+    } while (!atomic_compare_exchange_weak(&readahead_used, &used, used + n));
+    return true;
+}
 
 /* Starts the read of [off, off + want). */
 static void chunk_start(download_t *d, chunk_t *c, uint64_t off, size_t want)
@@ -481,6 +506,9 @@ static void chunk_release(chunk_t *c)
         (void)gw_rpc_finish(&c->call); /* nothing may still point here */
     proto_reply_cleanup(&c->rep);
     packed_free(&c->body);
+    if (c->budgeted)
+        atomic_fetch_sub(&readahead_used, (uint64_t)c->want);
+    c->budgeted = false;
 }
 
 static size_t chunk_len(uint64_t off, uint64_t end)
@@ -488,47 +516,68 @@ static size_t chunk_len(uint64_t off, uint64_t end)
     return end - off < GW_DOWNLOAD_CHUNK_BYTES ? (size_t)(end - off) : GW_DOWNLOAD_CHUNK_BYTES;
 }
 
-/* Streams [first, last]. The next chunk is read while the current one is
- * written (two chunks per download at most); the first one is read before
- * the response starts, so a file deleted meanwhile is still a clean 404. */
+/* Starts reads into the free slots of the ring [*head, *head + *live)
+ * while the range lasts: the first chunk always, more only while the
+ * read-ahead budget allows. */
+static void fill_slots(download_t *d, chunk_t *slot, int nslots, int head, int *live,
+                       uint64_t *next, uint64_t end)
+{
+    while (*live < nslots && *next < end) {
+        size_t n = chunk_len(*next, end);
+        bool ahead = *live > 0;
+        if (ahead && !readahead_take(d, n))
+            return;
+        chunk_t *c = &slot[(head + *live) % nslots];
+        chunk_start(d, c, *next, n);
+        c->budgeted = ahead;
+        *next += n;
+        (*live)++;
+    }
+}
+
+/* Streams [first, last], the oldest chunk written while the next ones are
+ * read (gw_files.h); the first one is read before the response starts, so
+ * a file deleted meanwhile is still a clean 404. */
 static void send_range(download_t *d, int status, uint64_t first, uint64_t last, uint64_t size,
                        const char *ctype, const gw_stream_header_t *hdrs, size_t nh)
 {
-    uint64_t length = size ? last - first + 1 : 0, end = first + length;
+    enum { SLOTS = GW_DOWNLOAD_READS_AHEAD + 1 };
+    uint64_t length = size ? last - first + 1 : 0, end = first + length, next = first;
     gw_stream_err_t e;
     if (length == 0 || d->req->head) {
         (void)gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
         return;
     }
-    chunk_t slot[2];
+    chunk_t slot[SLOTS];
     memset(slot, 0, sizeof slot);
+    int head = 0, live = 0;
     bool started = false;
-    chunk_start(d, &slot[0], first, chunk_len(first, end));
-    for (int i = 0;; i ^= 1) {
-        chunk_t *cur = &slot[i], *next = &slot[i ^ 1];
+    fill_slots(d, slot, SLOTS, head, &live, &next, end);
+    while (live > 0) {
+        chunk_t *cur = &slot[head];
         const char *data;
         size_t got;
-        if (chunk_wait(d, cur, &data, &got) != 0) {
+        int rc = chunk_wait(d, cur, &data, &got);
+        if (rc != 0) {
             if (started)
                 rt_warn(d->req->rid, "download of %s cut short: %s", d->id,
                         proto_err_code(d->reply->err));
-            chunk_release(cur);
-            return; /* before the start: the reply is the answer */
+        } else {
+            rc = started ? 0 : gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
+            started = true;
+            if (rc == 0)
+                rc = gw_stream_write(d->req->stream, data, got, &e);
         }
-        uint64_t after = cur->off + got;
-        if (after < end)
-            chunk_start(d, next, after, chunk_len(after, end));
-        int rc = started ? 0 : gw_stream_start(d->req->stream, status, ctype, length, hdrs, nh, &e);
-        started = true;
-        if (rc == 0)
-            rc = gw_stream_write(d->req->stream, data, got, &e);
         chunk_release(cur);
-        if (rc != 0 || after >= end) {
-            if (after < end)
-                chunk_release(next); /* the client went away: gw_http closes the connection */
-            return;
-        }
+        head = (head + 1) % SLOTS;
+        live--;
+        if (rc != 0)
+            break; /* before the start the reply is the answer; after it the client
+                      went away and gw_http closes the connection */
+        fill_slots(d, slot, SLOTS, head, &live, &next, end);
     }
+    for (; live > 0; live--, head = (head + 1) % SLOTS)
+        chunk_release(&slot[head]); /* nothing may still point at a slot */
 }
 
 void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply)

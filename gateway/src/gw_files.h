@@ -16,7 +16,10 @@
  * Download (GET /api/v1/files/{id}/content): the metadata first (404 for
  * what the caller may not see), then If-None-Match (304) and Range
  * (206 / 416), then the bytes in chunks of GW_DOWNLOAD_CHUNK_BYTES read
- * with store.file_read and written as the client takes them. Always an
+ * with store.file_read and written as the client takes them, with up to
+ * GW_DOWNLOAD_READS_AHEAD further chunks read meanwhile while the
+ * gateway-wide read-ahead budget (GATEWAY_DOWNLOAD_READAHEAD_MIB) lasts:
+ * a download holds 1 to 1 + GW_DOWNLOAD_READS_AHEAD chunks. Always an
  * attachment; types a browser would run are sent as
  * application/octet-stream.
  */
@@ -26,9 +29,14 @@
 #include "gw_handler.h"
 
 #define GW_UPLOAD_PART_BYTES    (5u * 1024 * 1024) /* S3's smallest part but the last */
-#define GW_DOWNLOAD_CHUNK_BYTES (4u * 1024 * 1024)
+#define GW_DOWNLOAD_CHUNK_BYTES (8u * 1024 * 1024)
+#define GW_DOWNLOAD_READS_AHEAD 2 /* at most, chunks read while one is written */
 
 void gw_files_upload(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
 void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
+
+/* Bytes of read-ahead chunks all downloads hold now (the gauge
+ * restc_download_readahead_bytes); `arg` is unused (rt_metric_fn). */
+double gw_files_readahead_bytes(void *arg);
 
 #endif

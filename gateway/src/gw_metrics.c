@@ -2,6 +2,7 @@
  * gw_metrics: families and pre-resolved handles (see gw_metrics.h).
  */
 #include "gw_metrics.h"
+#include "gw_files.h"
 
 #include <stdlib.h>
 
@@ -127,7 +128,11 @@ gw_metrics_t *gw_metrics_new(rt_metrics_t *reg, const gw_route_t *routes, size_t
                                RT_METRIC_GAUGE, open_conns, arg) != 0 ||
         rt_metrics_register_fn(reg, "restc_http_requests_in_flight",
                                "Requests received and not yet answered", RT_METRIC_GAUGE, in_flight,
-                               arg) != 0) {
+                               arg) != 0 ||
+        rt_metrics_register_fn(reg, "restc_download_readahead_bytes",
+                               "Bytes of file downloads read ahead of the client "
+                               "(GATEWAY_DOWNLOAD_READAHEAD_MIB)",
+                               RT_METRIC_GAUGE, gw_files_readahead_bytes, NULL) != 0) {
         free(m);
         return NULL;
     }

@@ -94,7 +94,7 @@
  * (store.file_read): the bounds of one message's bytes. The storesvc link
  * uses proto_limits_files (proto_codec.h) so such messages fit. */
 #define PROTO_FILE_PART_MAX  (8u * 1024 * 1024) /* bytes of one part */
-#define PROTO_FILE_READ_MAX  (4u * 1024 * 1024) /* bytes of one read */
+#define PROTO_FILE_READ_MAX  (8u * 1024 * 1024) /* bytes of one read */
 #define PROTO_FILE_NAME_MAX  255                /* bytes of a file name */
 #define PROTO_FILE_TYPE_MAX  255                /* bytes of a media type */
 #define PROTO_FILE_PARTS_MAX 10000              /* parts of one upload (S3's bound) */

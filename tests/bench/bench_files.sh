@@ -45,6 +45,7 @@ mibps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.1f", b / 1048576 / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 json_field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, clock ticks
 
 # best_of 3 CMD... : the shortest wall time of three runs, in seconds
 best_of() {
@@ -114,10 +115,15 @@ measure_stack() { # measure_stack NAME : transfers, then memory and reads under 
   t=$(best_of up_gw "$DATA")
   R[$name-up]=$(mibps "$BYTES" "$t")
   id=$(up_gw "$DATA")
+  local gw_pid=${PIDS[2]} st_pid=${PIDS[0]} size f c0g c0s
+  c0g=$(cpu_ticks "$gw_pid") c0s=$(cpu_ticks "$st_pid") c0o=$([[ -n "${S3_PID:-}" ]] && cpu_ticks "$S3_PID" || echo 0)
   t=$(best_of down_gw "$id")
   cmp -s "$DATA" "$TMP/down.bin" || die "$name: the download differs from the upload"
   R[$name-down]=$(mibps "$BYTES" "$t")
-  local gw_pid=${PIDS[2]} st_pid=${PIDS[0]} size f
+  # CPU per download (best_of runs 3): where the time of a download goes.
+  R[$name-down-cpu]=$(awk -v g=$(($(cpu_ticks "$gw_pid") - c0g)) -v s=$(($(cpu_ticks "$st_pid") - c0s)) \
+    -v o=$(($([[ -n "${S3_PID:-}" ]] && cpu_ticks "$S3_PID" || echo 0) - c0o)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "gateway %.0f ms, storesvc %.0f ms, s3rver %.0f ms", g * 1000 / hz / 3, s * 1000 / hz / 3, o * 1000 / hz / 3 }')
   for size in 5 50; do
     f=$TMP/f$size.bin
     head -c $((size * 1048576)) /dev/urandom >"$f"
@@ -198,8 +204,11 @@ if ((LOCAL_ONLY == 0)); then
   R[s3direct-up]=$(mibps "$BYTES" "$t")
   t=$(best_of mp_s3)
   R[s3mp-up]=$(mibps "$BYTES" "$t")
+  c0o=$(cpu_ticks "$S3_PID")
   t=$(best_of get_s3)
   R[s3direct-down]=$(mibps "$BYTES" "$t")
+  R[s3direct-down-cpu]=$(awk -v o=$(($(cpu_ticks "$S3_PID") - c0o)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "s3rver %.0f ms", o * 1000 / hz / 3 }')
 fi
 
 # ---------------------------------------------------------------- report
@@ -215,6 +224,8 @@ if ((LOCAL_ONLY == 0)); then
   printf '%-28s %10s %10s %8s\n' "S3 upload (vs curl multipart)" "${R[s3-up]}" "${R[s3mp-up]}" "$(ratio "${R[s3-up]}" "${R[s3mp-up]}")"
   printf '%-28s %10s %10s %8s\n' "S3 download (vs curl GET)" "${R[s3-down]}" "${R[s3direct-down]}" "$(ratio "${R[s3-down]}" "${R[s3direct-down]}")"
 fi
+echo "CPU per download: local: ${R[local-down-cpu]}"
+((LOCAL_ONLY == 1)) || echo "  S3: ${R[s3-down-cpu]}; direct GET: ${R[s3direct-down-cpu]}"
 echo "peak RSS above idle during 8 concurrent uploads (MiB):"
 for st in local s3; do
   [[ -n "${R[$st-rss5-gw]:-}" ]] || continue

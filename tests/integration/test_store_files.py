@@ -4,7 +4,7 @@ each test against both object stores: a local directory (file://) and S3
 
 Uploads go as the gateway sends them: store.file_begin, store.file_part
 1..n, store.file_complete (or store.file_abort); reads in chunks of at most
-4 MiB with store.file_read. Rows are looked at with psql, the object store
+8 MiB with store.file_read. Rows are looked at with psql, the object store
 directly (files under the directory; signed S3 requests), so "nothing left
 behind" is checked where things would be left. The module has a database of
 its own.
@@ -25,7 +25,7 @@ import restc_it as it
 
 MiB = 1024 * 1024
 PART = 5 * MiB  # at least part_size_min on both stores
-READ_MAX = 4 * MiB
+READ_MAX = 8 * MiB  # PROTO_FILE_READ_MAX
 FILE_KEYS = {"id", "name", "content_type", "size", "sha256", "owner_id", "created_at"}
 RPC_TIMEOUT = 30.0
 

@@ -207,6 +207,7 @@ static void test_config_table_lists_every_variable(void **state)
         "MAX_UPLOAD_BYTES",
         "UPLOAD_ALLOWED_TYPES",
         "GATEWAY_FILE_TIMEOUT_MS",
+        "GATEWAY_DOWNLOAD_READAHEAD_MIB",
         "CORS_ORIGINS",
         "HSTS_ENABLED",
         "LOG_LEVEL",
