@@ -13,8 +13,9 @@
 #      with curl (--aws-sigv4), best of 3 (goal >= 0.7 x both ways): one
 #      PUT, and the multipart upload of 5 MiB parts that storesvc makes;
 #   3. peak RSS above idle of the gateway and storesvc during 8 concurrent
-#      uploads of 5 MiB and of 50 MiB files (goal under 100 MiB above idle,
-#      the same for both sizes: memory is one part per upload);
+#      uploads of 5 MiB, of 50 MiB and of 200 MiB files (goal under 100 MiB
+#      above idle; memory is bounded by parts, two 5 MiB parts per upload, so
+#      from two parts on the file size changes nothing);
 #   4. authenticated GET /api/v1/users/me (wrk, 16 connections) while those
 #      8 uploads run: req/s and p99.
 #
@@ -106,7 +107,7 @@ eight_uploads() { # eight_uploads FILE
       --data-binary "@$1" "$GW/api/v1/files?name=c$i.bin" &
     pids+=($!)
   done
-  for i in "${pids[@]}"; do wait "$i"; done
+  for i in "${pids[@]}"; do wait "$i" || die "an upload of $1 failed"; done
 }
 
 measure_stack() { # measure_stack NAME : transfers, then memory and reads under uploads
@@ -124,7 +125,7 @@ measure_stack() { # measure_stack NAME : transfers, then memory and reads under 
   R[$name-down-cpu]=$(awk -v g=$(($(cpu_ticks "$gw_pid") - c0g)) -v s=$(($(cpu_ticks "$st_pid") - c0s)) \
     -v o=$(($([[ -n "${S3_PID:-}" ]] && cpu_ticks "$S3_PID" || echo 0) - c0o)) -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "gateway %.0f ms, storesvc %.0f ms, s3rver %.0f ms", g * 1000 / hz / 3, s * 1000 / hz / 3, o * 1000 / hz / 3 }')
-  for size in 5 50; do
+  for size in 5 50 200; do
     f=$TMP/f$size.bin
     head -c $((size * 1048576)) /dev/urandom >"$f"
     local idle_gw idle_st out
@@ -133,6 +134,7 @@ measure_stack() { # measure_stack NAME : transfers, then memory and reads under 
     out=$(peak_during "$gw_pid $st_pid" eight_uploads "$f")
     R[$name-rss$size-gw]=$(($(sed -n "s/^$gw_pid://p" <<<"$out") - idle_gw))
     R[$name-rss$size-st]=$(($(sed -n "s/^$st_pid://p" <<<"$out") - idle_st))
+    [[ $size == 50 ]] || rm -f "$f"
   done
   # /users/me while eight 50 MiB uploads run.
   THREADS=2 CONNS=16 DURATION=6
@@ -145,7 +147,9 @@ measure_stack() { # measure_stack NAME : transfers, then memory and reads under 
 # ------------------------------------------------------------------ local
 
 log "local object store, $SIZE_MIB MiB"
-start_stack RATE_LIMIT_PER_MINUTE=0 REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false
+MAX_UPLOAD=$(((SIZE_MIB > 200 ? SIZE_MIB : 200) * 1048576))
+start_stack RATE_LIMIT_PER_MINUTE=0 REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false \
+  "MAX_UPLOAD_BYTES=$MAX_UPLOAD"
 measure_stack local
 t=$(best_of cp "$DATA" "$TMP/objects/cp-copy.bin")
 R[cp-in]=$(mibps "$BYTES" "$t")
@@ -171,7 +175,7 @@ if ((LOCAL_ONLY == 0)); then
   for _ in $(seq 1 100); do port_busy "$S3_PORT" && break; sleep 0.1; done
   S3=http://127.0.0.1:$S3_PORT
   log "S3 (s3rver on $S3_PORT), $SIZE_MIB MiB"
-  BENCH_OBJECT_STORE_URL="s3://$BUCKET" start_stack RATE_LIMIT_PER_MINUTE=0 \
+  BENCH_OBJECT_STORE_URL="s3://$BUCKET" start_stack RATE_LIMIT_PER_MINUTE=0 "MAX_UPLOAD_BYTES=$MAX_UPLOAD" \
     REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false "S3_ENDPOINT_URL=$S3" S3_REGION=us-east-1 \
     S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER
   measure_stack s3
@@ -229,9 +233,10 @@ echo "CPU per download: local: ${R[local-down-cpu]}"
 echo "peak RSS above idle during 8 concurrent uploads (MiB):"
 for st in local s3; do
   [[ -n "${R[$st-rss5-gw]:-}" ]] || continue
-  printf '  %-6s gateway 5 MiB files %6.1f  50 MiB files %6.1f | storesvc 5 MiB %6.1f  50 MiB %6.1f\n' "$st" \
-    "$(awk -v k="${R[$st-rss5-gw]}" 'BEGIN{print k/1024}')" "$(awk -v k="${R[$st-rss50-gw]}" 'BEGIN{print k/1024}')" \
-    "$(awk -v k="${R[$st-rss5-st]}" 'BEGIN{print k/1024}')" "$(awk -v k="${R[$st-rss50-st]}" 'BEGIN{print k/1024}')"
+  mib() { awk -v k="$1" 'BEGIN { print k / 1024 }'; }
+  printf '  %-6s gateway 5/50/200 MiB files %6.1f %6.1f %6.1f | storesvc %6.1f %6.1f %6.1f\n' "$st" \
+    "$(mib "${R[$st-rss5-gw]}")" "$(mib "${R[$st-rss50-gw]}")" "$(mib "${R[$st-rss200-gw]}")" \
+    "$(mib "${R[$st-rss5-st]}")" "$(mib "${R[$st-rss50-st]}")" "$(mib "${R[$st-rss200-st]}")"
 done
 echo "/users/me while 8 uploads of 50 MiB run (wrk -t2 -c16 -d6s):"
 for n in "${NAMES[@]}"; do
