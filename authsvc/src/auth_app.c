@@ -185,6 +185,7 @@ static int make_ctx(auth_app_t *self)
             rt_error(NULL, "cannot create the password hasher (ARGON2_* settings)");
         return -1;
     }
+    auth_hash_limit_cpus(c->hash, (uint32_t)cfg->hash_workers);
     rt_info(NULL, "password hashing: Argon2id t=%ld m=%ld KiB p=%ld (%s)", (long)cfg->argon2_t,
             (long)cfg->argon2_m_kib, (long)cfg->argon2_p, auth_hash_impl());
     if (cfg->cache_ttl_s > 0 &&

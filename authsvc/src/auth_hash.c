@@ -379,6 +379,12 @@ auth_hash_result_t auth_hash_verify(const auth_hash_t *self, const char *encoded
     return verify_argon2(self, &p, password, (size_t)n);
 }
 
+void auth_hash_limit_cpus(auth_hash_t *self, uint32_t cpus)
+{
+    if (self != NULL && cpus > 0 && cpus < self->cpus)
+        self->cpus = cpus;
+}
+
 const char *auth_hash_impl(void)
 {
     return RESTC_ARGON2_NAME;

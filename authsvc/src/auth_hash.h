@@ -109,6 +109,12 @@ void auth_hash_verify_dummy(const auth_hash_t *self, const char *password);
  * only for a NULL hasher. Cheap (no hashing). */
 bool auth_hash_needs_rehash(const auth_hash_t *self, const char *encoded);
 
+/* Caps the CPUs that the lanes of all running hashes are spread over
+ * (default: the CPUs of the process's affinity mask, which in a container
+ * with a CPU quota is the whole node's): authsvc gives AUTHSVC_HASH_WORKERS.
+ * Call it before the hasher is shared; 0 is ignored. */
+void auth_hash_limit_cpus(auth_hash_t *self, uint32_t cpus);
+
 /* Which Argon2 build is linked, e.g. "upstream Argon2 20190702, AVX2" or
  * "Debian libargon2, generic" (static string, for the start-up log). */
 const char *auth_hash_impl(void);

@@ -477,6 +477,10 @@ static void test_hash_known_answers(void **state)
     assert_int_equal(auth_hash_verify(h, v19, "correct horsf"), AUTH_HASH_MISMATCH);
     assert_int_equal(auth_hash_verify(h, v16, "correct horsf"), AUTH_HASH_MISMATCH);
     assert_false(auth_hash_needs_rehash(h, v19));
+    auth_hash_limit_cpus(h, 1); /* one thread for all four lanes: the same answer */
+    assert_int_equal(auth_hash_verify(h, v19, "correct horse"), AUTH_HASH_MATCH);
+    assert_int_equal(auth_hash_verify(h, v19, "correct horsf"), AUTH_HASH_MISMATCH);
+    auth_hash_limit_cpus(NULL, 1);
 
     /* What we write for p=4, libargon2's own decoder reads. */
     char enc[AUTH_HASH_ENCODED_BUF];
