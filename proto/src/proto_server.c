@@ -59,6 +59,7 @@
 #define SRV_HEARTBEAT_IVL 1000
 #define SRV_HEARTBEAT_TMO 3000
 #define SRV_ENDPOINT_MAX  256
+#define ZERO_COPY_MIN     (256u * 1024) /* bytes: a larger reply is handed to ZeroMQ, not copied */
 
 /* ------------------------------------------------------------- messages -- */
 
@@ -251,6 +252,37 @@ static void send_reply(proto_server_t *srv, mpmsg_t *env, const void *data, size
     zmq_send(srv->frontend, data, len, ZMQ_DONTWAIT);
 }
 
+static void free_reply(void *data, void *hint)
+{
+    (void)hint;
+    free(data); /* msgpack_sbuffer's memory; called by ZeroMQ's I/O thread */
+}
+
+/* Under mu: like send_reply with the bytes of `out`; a large reply (file
+ * data) is not copied: its buffer is handed to ZeroMQ, which frees it once
+ * sent, and `out` starts empty again. That keeps the time under mu short
+ * and the worker from keeping a multi-MiB buffer between requests. */
+static void send_reply_buffer(proto_server_t *srv, mpmsg_t *env, msgpack_sbuffer *out)
+{
+    if (out->size < ZERO_COPY_MIN) {
+        send_reply(srv, env, out->data, out->size);
+        return;
+    }
+    zmq_msg_t msg;
+    size_t len = out->size;
+    char *data = msgpack_sbuffer_release(out);
+    if (zmq_msg_init_data(&msg, data, len, free_reply, NULL) != 0) {
+        free(data);
+        return;
+    }
+    int i = 0;
+    while (i < env->n - 1 &&
+           zmq_msg_send(&env->part[i], srv->frontend, ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0)
+        i++;
+    if (i < env->n - 1 || zmq_msg_send(&msg, srv->frontend, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&msg); /* not sent: frees the buffer */
+}
+
 /* Under mu: answers request `m` unavailable (a busy slow lane, shutdown). */
 static void refuse(proto_server_t *srv, mpmsg_t *m, const char *why, proto_refusal_t kind,
                    double queued_s)
@@ -426,7 +458,7 @@ static void serve(proto_server_t *srv, const proto_call_ctx_t *cc, mpmsg_t *m, m
     /* Counted down before the reply leaves, so a caller that has its reply
      * never sees the request still in flight. */
     atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_relaxed);
-    send_reply(srv, m, out->data, out->size);
+    send_reply_buffer(srv, m, out);
 }
 
 /* The idle fast worker that polls: sleeps on the frontend's ZMQ_FD and the

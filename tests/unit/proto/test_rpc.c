@@ -344,6 +344,83 @@ static void test_rpc_round_trip(void **state)
     zmq_ctx_term(zctx);
 }
 
+/* A reply of 4 MiB: sent without a copy (its buffer handed to ZeroMQ) and
+ * whole, several times on the same workers (whose reply buffer starts
+ * empty again each time), next to small replies. */
+static proto_err_t h_big(const proto_call_ctx_t *cc, const proto_request_t *req,
+                         msgpack_packer *body, proto_fail_t *fail)
+{
+    static char data[4 * 1024 * 1024]; /* above ZERO_COPY_MIN */
+    memset(data, req->rid[0], sizeof data);
+    msgpack_pack_map(body, 3); /* the shape of store.file_read's reply */
+    proto_pack_cstr(body, "data");
+    msgpack_pack_bin(body, sizeof data);
+    msgpack_pack_bin_body(body, data, sizeof data);
+    proto_pack_kv_int(body, "size", (int64_t)sizeof data);
+    proto_pack_kv_str(body, "sha256", "00");
+    return PROTO_OK;
+}
+
+static void test_rpc_large_reply_round_trip(void **state)
+{
+    static const proto_handler_t big_handlers[] = {
+        {PROTO_OP_STORE_FILE_READ, h_big},
+        {PROTO_OP_SYS_HEALTH, h_health},
+    };
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init(&req);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &req, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    proto_pack_kv_str(&pk, "id", "0190a4d2-0000-7000-8000-000000000001");
+    proto_pack_kv_str(&pk, "actor_id", "0190a4d2-0000-7000-8000-000000000002");
+    proto_pack_kv_str(&pk, "actor_role", "user");
+    proto_pack_kv_int(&pk, "offset", 0);
+    proto_pack_kv_int(&pk, "length", 4 * 1024 * 1024);
+    void *zctx = zmq_ctx_new();
+    tsvc_t svc = {0};
+    proto_server_config_t cfg = {
+        .bind = "tcp://127.0.0.1:*",
+        .workers = 2,
+        .handlers = big_handlers,
+        .nhandlers = 2,
+        .svc = &svc,
+        .worker_init = w_init,
+        .worker_fini = w_fini,
+        .limits = proto_limits_files(),
+    };
+    proto_server_t *srv = proto_server_new(zctx, &cfg);
+    assert_non_null(srv);
+    assert_int_equal(proto_server_start(srv), 0);
+    const proto_limits_t files = proto_limits_files(); /* bins as large as a file part */
+    proto_client_t *c = proto_client_new(zctx, proto_server_endpoint(srv), 5000, &files);
+    assert_non_null(c);
+    for (int i = 0; i < 6; i++) {
+        char rid[8];
+        snprintf(rid, sizeof rid, "%c-rid", 'a' + i);
+        proto_reply_t r;
+        assert_int_equal(
+            proto_client_call(c, PROTO_OP_STORE_FILE_READ, rid, req.data, req.size, &r, -1),
+            PROTO_OK);
+        const msgpack_object *bin = proto_map_get(r.body, "data");
+        assert_non_null(bin);
+        assert_int_equal(bin->type, MSGPACK_OBJECT_BIN);
+        assert_int_equal(bin->via.bin.size, 4 * 1024 * 1024);
+        for (size_t k = 0; k < bin->via.bin.size; k += 4093)
+            assert_int_equal(bin->via.bin.ptr[k], rid[0]);
+        assert_int_equal(bin->via.bin.ptr[bin->via.bin.size - 1], rid[0]);
+        proto_reply_cleanup(&r);
+        assert_int_equal(proto_client_call(c, PROTO_OP_SYS_HEALTH, "small", NULL, 0, &r, -1),
+                         PROTO_OK);
+        assert_true(r.ok);
+        proto_reply_cleanup(&r);
+    }
+    msgpack_sbuffer_destroy(&req);
+    proto_client_destroy(&c);
+    proto_server_destroy(&srv);
+    zmq_ctx_term(zctx);
+}
+
 static void test_rpc_error_reply_propagates(void **state)
 {
     void *zctx = zmq_ctx_new();
@@ -1004,7 +1081,9 @@ static void test_rpc_fast_request_not_behind_slow(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, health_thread, &a), 0);
     wait_in_flight(srv, 1);
-    proto_client_t *c = client_to(zctx, srv, 5000);
+    const proto_limits_t files = proto_limits_files(); /* bins as large as a file part */
+    proto_client_t *c = proto_client_new(zctx, proto_server_endpoint(srv), 5000, &files);
+    assert_non_null(c);
     for (int i = 0; i < 6; i++) {
         long long elapsed;
         assert_int_equal(ping(c, &elapsed), PROTO_OK);
@@ -1101,6 +1180,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_round_trip),
+        cmocka_unit_test(test_rpc_large_reply_round_trip),
         cmocka_unit_test(test_rpc_error_reply_propagates),
         cmocka_unit_test(test_rpc_slow_lane_isolates_and_bounds),
         cmocka_unit_test(test_rpc_slow_queue_expires_stale_requests),
