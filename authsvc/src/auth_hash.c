@@ -244,8 +244,8 @@ static int encode_phc(const auth_hash_t *self, const uint8_t *salt, const uint8_
                      self->t_cost, self->lanes);
     if (n < 0 || (size_t)n + salt_room + 1 + tag_room > cap)
         return -1;
+    size_t at = (size_t)n + salt_room - 1; /* where the salt's NUL goes */
     sodium_bin2base64(out + n, salt_room, salt, AUTH_HASH_SALT_BYTES, b64);
-    size_t at = strlen(out);
     out[at++] = '$';
     sodium_bin2base64(out + at, tag_room, tag, AUTH_HASH_TAG_BYTES, b64);
     return 0;

@@ -47,6 +47,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 json_field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, clock ticks
+s3_ticks() { if [[ -n "${S3_PID:-}" ]]; then cpu_ticks "$S3_PID"; else echo 0; fi; }
 
 # best_of 3 CMD... : the shortest wall time of three runs, in seconds
 best_of() {
@@ -117,13 +118,13 @@ measure_stack() { # measure_stack NAME : transfers, then memory and reads under 
   R[$name-up]=$(mibps "$BYTES" "$t")
   id=$(up_gw "$DATA")
   local gw_pid=${PIDS[2]} st_pid=${PIDS[0]} size f c0g c0s
-  c0g=$(cpu_ticks "$gw_pid") c0s=$(cpu_ticks "$st_pid") c0o=$([[ -n "${S3_PID:-}" ]] && cpu_ticks "$S3_PID" || echo 0)
+  c0g=$(cpu_ticks "$gw_pid") c0s=$(cpu_ticks "$st_pid") c0o=$(s3_ticks)
   t=$(best_of down_gw "$id")
   cmp -s "$DATA" "$TMP/down.bin" || die "$name: the download differs from the upload"
   R[$name-down]=$(mibps "$BYTES" "$t")
   # CPU per download (best_of runs 3): where the time of a download goes.
   R[$name-down-cpu]=$(awk -v g=$(($(cpu_ticks "$gw_pid") - c0g)) -v s=$(($(cpu_ticks "$st_pid") - c0s)) \
-    -v o=$(($([[ -n "${S3_PID:-}" ]] && cpu_ticks "$S3_PID" || echo 0) - c0o)) -v hz="$(getconf CLK_TCK)" \
+    -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "gateway %.0f ms, storesvc %.0f ms, s3rver %.0f ms", g * 1000 / hz / 3, s * 1000 / hz / 3, o * 1000 / hz / 3 }')
   for size in 5 50 200; do
     f=$TMP/f$size.bin
@@ -208,10 +209,10 @@ if ((LOCAL_ONLY == 0)); then
   R[s3direct-up]=$(mibps "$BYTES" "$t")
   t=$(best_of mp_s3)
   R[s3mp-up]=$(mibps "$BYTES" "$t")
-  c0o=$(cpu_ticks "$S3_PID")
+  c0o=$(s3_ticks)
   t=$(best_of get_s3)
   R[s3direct-down]=$(mibps "$BYTES" "$t")
-  R[s3direct-down-cpu]=$(awk -v o=$(($(cpu_ticks "$S3_PID") - c0o)) -v hz="$(getconf CLK_TCK)" \
+  R[s3direct-down-cpu]=$(awk -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "s3rver %.0f ms", o * 1000 / hz / 3 }')
 fi
 
