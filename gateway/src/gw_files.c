@@ -511,19 +511,30 @@ static void chunk_release(chunk_t *c)
     c->budgeted = false;
 }
 
-static size_t chunk_len(uint64_t off, uint64_t end)
+/* The next read at `off` of a range that started at `first`: as long as
+ * all before it (at least GW_DOWNLOAD_FIRST_CHUNK_BYTES, at most
+ * GW_DOWNLOAD_CHUNK_BYTES), so sizes double up to the full chunk. A small
+ * first read gets the first bytes to the client soon; the store answers
+ * the reads in flight together, so with full-size ones from the start the
+ * client would wait for several chunks' worth of bytes before its first. */
+static size_t chunk_len(uint64_t first, uint64_t off, uint64_t end)
 {
-    return end - off < GW_DOWNLOAD_CHUNK_BYTES ? (size_t)(end - off) : GW_DOWNLOAD_CHUNK_BYTES;
+    uint64_t n = off - first;
+    if (n < GW_DOWNLOAD_FIRST_CHUNK_BYTES)
+        n = GW_DOWNLOAD_FIRST_CHUNK_BYTES;
+    if (n > GW_DOWNLOAD_CHUNK_BYTES)
+        n = GW_DOWNLOAD_CHUNK_BYTES;
+    return end - off < n ? (size_t)(end - off) : (size_t)n;
 }
 
 /* Starts reads into the free slots of the ring [*head, *head + *live)
  * while the range lasts: the first chunk always, more only while the
  * read-ahead budget allows. */
 static void fill_slots(download_t *d, chunk_t *slot, int nslots, int head, int *live,
-                       uint64_t *next, uint64_t end)
+                       uint64_t first, uint64_t *next, uint64_t end)
 {
     while (*live < nslots && *next < end) {
-        size_t n = chunk_len(*next, end);
+        size_t n = chunk_len(first, *next, end);
         bool ahead = *live > 0;
         if (ahead && !readahead_take(d, n))
             return;
@@ -552,7 +563,7 @@ static void send_range(download_t *d, int status, uint64_t first, uint64_t last,
     memset(slot, 0, sizeof slot);
     int head = 0, live = 0;
     bool started = false;
-    fill_slots(d, slot, SLOTS, head, &live, &next, end);
+    fill_slots(d, slot, SLOTS, head, &live, first, &next, end);
     while (live > 0) {
         chunk_t *cur = &slot[head];
         const char *data;
@@ -574,7 +585,7 @@ static void send_range(download_t *d, int status, uint64_t first, uint64_t last,
         if (rc != 0)
             break; /* before the start the reply is the answer; after it the client
                       went away and gw_http closes the connection */
-        fill_slots(d, slot, SLOTS, head, &live, &next, end);
+        fill_slots(d, slot, SLOTS, head, &live, first, &next, end);
     }
     for (; live > 0; live--, head = (head + 1) % SLOTS)
         chunk_release(&slot[head]); /* nothing may still point at a slot */

@@ -28,9 +28,10 @@
 
 #include "gw_handler.h"
 
-#define GW_UPLOAD_PART_BYTES    (5u * 1024 * 1024) /* S3's smallest part but the last */
-#define GW_DOWNLOAD_CHUNK_BYTES (8u * 1024 * 1024)
-#define GW_DOWNLOAD_READS_AHEAD 2 /* at most, chunks read while one is written */
+#define GW_UPLOAD_PART_BYTES          (5u * 1024 * 1024) /* S3's smallest part but the last */
+#define GW_DOWNLOAD_CHUNK_BYTES       (8u * 1024 * 1024)
+#define GW_DOWNLOAD_FIRST_CHUNK_BYTES (256u * 1024) /* doubling up to a full chunk */
+#define GW_DOWNLOAD_READS_AHEAD       2             /* at most, chunks read while one is written */
 
 void gw_files_upload(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);
 void gw_files_content(const gw_ctx_t *ctx, const gw_request_t *req, gw_reply_t *reply);

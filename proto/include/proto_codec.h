@@ -111,6 +111,10 @@ void proto_reply_cleanup(proto_reply_t *rep);
 void proto_reply_set_error(proto_reply_t *rep, proto_err_t err, const char *msg);
 
 int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_len);
+/* The envelope of a success reply up to its body: the caller packs the
+ * body map right after it (an empty body must be packed as an empty map).
+ * proto_reply_encode_ok without the body's copy. */
+int proto_reply_encode_ok_head(msgpack_sbuffer *out);
 /* `msg` may be NULL; retry_after < 0 omits it. */
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg,
                            long retry_after);
@@ -216,5 +220,11 @@ void proto_pack_cstr(msgpack_packer *pk, const char *s); /* NULL packs nil */
 void proto_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
 void proto_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val);
 void proto_pack_kv_bool(msgpack_packer *pk, const char *key, bool val);
+/* Packs the header of a bin of n bytes and returns where its n bytes go,
+ * for the caller to fill (e.g. a read straight into the reply); NULL when
+ * out of memory. `pk` must write to a msgpack_sbuffer (msgpack_sbuffer_write;
+ * every handler's packer does). Bytes not filled are garbage: a caller that
+ * cannot fill them must fail the reply. */
+char *proto_pack_bin_reserve(msgpack_packer *pk, size_t n);
 
 #endif

@@ -730,6 +730,19 @@ int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_le
     return rc == 0 ? 0 : -1;
 }
 
+int proto_reply_encode_ok_head(msgpack_sbuffer *out)
+{
+    if (!out)
+        return -1;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 3);
+    rc |= pack_key(&pk, "v") | msgpack_pack_int(&pk, PROTO_VERSION);
+    rc |= pack_key(&pk, "ok") | msgpack_pack_true(&pk);
+    rc |= pack_key(&pk, "body");
+    return rc == 0 ? 0 : -1;
+}
+
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg, long retry_after)
 {
     proto_fail_t fail = {
@@ -1032,4 +1045,30 @@ void proto_pack_kv_bool(msgpack_packer *pk, const char *key, bool val)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
+}
+
+/* Room for what usually follows a reserved bin (a few small fields), so
+ * that packing them does not move the reserved bytes' buffer again. */
+#define RESERVE_SLACK 1024
+
+char *proto_pack_bin_reserve(msgpack_packer *pk, size_t n)
+{
+    /* pk->callback is not compared with msgpack_sbuffer_write: that is a
+     * static inline function, with another address in every file. */
+    if (!pk || !pk->data || n > UINT32_MAX - RESERVE_SLACK)
+        return NULL;
+    msgpack_sbuffer *sb = pk->data;
+    if (sb->alloc - sb->size < 5 + n + RESERVE_SLACK) {
+        size_t cap = sb->size + 5 + n + RESERVE_SLACK;
+        char *p = realloc(sb->data, cap);
+        if (!p)
+            return NULL;
+        sb->data = p;
+        sb->alloc = cap;
+    }
+    if (msgpack_pack_bin(pk, n) != 0)
+        return NULL;
+    char *at = sb->data + sb->size;
+    sb->size += n;
+    return at;
 }

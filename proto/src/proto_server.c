@@ -373,19 +373,19 @@ static bool take_request(proto_server_t *srv, mpmsg_t *m)
     }
 }
 
-/* A reply body must be one packed map (fixmap, map16 or map32), or empty. */
-static bool body_is_map(const msgpack_sbuffer *b)
+/* A reply body must be one packed map (fixmap, map16 or map32): its first byte. */
+static bool body_is_map(const char *first)
 {
-    if (b->size == 0)
-        return true;
-    unsigned char c = (unsigned char)b->data[0];
+    unsigned char c = (unsigned char)*first;
     return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
 }
 
 /* Runs the handler for a decoded request and encodes its reply into `out`;
- * *answered receives the code of the reply. */
+ * *answered receives the code of the reply. The handler packs its body
+ * straight after the envelope's head, so a large body (file data) is
+ * written once; a failure throws it away and encodes the error instead. */
 static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto_request_t *req,
-                    msgpack_sbuffer *out, msgpack_sbuffer *body, proto_err_t *answered)
+                    msgpack_sbuffer *out, proto_err_t *answered)
 {
     proto_handler_fn fn = (req->op >= 0 && req->op < PROTO_OP__COUNT) ? srv->by_op[req->op] : NULL;
     *answered = PROTO_ERR_BAD_REQUEST;
@@ -393,17 +393,22 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
         return proto_reply_encode_err(out, PROTO_ERR_BAD_REQUEST, "unknown op", -1);
     msgpack_packer pk;
     proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .remaining = -1, .reset = -1};
-    body->size = 0;
-    msgpack_packer_init(&pk, body, msgpack_sbuffer_write);
+    if (proto_reply_encode_ok_head(out) != 0)
+        return -1;
+    size_t start = out->size;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     proto_err_t err = fn(cc, req, &pk, &fail);
     *answered = err;
     if (err == PROTO_OK) {
-        if (!body_is_map(body)) {
-            *answered = PROTO_ERR_INTERNAL_ERROR;
-            return proto_reply_encode_err(out, PROTO_ERR_INTERNAL_ERROR, "bad reply body", -1);
-        }
-        return proto_reply_encode_ok(out, body->size ? body->data : NULL, body->size);
+        if (out->size == start)
+            return msgpack_pack_map(&pk, 0) == 0 ? 0 : -1;
+        if (body_is_map(out->data + start))
+            return 0;
+        *answered = PROTO_ERR_INTERNAL_ERROR;
+        out->size = 0;
+        return proto_reply_encode_err(out, PROTO_ERR_INTERNAL_ERROR, "bad reply body", -1);
     }
+    out->size = 0;
     fail.msg[sizeof fail.msg - 1] = '\0';
     fail.field[sizeof fail.field - 1] = '\0';
     return proto_reply_encode_fail(out, err, &fail);
@@ -412,8 +417,7 @@ static int dispatch(proto_server_t *srv, const proto_call_ctx_t *cc, const proto
 /* Decodes one request frame and leaves the encoded reply in `out`; the
  * observer hears of it (`queued_s`: its wait in the slow queue). */
 static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_msg_t *in,
-                         msgpack_sbuffer *out, msgpack_sbuffer *body, proto_lane_t lane,
-                         double queued_s)
+                         msgpack_sbuffer *out, proto_lane_t lane, double queued_s)
 {
     proto_request_t req;
     proto_fail_t fail = {.msg = "", .retry_after = -1, .limit = -1, .remaining = -1, .reset = -1};
@@ -430,7 +434,7 @@ static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_ms
         ev.err = PROTO_ERR_BAD_REQUEST;
         ev.op = srv->cfg.observe ? peeked_op(in) : PROTO_OP__COUNT;
     } else {
-        rc = dispatch(srv, cc, &req, out, body, &ev.err);
+        rc = dispatch(srv, cc, &req, out, &ev.err);
         ev.decoded = true;
         ev.op = req.op;
     }
@@ -450,10 +454,10 @@ static void handle_frame(proto_server_t *srv, const proto_call_ctx_t *cc, zmq_ms
 /* Runs request `m` (outside mu) and sends its reply (under mu, which the
  * caller holds on entry and on return). */
 static void serve(proto_server_t *srv, const proto_call_ctx_t *cc, mpmsg_t *m, msgpack_sbuffer *out,
-                  msgpack_sbuffer *body, proto_lane_t lane, double queued_s)
+                  proto_lane_t lane, double queued_s)
 {
     pthread_mutex_unlock(&srv->mu);
-    handle_frame(srv, cc, &m->part[m->n - 1], out, body, lane, queued_s);
+    handle_frame(srv, cc, &m->part[m->n - 1], out, lane, queued_s);
     pthread_mutex_lock(&srv->mu);
     /* Counted down before the reply leaves, so a caller that has its reply
      * never sees the request still in flight. */
@@ -480,10 +484,9 @@ static void poll_frontend(proto_server_t *srv)
 static void fast_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
 {
     mpmsg_t m;
-    msgpack_sbuffer out, body;
+    msgpack_sbuffer out;
     mpmsg_init(&m);
     msgpack_sbuffer_init(&out);
-    msgpack_sbuffer_init(&body);
     pthread_mutex_lock(&srv->mu);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         if (take_request(srv, &m)) {
@@ -492,7 +495,7 @@ static void fast_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
                 pthread_cond_signal(&srv->follow_cv);
             else
                 pass_on_readable(srv);
-            serve(srv, cc, &m, &out, &body, PROTO_LANE_FAST, 0);
+            serve(srv, cc, &m, &out, PROTO_LANE_FAST, 0);
             continue; /* read again before sleeping */
         }
         if (!srv->poller) {
@@ -508,16 +511,14 @@ static void fast_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
     pthread_mutex_unlock(&srv->mu);
     mpmsg_close(&m);
     msgpack_sbuffer_destroy(&out);
-    msgpack_sbuffer_destroy(&body);
 }
 
 static void slow_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
 {
     mpmsg_t m;
-    msgpack_sbuffer out, body;
+    msgpack_sbuffer out;
     mpmsg_init(&m);
     msgpack_sbuffer_init(&out);
-    msgpack_sbuffer_init(&body);
     pthread_mutex_lock(&srv->mu);
     for (;;) {
         expire_queue(srv);
@@ -535,13 +536,12 @@ static void slow_loop(proto_server_t *srv, const proto_call_ctx_t *cc)
         srv->qhead = (srv->qhead + 1) % srv->qring;
         srv->qlen--;
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
-        serve(srv, cc, &m, &out, &body, PROTO_LANE_SLOW, waited);
+        serve(srv, cc, &m, &out, PROTO_LANE_SLOW, waited);
         pass_on_readable(srv);
     }
     pthread_mutex_unlock(&srv->mu);
     mpmsg_close(&m);
     msgpack_sbuffer_destroy(&out);
-    msgpack_sbuffer_destroy(&body);
 }
 
 static void worker_ready(proto_server_t *srv, bool ok)

@@ -31,16 +31,17 @@
 #include <string.h>
 #include <time.h>
 
-#define POOL_MAX        16
-#define XML_MAX         (64 * 1024)       /* an ordinary XML answer */
-#define LIST_MAX        (2 * 1024 * 1024) /* one listing page */
-#define ERR_BODY_MAX    (8 * 1024)        /* what we keep of an error answer */
-#define URL_MAX         2048
-#define PART_SIZE_MIN   (5u * 1024 * 1024)
-#define CHECK_MAX_MS    1000 /* health checks answer within a probe's timeout */
-#define CONNECT_MAX_MS  3000
-#define EMPTY_SHA256    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define DEFAULT_TIMEOUT 10000
+#define POOL_MAX          16
+#define XML_MAX           (64 * 1024)       /* an ordinary XML answer */
+#define LIST_MAX          (2 * 1024 * 1024) /* one listing page */
+#define ERR_BODY_MAX      (8 * 1024)        /* what we keep of an error answer */
+#define URL_MAX           2048
+#define RECV_BUFFER_BYTES 262144L /* libcurl reads per call (its default: 16 KiB) */
+#define PART_SIZE_MIN     (5u * 1024 * 1024)
+#define CHECK_MAX_MS      1000 /* health checks answer within a probe's timeout */
+#define CONNECT_MAX_MS    3000
+#define EMPTY_SHA256      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define DEFAULT_TIMEOUT   10000
 
 typedef struct {
     char *bucket;
@@ -67,6 +68,7 @@ typedef struct {
     const char *range;
     const char *content_type; /* of the body; NULL: none */
     long timeout_ms;          /* 0: the backend's */
+    bool data_answer;         /* a 2xx body is object bytes (a GET), not an XML answer */
     /* answer */
     char *out;
     size_t out_cap, out_len;
@@ -298,6 +300,7 @@ static int set_options(const s3_t *s3, CURL *h, s3_req_t *r, const char *url,
     SET(CURLOPT_HEADERDATA, r);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, r);
+    SET(CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
 #undef SET
     return c == CURLE_OK ? set_method(h, r) : -1;
 }
@@ -347,7 +350,8 @@ static void log_failure(const s3_req_t *r, const char *code)
 
 /* The store_blob status of a finished (or failed) request. `perf` is what
  * perform returned. 2xx is OK unless the body is an <Error> (S3 may answer
- * a CompleteMultipartUpload 200 and fail it in the body). */
+ * a CompleteMultipartUpload 200 and fail it in the body); the 2xx body of
+ * a GET is the object's bytes, which may hold anything, "<Error>" too. */
 static int outcome(const s3_req_t *r, int perf)
 {
     char code[64] = "";
@@ -355,8 +359,9 @@ static int outcome(const s3_req_t *r, int perf)
         log_failure(r, NULL);
         return r->cc == CURLE_OUT_OF_MEMORY ? STORE_BLOB_NOMEM : STORE_BLOB_IO;
     }
-    const char *body = r->status >= 300 ? r->err_body : r->out;
-    size_t len = r->status >= 300 ? r->err_len : r->out_len;
+    bool is_data = r->data_answer && r->status < 300;
+    const char *body = r->status >= 300 ? r->err_body : is_data ? NULL : r->out;
+    size_t len = r->status >= 300 ? r->err_len : is_data ? 0 : r->out_len;
     bool error_body = body && len > 0 && memmem(body, len, "<Error>", 7) != NULL;
     if (r->status >= 200 && r->status < 300 && !error_body)
         return STORE_BLOB_OK;
@@ -410,8 +415,13 @@ static int s3_get(void *impl, const char *key, uint64_t offset, void *buf, size_
     if (cap == 0)
         return s3_head(impl, key, size);
     snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, offset, offset + cap - 1);
-    s3_req_t r = {
-        .op = "get", .method = "GET", .key = key, .range = range, .out = buf, .out_cap = cap};
+    s3_req_t r = {.op = "get",
+                  .method = "GET",
+                  .key = key,
+                  .range = range,
+                  .out = buf,
+                  .out_cap = cap,
+                  .data_answer = true};
     int perf = perform(impl, &r);
     if (perf == 0 && r.status == 416) { /* at or past the end */
         if (!r.has_range_total)

@@ -551,15 +551,30 @@ proto_err_t store_files_list(const proto_call_ctx_t *cc, const proto_request_t *
 static const char sql_read[] = "SELECT storage_key, size, sha256 FROM files"
                                " WHERE id = $1::uuid AND " FILE_VISIBLE("$2", "$3");
 
-static void pack_read(msgpack_packer *pk, const void *data, size_t n, int64_t size,
-                      const char *sha256)
+/* Packs the reply of a read of `want` bytes at `offset`, the object's
+ * bytes read straight into it (no copy of up to PROTO_FILE_READ_MAX bytes
+ * on the way). */
+static proto_err_t pack_read(const proto_call_ctx_t *cc, const proto_request_t *req,
+                             msgpack_packer *pk, const PGresult *res, int64_t offset, size_t want,
+                             proto_fail_t *fail)
 {
     msgpack_pack_map(pk, 3);
     proto_pack_cstr(pk, "data");
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, data, n);
-    proto_pack_kv_int(pk, "size", size);
-    proto_pack_kv_str(pk, "sha256", sha256);
+    char *dst = proto_pack_bin_reserve(pk, want);
+    if (!dst)
+        return store_sql_internal(req, "out of memory");
+    size_t got = 0;
+    uint64_t total = 0;
+    int rc = want > 0 ? store_blob_get(blob_of(cc), PQgetvalue(res, 0, 0), (uint64_t)offset, dst,
+                                       want, &got, &total)
+                      : STORE_BLOB_OK;
+    if (rc == STORE_BLOB_OK && got != want)
+        rc = STORE_BLOB_NOT_FOUND; /* shorter than its row says: replaced or going */
+    if (rc != STORE_BLOB_OK)
+        return blob_fail(req, rc, fail); /* deleted meanwhile: not_found */
+    proto_pack_kv_int(pk, "size", store_sql_i64(res, 0, 1));
+    proto_pack_kv_str(pk, "sha256", store_sql_str(res, 0, 2));
+    return PROTO_OK;
 }
 
 proto_err_t store_files_read(const proto_call_ctx_t *cc, const proto_request_t *req,
@@ -578,29 +593,15 @@ proto_err_t store_files_read(const proto_call_ctx_t *cc, const proto_request_t *
     const char *vals[] = {id, s.actor, s.all};
     const store_query_t q = {.sql = sql_read, .nparams = 3, .values = vals, .idempotent = true};
     PGresult *res = NULL;
-    char *buf = NULL;
     err = query(cc, req, &q, NULL, 3, &res);
     if (err == PROTO_OK && PQntuples(res) == 0)
         err = PROTO_ERR_NOT_FOUND;
-    if (err != PROTO_OK)
-        goto cleanup;
-    int64_t size = store_sql_i64(res, 0, 1);
-    size_t want = offset >= size ? 0 : (size_t)(size - offset < length ? size - offset : length);
-    size_t got = 0;
-    uint64_t total = 0;
-    if (want > 0 && !(buf = malloc(want))) {
-        err = store_sql_internal(req, "out of memory");
-        goto cleanup;
+    if (err == PROTO_OK) {
+        int64_t size = store_sql_i64(res, 0, 1);
+        size_t want =
+            offset >= size ? 0 : (size_t)(size - offset < length ? size - offset : length);
+        err = pack_read(cc, req, body, res, offset, want, fail);
     }
-    int rc = want > 0 ? store_blob_get(blob_of(cc), PQgetvalue(res, 0, 0), (uint64_t)offset, buf,
-                                       want, &got, &total)
-                      : STORE_BLOB_OK;
-    if (rc != STORE_BLOB_OK)
-        err = blob_fail(req, rc, fail); /* deleted meanwhile: not_found */
-    else
-        pack_read(body, buf, got, size, store_sql_str(res, 0, 2));
-cleanup:
-    free(buf);
     PQclear(res);
     return err;
 }

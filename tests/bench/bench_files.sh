@@ -4,13 +4,16 @@
 #
 #   tests/bench/bench_files.sh [-s MiB] [--local-only]
 #
+#   Every transfer runs once untimed (warm-up), then BENCH_RUNS (5) times;
+#   the fastest and the median run are reported, gateway next to direct.
+#
 #   1. local object store (file://): a -s MiB (50) upload and download with
-#      curl through the gateway, best of 3, against `cp` of the same file
+#      curl through the gateway against `cp` of the same file
 #      into and out of the same directory, and `cp` + `sync FILE` (storesvc
 #      fsyncs an object before it is published);
 #   2. S3 (s3rver from the npm registry, deploy/deps.sh s3): the same
 #      through the gateway against the same transfer straight to s3rver
-#      with curl (--aws-sigv4), best of 3 (goal >= 0.7 x both ways): one
+#      with curl (--aws-sigv4) (goal >= 0.7 x both ways): one
 #      PUT, and the multipart upload of 5 MiB parts that storesvc makes;
 #   3. peak RSS above idle of the gateway and storesvc during 8 concurrent
 #      uploads of 5 MiB, of 50 MiB and of 200 MiB files (goal under 100 MiB
@@ -26,6 +29,7 @@ BENCH_NAME=bench_files.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SIZE_MIB=50
 LOCAL_ONLY=0
+RUNS=${BENCH_RUNS:-5} # timed runs of each transfer
 PY=/usr/bin/python3
 while (($#)); do
   case "$1" in
@@ -49,17 +53,21 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, clock ticks
 s3_ticks() { if [[ -n "${S3_PID:-}" ]]; then cpu_ticks "$S3_PID"; else echo 0; fi; }
 
-# best_of 3 CMD... : the shortest wall time of three runs, in seconds
-best_of() {
-  local best="" t0 t1 dt
-  for _ in 1 2 3; do
+# timed KEY CMD... : one untimed warm-up run of CMD, then $RUNS timed runs;
+# R[KEY] is the MiB/s of the fastest run, R[KEY-med] of the median one.
+timed() {
+  local key=$1 t0 t1 ts=() sorted
+  shift
+  "$@" >/dev/null || die "failed: $*"
+  for ((run = 0; run < RUNS; run++)); do
     t0=$(now)
     "$@" >/dev/null || die "failed: $*"
     t1=$(now)
-    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-    best=$(awk -v a="${best:-1e9}" -v b="$dt" 'BEGIN { print (b < a) ? b : a }')
+    ts+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
   done
-  echo "$best"
+  sorted=$(printf '%s\n' "${ts[@]}" | sort -g)
+  R[$key]=$(mibps "$BYTES" "$(head -n 1 <<<"$sorted")")
+  R[$key-med]=$(mibps "$BYTES" "$(sed -n "$(((RUNS + 1) / 2))p" <<<"$sorted")")
 }
 
 token() {
@@ -114,18 +122,16 @@ eight_uploads() { # eight_uploads FILE
 measure_stack() { # measure_stack NAME : transfers, then memory and reads under uploads
   local name=$1 id t
   TOKEN=$(token)
-  t=$(best_of up_gw "$DATA")
-  R[$name-up]=$(mibps "$BYTES" "$t")
+  timed "$name-up" up_gw "$DATA"
   id=$(up_gw "$DATA")
   local gw_pid=${PIDS[2]} st_pid=${PIDS[0]} size f c0g c0s
   c0g=$(cpu_ticks "$gw_pid") c0s=$(cpu_ticks "$st_pid") c0o=$(s3_ticks)
-  t=$(best_of down_gw "$id")
+  timed "$name-down" down_gw "$id"
   cmp -s "$DATA" "$TMP/down.bin" || die "$name: the download differs from the upload"
-  R[$name-down]=$(mibps "$BYTES" "$t")
-  # CPU per download (best_of runs 3): where the time of a download goes.
+  # CPU per download (timed runs it RUNS + 1 times): where the time of a download goes.
   R[$name-down-cpu]=$(awk -v g=$(($(cpu_ticks "$gw_pid") - c0g)) -v s=$(($(cpu_ticks "$st_pid") - c0s)) \
     -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "gateway %.0f ms, storesvc %.0f ms, s3rver %.0f ms", g * 1000 / hz / 3, s * 1000 / hz / 3, o * 1000 / hz / 3 }')
+    -v n=$((RUNS + 1)) 'BEGIN { printf "gateway %.0f ms, storesvc %.0f ms, s3rver %.0f ms", g * 1000 / hz / n, s * 1000 / hz / n, o * 1000 / hz / n }')
   for size in 5 50 200; do
     f=$TMP/f$size.bin
     head -c $((size * 1048576)) /dev/urandom >"$f"
@@ -152,13 +158,10 @@ MAX_UPLOAD=$(((SIZE_MIB > 200 ? SIZE_MIB : 200) * 1048576))
 start_stack RATE_LIMIT_PER_MINUTE=0 REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false \
   "MAX_UPLOAD_BYTES=$MAX_UPLOAD"
 measure_stack local
-t=$(best_of cp "$DATA" "$TMP/objects/cp-copy.bin")
-R[cp-in]=$(mibps "$BYTES" "$t")
+timed cp-in cp "$DATA" "$TMP/objects/cp-copy.bin"
 cp_durable() { cp "$DATA" "$TMP/objects/cp-sync.bin" && sync "$TMP/objects/cp-sync.bin"; }
-t=$(best_of cp_durable)
-R[cpsync-in]=$(mibps "$BYTES" "$t")
-t=$(best_of cp "$TMP/objects/cp-copy.bin" "$TMP/cp-out.bin")
-R[cp-out]=$(mibps "$BYTES" "$t")
+timed cpsync-in cp_durable
+timed cp-out cp "$TMP/objects/cp-copy.bin" "$TMP/cp-out.bin"
 for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" TERM; done
 PIDS=()
 "$ROOT/deploy/pg.sh" destroy "$TMP/state" >/dev/null 2>&1 || true
@@ -205,29 +208,31 @@ if ((LOCAL_ONLY == 0)); then
   put_s3 >/dev/null || die "the direct PUT to s3rver failed"
   mp_s3 || die "the direct multipart upload to s3rver failed"
   get_s3 && cmp -s "$DATA" "$TMP/s3-down.bin" || die "the direct GET from s3rver differs"
-  t=$(best_of put_s3)
-  R[s3direct-up]=$(mibps "$BYTES" "$t")
-  t=$(best_of mp_s3)
-  R[s3mp-up]=$(mibps "$BYTES" "$t")
+  timed s3direct-up put_s3
+  timed s3mp-up mp_s3
   c0o=$(s3_ticks)
-  t=$(best_of get_s3)
-  R[s3direct-down]=$(mibps "$BYTES" "$t")
-  R[s3direct-down-cpu]=$(awk -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "s3rver %.0f ms", o * 1000 / hz / 3 }')
+  timed s3direct-down get_s3
+  R[s3direct-down-cpu]=$(awk -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" -v n=$((RUNS + 1)) \
+    'BEGIN { printf "s3rver %.0f ms", o * 1000 / hz / n }')
 fi
 
 # ---------------------------------------------------------------- report
 
 machine_line
-echo "file: $SIZE_MIB MiB; MiB/s best of 3"
-printf '%-28s %10s %10s %8s\n' "" "gateway" "direct" "ratio"
-printf '%-28s %10s %10s %8s\n' "local upload (vs cp in)" "${R[local-up]}" "${R[cp-in]}" "$(ratio "${R[local-up]}" "${R[cp-in]}")"
-printf '%-28s %10s %10s %8s\n' "local upload (vs cp + fsync)" "${R[local-up]}" "${R[cpsync-in]}" "$(ratio "${R[local-up]}" "${R[cpsync-in]}")"
-printf '%-28s %10s %10s %8s\n' "local download (vs cp out)" "${R[local-down]}" "${R[cp-out]}" "$(ratio "${R[local-down]}" "${R[cp-out]}")"
+echo "file: $SIZE_MIB MiB; MiB/s of the fastest and of the median of $RUNS runs (after a warm-up run)"
+row() { # row LABEL GATEWAY_KEY DIRECT_KEY
+  printf '%-30s %8s %8s %6s | %8s %8s %6s\n' "$1" "${R[$2]}" "${R[$3]}" "$(ratio "${R[$2]}" "${R[$3]}")" \
+    "${R[$2-med]}" "${R[$3-med]}" "$(ratio "${R[$2-med]}" "${R[$3-med]}")"
+}
+printf '%-30s %8s %8s %6s | %8s %8s %6s\n' "" "gateway" "direct" "ratio" "gateway" "direct" "ratio"
+printf '%-30s %24s | %24s\n' "" "fastest" "median"
+row "local upload (vs cp in)" local-up cp-in
+row "local upload (vs cp + fsync)" local-up cpsync-in
+row "local download (vs cp out)" local-down cp-out
 if ((LOCAL_ONLY == 0)); then
-  printf '%-28s %10s %10s %8s\n' "S3 upload (vs curl PUT)" "${R[s3-up]}" "${R[s3direct-up]}" "$(ratio "${R[s3-up]}" "${R[s3direct-up]}")"
-  printf '%-28s %10s %10s %8s\n' "S3 upload (vs curl multipart)" "${R[s3-up]}" "${R[s3mp-up]}" "$(ratio "${R[s3-up]}" "${R[s3mp-up]}")"
-  printf '%-28s %10s %10s %8s\n' "S3 download (vs curl GET)" "${R[s3-down]}" "${R[s3direct-down]}" "$(ratio "${R[s3-down]}" "${R[s3direct-down]}")"
+  row "S3 upload (vs curl PUT)" s3-up s3direct-up
+  row "S3 upload (vs curl multipart)" s3-up s3mp-up
+  row "S3 download (vs curl GET)" s3-down s3direct-down
 fi
 echo "CPU per download: local: ${R[local-down-cpu]}"
 ((LOCAL_ONLY == 1)) || echo "  S3: ${R[s3-down-cpu]}; direct GET: ${R[s3direct-down-cpu]}"

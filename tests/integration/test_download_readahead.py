@@ -3,8 +3,11 @@
 gateway, eight concurrent downloads of a file of several chunks (and of
 ranges inside it) are still byte-identical, the budget in use
 (restc_download_readahead_bytes) never passes one chunk and is back to 0
-once they are done, also after clients that went away halfway; with no
-budget at all (0) a download reads one chunk at a time and is still whole.
+once they are done, also after clients that went away halfway (while they
+stall, what they hold read ahead is within the budget); with no budget at
+all (0) a download reads one chunk at a time and is still whole. Reads grow
+from GW_DOWNLOAD_FIRST_CHUNK_BYTES to a full chunk, so what a stalled
+download holds ahead depends on where its client stopped reading.
 """
 
 import concurrent.futures
@@ -116,12 +119,13 @@ def test_clients_gone_halfway_give_the_budget_back(ra):
                   f"Authorization: Bearer {u.access}\r\n\r\n".encode())
         assert s.recv(65536).startswith(b"HTTP/1.1 200")
         socks.append(s)  # and read no more: the gateway waits on a full socket
-    # The first stalled download holds the one chunk of budget there is, read
-    # ahead of its client; the others must do without.
-    want = CHUNK if budget else 0
-    it.wait_for(lambda: gauge(stack) == want, 10, what=f"{want} bytes read ahead")
+    # The stalled downloads hold what they read ahead of their clients: some
+    # of the budget when there is one, never more than it; nothing without.
+    if budget:
+        it.wait_for(lambda: gauge(stack) > 0, 10, what="bytes read ahead")
     time.sleep(0.3)
-    assert gauge(stack) == want
+    held = gauge(stack)
+    assert (0 < held <= budget * MiB) if budget else held == 0, held
     for s in socks:
         s.close()
     it.wait_for(lambda: gauge(stack) == 0, 20, what="read-ahead budget given back")

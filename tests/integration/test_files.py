@@ -149,6 +149,21 @@ def test_multipart_upload_round_trip(fs, user, size):
     assert download(fs, user, f["id"]).content == data
 
 
+def test_file_holding_an_s3_error_document_downloads_as_it_is(fs, user):
+    """The bytes of a file are never read as the object store's answer: an
+    S3 error document inside a file (a 200 answer's body) is just data."""
+    doc = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code></Error>'
+    data = secrets.token_bytes(1000) + doc + secrets.token_bytes(3 * MiB)
+    r = upload_raw(fs, user, data, name="errdoc.bin")
+    assert r.status_code == 201, r.text
+    fid = r.json()["id"]
+    d = download(fs, user, fid)
+    assert d.status_code == 200, d.text[:300]
+    assert d.content == data
+    d = download(fs, user, fid, {"Range": f"bytes=1000-{1000 + len(doc) - 1}"})
+    assert d.status_code == 206 and d.content == doc, (d.status_code, d.content[:100])
+
+
 def test_chunked_upload_round_trip(fs, user):
     data = secrets.token_bytes(7 * MiB + 3)
 

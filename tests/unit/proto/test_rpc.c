@@ -346,17 +346,32 @@ static void test_rpc_round_trip(void **state)
 
 /* A reply of 4 MiB: sent without a copy (its buffer handed to ZeroMQ) and
  * whole, several times on the same workers (whose reply buffer starts
- * empty again each time), next to small replies. */
+ * empty again each time), next to small replies. Odd rids write the bytes
+ * straight into the reply (proto_pack_bin_reserve, as store.file_read
+ * does), even ones pack a copy; a rid of "x-fail" fails with half a body
+ * packed, which must leave nothing of it in the error reply. */
 static proto_err_t h_big(const proto_call_ctx_t *cc, const proto_request_t *req,
                          msgpack_packer *body, proto_fail_t *fail)
 {
-    static char data[4 * 1024 * 1024]; /* above ZERO_COPY_MIN */
-    memset(data, req->rid[0], sizeof data);
+    enum { BIG = 4 * 1024 * 1024 }; /* above ZERO_COPY_MIN */
+    static char data[BIG];
     msgpack_pack_map(body, 3); /* the shape of store.file_read's reply */
     proto_pack_cstr(body, "data");
-    msgpack_pack_bin(body, sizeof data);
-    msgpack_pack_bin_body(body, data, sizeof data);
-    proto_pack_kv_int(body, "size", (int64_t)sizeof data);
+    if (req->rid[0] % 2) {
+        char *dst = proto_pack_bin_reserve(body, BIG);
+        if (!dst)
+            return PROTO_ERR_INTERNAL_ERROR;
+        memset(dst, req->rid[0], BIG);
+    } else {
+        memset(data, req->rid[0], sizeof data);
+        msgpack_pack_bin(body, sizeof data);
+        msgpack_pack_bin_body(body, data, sizeof data);
+    }
+    if (strcmp(req->rid, "x-fail") == 0) {
+        snprintf(fail->msg, sizeof fail->msg, "gone");
+        return PROTO_ERR_NOT_FOUND;
+    }
+    proto_pack_kv_int(body, "size", (int64_t)BIG);
     proto_pack_kv_str(body, "sha256", "00");
     return PROTO_OK;
 }
@@ -413,6 +428,13 @@ static void test_rpc_large_reply_round_trip(void **state)
         assert_int_equal(proto_client_call(c, PROTO_OP_SYS_HEALTH, "small", NULL, 0, &r, -1),
                          PROTO_OK);
         assert_true(r.ok);
+        proto_reply_cleanup(&r);
+        assert_int_equal(
+            proto_client_call(c, PROTO_OP_STORE_FILE_READ, "x-fail", req.data, req.size, &r, -1),
+            PROTO_ERR_NOT_FOUND);
+        assert_false(r.ok);
+        assert_string_equal(r.errmsg, "gone");
+        assert_null(r.body);
         proto_reply_cleanup(&r);
     }
     msgpack_sbuffer_destroy(&req);
