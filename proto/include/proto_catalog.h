@@ -21,10 +21,12 @@
  * idempotent: the client may send it again after a timeout (never for ops
  *   whose repetition would look like a different request: a login, a
  *   refresh, a create).
- * lane: PROTO_LANE_SLOW marks ops that hash a password (Argon2, slow on
- *   purpose); a server with a slow lane runs them on their own workers so
- *   they never queue in front of fast ops (slow work never blocks
- *   fast work).
+ * lane: PROTO_LANE_SLOW marks ops that take long by nature: those that
+ *   hash a password (Argon2, slow on purpose) and those that move file
+ *   bytes to or from the object store (store.file_begin, _part, _complete,
+ *   _abort, _read); a server with a slow lane runs them on their own
+ *   workers so they never queue in front of fast ops (slow work never
+ *   blocks fast work).
  *
  * The service prefix says who answers: sys.* everyone, auth.* authsvc,
  * store.* storesvc. */
@@ -81,13 +83,13 @@
     X(STORE_APIKEY_DELETE, "store.apikey_delete", true, PROTO_LANE_FAST)                           \
     X(STORE_APIKEY_LOOKUP, "store.apikey_lookup", true, PROTO_LANE_FAST)                           \
     X(STORE_APIKEY_TOUCH, "store.apikey_touch", true, PROTO_LANE_FAST)                             \
-    X(STORE_FILE_BEGIN, "store.file_begin", false, PROTO_LANE_FAST)                                \
-    X(STORE_FILE_PART, "store.file_part", true, PROTO_LANE_FAST)                                   \
-    X(STORE_FILE_COMPLETE, "store.file_complete", false, PROTO_LANE_FAST)                          \
-    X(STORE_FILE_ABORT, "store.file_abort", true, PROTO_LANE_FAST)                                 \
+    X(STORE_FILE_BEGIN, "store.file_begin", false, PROTO_LANE_SLOW)                                \
+    X(STORE_FILE_PART, "store.file_part", true, PROTO_LANE_SLOW)                                   \
+    X(STORE_FILE_COMPLETE, "store.file_complete", false, PROTO_LANE_SLOW)                          \
+    X(STORE_FILE_ABORT, "store.file_abort", true, PROTO_LANE_SLOW)                                 \
     X(STORE_FILE_GET, "store.file_get", true, PROTO_LANE_FAST)                                     \
     X(STORE_FILE_LIST, "store.file_list", true, PROTO_LANE_FAST)                                   \
-    X(STORE_FILE_READ, "store.file_read", true, PROTO_LANE_FAST)                                   \
+    X(STORE_FILE_READ, "store.file_read", true, PROTO_LANE_SLOW)                                   \
     X(STORE_FILE_DELETE, "store.file_delete", true, PROTO_LANE_FAST)
 
 /* Files travel in parts (store.file_part) and are read in chunks

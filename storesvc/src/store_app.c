@@ -1,7 +1,11 @@
 /*
  * store_app: wires the configuration, the object store and the handler
  * table into a proto_server, and runs the sweeper beside it. The ROUTER
- * takes frames as large as a file part (proto_limits_files).
+ * takes frames as large as a file part (proto_limits_files). The ops that
+ * move file bytes (the slow lane of the catalogue) run on their own
+ * STORESVC_FILE_WORKERS, at most STORESVC_FILE_QUEUE waiting for one, so
+ * account and metadata queries never wait behind uploads and downloads
+ * stuck on a slow object store. Every worker holds a PostgreSQL connection.
  *
  * Metrics (METRICS_PORT not "off"): a registry with process_*,
  * restc_build_info{service="storesvc"}, the RPC server families
@@ -39,7 +43,7 @@ static int make_metrics(store_app_t *self)
         rt_metrics_register_build_info(self->registry, "restc", RESTC_VERSION, "storesvc") != 0 ||
         !(self->srvmetrics = proto_srvmetrics_new(self->registry)) ||
         !(self->metrics = store_metrics_new(self->registry, store_blob_kind(self->ctx.blob),
-                                            (int)self->cfg->workers))) {
+                                            (int)(self->cfg->workers + self->cfg->file_workers)))) {
         rt_error(NULL, "cannot create the metrics registry");
         return -1;
     }
@@ -91,6 +95,9 @@ static proto_server_t *new_server(store_app_t *self)
         .worker_init = store_worker_init,
         .worker_fini = store_worker_fini,
         .limits = proto_limits_files(),
+        .slow_workers = (int)self->cfg->file_workers,
+        .slow_queue = (int)self->cfg->file_queue,
+        .slow_max_wait_ms = (int)self->cfg->file_max_wait_ms,
         .observe = observe,
         .observe_arg = self,
     };

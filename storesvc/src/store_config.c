@@ -12,6 +12,9 @@
 static const rt_cfg_spec_t store_specs[] = {
     {"STORESVC_BIND", RT_CFG_ENDPOINT_LIST, false, "tcp://127.0.0.1:7002", 0, 1024, F(bind)},
     {"STORESVC_WORKERS", RT_CFG_INT, false, "8", 1, 64, F(workers)},
+    {"STORESVC_FILE_WORKERS", RT_CFG_INT, false, "8", 1, 64, F(file_workers)},
+    {"STORESVC_FILE_QUEUE", RT_CFG_INT, false, "512", 0, 65536, F(file_queue)},
+    {"STORESVC_FILE_MAX_WAIT_MS", RT_CFG_INT, false, "30000", 0, 600000, F(file_max_wait_ms)},
     {"DATABASE_URL", RT_CFG_SECRET, true, NULL, 1, 4096, F(database_url)},
     {"OBJECT_STORE_URL", RT_CFG_STR, false, "file://./data/objects", 8, 4096, F(object_store_url)},
     {"DB_TIMEOUT_MS", RT_CFG_INT, false, "3000", 50, 600000, F(db_timeout_ms)},

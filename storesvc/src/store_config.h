@@ -22,6 +22,9 @@
 typedef struct {
     char *bind;             /* STORESVC_BIND, a ZeroMQ endpoint */
     long workers;           /* STORESVC_WORKERS: REP workers = PostgreSQL connections */
+    long file_workers;      /* STORESVC_FILE_WORKERS: more, only for the file transfer ops */
+    long file_queue;        /* STORESVC_FILE_QUEUE: transfers waiting for a file worker */
+    long file_max_wait_ms;  /* STORESVC_FILE_MAX_WAIT_MS: a longer wait is answered unavailable */
     char *database_url;     /* DATABASE_URL (secret) */
     char *object_store_url; /* OBJECT_STORE_URL: file:///abs, file://rel or s3://bucket */
     char *s3_endpoint_url;  /* S3_ENDPOINT_URL: http(s)://host[:port]; empty: AWS */

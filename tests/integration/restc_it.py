@@ -590,6 +590,7 @@ class Stack:
         env.update(
             STORESVC_BIND=self.store_ep,
             STORESVC_WORKERS="2",
+            STORESVC_FILE_WORKERS="2",
             DATABASE_URL=self.db_url,
             OBJECT_STORE_URL="file://" + self.objects_dir,
             DB_TIMEOUT_MS="2000",

@@ -105,7 +105,7 @@ def test_registrations_and_failed_logins_count_exactly(st):
     # Each store request ran at least one query; none failed.
     assert delta(s0, s1, "restc_store_db_query_duration_seconds_count", status="ok") >= n_reg + m_bad
     assert delta(s0, s1, "restc_store_db_query_duration_seconds_count", status="error") == 0
-    assert value(s1, "restc_store_db_connections") == 2  # STORESVC_WORKERS of the stack
+    assert value(s1, "restc_store_db_connections") == 4  # STORESVC_WORKERS + STORESVC_FILE_WORKERS (2 + 2)
     assert value(s1, "restc_store_db_connections_in_use") == 0
     # One good login: counted as ok; the verification of its token by result.
     r = au.token(st, users[0][0], users[0][1])

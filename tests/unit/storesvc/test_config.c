@@ -41,6 +41,9 @@ static void test_config_defaults(void **state)
     assert_int_equal(load(kv, &c, err, sizeof err), 0);
     assert_string_equal(c.bind, "tcp://127.0.0.1:7002");
     assert_int_equal(c.workers, 8);
+    assert_int_equal(c.file_workers, 8);
+    assert_int_equal(c.file_queue, 512);
+    assert_int_equal(c.file_max_wait_ms, 30000);
     assert_string_equal(c.database_url, DB_URL);
     assert_string_equal(c.object_store_url, "file://./data/objects");
     assert_int_equal(c.db_timeout_ms, 3000);
@@ -87,6 +90,12 @@ static void test_config_values_override(void **state)
                         "0",
                         "UPLOAD_PENDING_MAX_SECONDS",
                         "5",
+                        "STORESVC_FILE_WORKERS",
+                        "3",
+                        "STORESVC_FILE_QUEUE",
+                        "0",
+                        "STORESVC_FILE_MAX_WAIT_MS",
+                        "1500",
                         NULL};
     store_config_t c;
     char err[256];
@@ -134,6 +143,11 @@ static void test_config_bad_values_name_variable(void **state)
         {"STORESVC_WORKERS", "65"},
         {"STORESVC_WORKERS", "four"},
         {"STORESVC_WORKERS", "4x"},
+        {"STORESVC_FILE_WORKERS", "0"},
+        {"STORESVC_FILE_WORKERS", "65"},
+        {"STORESVC_FILE_QUEUE", "-1"},
+        {"STORESVC_FILE_QUEUE", "65537"},
+        {"STORESVC_FILE_MAX_WAIT_MS", "600001"},
         {"DB_TIMEOUT_MS", "-1"},
         {"DB_TIMEOUT_MS", "10"},
         {"DB_TIMEOUT_MS", "9999999999"},
@@ -202,12 +216,24 @@ static void test_config_s3_needs_credentials(void **state)
 static void test_config_table_lists_every_variable(void **state)
 {
     (void)state;
-    static const char *const names[] = {
-        "STORESVC_BIND",    "STORESVC_WORKERS",       "DATABASE_URL",
-        "OBJECT_STORE_URL", "DB_TIMEOUT_MS",          "S3_ENDPOINT_URL",
-        "S3_REGION",        "S3_ACCESS_KEY_ID",       "S3_SECRET_ACCESS_KEY",
-        "S3_TIMEOUT_MS",    "SWEEP_INTERVAL_SECONDS", "UPLOAD_PENDING_MAX_SECONDS",
-        "LOG_LEVEL",        "SHUTDOWN_GRACE_SECONDS", "METRICS_PORT"};
+    static const char *const names[] = {"STORESVC_BIND",
+                                        "STORESVC_WORKERS",
+                                        "STORESVC_FILE_WORKERS",
+                                        "STORESVC_FILE_QUEUE",
+                                        "STORESVC_FILE_MAX_WAIT_MS",
+                                        "DATABASE_URL",
+                                        "OBJECT_STORE_URL",
+                                        "DB_TIMEOUT_MS",
+                                        "S3_ENDPOINT_URL",
+                                        "S3_REGION",
+                                        "S3_ACCESS_KEY_ID",
+                                        "S3_SECRET_ACCESS_KEY",
+                                        "S3_TIMEOUT_MS",
+                                        "SWEEP_INTERVAL_SECONDS",
+                                        "UPLOAD_PENDING_MAX_SECONDS",
+                                        "LOG_LEVEL",
+                                        "SHUTDOWN_GRACE_SECONDS",
+                                        "METRICS_PORT"};
     size_t n = 0;
     const rt_cfg_spec_t *specs = store_config_specs(&n);
     assert_int_equal(n, sizeof names / sizeof names[0]);
