@@ -4,6 +4,11 @@
 #
 #   tests/bench/bench_files.sh [-s MiB] [--local-only]
 #
+#   With BENCH_S3_ENDPOINT (http://host:port), BENCH_S3_KEY, BENCH_S3_SECRET
+#   (and BENCH_S3_REGION, us-east-1) part 2 runs against that S3 server
+#   (MinIO, Ceph's radosgw...) instead of starting s3rver; the bucket
+#   bench-files is created there if it is not.
+#
 #   Every transfer runs once untimed (warm-up), then BENCH_RUNS (5) times;
 #   the fastest and the median run are reported, gateway next to direct.
 #
@@ -132,6 +137,7 @@ measure_stack() { # measure_stack NAME : transfers, then memory and reads under 
   R[$name-down-cpu]=$(awk -v g=$(($(cpu_ticks "$gw_pid") - c0g)) -v s=$(($(cpu_ticks "$st_pid") - c0s)) \
     -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" \
     -v n=$((RUNS + 1)) 'BEGIN { printf "gateway %.0f ms, storesvc %.0f ms, s3rver %.0f ms", g * 1000 / hz / n, s * 1000 / hz / n, o * 1000 / hz / n }')
+  [[ -n "${S3_PID:-}" || $name == local ]] || R[$name-down-cpu]="${R[$name-down-cpu]%, s3rver*} (the S3 server's own: not measured)"
   for size in 5 50 200; do
     f=$TMP/f$size.bin
     head -c $((size * 1048576)) /dev/urandom >"$f"
@@ -169,31 +175,49 @@ PG_STARTED=0
 
 # --------------------------------------------------------------------- S3
 
+# s3_call METHOD URL [CURL ARGS...] : one signed request to the S3 server
+s3_call() {
+  local method=$1 url=$2
+  shift 2
+  curl -sf --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_SECRET" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X "$method" "$@" "$url"
+}
+
 if ((LOCAL_ONLY == 0)); then
-  [[ -d "$S3RVER_DIR/node_modules/s3rver" ]] || die "s3rver missing: run deploy/deps.sh s3"
-  S3_PORT=$(free_port)
-  mkdir -p "$TMP/s3"
-  node "$S3_RUN" "$S3RVER_DIR" "$TMP/s3" "$BUCKET" "$S3_PORT" >"$TMP/s3rver.log" 2>&1 &
-  S3_PID=$!
-  CLEANUP_HOOKS+=("kill $S3_PID")
-  for _ in $(seq 1 100); do port_busy "$S3_PORT" && break; sleep 0.1; done
-  S3=http://127.0.0.1:$S3_PORT
-  log "S3 (s3rver on $S3_PORT), $SIZE_MIB MiB"
+  S3_REGION=${BENCH_S3_REGION:-us-east-1}
+  if [[ -n "${BENCH_S3_ENDPOINT:-}" ]]; then # another S3 server, already running
+    S3=$BENCH_S3_ENDPOINT S3_KEY=${BENCH_S3_KEY:?BENCH_S3_KEY} S3_SECRET=${BENCH_S3_SECRET:?BENCH_S3_SECRET}
+    S3_NAME=${BENCH_S3_NAME:-$S3}
+    s3_call PUT "$S3/$BUCKET" -o /dev/null || s3_call HEAD "$S3/$BUCKET" -o /dev/null ||
+      die "cannot create or reach the bucket $BUCKET at $S3"
+  else
+    [[ -d "$S3RVER_DIR/node_modules/s3rver" ]] || die "s3rver missing: run deploy/deps.sh s3"
+    S3_PORT=$(free_port)
+    mkdir -p "$TMP/s3"
+    node "$S3_RUN" "$S3RVER_DIR" "$TMP/s3" "$BUCKET" "$S3_PORT" >"$TMP/s3rver.log" 2>&1 &
+    S3_PID=$!
+    CLEANUP_HOOKS+=("kill $S3_PID")
+    for _ in $(seq 1 100); do port_busy "$S3_PORT" && break; sleep 0.1; done
+    S3=http://127.0.0.1:$S3_PORT S3_KEY=S3RVER S3_SECRET=S3RVER S3_NAME="s3rver on $S3_PORT"
+  fi
+  log "S3 ($S3_NAME), $SIZE_MIB MiB"
   BENCH_OBJECT_STORE_URL="s3://$BUCKET" start_stack RATE_LIMIT_PER_MINUTE=0 "MAX_UPLOAD_BYTES=$MAX_UPLOAD" \
-    REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false "S3_ENDPOINT_URL=$S3" S3_REGION=us-east-1 \
-    S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER
+    REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false "S3_ENDPOINT_URL=$S3" "S3_REGION=$S3_REGION" \
+    "S3_ACCESS_KEY_ID=$S3_KEY" "S3_SECRET_ACCESS_KEY=$S3_SECRET"
   measure_stack s3
   # curl signs with SigV4 but does not hash a file it uploads: the payload
   # is declared unsigned (storesvc signs each part's sha256, a cost it pays).
-  sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+  sig=(--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
   put_s3() { curl -sf "${sig[@]}" -T "$DATA" "$S3/$BUCKET/direct.bin"; }
   get_s3() { curl -sf "${sig[@]}" -o "$TMP/s3-down.bin" "$S3/$BUCKET/direct.bin"; }
   # The same bytes as a multipart upload of 5 MiB parts, one after the
-  # other, straight from curl: what storesvc asks of the server.
+  # other, straight from curl: what storesvc asks of the server
+  # ("?uploads=": libcurl 7.88 signs a bare "?uploads" in a form that
+  # servers which check signatures, radosgw for one, refuse).
   split -b 5M -d -a 4 "$DATA" "$TMP/piece."
   mp_s3() {
     local key="$S3/$BUCKET/direct-mp.bin" up n=0 etag xml="<CompleteMultipartUpload>" f
-    up=$(curl -sf "${sig[@]}" -X POST "$key?uploads" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+    up=$(curl -sf "${sig[@]}" -X POST "$key?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
     [[ -n "$up" ]] || return 1
     for f in "$TMP"/piece.*; do
       n=$((n + 1))
@@ -205,15 +229,16 @@ if ((LOCAL_ONLY == 0)); then
     curl -sf "${sig[@]}" -X POST -H 'Content-Type: application/xml' --data-binary "$xml</CompleteMultipartUpload>" \
       "$key?uploadId=$up" | grep -q CompleteMultipartUploadResult
   }
-  put_s3 >/dev/null || die "the direct PUT to s3rver failed"
-  mp_s3 || die "the direct multipart upload to s3rver failed"
-  get_s3 && cmp -s "$DATA" "$TMP/s3-down.bin" || die "the direct GET from s3rver differs"
+  put_s3 >/dev/null || die "the direct PUT to $S3_NAME failed"
+  mp_s3 || die "the direct multipart upload to $S3_NAME failed"
+  get_s3 && cmp -s "$DATA" "$TMP/s3-down.bin" || die "the direct GET from $S3_NAME differs"
   timed s3direct-up put_s3
   timed s3mp-up mp_s3
   c0o=$(s3_ticks)
   timed s3direct-down get_s3
   R[s3direct-down-cpu]=$(awk -v o=$(($(s3_ticks) - c0o)) -v hz="$(getconf CLK_TCK)" -v n=$((RUNS + 1)) \
     'BEGIN { printf "s3rver %.0f ms", o * 1000 / hz / n }')
+  [[ -n "${S3_PID:-}" ]] || R[s3direct-down-cpu]="not measured"
 fi
 
 # ---------------------------------------------------------------- report
