@@ -41,6 +41,31 @@ static void packed_free(packed_t *p)
 
 /* ---- uploads ---- */
 
+/* One store.file_part on its way: everything it points to lives here until
+ * it is finished. */
+typedef struct {
+    gw_rpc_async_t *call;
+    gw_rpc_req_t req;
+    proto_reply_t rep;
+    packed_t body;
+    gw_rpc_tail_t tail;
+    bool extra; /* holds one of the gateway-wide extra parts */
+} part_t;
+
+/* Parts in flight beyond the first of each upload, all uploads together,
+ * against GW_UPLOAD_EXTRA_PARTS_MAX. */
+static atomic_int extra_parts;
+
+static bool extra_part_take(void)
+{
+    int used = atomic_load(&extra_parts);
+    do {
+        if (used >= GW_UPLOAD_EXTRA_PARTS_MAX)
+            return false;
+    } while (!atomic_compare_exchange_weak(&extra_parts, &used, used + 1));
+    return true;
+}
+
 typedef struct {
     const gw_ctx_t *ctx;
     const gw_request_t *req;
@@ -54,13 +79,11 @@ typedef struct {
     int part_no;
     uint64_t total;
     rt_sha256_t *sha;
-    /* The part on its way to storesvc while the next one is read (at most
-     * one: two part buffers per upload). Valid until its finish. */
-    gw_rpc_async_t *inflight;
-    gw_rpc_req_t inflight_req;
-    proto_reply_t inflight_rep;
-    packed_t inflight_body;
-    gw_rpc_tail_t inflight_tail;
+    /* The parts on their way to storesvc while the next one is read, oldest
+     * first in the ring [head, head + live): one always may be, more while
+     * the gateway-wide budget of extra parts lasts (gw_files.h). */
+    part_t part[GW_UPLOAD_PARTS_IN_FLIGHT];
+    int head, live;
 } upload_t;
 
 static void upload_fail(upload_t *u, proto_err_t err, const char *detail, const char *field)
@@ -102,50 +125,82 @@ static int upload_begin(upload_t *u)
     return rc;
 }
 
-/* Waits for the part on its way, if any. 0, or -1 with the failure in
- * the reply (unless one is there already). */
-static int upload_wait(upload_t *u)
+/* Waits for the oldest part on its way, if any. 0, or -1 with the failure
+ * in the reply (unless one is there already). */
+static int upload_wait_one(upload_t *u)
 {
-    if (!u->inflight)
+    if (u->live == 0)
         return 0;
-    proto_err_t err = gw_rpc_finish(&u->inflight);
+    part_t *p = &u->part[u->head];
+    proto_err_t err = gw_rpc_finish(&p->call);
     if (err != PROTO_OK && u->reply->err == PROTO_OK)
-        gw_api_fail(u->reply, u->req->rid, PROTO_OP_STORE_FILE_PART, &u->inflight_rep);
-    proto_reply_cleanup(&u->inflight_rep);
-    packed_free(&u->inflight_body);
-    free(u->inflight_tail.buf); /* NULL once ZeroMQ took it */
-    u->inflight_tail.buf = NULL;
+        gw_api_fail(u->reply, u->req->rid, PROTO_OP_STORE_FILE_PART, &p->rep);
+    proto_reply_cleanup(&p->rep);
+    packed_free(&p->body);
+    free(p->tail.buf); /* NULL once ZeroMQ took it */
+    p->tail.buf = NULL;
+    if (p->extra)
+        atomic_fetch_sub(&extra_parts, 1);
+    p->extra = false;
+    u->head = (u->head + 1) % GW_UPLOAD_PARTS_IN_FLIGHT;
+    u->live--;
     return err == PROTO_OK ? 0 : -1;
 }
 
-/* Sends the filled buffer as the next part (the buffer goes with it) once
- * the previous part is stored; returns while this one is on its way, so
- * reading the next part overlaps storing this one. */
+/* Waits for every part on its way; the first failure is the answer. */
+static int upload_wait(upload_t *u)
+{
+    int rc = 0;
+    while (u->live > 0)
+        rc |= upload_wait_one(u);
+    return rc;
+}
+
+/* Room for one more part on its way: a free slot, and beyond the first
+ * part one of the gateway-wide extra ones, else the oldest finished. */
+static int upload_room(upload_t *u, bool *extra)
+{
+    *extra = false;
+    while (u->live > 0) {
+        if (u->live < GW_UPLOAD_PARTS_IN_FLIGHT && extra_part_take()) {
+            *extra = true;
+            return 0;
+        }
+        if (upload_wait_one(u) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sends the filled buffer as the next part (the buffer goes with it) and
+ * returns while it is on its way, so reading the next parts overlaps
+ * storing this one. */
 static int upload_part(upload_t *u)
 {
-    if ((!u->id[0] && upload_begin(u) != 0) || upload_wait(u) != 0)
+    bool extra = false;
+    if ((!u->id[0] && upload_begin(u) != 0) || upload_room(u, &extra) != 0)
         return -1;
-    packed_t *p = &u->inflight_body;
-    packed_init(p, 4);
-    proto_pack_kv_str(&p->pk, "id", u->id);
-    proto_pack_kv_str(&p->pk, "actor_id", u->req->principal->user_id);
-    proto_pack_kv_int(&p->pk, "part_no", ++u->part_no);
-    proto_pack_cstr(&p->pk, "data");
-    msgpack_pack_bin(&p->pk, u->fill); /* its bytes are already in the tail */
-    u->inflight_tail = (gw_rpc_tail_t){u->buf, TAIL_ROOM, u->fill};
+    part_t *p = &u->part[(u->head + u->live) % GW_UPLOAD_PARTS_IN_FLIGHT];
+    p->extra = extra;
+    packed_init(&p->body, 4);
+    proto_pack_kv_str(&p->body.pk, "id", u->id);
+    proto_pack_kv_str(&p->body.pk, "actor_id", u->req->principal->user_id);
+    proto_pack_kv_int(&p->body.pk, "part_no", ++u->part_no);
+    proto_pack_cstr(&p->body.pk, "data");
+    msgpack_pack_bin(&p->body.pk, u->fill); /* its bytes are already in the tail */
+    p->tail = (gw_rpc_tail_t){u->buf, TAIL_ROOM, u->fill};
     u->buf = NULL;
     u->fill = 0;
-    u->inflight_req = (gw_rpc_req_t){.pool = u->ctx->storesvc,
-                                     .op = PROTO_OP_STORE_FILE_PART,
-                                     .body = p->sb.data,
-                                     .body_len = p->sb.size,
-                                     .timeout_ms = (int)u->ctx->cfg->file_timeout_ms,
-                                     .reply = &u->inflight_rep,
-                                     .tail = &u->inflight_tail};
-    if (!(u->inflight = gw_rpc_start(&u->inflight_req, u->req->rid))) {
-        packed_free(p);
-        free(u->inflight_tail.buf);
-        u->inflight_tail.buf = NULL;
+    p->req = (gw_rpc_req_t){.pool = u->ctx->storesvc,
+                            .op = PROTO_OP_STORE_FILE_PART,
+                            .body = p->body.sb.data,
+                            .body_len = p->body.sb.size,
+                            .timeout_ms = (int)u->ctx->cfg->file_timeout_ms,
+                            .reply = &p->rep,
+                            .tail = &p->tail};
+    proto_reply_init(&p->rep);
+    u->live++; /* from here on upload_wait_one releases it, the failure too */
+    if (!(p->call = gw_rpc_start(&p->req, u->req->rid))) {
         upload_fail(u, PROTO_ERR_UNAVAILABLE, "Out of memory", NULL);
         return -1;
     }
@@ -154,7 +209,7 @@ static int upload_part(upload_t *u)
 
 static void upload_abort(upload_t *u)
 {
-    (void)upload_wait(u); /* the part on its way first: then nothing more arrives */
+    (void)upload_wait(u); /* the parts on their way first: then nothing more arrives */
     if (!u->id[0])
         return;
     gw_kv_t kv[2];

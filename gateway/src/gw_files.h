@@ -5,8 +5,11 @@
  * Upload (POST /api/v1/files?name=...): the body, raw or a multipart form
  * with one "file" part, is read as it arrives (gw_stream) into a part
  * buffer of GW_UPLOAD_PART_BYTES; each full buffer goes to storesvc as
- * store.file_part without being copied (gw_rpc_call_tail), so memory per
- * upload is one part whatever the file size. The first bytes are checked
+ * store.file_part without being copied (gw_rpc_call_tail) and the next
+ * one is read meanwhile: up to GW_UPLOAD_PARTS_IN_FLIGHT parts of an
+ * upload on their way while the gateway-wide GW_UPLOAD_EXTRA_PARTS_MAX
+ * lasts, else one, so memory per upload is two parts whatever the file
+ * size, plus all uploads' share of the extra ones. The first bytes are checked
  * before anything is stored: the declared type must be in
  * UPLOAD_ALLOWED_TYPES and markup must not hide behind another type
  * (gw_sniff); size and SHA-256 are counted on the way; over
@@ -29,6 +32,8 @@
 #include "gw_handler.h"
 
 #define GW_UPLOAD_PART_BYTES          (5u * 1024 * 1024) /* S3's smallest part but the last */
+#define GW_UPLOAD_PARTS_IN_FLIGHT     3 /* at most, of one upload, while the next is read */
+#define GW_UPLOAD_EXTRA_PARTS_MAX     2 /* beyond the first of each upload, all uploads together */
 #define GW_DOWNLOAD_CHUNK_BYTES       (8u * 1024 * 1024)
 #define GW_DOWNLOAD_FIRST_CHUNK_BYTES (256u * 1024) /* doubling up to a full chunk */
 #define GW_DOWNLOAD_READS_AHEAD       2             /* at most, chunks read while one is written */

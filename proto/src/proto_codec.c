@@ -717,19 +717,6 @@ bad:
     return PROTO_ERR_BAD_REQUEST;
 }
 
-int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_len)
-{
-    if (!out)
-        return -1;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 3);
-    rc |= pack_key(&pk, "v") | msgpack_pack_int(&pk, PROTO_VERSION);
-    rc |= pack_key(&pk, "ok") | msgpack_pack_true(&pk);
-    rc |= pack_key(&pk, "body") | splice_body(out, &pk, body, body_len);
-    return rc == 0 ? 0 : -1;
-}
-
 int proto_reply_encode_ok_head(msgpack_sbuffer *out)
 {
     if (!out)
@@ -741,6 +728,15 @@ int proto_reply_encode_ok_head(msgpack_sbuffer *out)
     rc |= pack_key(&pk, "ok") | msgpack_pack_true(&pk);
     rc |= pack_key(&pk, "body");
     return rc == 0 ? 0 : -1;
+}
+
+int proto_reply_encode_ok(msgpack_sbuffer *out, const char *body, size_t body_len)
+{
+    if (proto_reply_encode_ok_head(out) != 0)
+        return -1;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    return splice_body(out, &pk, body, body_len) == 0 ? 0 : -1;
 }
 
 int proto_reply_encode_err(msgpack_sbuffer *out, proto_err_t err, const char *msg, long retry_after)

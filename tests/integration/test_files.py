@@ -12,6 +12,7 @@ another user's file is 404 everywhere, moderators and admins see all.
 object store itself (objects, open multipart uploads).
 """
 
+import concurrent.futures
 import hashlib
 import os
 import secrets
@@ -162,6 +163,20 @@ def test_file_holding_an_s3_error_document_downloads_as_it_is(fs, user):
     assert d.content == data
     d = download(fs, user, fid, {"Range": f"bytes=1000-{1000 + len(doc) - 1}"})
     assert d.status_code == 206 and d.content == doc, (d.status_code, d.content[:100])
+
+
+def test_concurrent_uploads_of_several_parts_are_whole(fs, user):
+    """Six uploads of three parts at once: parts of one upload travel
+    together while the gateway-wide budget of extra parts lasts, and every
+    file comes back byte for byte."""
+    blobs = [secrets.token_bytes(MAX_UPLOAD - i) for i in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(len(blobs)) as ex:
+        answers = list(ex.map(lambda b: upload_raw(fs, user, b, name="many.bin"), blobs))
+    for data, r in zip(blobs, answers):
+        assert r.status_code == 201, r.text
+        f = r.json()
+        assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+        assert download(fs, user, f["id"]).content == data
 
 
 def test_chunked_upload_round_trip(fs, user):
