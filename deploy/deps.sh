@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/deps.sh — install the Debian (bookworm) packages this project needs.
 #
-#   deploy/deps.sh [build|test|s3|docs|bench|all]...  (default: build)
+#   deploy/deps.sh [build|test|s3|docs|bench|rgw|all]...  (default: build)
 #
 #   build  compilers, CMake, the -dev libraries, plus what deploy/run.sh needs
 #          at run time (PostgreSQL 15 server, curl); then the upstream Argon2
@@ -24,6 +24,11 @@
 #          FastAPI yardstick of tests/bench/bench_auth.sh (not part of this repository) needs (Debian's FastAPI,
 #          uvicorn, asyncpg...; node/npm for its s3rver)
 #
+#   rgw    Ceph's monitor, OSD and radosgw (Debian's ceph 16.2): only for
+#          tests/bench/rgw.sh, a one-node S3 server that checks signatures
+#          and does not copy on CompleteMultipartUpload, to run
+#          tests/bench/bench_files.sh against (not part of "all")
+#
 # Idempotent: asks dpkg which packages are missing and runs `apt-get update`
 # + `apt-get install` only when something is. Needs root when it has to install.
 set -euo pipefail
@@ -41,9 +46,10 @@ S3RVER_PKG=s3rver@3.7.1
 BENCH_PKGS=(wrk nginx-light python3-fastapi python3-uvicorn python3-starlette python3-jwt
   python3-argon2 python3-asyncpg python3-boto3 python3-multipart python3-httptools python3-uvloop
   bc)
+RGW_PKGS=(ceph-mon ceph-osd radosgw ceph-common)
 
 usage() {
-  echo "usage: $0 [build|test|s3|docs|bench|all]..." >&2
+  echo "usage: $0 [build|test|s3|docs|bench|rgw|all]..." >&2
   exit 2
 }
 
@@ -59,6 +65,7 @@ for set_name in "$@"; do
     build) wanted+=("${BUILD_PKGS[@]}"); want_argon2=1 ;;
     test) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"); want_argon2=1 ;;
     bench) wanted+=("${BENCH_PKGS[@]}") ;;&
+    rgw) wanted+=("${RGW_PKGS[@]}") ;;
     all) wanted+=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"); want_argon2=1 ;;&
     s3) want_s3=1 ;;&
     docs) want_docs=1 ;;&
