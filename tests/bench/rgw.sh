@@ -28,6 +28,8 @@ die() {
   exit 1
 }
 
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 stop() {
   local f pid
   for f in "$D"/run/*.pid; do
@@ -55,6 +57,8 @@ osd pool default min size = 1
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd crush chooseleaf type = 0
+osd crush update on start = false
+osd class update on start = false
 mon allow pool size one = true
 mon warn on pool no redundancy = false
 mon max pg per osd = 1000
@@ -82,6 +86,10 @@ start() {
     command -v "$cmd" >/dev/null || die "missing $cmd: run deploy/deps.sh rgw (as root)"
   done
   stop
+  for p in "$MON_PORT" "$PORT"; do
+    for _ in $(seq 1 50); do port_free "$p" && break; sleep 0.2; done
+    port_free "$p" || die "port $p is in use (RGW_MON_PORT / RGW_PORT choose others)"
+  done
   rm -rf "$D"
   mkdir -p "$D"/{mon,osd0,run,log,rgw}
   fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -94,6 +102,11 @@ start() {
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
   id=$(ceph "${c[@]}" osd create "$osd_uuid")
   ceph-osd "${c[@]}" -i "$id" --mkfs --osd-uuid "$osd_uuid" 2>>"$D/log/setup.log"
+  # Placed here rather than by the OSD at its start: the OSD's own request
+  # for that was refused now and then ("wrong fsid"), and it then never came up.
+  ceph "${c[@]}" osd crush add-bucket localhost host >/dev/null 2>>"$D/log/setup.log"
+  ceph "${c[@]}" osd crush move localhost root=default >/dev/null 2>>"$D/log/setup.log"
+  ceph "${c[@]}" osd crush add "osd.$id" 1.0 host=localhost >/dev/null 2>>"$D/log/setup.log"
   ceph-osd "${c[@]}" -i "$id" 2>>"$D/log/setup.log"
   for _ in $(seq 1 100); do ceph "${c[@]}" osd stat 2>/dev/null | grep -q "1 up" && break; sleep 0.3; done
   ceph "${c[@]}" osd stat 2>/dev/null | grep -q "1 up" || die "the OSD did not come up ($D/log)"
