@@ -175,20 +175,18 @@ PG_STARTED=0
 
 # --------------------------------------------------------------------- S3
 
-# s3_call METHOD URL [CURL ARGS...] : one signed request to the S3 server
-s3_call() {
-  local method=$1 url=$2
-  shift 2
-  curl -sf --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_SECRET" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X "$method" "$@" "$url"
-}
+# The curl options of a signed request to the S3 server. curl signs with
+# SigV4 but does not hash a file it uploads: the payload is declared
+# unsigned (storesvc signs each part's sha256, a cost it pays).
+s3_sig() { sig=(--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"); }
 
 if ((LOCAL_ONLY == 0)); then
   S3_REGION=${BENCH_S3_REGION:-us-east-1}
   if [[ -n "${BENCH_S3_ENDPOINT:-}" ]]; then # another S3 server, already running
     S3=$BENCH_S3_ENDPOINT S3_KEY=${BENCH_S3_KEY:?BENCH_S3_KEY} S3_SECRET=${BENCH_S3_SECRET:?BENCH_S3_SECRET}
     S3_NAME=${BENCH_S3_NAME:-$S3}
-    s3_call PUT "$S3/$BUCKET" -o /dev/null || s3_call HEAD "$S3/$BUCKET" -o /dev/null ||
+    s3_sig
+    curl -sf "${sig[@]}" -X PUT -o /dev/null "$S3/$BUCKET" || curl -sf "${sig[@]}" -I -o /dev/null "$S3/$BUCKET" ||
       die "cannot create or reach the bucket $BUCKET at $S3"
   else
     [[ -d "$S3RVER_DIR/node_modules/s3rver" ]] || die "s3rver missing: run deploy/deps.sh s3"
@@ -199,15 +197,13 @@ if ((LOCAL_ONLY == 0)); then
     CLEANUP_HOOKS+=("kill $S3_PID")
     for _ in $(seq 1 100); do port_busy "$S3_PORT" && break; sleep 0.1; done
     S3=http://127.0.0.1:$S3_PORT S3_KEY=S3RVER S3_SECRET=S3RVER S3_NAME="s3rver on $S3_PORT"
+    s3_sig
   fi
   log "S3 ($S3_NAME), $SIZE_MIB MiB"
   BENCH_OBJECT_STORE_URL="s3://$BUCKET" start_stack RATE_LIMIT_PER_MINUTE=0 "MAX_UPLOAD_BYTES=$MAX_UPLOAD" \
     REGISTER_RATE_LIMIT_PER_MINUTE=0 COOKIE_SECURE=false "S3_ENDPOINT_URL=$S3" "S3_REGION=$S3_REGION" \
     "S3_ACCESS_KEY_ID=$S3_KEY" "S3_SECRET_ACCESS_KEY=$S3_SECRET"
   measure_stack s3
-  # curl signs with SigV4 but does not hash a file it uploads: the payload
-  # is declared unsigned (storesvc signs each part's sha256, a cost it pays).
-  sig=(--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_KEY:$S3_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
   put_s3() { curl -sf "${sig[@]}" -T "$DATA" "$S3/$BUCKET/direct.bin"; }
   get_s3() { curl -sf "${sig[@]}" -o "$TMP/s3-down.bin" "$S3/$BUCKET/direct.bin"; }
   # The same bytes as a multipart upload of 5 MiB parts, one after the
